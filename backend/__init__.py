@@ -1,0 +1,1 @@
+"""PlateOps domain logic: store, jobs, data, training, detection. Never imports streamlit."""

@@ -1,0 +1,48 @@
+"""The progress callback every long-running backend function accepts.
+
+Backend functions report with `progress(fraction, message)`; the job worker turns the calls into store updates,
+the CLI into a terminal progress line, and tests into a list. `fraction` is 0..1, or None when unknown.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Protocol
+
+
+class ProgressFn(Protocol):
+    """Callable that receives progress: `fraction` in 0..1 (None when unknown) and a plain-language message."""
+
+    def __call__(self, fraction: float | None, message: str = "") -> None: ...
+
+
+def null_progress(fraction: float | None, message: str = "") -> None:
+    """Progress sink that ignores everything."""
+    del fraction, message
+
+
+class TerminalProgress:
+    """Progress printed as one rewritten line on stderr, throttled so it costs nothing in tight loops."""
+
+    def __init__(self, label: str, min_interval_s: float = 0.2) -> None:
+        self.label = label
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
+
+    def __call__(self, fraction: float | None, message: str = "") -> None:
+        now = time.monotonic()
+        if fraction is not None and fraction < 1.0 and now - self._last < self.min_interval_s:
+            return
+        self._last = now
+        if fraction is None:
+            line = f"{self.label}: {message}"
+        else:
+            filled = int(round(max(0.0, min(1.0, fraction)) * 30))
+            line = f"{self.label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%} {message}"
+        end = "\n" if fraction is not None and fraction >= 1.0 else "\r"
+        if sys.stderr.isatty():
+            sys.stderr.write(line[:160].ljust(100) + end)
+        elif end == "\n" or fraction is None:
+            sys.stderr.write(line[:160] + "\n")
+        sys.stderr.flush()
