@@ -1,0 +1,189 @@
+"""Plain dataclasses the store hands out. ORM rows never leave `backend.store`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+JOB_ACTIVE = ("queued", "starting", "running")
+JOB_DONE = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: int
+    name: str
+    source: str
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    id: int
+    dataset_id: int
+    number: int
+    parent_id: int | None
+    author: str
+    message: str
+    path: str
+    content_hash: str | None
+    stats: dict[str, Any]
+    changelog: list[Any]
+    validation_status: str
+    validation_summary: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number}"
+
+    @property
+    def data_yaml(self) -> str:
+        return f"{self.path}/data.yaml"
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    id: int
+    version_id: int
+    file: str
+    check: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    title: str
+    params: dict[str, Any]
+    status: str
+    pid: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    cancel_requested_at: datetime | None
+    progress: float | None
+    message: str
+    log_path: str
+    result: dict[str, Any] | None
+    error: str | None
+    live: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status in JOB_ACTIVE
+
+    def elapsed_s(self, now: datetime) -> float | None:
+        """Seconds the job has run (until it finished, else until `now`)."""
+        if self.started_at is None:
+            return None
+        return ((self.finished_at or now) - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    name: str
+    job_id: int | None
+    dataset_version_id: int | None
+    model: str
+    preset: str
+    params: dict[str, Any]
+    status: str
+    run_dir: str
+    weights_path: str | None
+    metrics: dict[str, Any]
+    evaluation: dict[str, Any]
+    history: list[Any]
+    tracking: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    id: int
+    run_id: int | None
+    name: str
+    stage: str
+    weights_path: str
+    onnx_path: str | None
+    metrics: dict[str, Any]
+    class_thresholds: dict[str, Any]
+    notes: str
+    created_at: datetime
+    promoted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    id: int
+    model_id: int | None
+    model_label: str
+    source: str
+    image_name: str
+    image_sha256: str
+    image_path: str | None
+    thumb_path: str | None
+    features: dict[str, Any]
+    detections: list[Any]
+    n_detections: int
+    latency_ms: float
+    conf: float
+    iou: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Feedback:
+    id: int
+    prediction_id: int
+    kind: str
+    detection_index: int | None
+    class_name: str
+    correct_class: str | None
+    note: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    id: int
+    source: str
+    reason: str
+    file: str
+    dataset_version_id: int | None
+    prediction_id: int | None
+    status: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    id: int
+    reference_version_id: int | None
+    model_id: int | None
+    window_start: datetime | None
+    window_end: datetime | None
+    n_reference: int
+    n_current: int
+    drift_share: float
+    drifted: bool
+    details: dict[str, Any]
+    html_path: str | None
+    created_at: datetime
+
+
+def from_row(cls: type[T], row: object) -> T:
+    """Copy the same-named attributes of an ORM row into dataclass `cls`."""
+    return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]

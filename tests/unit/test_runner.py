@@ -1,0 +1,130 @@
+"""Job runner with real worker subprocesses: success, failure, cancel, SIGKILL + stale heartbeat, queueing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend import runner, store
+from backend.db import session_scope
+from backend.settings import Settings, get_settings
+
+
+@pytest.fixture
+def jobs_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A workspace whose workers also know the test-only task kinds, with fast heartbeats."""
+    monkeypatch.setenv("PLATEOPS_TASK_MODULES", "tests.utils.jobtasks")
+    monkeypatch.setenv("PLATEOPS_HEARTBEAT_INTERVAL_S", "0.5")
+    monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "3")
+    monkeypatch.setenv("PLATEOPS_JOB_CONCURRENCY", '{"test.sleep": 1}')
+    get_settings.cache_clear()
+    settings = get_settings()
+    yield settings
+    with session_scope() as session:
+        leftovers = store.list_jobs(session=session, statuses=["starting", "running"])
+    for job in leftovers:
+        if job.pid:
+            try:
+                os.killpg(job.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _wait_file(path: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_job_succeeds_with_its_result(jobs_ws: Settings) -> None:
+    job_id = runner.submit("test.add", {"a": 2, "b": 40}, title="add numbers")
+    job = runner.wait_for(job_id, timeout_s=60)
+    assert job.status == "succeeded", job.error
+    assert job.result == {"sum": 42}
+    assert job.progress == 1.0
+    assert job.pid is not None and job.pid != os.getpid()
+    assert "job %s" % job_id in runner.tail_log(job) or "started" in runner.tail_log(job)
+
+
+def test_plain_failure_keeps_message_and_traceback_in_log(jobs_ws: Settings) -> None:
+    job_id = runner.submit("test.fail", {"message": "No images in this dataset. Import one first."})
+    job = runner.wait_for(job_id, timeout_s=60)
+    assert job.status == "failed"
+    assert job.error == "No images in this dataset. Import one first."
+    crash_id = runner.submit("test.crash", {})
+    crash = runner.wait_for(crash_id, timeout_s=60)
+    assert crash.status == "failed"
+    assert "ZeroDivisionError" in crash.error and "log" in crash.error
+    assert "Traceback" in Path(crash.log_path).read_text()
+
+
+def test_cancel_mid_run(jobs_ws: Settings, tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    job_id = runner.submit("test.sleep", {"seconds": 60, "marker": str(marker)})
+    _wait_file(marker)
+    runner.cancel(job_id)
+    job = runner.wait_for(job_id, timeout_s=30)
+    assert job.status == "cancelled"
+    assert job.finished_at is not None
+    with pytest.raises(ProcessLookupError):  # the whole process group is gone
+        for _ in range(50):
+            runner.reap()  # also collects exited worker processes, as the console's poll does
+            os.killpg(job.pid, 0)
+            time.sleep(0.1)
+
+
+def test_killed_worker_is_failed_once_heartbeat_is_stale(jobs_ws: Settings, tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    job_id = runner.submit("test.hang", {"seconds": 120, "marker": str(marker)})
+    _wait_file(marker)
+    with session_scope() as session:
+        job = store.get_job(session=session, job_id=job_id)
+    os.killpg(job.pid, signal.SIGKILL)
+    assert runner.reap() == []  # the heartbeat is still fresh right after the kill
+    deadline = time.monotonic() + 30
+    failed: list[int] = []
+    while job_id not in failed:
+        assert time.monotonic() < deadline, "stale worker was never reaped"
+        time.sleep(0.5)
+        failed = runner.reap()
+    with session_scope() as session:
+        job = store.get_job(session=session, job_id=job_id)
+    assert job.status == "failed"
+    assert job.error == runner.STALE_MESSAGE
+
+
+def test_concurrency_limit_queues_in_order(jobs_ws: Settings, tmp_path: Path) -> None:
+    first = runner.submit("test.sleep", {"seconds": 1.5})
+    second = runner.submit("test.sleep", {"seconds": 0.2})
+    other = runner.submit("test.add", {"a": 1, "b": 1})  # another kind is not held back
+    with session_scope() as session:
+        assert store.get_job(session=session, job_id=second).status == "queued"
+    assert runner.wait_for(other, timeout_s=60).status == "succeeded"
+    done_first = runner.wait_for(first, timeout_s=60)
+    done_second = runner.wait_for(second, timeout_s=60)
+    assert done_first.status == done_second.status == "succeeded"
+    assert done_second.started_at >= done_first.finished_at  # it waited for the slot
+
+
+def test_unknown_kind_is_refused_before_storing(jobs_ws: Settings) -> None:
+    from backend.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="No job type called 'nope'"):
+        runner.submit("nope", {})
+    with session_scope() as session:
+        assert store.list_jobs(session=session) == []
+
+
+def test_cancel_queued_job(jobs_ws: Settings) -> None:
+    first = runner.submit("test.sleep", {"seconds": 2})
+    queued = runner.submit("test.sleep", {"seconds": 2})
+    job = runner.cancel(queued)
+    assert job.status == "cancelled"
+    runner.cancel(first)
+    assert runner.wait_for(first, timeout_s=30).status == "cancelled"

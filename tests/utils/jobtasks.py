@@ -1,0 +1,51 @@
+"""Task kinds used only by the job-runner tests (loaded through PLATEOPS_TASK_MODULES)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from backend.errors import PlateOpsError
+from backend.runner import JobContext, register_task
+
+
+@register_task("test.add")
+def add_task(ctx: JobContext) -> dict[str, Any]:
+    """Succeeds with the sum of params a and b."""
+    ctx.progress(0.5, "adding")
+    return {"sum": ctx.params["a"] + ctx.params["b"]}
+
+
+@register_task("test.fail")
+def fail_task(ctx: JobContext) -> dict[str, Any]:
+    """Fails with a plain-language message."""
+    raise PlateOpsError(ctx.params.get("message", "The dataset has no images."))
+
+
+@register_task("test.crash")
+def crash_task(ctx: JobContext) -> dict[str, Any]:
+    """Fails with an unexpected exception."""
+    return {"value": 1 / ctx.params.get("zero", 0)}
+
+
+@register_task("test.sleep")
+def sleep_task(ctx: JobContext) -> dict[str, Any]:
+    """Runs for `seconds`, reporting progress in steps; touches `marker` when it starts."""
+    seconds = float(ctx.params.get("seconds", 30))
+    if marker := ctx.params.get("marker"):
+        Path(marker).write_text("started")
+    steps = max(1, int(seconds / 0.1))
+    for i in range(steps):
+        time.sleep(seconds / steps)
+        ctx.progress((i + 1) / steps, f"step {i + 1} of {steps}")
+    return {"slept": seconds}
+
+
+@register_task("test.hang")
+def hang_task(ctx: JobContext) -> dict[str, Any]:
+    """Hangs without ever reporting; the heartbeat thread alone keeps it alive."""
+    if marker := ctx.params.get("marker"):
+        Path(marker).write_text("started")
+    time.sleep(float(ctx.params.get("seconds", 120)))
+    return {}
