@@ -46,3 +46,13 @@ class TerminalProgress:
         elif end == "\n" or fraction is None:
             sys.stderr.write(line[:160] + "\n")
         sys.stderr.flush()
+
+
+def sub_progress(progress: ProgressFn, start: float, end: float, prefix: str = "") -> ProgressFn:
+    """A progress callback that maps 0..1 onto start..end of `progress` (for one stage of a longer job)."""
+
+    def report(fraction: float | None, message: str = "") -> None:
+        text = f"{prefix}{message}" if prefix else message
+        progress(None if fraction is None else start + (end - start) * max(0.0, min(1.0, fraction)), text)
+
+    return report

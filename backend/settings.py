@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="Refuse images with more pixels.")
     archive_max_bytes: int = Field(default=20 * 1024**3, description="Largest total size an archive may expand to.")
     archive_max_members: int = Field(default=500_000, description="Most files an archive may hold.")
+    dvc_remote: str | None = Field(default=None, description="DVC remote URL for versions; default a folder.")
     store_prediction_images: bool = Field(default=True, description="Keep a resized copy of detected images.")
 
     @property

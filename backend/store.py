@@ -126,10 +126,17 @@ def list_versions(*, session: Session, dataset_id: int | None = None) -> list[Da
 
 
 def update_version_meta(
-    *, session: Session, version_id: int, stats: dict[str, Any] | None = None, content_hash: str | None = None
+    *,
+    session: Session,
+    version_id: int,
+    stats: dict[str, Any] | None = None,
+    content_hash: str | None = None,
+    path: str | None = None,
 ) -> DatasetVersion:
-    """Fill in a version's stats or content hash once computed (the files themselves never change)."""
+    """Fill in a version's folder, stats or content hash once known (the files themselves never change)."""
     row = _get(session, DatasetVersionRow, version_id, "Dataset version")
+    if path is not None:
+        row.path = path
     if stats is not None:
         row.stats = stats
     if content_hash is not None:

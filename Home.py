@@ -1,0 +1,36 @@
+"""PlateOps console entry: page config, start-up, and role-based navigation. Run: streamlit run Home.py"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.common import bootstrap, role_selector
+
+st.set_page_config(page_title="PlateOps", page_icon="🍽️", layout="wide")
+bootstrap()
+role = role_selector()
+
+home = st.Page("pages/overview.py", title="Home", icon="🏠", default=role != "user")
+datasets = st.Page("pages/datasets.py", title="Datasets", icon="🗂️")
+annotate = st.Page("pages/annotate.py", title="Annotate", icon="✏️")
+train = st.Page("pages/train.py", title="Train", icon="🏋️")
+jobs = st.Page("pages/jobs.py", title="Jobs", icon="⚙️")
+models = st.Page("pages/models.py", title="Models", icon="🏆")
+detect = st.Page("pages/detect.py", title="Detect", icon="📷", default=role == "user")
+monitor = st.Page("pages/monitor.py", title="Monitor", icon="📈")
+
+if role == "user":
+    sections = {"Serving": [detect]}
+elif role == "reviewer":
+    sections = {"": [home], "Monitoring": [monitor], "Data": [annotate, datasets], "Serving": [detect]}
+else:
+    sections = {
+        "": [home],
+        "Data": [datasets, annotate],
+        "Training": [train, jobs],
+        "Models": [models],
+        "Serving": [detect],
+        "Monitoring": [monitor],
+    }
+
+st.navigation(sections).run()

@@ -1,0 +1,33 @@
+"""Read-side helpers for showing jobs: list, tail logs, and keep the runner healthy on each poll."""
+
+from __future__ import annotations
+
+import time
+
+from backend import runner, store
+from backend.db import session_scope
+from backend.schemas import Job
+
+_last_reap = 0.0
+
+
+def list_jobs(*, limit: int = 20, kind: str | None = None, active_only: bool = False) -> list[Job]:
+    """Newest jobs, optionally of one kind or only the unfinished ones."""
+    with session_scope() as session:
+        statuses = ["queued", "starting", "running"] if active_only else None
+        return store.list_jobs(session=session, limit=limit, kind=kind, statuses=statuses)
+
+
+def get_job(job_id: int) -> Job:
+    """One job by id."""
+    with session_scope() as session:
+        return store.get_job(session=session, job_id=job_id)
+
+
+def keep_runner_healthy(min_interval_s: float = 2.0) -> None:
+    """Fail dead workers and start queued jobs; cheap to call on every page poll (throttled per process)."""
+    global _last_reap  # noqa: PLW0603 - one throttle per console process
+    now = time.monotonic()
+    if now - _last_reap >= min_interval_s:
+        _last_reap = now
+        runner.reap()

@@ -1,0 +1,67 @@
+"""The live jobs panel: progress bars, elapsed time, log tail and cancel, refreshed from the store."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from backend import runner
+from backend.jobs_view import get_job, keep_runner_healthy, list_jobs
+from backend.models import utcnow
+from backend.schemas import Job
+from ui.common import ago, duration
+
+STATUS_ICONS = {
+    "queued": "⏳",
+    "starting": "🚀",
+    "running": "⚙️",
+    "succeeded": "✅",
+    "failed": "❌",
+    "cancelled": "⏹️",
+}
+
+
+def render_job(job: Job, *, key: str, show_log: bool = True) -> None:
+    """One job: status, progress bar, timing, message, log tail and a cancel button while it runs."""
+    now = utcnow()
+    icon = STATUS_ICONS.get(job.status, "•")
+    with st.container(border=True):
+        head, side = st.columns([4, 1])
+        head.markdown(f"{icon} **{job.title or job.kind}** · job {job.id} · {job.status}")
+        if job.active:
+            if job.cancel_requested_at:
+                side.caption("Cancelling…")
+            elif side.button("Cancel", key=f"{key}-cancel-{job.id}", help="Stop this job"):
+                runner.cancel(job.id)
+                st.toast(f"Cancelling job {job.id}")
+        if job.status == "queued":
+            st.caption("Waiting for a free slot: another job of this kind is running.")
+        elif job.active:
+            st.progress(job.progress or 0.0, text=job.message or "Working…")
+        elif job.status == "succeeded":
+            st.caption(f"Finished {ago(job.finished_at, now)} in {duration(job.elapsed_s(now))}. {job.message}")
+        elif job.error:
+            st.error(job.error)
+        if job.active and job.started_at:
+            st.caption(f"Running for {duration(job.elapsed_s(now))}")
+        if show_log:
+            with st.expander("Log", expanded=False):
+                st.code(runner.tail_log(job) or "(no output yet)", language=None)
+
+
+@st.fragment(run_every="2s")
+def jobs_panel(kind: str | None = None, limit: int = 8, key: str = "jobs") -> None:
+    """Live list of the newest jobs (all kinds or one), refreshed every 2 s."""
+    keep_runner_healthy()
+    jobs = list_jobs(limit=limit, kind=kind)
+    if not jobs:
+        st.caption("No jobs yet. Jobs appear here when you import data, validate, train or export.")
+        return
+    for job in jobs:
+        render_job(job, key=key)
+
+
+@st.fragment(run_every="2s")
+def job_status(job_id: int, key: str = "job") -> None:
+    """Live view of one job, refreshed every 2 s."""
+    keep_runner_healthy()
+    render_job(get_job(job_id), key=key)
