@@ -1,0 +1,127 @@
+"""Browser-test fixtures: a real `streamlit run Home.py` on a free port and Playwright driving Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("PLATEOPS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Console:
+    url: str
+    home: Path
+    log: Path
+    env: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_console(home: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Console]:
+    """Start the console on a free loopback port and wait until it answers its health check."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.update({"PLATEOPS_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT), **(extra_env or {})})
+    env.pop("PLATEOPS_DATABASE_URL", None)
+    log = home.parent / f"streamlit-{port}.log"
+    home.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as handle:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "Home.py",
+                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+            ],
+            cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    return proc, Console(url=url, home=home, log=log, env=env)
+
+
+def stop_console(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium under Playwright."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:  # noqa: ANN001 - playwright Browser
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def wait_idle(page) -> None:  # noqa: ANN001
+    """Wait until Streamlit finished the current run (no 'Running…' status widget)."""
+    page.wait_for_selector("[data-testid='stApp']")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
+    )
+
+
+def error_texts(page) -> list[str]:  # noqa: ANN001
+    """Visible exception or error boxes on the page."""
+    return [
+        el.inner_text()
+        for el in page.query_selector_all("[data-testid='stException'], [data-testid='stAlertContentError']")
+    ]
+
+
+def copy_workspace(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
