@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    """Naive UTC now: the one time convention of the store (SQLite keeps no time zone)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+from backend.clock import utcnow
 
 
 class Base(DeclarativeBase):

@@ -23,7 +23,7 @@ from typing import Any
 from backend import store
 from backend.db import session_scope
 from backend.errors import NotFoundError, PlateOpsError
-from backend.models import utcnow
+from backend.clock import utcnow
 from backend.schemas import Job
 from backend.settings import Settings, get_settings
 

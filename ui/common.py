@@ -80,7 +80,7 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     """'3 min ago' style text for a naive-UTC timestamp."""
     if when is None:
         return "—"
-    from backend.models import utcnow
+    from backend.clock import utcnow
 
     seconds = max(0, int(((now or utcnow()) - when).total_seconds()))
     if seconds < 60:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from backend import runner
 from backend.jobs_view import get_job, keep_runner_healthy, list_jobs
-from backend.models import utcnow
+from backend.clock import utcnow
 from backend.schemas import Job
 from ui.common import ago, duration
 
