@@ -14,7 +14,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -170,16 +170,24 @@ def import_dataset(
         if root.is_file() and root.suffix.lower() == ".json":
             kind = "coco"
             result = prepare_coco(
-                root, images_dir or root.parent / "images", staging,
-                val_fraction=val_fraction, seed=seed, progress=prep_progress,
+                root,
+                images_dir or root.parent / "images",
+                staging,
+                val_fraction=val_fraction,
+                seed=seed,
+                progress=prep_progress,
             )
         else:
             layout = detect_dataset_layout(root)
             kind = layout.kind
             if layout.kind == "coco" and layout.coco_json and layout.images_dir:
                 result = prepare_coco(
-                    layout.coco_json, images_dir or layout.images_dir, staging,
-                    val_fraction=val_fraction, seed=seed, progress=prep_progress,
+                    layout.coco_json,
+                    images_dir or layout.images_dir,
+                    staging,
+                    val_fraction=val_fraction,
+                    seed=seed,
+                    progress=prep_progress,
                 )
             elif layout.kind == "yolo" and layout.data_yaml:
                 result = prepare_yolo(
@@ -337,3 +345,81 @@ def list_versions_with_datasets() -> list[tuple[str, DatasetVersion]]:
     with session_scope() as session:
         names = {d.id: d.name for d in store.list_datasets(session=session)}
         return [(names.get(v.dataset_id, "?"), v) for v in store.list_versions(session=session)]
+
+
+# --- console helpers (Datasets page) --------------------------------------------------------------------------
+
+_UPLOAD_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def save_upload(stream: BinaryIO, filename: str) -> Path:
+    """Save an uploaded dataset archive to its own file under `<home>/uploads` and return its path.
+
+    Every upload gets a unique name, so two people importing at once never share a file. The import job deletes
+    it when done (`delete_source_after`).
+
+    Args:
+        stream: The uploaded file (read from its current position in chunks).
+        filename: The name the browser sent; only its tidied stem is kept, for people reading the folder.
+
+    Returns:
+        The saved file.
+
+    Raises:
+        BadInputError: The file is not a .zip.
+    """
+    if Path(filename).suffix.lower() != ".zip":
+        raise BadInputError(f"{filename} is not a .zip file. Upload a .zip of a COCO or YOLO/Roboflow export.")
+    folder = get_settings().home / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _UPLOAD_NAME_RE.sub("_", Path(filename).stem)[:60] or "upload"
+    path = folder / f"{uuid.uuid4().hex}-{stem}.zip"
+    with path.open("xb") as out:
+        shutil.copyfileobj(stream, out, length=1024 * 1024)
+    return path
+
+
+def check_import_source(source: str, images_dir: str = "") -> tuple[Path, Path | None]:
+    """Check a server-side import path (and optional images folder) before a job is queued.
+
+    Args:
+        source: A folder (COCO json + images, or a YOLO data.yaml), a COCO .json file or a .zip on the server.
+        images_dir: The images folder for a COCO json whose images live elsewhere; empty for none.
+
+    Returns:
+        The source and images folder as absolute paths (images folder None when not given).
+
+    Raises:
+        BadInputError: A path is empty, does not exist, or is the wrong kind of file.
+    """
+    if not source.strip():
+        raise BadInputError("Enter the path of a dataset folder, a COCO .json file or a .zip on the server.")
+    path = Path(source.strip()).expanduser().resolve()
+    if not path.exists():
+        raise BadInputError(f"{path} does not exist on the server. Check the spelling and that PlateOps may read it.")
+    if path.is_file() and path.suffix.lower() not in (".json", ".zip"):
+        raise BadInputError(f"{path.name} is neither a folder, a COCO .json file nor a .zip.")
+    images: Path | None = None
+    if images_dir.strip():
+        images = Path(images_dir.strip()).expanduser().resolve()
+        if not images.is_dir():
+            raise BadInputError(f"The images folder {images} does not exist on the server.")
+    return path, images
+
+
+def version_image_sizes(version_id: int, *, limit: int = 3000) -> list[tuple[str, str, int, int]]:
+    """(file, split, width, height) of a version's images, read from file headers (an even sample past `limit`)."""
+    from backend.render import image_size
+
+    with session_scope() as session:
+        version = store.get_version(session=session, version_id=version_id)
+    images = read_yolo_dataset(Path(version.path)).images
+    step = max(1, -(-len(images) // limit))
+    sizes = []
+    for img in images[::step]:
+        try:
+            width, height = image_size(img.path)
+        except BadInputError:
+            continue  # unreadable images are reported by validation; the chart shows the rest
+        sizes.append((img.name, img.split, width, height))
+    return sizes

@@ -23,7 +23,7 @@ _migrated: set[str] = set()
 _lock = threading.Lock()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI connection
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """Per-connection SQLite settings: WAL for concurrent readers/writers, FK enforcement, wait on locks."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

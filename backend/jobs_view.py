@@ -26,7 +26,7 @@ def get_job(job_id: int) -> Job:
 
 def keep_runner_healthy(min_interval_s: float = 2.0) -> None:
     """Fail dead workers and start queued jobs; cheap to call on every page poll (throttled per process)."""
-    global _last_reap  # noqa: PLW0603 - one throttle per console process
+    global _last_reap
     now = time.monotonic()
     if now - _last_reap >= min_interval_s:
         _last_reap = now

@@ -38,7 +38,7 @@ class TerminalProgress:
         if fraction is None:
             line = f"{self.label}: {message}"
         else:
-            filled = int(round(max(0.0, min(1.0, fraction)) * 30))
+            filled = round(max(0.0, min(1.0, fraction)) * 30)
             line = f"{self.label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%} {message}"
         end = "\n" if fraction is not None and fraction >= 1.0 else "\r"
         if sys.stderr.isatty():

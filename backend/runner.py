@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from backend import store
+from backend.clock import utcnow
 from backend.db import session_scope
 from backend.errors import NotFoundError, PlateOpsError
-from backend.clock import utcnow
 from backend.schemas import Job
 from backend.settings import Settings, get_settings
 
@@ -34,7 +34,7 @@ STALE_MESSAGE = "The worker stopped unexpectedly (no heartbeat). It may have run
 CANCEL_GRACE_S = 15.0
 
 
-class JobCancelled(BaseException):  # noqa: N818 - reads as an event, like KeyboardInterrupt
+class JobCancelled(BaseException):
     """Raised inside a worker when the job is cancelled (BaseException so `except Exception` won't swallow it)."""
 
 
@@ -111,7 +111,7 @@ def _spawn_worker(job: Job, settings: Settings) -> int:
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log_file:  # the child keeps its own handle
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        proc = subprocess.Popen(
             [settings.python_executable, "-m", "jobs.worker", str(job.id)],
             cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
@@ -143,7 +143,9 @@ def dispatch(*, settings: Settings | None = None) -> list[int]:
         queued = store.list_jobs(session=session, statuses=["queued"], oldest_first=True, limit=1000)
     for job in queued:
         with session_scope() as session:
-            claimed = store.claim_job(session=session, job_id=job.id, kind=job.kind, limit=_limit_for(job.kind, settings))
+            claimed = store.claim_job(
+                session=session, job_id=job.id, kind=job.kind, limit=_limit_for(job.kind, settings)
+            )
         if not claimed:
             continue
         try:
@@ -261,7 +263,7 @@ class _Heartbeat(threading.Thread):
             try:
                 with session_scope() as session:
                     store.update_job(session=session, job_id=self.job_id, heartbeat_at=utcnow())
-            except Exception:  # noqa: BLE001 - a missed beat must not kill the worker; the next one retries
+            except Exception:
                 log.warning("heartbeat write failed", exc_info=True)
 
 

@@ -243,9 +243,7 @@ def finish_job(
     values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "result": result, "error": error}
     if status == "succeeded":
         values["progress"] = 1.0
-    res = session.execute(
-        update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(JOB_ACTIVE)).values(**values)
-    )
+    res = session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(JOB_ACTIVE)).values(**values))
     return res.rowcount == 1
 
 
@@ -505,7 +503,9 @@ def add_feedback(
 def feedback_counts(*, session: Session) -> dict[str, dict[str, int]]:
     """Feedback counted per class: {class: {"correct": n, "wrong": n, "missed": n}}."""
     rows = session.execute(
-        select(FeedbackRow.class_name, FeedbackRow.kind, func.count()).group_by(FeedbackRow.class_name, FeedbackRow.kind)
+        select(FeedbackRow.class_name, FeedbackRow.kind, func.count()).group_by(
+            FeedbackRow.class_name, FeedbackRow.kind
+        )
     )
     out: dict[str, dict[str, int]] = {}
     for class_name, kind, n in rows:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from backend import runner
-from backend.jobs_view import get_job, keep_runner_healthy, list_jobs
 from backend.clock import utcnow
+from backend.jobs_view import get_job, keep_runner_healthy, list_jobs
 from backend.schemas import Job
 from ui.common import ago, duration
 

@@ -55,10 +55,23 @@ def start_console(home: Path, extra_env: dict[str, str] | None = None) -> tuple[
     with open(log, "wb") as handle:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "Home.py",
-                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "Home.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
             ],
-            cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -98,7 +111,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser) -> Iterator[object]:  # noqa: ANN001 - playwright Browser
+def page(browser) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -106,15 +119,13 @@ def page(browser) -> Iterator[object]:  # noqa: ANN001 - playwright Browser
     context.close()
 
 
-def wait_idle(page) -> None:  # noqa: ANN001
+def wait_idle(page) -> None:
     """Wait until Streamlit finished the current run (no 'Running…' status widget)."""
     page.wait_for_selector("[data-testid='stApp']")
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
-    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
 
 
-def error_texts(page) -> list[str]:  # noqa: ANN001
+def error_texts(page) -> list[str]:
     """Visible exception or error boxes on the page."""
     return [
         el.inner_text()

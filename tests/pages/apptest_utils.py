@@ -26,8 +26,17 @@ def open_page(page: str | None = None, *, role: str | None = None, timeout: floa
 def all_text(at: AppTest) -> str:
     """Every markdown, caption, title, header, alert and metric text of the page, joined."""
     parts: list[str] = []
-    for group in (at.title, at.header, at.subheader, at.markdown, at.caption, at.info, at.warning, at.error,
-                  at.success):
+    for group in (
+        at.title,
+        at.header,
+        at.subheader,
+        at.markdown,
+        at.caption,
+        at.info,
+        at.warning,
+        at.error,
+        at.success,
+    ):
         parts.extend(str(el.value) for el in group)
     parts.extend(f"{m.label} {m.value}" for m in at.metric)
     return "\n".join(parts)

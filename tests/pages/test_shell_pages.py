@@ -25,11 +25,15 @@ def test_home_with_data_jobs_and_models(workspace: Settings) -> None:
         ds = store.create_dataset(session=session, name="lunch", source="coco")
         v = store.create_version(session=session, dataset_id=ds.id, path="/nowhere", stats={"images": 12})
         store.set_validation(
-            session=session, version_id=v.id, status="errors", summary={"by_severity": {"error": 2}},
+            session=session,
+            version_id=v.id,
+            status="errors",
+            summary={"by_severity": {"error": 2}},
             issues=[{"file": "a.jpg", "check": "corrupt_image", "severity": "error", "message": "broken"}],
         )
-        store.register_model(session=session, name="run-7", weights_path="/w.pt", metrics={"map50": 0.61},
-                             stage="production")
+        store.register_model(
+            session=session, name="run-7", weights_path="/w.pt", metrics={"map50": 0.61}, stage="production"
+        )
         job = store.create_job(session=session, kind="train", params={}, title="Train run-8")
         store.update_job(session=session, job_id=job.id, status="running", progress=0.4, message="Epoch 2/5")
     at = open_page()

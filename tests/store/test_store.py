@@ -23,8 +23,17 @@ def test_migrations_create_every_table(store_url: str) -> None:
     engine = init_db(store_url)
     names = set(sa.inspect(engine).get_table_names())
     expected = {
-        "datasets", "dataset_versions", "validation_issues", "jobs", "runs", "models",
-        "predictions", "feedback", "review_items", "drift_reports", "alembic_version",
+        "datasets",
+        "dataset_versions",
+        "validation_issues",
+        "jobs",
+        "runs",
+        "models",
+        "predictions",
+        "feedback",
+        "review_items",
+        "drift_reports",
+        "alembic_version",
     }
     assert expected <= names
 
@@ -66,14 +75,20 @@ def test_validation_issues_replace_previous_result(store_url: str) -> None:
         ds = store.create_dataset(session=session, name="food", source="demo")
         v = store.create_version(session=session, dataset_id=ds.id, path="/a")
         store.set_validation(
-            session=session, version_id=v.id, status="errors", summary={"errors": 2},
+            session=session,
+            version_id=v.id,
+            status="errors",
+            summary={"errors": 2},
             issues=[
                 {"file": "a.jpg", "check": "corrupt_image", "severity": "error", "message": "does not decode"},
                 {"file": "b.jpg", "check": "tiny_bbox", "severity": "warning", "message": "3x3 px"},
             ],
         )
         store.set_validation(
-            session=session, version_id=v.id, status="warnings", summary={"warnings": 1},
+            session=session,
+            version_id=v.id,
+            status="warnings",
+            summary={"warnings": 1},
             issues=[{"file": "b.jpg", "check": "tiny_bbox", "severity": "warning", "message": "3x3 px"}],
         )
     with session_scope() as session:
@@ -136,11 +151,16 @@ def test_model_registry_has_one_production_model(store_url: str) -> None:
 def test_feedback_counts_and_review_queue(store_url: str) -> None:
     with session_scope() as session:
         p = store.add_prediction(
-            session=session, image_name="lunch.jpg", features={"brightness": 120.0},
-            detections=[{"class": "apple", "confidence": 0.9, "box": [1, 2, 3, 4]}], latency_ms=12.5,
+            session=session,
+            image_name="lunch.jpg",
+            features={"brightness": 120.0},
+            detections=[{"class": "apple", "confidence": 0.9, "box": [1, 2, 3, 4]}],
+            latency_ms=12.5,
         )
         store.add_feedback(session=session, prediction_id=p.id, kind="correct", class_name="apple", detection_index=0)
-        store.add_feedback(session=session, prediction_id=p.id, kind="wrong", class_name="apple", correct_class="tomato")
+        store.add_feedback(
+            session=session, prediction_id=p.id, kind="wrong", class_name="apple", correct_class="tomato"
+        )
         store.add_feedback(session=session, prediction_id=p.id, kind="missed", class_name="egg")
     with session_scope() as session:
         counts = store.feedback_counts(session=session)
@@ -153,8 +173,10 @@ def test_feedback_counts_and_review_queue(store_url: str) -> None:
 
 
 def test_bulk_predictions_and_listing(store_url: str) -> None:
-    records = [{"image_name": f"{i}.jpg", "latency_ms": float(i), "detections": [{"class": "egg"}] * (i % 3)}
-               for i in range(250)]
+    records = [
+        {"image_name": f"{i}.jpg", "latency_ms": float(i), "detections": [{"class": "egg"}] * (i % 3)}
+        for i in range(250)
+    ]
     with session_scope() as session:
         assert store.add_predictions_bulk(session=session, records=records) == 250
     with session_scope() as session:

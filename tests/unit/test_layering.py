@@ -51,11 +51,12 @@ def test_importing_backend_has_no_side_effects(tmp_path: Path) -> None:
         for p in (ROOT / "backend").rglob("*.py")
         if "migrations" not in p.parts and p.name != "__init__.py"
     )
-    code = "import importlib\nfor m in %r:\n    importlib.import_module(m)\n" % (modules,)
+    code = f"import importlib\nfor m in {modules!r}:\n    importlib.import_module(m)\n"
     home = tmp_path / "home"
     env = {"PATH": "/usr/bin:/bin", "PLATEOPS_HOME": str(home), "HOME": str(tmp_path), "YOLO_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not home.exists(), "importing backend modules created the workspace"
     created = sorted(p.name for p in tmp_path.iterdir())
