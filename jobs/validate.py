@@ -1,0 +1,71 @@
+"""Run every data-quality check on a prepared YOLO dataset and write a JSON report.
+
+    python -m jobs.validate --dataset OUT --report R.json [--fail-on error|warning|never]
+
+Exits 1 when an issue at or above `--fail-on` (default: error) exists, 2 on bad input, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from backend.errors import PlateOpsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.validate",
+        description="Run every data-quality check on a prepared YOLO dataset (including prepare's findings).",
+    )
+    parser.add_argument("--dataset", metavar="OUT", required=True, help="prepared dataset folder (with data.yaml)")
+    parser.add_argument("--report", metavar="R.json", required=True, help="where to write the JSON report")
+    parser.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "never"),
+        default="error",
+        help="exit 1 when an issue this severe or worse exists (default: error)",
+    )
+    parser.add_argument("--cache-dir", metavar="DIR", help="measurement cache folder (default: the workspace cache)")
+    parser.add_argument("--no-cache", action="store_true", help="decode every image, do not use or fill the cache")
+    parser.add_argument(
+        "--rehash", action="store_true", help="read and hash every file even when its size and times are unchanged"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    from backend.progress import TerminalProgress
+    from backend.quality import validate_dataset
+    from backend.settings import get_settings
+
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be 1 or more.", file=sys.stderr)
+        return 2
+    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else get_settings().cache_dir
+    try:
+        report = validate_dataset(
+            Path(args.dataset),
+            cache_dir=cache_dir,
+            workers=args.workers,
+            rehash=args.rehash,
+            progress=TerminalProgress("validate"),
+        )
+        report.write(Path(args.report))
+    except PlateOpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write the report: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(report.summary_line())
+    return 1 if report.has_issues_at_or_above(args.fail_on) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
