@@ -1,0 +1,119 @@
+"""Detect food on images with trained weights: `python -m jobs.detect --weights W [--conf C] --json IMAGE...`.
+
+With `--json`, stdout carries exactly one JSON line per image, in the order given:
+    {"image": "<path as given>", "detections": [{"class", "confidence", "box": [x1, y1, x2, y2]}], "latency_ms"}
+Boxes are in pixels of the upright image (EXIF orientation applied). An image that cannot be read yields
+    {"image": ..., "detections": [], "latency_ms": null, "error": "<plain message>"}
+and the run goes on. Progress and the one-line summary go to stderr, so stdout stays pure JSON lines.
+Without `--json`, a table of detections and the summary line are printed on stdout.
+
+Exit status: 0 when every image was processed; 1 when at least one image failed (its line carries "error");
+2 on bad arguments or unusable weights (one-line message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from backend.errors import PlateOpsError
+from backend.images import load_image
+from backend.inference import DetectionResult, Detector, ultralytics_logs_to_stderr
+from backend.progress import TerminalProgress, null_progress
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.detect",
+        description="Detect food on images with YOLO weights (.pt from our training, or .onnx).",
+        epilog="Exit status: 0 all images done; 1 some image could not be read (see its 'error'); 2 bad arguments.",
+    )
+    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="JPEG, PNG, WebP or BMP files.")
+    parser.add_argument("--weights", required=True, type=Path, help="Model weights: .pt or .onnx.")
+    parser.add_argument("--conf", type=float, default=0.25, help="Minimum confidence 0-1 (default 0.25).")
+    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold 0-1 (default 0.45).")
+    parser.add_argument("--imgsz", type=int, default=None, help="Inference size (default: the model's own).")
+    parser.add_argument("--device", default="cpu", help="Torch device: cpu, 0, cuda:0 (default cpu).")
+    parser.add_argument("--json", action="store_true", help="Print one JSON line per image on stdout.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run detection on the given images and print the results; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if not 0.0 <= args.conf <= 1.0 or not 0.0 <= args.iou <= 1.0:
+        print(f"error: --conf and --iou must be between 0 and 1 (got {args.conf}, {args.iou}).", file=sys.stderr)
+        return 2
+    ultralytics_logs_to_stderr()
+    try:
+        detector = Detector.load(args.weights, device=args.device)
+    except PlateOpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    total = len(args.images)
+    progress = TerminalProgress("detect") if total > 1 else null_progress
+    failed = 0
+    objects = 0
+    latencies: list[float] = []
+    rows: list[tuple[str, DetectionResult | None, str]] = []
+    for index, path in enumerate(args.images, start=1):
+        try:
+            loaded = load_image(path, name=path.name)
+            result = detector.predict([loaded.image], conf=args.conf, iou=args.iou, imgsz=args.imgsz)[0]
+        except PlateOpsError as exc:
+            failed += 1
+            result, error = None, str(exc)
+        else:
+            error = ""
+            objects += len(result.detections)
+            latencies.append(result.latency_ms)
+        if args.json:
+            print(json.dumps(_json_record(str(path), result, error)), flush=True)
+        else:
+            rows.append((str(path), result, error))
+        progress(index / total, f"{index}/{total} images")
+
+    mean_latency = sum(latencies) / len(latencies) if latencies else 0.0
+    summary = (
+        f"Detected {objects} objects on {total - failed} of {total} images with {args.weights.name} "
+        f"(mean {mean_latency:.1f} ms per image)" + (f"; {failed} failed" if failed else "")
+    )
+    if args.json:
+        print(summary, file=sys.stderr)
+    else:
+        _print_table(rows)
+        print(summary)
+    return 1 if failed else 0
+
+
+def _json_record(image: str, result: DetectionResult | None, error: str) -> dict[str, object]:
+    """The JSON line for one image."""
+    if result is None:
+        return {"image": image, "detections": [], "latency_ms": None, "error": error}
+    return {
+        "image": image,
+        "detections": [det.as_dict() for det in result.detections],
+        "latency_ms": result.latency_ms,
+    }
+
+
+def _print_table(rows: list[tuple[str, DetectionResult | None, str]]) -> None:
+    """Human-readable table: one row per detection, or the error of an image."""
+    print(f"{'image':<40} {'class':<12} {'conf':>5}  box (x1, y1, x2, y2)")
+    for image, result, error in rows:
+        name = image if len(image) <= 40 else "…" + image[-39:]
+        if result is None:
+            print(f"{name:<40} error: {error}")
+        elif not result.detections:
+            print(f"{name:<40} {'(nothing)':<12}        {result.latency_ms:.1f} ms")
+        for det in result.detections if result is not None else []:
+            box = ", ".join(f"{v:.1f}" for v in det.box)
+            print(f"{name:<40} {det.class_name:<12} {det.confidence:5.2f}  ({box})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
