@@ -6,18 +6,18 @@ import streamlit as st
 
 from ui.common import bootstrap, role_selector
 
-st.set_page_config(page_title="PlateOps", page_icon="🍽️", layout="wide")
+st.set_page_config(page_title="PlateOps", page_icon=":material/restaurant:", layout="wide")
 bootstrap()
 role = role_selector()
 
-home = st.Page("pages/overview.py", title="Home", icon="🏠", default=role != "user")
-datasets = st.Page("pages/datasets.py", title="Datasets", icon="🗂️")
-annotate = st.Page("pages/annotate.py", title="Annotate", icon="✏️")
-train = st.Page("pages/train.py", title="Train", icon="🏋️")
-jobs = st.Page("pages/jobs.py", title="Jobs", icon="⚙️")
-models = st.Page("pages/models.py", title="Models", icon="🏆")
-detect = st.Page("pages/detect.py", title="Detect", icon="📷", default=role == "user")
-monitor = st.Page("pages/monitor.py", title="Monitor", icon="📈")
+home = st.Page("pages/overview.py", title="Home", icon=":material/home:", default=role != "user")
+datasets = st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:")
+annotate = st.Page("pages/annotate.py", title="Annotate", icon=":material/edit_square:")
+train = st.Page("pages/train.py", title="Train", icon=":material/model_training:")
+jobs = st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:")
+models = st.Page("pages/models.py", title="Models", icon=":material/leaderboard:")
+detect = st.Page("pages/detect.py", title="Detect", icon=":material/photo_camera:", default=role == "user")
+monitor = st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:")
 
 if role == "user":
     sections = {"Serving": [detect]}

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui.jobs_panel import jobs_panel
 
-st.title("⚙️ Jobs")
+st.title("Jobs")
 st.caption(
     "Imports, validation, training and exports run in the background, one process each. "
     "You can leave this page; they keep going. Cancel stops the job and everything it started."

@@ -8,7 +8,7 @@ from backend.overview import get_overview
 from ui.common import ago
 from ui.jobs_panel import jobs_panel
 
-st.title("🍽️ PlateOps")
+st.title("PlateOps")
 st.caption("Your food detector, from data to drift: import and check data, train, compare, serve and monitor.")
 
 ov = get_overview()
@@ -30,7 +30,7 @@ with left:
             st.info("The demo food dataset is being created. It appears here in a minute; progress is below.")
         else:
             st.info("No dataset yet. Import a COCO or YOLO dataset, or create the demo food set.")
-        st.page_link("pages/datasets.py", label="Go to Datasets", icon="🗂️")
+        st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
     for status in ov.datasets:
         latest = status.latest
         with st.container(border=True):
@@ -40,14 +40,14 @@ with left:
                 continue
             counts = latest.validation_summary.get("by_severity", {})
             verdict = {
-                "passed": "✅ passed all checks",
-                "warnings": f"⚠️ {counts.get('warning', 0)} warning(s)",
-                "errors": f"❌ {counts.get('error', 0)} error(s) — fix before training",
+                "passed": ":green[:material/check_circle:] passed all checks",
+                "warnings": f":orange[:material/warning:] {counts.get('warning', 0)} warning(s)",
+                "errors": f":red[:material/error:] {counts.get('error', 0)} error(s) — fix before training",
                 "not_checked": "not validated yet",
             }.get(latest.validation_status, latest.validation_status)
             images = latest.stats.get("images", "?")
             st.caption(f"Latest {latest.label}: {images} images, {verdict}, created {ago(latest.created_at)}")
-    st.page_link("pages/datasets.py", label="Browse datasets", icon="🗂️")
+    st.page_link("pages/datasets.py", label="Browse datasets", icon=":material/photo_library:")
 
 with right:
     st.subheader("Models")
@@ -58,10 +58,10 @@ with right:
         st.success(f"**{m.name}** serves the Detect page{score} (promoted {ago(m.promoted_at)}).")
     elif ov.latest_run:
         st.info(f"No model promoted yet; the Detect page uses the newest run, **{ov.latest_run.name}**.")
-        st.page_link("pages/models.py", label="Compare and promote", icon="🏆")
+        st.page_link("pages/models.py", label="Compare and promote", icon=":material/leaderboard:")
     else:
         st.info("No model yet. Train one on your dataset — the Quick CPU preset takes about 5 minutes.")
-        st.page_link("pages/train.py", label="Train a model", icon="🏋️")
+        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
     st.subheader("Monitoring")
     if drift:
         share = f"{drift.drift_share:.0%} of features drifted"
@@ -72,11 +72,11 @@ with right:
         st.info(f"{ov.predictions} predictions logged, no drift check yet.")
     else:
         st.info("No predictions yet. Drift is checked once people use the Detect page.")
-    st.page_link("pages/monitor.py", label="Open Monitor", icon="📈")
+    st.page_link("pages/monitor.py", label="Open Monitor", icon=":material/monitoring:")
     if ov.open_reviews:
         st.caption(f"{ov.open_reviews} image(s) wait in the review queue.")
-        st.page_link("pages/annotate.py", label="Review them", icon="✏️")
+        st.page_link("pages/annotate.py", label="Review them", icon=":material/edit_square:")
 
 st.subheader("Jobs")
 jobs_panel(limit=6, key="home-jobs")
-st.page_link("pages/jobs.py", label="All jobs", icon="⚙️")
+st.page_link("pages/jobs.py", label="All jobs", icon=":material/pending_actions:")

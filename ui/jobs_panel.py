@@ -11,12 +11,12 @@ from backend.schemas import Job
 from ui.common import ago, duration
 
 STATUS_ICONS = {
-    "queued": "⏳",
-    "starting": "🚀",
-    "running": "⚙️",
-    "succeeded": "✅",
-    "failed": "❌",
-    "cancelled": "⏹️",
+    "queued": ":gray[:material/schedule:]",
+    "starting": ":blue[:material/rocket_launch:]",
+    "running": ":blue[:material/autorenew:]",
+    "succeeded": ":green[:material/check_circle:]",
+    "failed": ":red[:material/error:]",
+    "cancelled": ":gray[:material/cancel:]",
 }
 
 
