@@ -64,3 +64,11 @@ def validate_task(ctx: JobContext) -> dict[str, Any]:
 
     report = validate_version(int(ctx.params["version_id"]), progress=ctx.progress)
     return {"summary_line": report.summary_line(), "issues": len(report.issues)}
+
+
+def _register_domain_tasks() -> None:
+    """Modules whose tasks register themselves on import."""
+    import backend.runs  # noqa: F401  (registers "train")
+
+
+_register_domain_tasks()

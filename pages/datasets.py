@@ -1,6 +1,66 @@
-"""Datasets page (being built)."""
+"""Datasets: pick a version, see what it holds, check its quality, browse its images, import new data."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("🗂️ Datasets")
-st.info("This page is being built.")
+from backend.datasets import list_versions_with_datasets
+from backend.jobs_view import list_jobs
+from ui.common import call
+from ui.datasets_ui import (
+    TABS,
+    gallery_ui,
+    import_ui,
+    load_gallery,
+    overview_ui,
+    quality_ui,
+    version_header,
+    version_picker_ui,
+    watch_job,
+)
+
+st.title("Datasets")
+st.caption(
+    "Every import or edit makes an immutable version, frozen with DVC and checked for data-quality problems. "
+    "Pick one to see what it holds, fix what the checks found, and browse its images with their boxes."
+)
+
+entries = call(list_versions_with_datasets, action="Reading datasets")
+if entries is None:
+    st.stop()
+
+if not entries:
+    st.info(
+        "**No dataset yet.** A dataset is a set of food photos with a box around each food item. "
+        "Import your own (a COCO or YOLO/Roboflow export), or create the demo food set to try PlateOps out."
+    )
+    demo_jobs = call(list_jobs, kind="demo_dataset", active_only=True, action="Reading jobs") or []
+    if demo_jobs:
+        st.markdown("The demo food dataset is being made right now; it appears here when the job finishes.")
+        for job in demo_jobs:
+            watch_job(job.id, key=f"ds-demo-{job.id}")
+    st.subheader("Import a dataset")
+    import_ui()
+    st.stop()
+
+version = version_picker_ui(entries)
+parent = next((v for _, v in entries if v.id == version.parent_id), None)
+version_header(version, parent)
+
+overview_tab, quality_tab, gallery_tab, import_tab = st.tabs(list(TABS), key="ds_tab", on_change="rerun")
+if overview_tab.open or quality_tab.open or gallery_tab.open:
+    loaded = load_gallery(version)
+    if loaded is not None:
+        names, images = loaded
+        if overview_tab.open:
+            with overview_tab:
+                overview_ui(version, names, images)
+        if quality_tab.open:
+            with quality_tab:
+                quality_ui(version, images)
+        if gallery_tab.open:
+            with gallery_tab:
+                gallery_ui(names, images)
+if import_tab.open:
+    with import_tab:
+        import_ui()

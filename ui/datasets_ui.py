@@ -7,6 +7,7 @@ for display. All work happens in `backend` (reads) or in background jobs (`backe
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -32,18 +33,28 @@ from backend.datasets import (
 )
 from backend.errors import PlateOpsError
 from backend.jobs_view import get_job, keep_runner_healthy
-from backend.render import draw_boxes, image_size, to_pixels
+from backend.render import draw_boxes, image_size, letterbox, to_pixels
 from backend.schemas import DatasetVersion
 from backend.vocab import color_for
 from ui.common import ago, call
 from ui.jobs_panel import render_job
 
-TABS = ("📊 Overview", "🩺 Quality", "🖼️ Gallery", "📥 Import")
+TABS = (
+    ":material/insights: Overview",
+    ":material/health_and_safety: Quality",
+    ":material/photo_library: Gallery",
+    ":material/upload_file: Import",
+)
 PAGE_SIZE = 12
 GRID_COLUMNS = 4
-THUMB_SIDE = 320
+THUMB_SIDE = 400
 DETAIL_SIDE = 900
-SEVERITY_ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}  # noqa: RUF001 - the info sign is meant
+# Material icons render everywhere (they ship with Streamlit); emoji need an emoji font on the viewer's machine.
+SEVERITY_ICONS = {
+    "error": ":red[:material/error:]",
+    "warning": ":orange[:material/warning:]",
+    "info": ":blue[:material/info:]",
+}
 SEVERITY_COLORS = {"error": "#c0392b", "warning": "#e6a23c", "info": "#5b8def"}
 SPLIT_COLORS = {"train": "#e4572e", "val": "#2e86ab", "test": "#76b041", "excluded": "#9e9e9e"}
 STATUS_BADGES = {
@@ -51,6 +62,13 @@ STATUS_BADGES = {
     "warnings": ("Warnings", ":material/warning:", "orange"),
     "errors": ("Errors — fix before training", ":material/error:", "red"),
     "not_checked": ("Not validated yet", ":material/help:", "gray"),
+}
+
+VERDICTS = {
+    "passed": ":green[:material/check_circle:] **Every image passed every check.**",
+    "warnings": ":orange[:material/warning:] **Some images deserve a look** — training works, but may learn less.",
+    "errors": ":red[:material/error:] **Some images have errors** — fix or remove them before training.",
+    "not_checked": ":gray[:material/help:] **Not validated yet.**",
 }
 
 
@@ -89,7 +107,8 @@ def version_picker_ui(entries: list[tuple[str, DatasetVersion]]) -> DatasetVersi
 def _version_option(version: DatasetVersion) -> str:
     images = version.stats.get("images", "?")
     note = f" — {version.message}" if version.message else ""
-    return f"{version.label} · {images} images · {ago(version.created_at)}{note}"[:110]
+    # No "3 min ago" here: an option's text must not change between reruns, or the widget forgets the choice.
+    return f"{version.label} · {images} images · {version.created_at:%Y-%m-%d %H:%M}{note}"[:110]
 
 
 def status_badge(version: DatasetVersion) -> None:
@@ -153,6 +172,8 @@ def _rendered(
         width, height = image_size(path)
     except PlateOpsError as exc:
         return str(exc)
+    if max_side <= THUMB_SIDE:  # tiles share one shape so the grid lines up
+        picture = letterbox(picture, max_side, max_side * 3 // 4)
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue(), width, height
@@ -205,7 +226,7 @@ def _version_ready(version_id: int, key: str) -> None:
         return
     name, version = found
     images = version.stats.get("images", "?")
-    st.success(f"Done: **{name} {version.label}** is ready with {images} images.", icon="✅")
+    st.success(f"Done: **{name} {version.label}** is ready with {images} images.", icon=":material/check_circle:")
     st.button(
         f"Show {name} {version.label}",
         key=f"{key}-show-{version_id}",
@@ -245,19 +266,19 @@ def overview_ui(version: DatasetVersion, names: list[str], images: list[GalleryI
     left, right = st.columns(2)
     with left, st.container(border=True):
         st.markdown("**Boxes per class** — is any food rare, or missing from a split?")
-        st.altair_chart(class_chart(class_frame(kept)), width="stretch")
+        show_chart(class_chart(class_frame(kept)))
     with right, st.container(border=True):
         st.markdown("**Boxes per image** — how crowded the plates are")
-        st.altair_chart(boxes_per_image_chart(kept), width="stretch")
+        show_chart(boxes_per_image_chart(kept))
     left, right = st.columns(2)
     with left, st.container(border=True):
         st.markdown("**Box size** — share of the image a box covers (small boxes are harder)")
-        st.altair_chart(area_chart(kept), width="stretch")
+        show_chart(area_chart(kept))
     with right, st.container(border=True):
         st.markdown("**Image sizes** — width × height in pixels")
         sizes = call(_image_sizes, version.id, action="Reading image sizes")
         if sizes:
-            st.altair_chart(size_chart(sizes), width="stretch")
+            show_chart(size_chart(sizes))
         else:
             st.caption("No readable image sizes.")
 
@@ -266,11 +287,18 @@ def overview_ui(version: DatasetVersion, names: list[str], images: list[GalleryI
         preflight_ui(report)
 
 
+def show_chart(chart: alt.Chart) -> None:
+    """Draw an altair chart full width at the height it asks for (Streamlit would otherwise pick its own)."""
+    height = getattr(chart, "height", None)
+    st.altair_chart(chart, width="stretch", height=height if isinstance(height, int) else "content")
+
+
 def class_frame(images: list[GalleryImage]) -> pd.DataFrame:
     """Boxes per (class, split)."""
     counts = Counter((b.name, img.split) for img in images for b in img.boxes)
-    return pd.DataFrame([{"class": c, "split": s, "boxes": n} for (c, s), n in counts.items()],
-                        columns=["class", "split", "boxes"])
+    return pd.DataFrame(
+        [{"class": c, "split": s, "boxes": n} for (c, s), n in counts.items()], columns=["class", "split", "boxes"]
+    )
 
 
 def class_chart(frame: pd.DataFrame) -> alt.Chart:
@@ -281,7 +309,7 @@ def class_chart(frame: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("sum(boxes):Q", title="boxes"),
-            y=alt.Y("class:N", sort="-x", title=None),
+            y=alt.Y("class:N", sort="-x", title=None, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
             color=alt.Color(
                 "split:N",
                 scale=alt.Scale(domain=splits, range=[SPLIT_COLORS.get(s, "#999") for s in splits]),
@@ -290,7 +318,7 @@ def class_chart(frame: pd.DataFrame) -> alt.Chart:
             order=alt.Order("split:N", sort="descending"),
             tooltip=["class", "split", "boxes"],
         )
-        .properties(height=max(180, 22 * frame["class"].nunique()))
+        .properties(height=80 + 24 * frame["class"].nunique())  # Streamlit fits axes and legend inside the height
     )
 
 
@@ -314,15 +342,17 @@ def boxes_per_image_chart(images: list[GalleryImage]) -> alt.Chart:
 def area_chart(images: list[GalleryImage]) -> alt.Chart:
     """Histogram of box area as a percentage of the image, on a log scale (tiny boxes stand out)."""
     areas = [max(b.w * b.h, 1e-6) * 100 for img in images for b in img.boxes]
-    edges = [0.01, 0.1, 0.5, 1, 2, 5, 10, 20, 50, 100]
-    labels = [f"{lo:g}–{hi:g}%" for lo, hi in zip(edges, edges[1:], strict=False)]
-    binned = pd.cut(pd.Series(areas, dtype=float), bins=[0, *edges[1:]], labels=labels, include_lowest=True)
+    edges = [0, 0.5, 1, 2, 5, 10, 20, 100]
+    labels = ["< 0.5%", *(f"{lo:g}–{hi:g}%" for lo, hi in itertools.pairwise(edges[1:-1])), "> 20%"]
+    binned = pd.cut(pd.Series(areas, dtype=float), bins=edges, labels=labels, include_lowest=True)
     frame = binned.value_counts().reindex(labels, fill_value=0).rename_axis("area").reset_index(name="boxes")
     return (
         alt.Chart(frame)
         .mark_bar(color="#2e86ab")
         .encode(
-            x=alt.X("area:N", sort=labels, title="box area, % of the image", axis=alt.Axis(labelAngle=-30)),
+            x=alt.X(
+                "area:N", sort=labels, title="box area, % of the image", axis=alt.Axis(labelAngle=0, labelOverlap=False)
+            ),
             y=alt.Y("boxes:Q", title="boxes"),
             tooltip=["area", "boxes"],
         )
@@ -371,13 +401,14 @@ def preflight_ui(report: dict[str, Any]) -> None:
     """The pre-flight report of the conversion: counts, class-id mapping, per-file table."""
     st.subheader("Pre-flight report", help="What the import did when it converted the data to YOLO format.")
     fmt = str(report.get("format", "?")).upper()
-    st.caption(f"Converted from {fmt} · validation share {report.get('val_fraction', '?')} · seed {report.get('seed', '?')}")
+    share, seed = report.get("val_fraction", "?"), report.get("seed", "?")
+    st.caption(f"Converted from {fmt} · validation share {share} · seed {seed}")
     left, right = st.columns(2)
     counts = report.get("counts", {})
     with left:
         st.markdown("**Counts**")
         rows = [{"what": COUNT_LABELS.get(k, k.replace("_", " ")), "count": v} for k, v in counts.items()]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=_table_height(len(rows)))
     with right:
         st.markdown("**Class ids** — source id → YOLO id")
         class_map = report.get("class_map", [])
@@ -385,7 +416,7 @@ def preflight_ui(report: dict[str, Any]) -> None:
             frame = pd.DataFrame(class_map).rename(
                 columns={"coco_id": "source id", "class_id": "YOLO id", "name": "class"}
             )
-            st.dataframe(frame, hide_index=True, width="stretch")
+            st.dataframe(frame, hide_index=True, width="stretch", height=_table_height(len(frame)))
         else:
             st.caption("The source already used YOLO class ids.")
     files = report.get("files", [])
@@ -397,6 +428,11 @@ def preflight_ui(report: dict[str, Any]) -> None:
             st.dataframe(frame, hide_index=True, width="stretch")
         else:
             st.caption("No per-file records.")
+
+
+def _table_height(rows: int, limit: int = 16) -> int:
+    """Pixel height that shows up to `limit` rows of a st.dataframe without scrolling."""
+    return 38 + 35 * min(rows, limit)
 
 
 def _issues_text(issues: object) -> str:
@@ -425,7 +461,7 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
     by_sev = summary.get("by_severity") or summary.get("issues_by_severity") or {}
     top, action = st.columns([4, 1], vertical_alignment="bottom")
     with top:
-        status_badge(version)
+        st.markdown(VERDICTS.get(version.validation_status, version.validation_status))
         line = summary_line(version)
         if line:
             st.caption(line)
@@ -435,7 +471,10 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
         )
     if validate_clicked:
         job_id = call(
-            runner.submit, "validate", {"version_id": version.id}, title=f"Validate {version.label}",
+            runner.submit,
+            "validate",
+            {"version_id": version.id},
+            title=f"Validate {version.label}",
             action="Starting validation",
         )
         if job_id is not None:
@@ -455,19 +494,24 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
     if by_check:
         frame = pd.DataFrame(
             [
-                {"check": c, "issues": n, "severity": descriptions.get(c, ("warning", ""))[0],
-                 "meaning": descriptions.get(c, ("", ""))[1]}
-                for c, n in by_check.items() if n
+                {
+                    "check": c,
+                    "issues": n,
+                    "severity": descriptions.get(c, ("warning", ""))[0],
+                    "meaning": descriptions.get(c, ("", ""))[1],
+                }
+                for c, n in by_check.items()
+                if n
             ]
         )
         if not frame.empty:
-            st.altair_chart(check_chart(frame), width="stretch")
+            show_chart(check_chart(frame))
     with st.expander("What each check looks for", expanded=not by_check):
         rows = [
-            {"": SEVERITY_ICONS.get(sev, ""), "check": c, "severity": sev, "found": by_check.get(c, 0), "meaning": text}
+            {"check": c, "severity": sev, "found here": by_check.get(c, 0), "what it means": text}
             for c, (sev, text) in descriptions.items()
         ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=_table_height(len(rows)))
 
     issues = issue_frame(images)
     st.subheader("Issues")
@@ -479,7 +523,7 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
         return
     filtered = issue_filters_ui(issues)
     st.dataframe(
-        filtered.assign(severity=filtered["severity"].map(lambda s: f"{SEVERITY_ICONS.get(s, '')} {s}")),
+        filtered,
         hide_index=True,
         width="stretch",
         column_config={"message": st.column_config.TextColumn("message", width="large")},
@@ -505,7 +549,7 @@ def check_chart(frame: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("issues:Q", title="issues", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("check:N", sort="-x", title=None),
+            y=alt.Y("check:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
             color=alt.Color(
                 "severity:N",
                 scale=alt.Scale(domain=severities, range=[SEVERITY_COLORS[s] for s in severities]),
@@ -513,7 +557,7 @@ def check_chart(frame: pd.DataFrame) -> alt.Chart:
             ),
             tooltip=["check", "severity", "issues", "meaning"],
         )
-        .properties(height=max(120, 24 * len(frame)))
+        .properties(height=90 + 26 * len(frame))
     )
 
 
@@ -521,7 +565,9 @@ def issue_filters_ui(issues: pd.DataFrame) -> pd.DataFrame:
     """Severity, check and file-name filters over the issue table; returns the rows that match."""
     c1, c2, c3 = st.columns([1, 2, 2])
     severities = c1.multiselect(
-        "Severity", [s for s in SEVERITY_COLORS if s in set(issues["severity"])], key="ds_issue_severity",
+        "Severity",
+        [s for s in SEVERITY_COLORS if s in set(issues["severity"])],
+        key="ds_issue_severity",
         placeholder="All",
     )
     checks = c2.multiselect("Check", sorted(issues["check"].unique()), key="ds_issue_checks", placeholder="All")
@@ -546,15 +592,18 @@ def review_ui(version: DatasetVersion, filtered: pd.DataFrame) -> None:
     with st.container(border=True):
         st.markdown("**Fix them on the Annotate page**")
         checks = ", ".join(sorted(filtered["check"].unique()))
-        reason = st.text_input("Reason (shown to the reviewer)", value=f"Validation: {checks}"[:200],
-                               key=f"ds_review_reason_{version.id}")
-        if st.button(f"Send {len(files)} flagged image(s) to the review queue", key="ds_send_review",
-                     icon=":material/outbox:"):
-            added = call(send_to_review, version.id, files, reason.strip() or "Flagged by validation",
-                         action="Sending to review")
+        reason = st.text_input(
+            "Reason (shown to the reviewer)", value=f"Validation: {checks}"[:200], key=f"ds_review_reason_{version.id}"
+        )
+        if st.button(
+            f"Send {len(files)} flagged image(s) to the review queue", key="ds_send_review", icon=":material/outbox:"
+        ):
+            added = call(
+                send_to_review, version.id, files, reason.strip() or "Flagged by validation", action="Sending to review"
+            )
             if added is not None:
                 st.success(f"{added} image(s) are now in the review queue.")
-                st.page_link("pages/annotate.py", label="Open Annotate", icon="✏️")
+                st.page_link("pages/annotate.py", label="Open Annotate", icon=":material/edit_square:")
 
 
 # --- gallery --------------------------------------------------------------------------------------------------
@@ -573,11 +622,21 @@ def gallery_filters_ui(names: list[str], images: list[GalleryImage]) -> GalleryF
     splits = [s for s in ("train", "val", "test", "excluded") if any(img.split == s for img in images)]
     checks = sorted({c for img in images for c, _, _ in img.issues})
     c1, c2, c3 = st.columns([3, 1, 2])
-    classes = c1.multiselect("Food", present, key="ds_gallery_classes", placeholder="Any food",
-                             help="Images with at least one box of these classes")
+    classes = c1.multiselect(
+        "Food",
+        present,
+        key="ds_gallery_classes",
+        placeholder="Any food",
+        help="Images with at least one box of these classes",
+    )
     split_choice = c2.multiselect("Split", splits, key="ds_gallery_splits", placeholder="Any")
-    check_choice = c3.multiselect("Issue", checks, key="ds_gallery_checks", placeholder="Any or none",
-                                  help="Images with any of these data-quality issues")
+    check_choice = c3.multiselect(
+        "Issue",
+        checks,
+        key="ds_gallery_checks",
+        placeholder="Any or none",
+        help="Images with any of these data-quality issues",
+    )
     return GalleryFilters(classes, split_choice, check_choice)
 
 
@@ -619,11 +678,12 @@ def gallery_ui(names: list[str], images: list[GalleryImage]) -> None:
     info, pager = st.columns([4, 1], vertical_alignment="bottom")
     page = pager.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key="ds_gallery_page")
     first = (int(page) - 1) * PAGE_SIZE
-    chunk = shown[first:first + PAGE_SIZE]
-    info.caption(f"Showing {first + 1}–{first + len(chunk)} of {len(shown)} images ({len(images)} in the version).")
+    chunk = shown[first : first + PAGE_SIZE]
+    of_all = f" (of {len(images)} in the version)" if len(shown) < len(images) else ""
+    info.caption(f"Showing {first + 1}–{first + len(chunk)} of {len(shown)} images{of_all}.")
     for row_start in range(0, len(chunk), GRID_COLUMNS):
         columns = st.columns(GRID_COLUMNS)
-        for column, img in zip(columns, chunk[row_start:row_start + GRID_COLUMNS], strict=False):
+        for column, img in zip(columns, chunk[row_start : row_start + GRID_COLUMNS], strict=False):
             with column:
                 thumbnail_ui(img)
 
@@ -639,8 +699,9 @@ def thumbnail_ui(img: GalleryImage) -> None:
         st.markdown(f"**{img.file}**")
         issues = _issue_summary(img)
         st.caption(f"{img.split} · {len(img.boxes)} box(es){issues}")
-        st.button("Open", key=f"ds_open_{img.split}_{img.file}", on_click=_open_image, args=(img.file,),
-                  width="stretch")
+        st.button(
+            "Open", key=f"ds_open_{img.split}_{img.file}", on_click=_open_image, args=(img.file,), width="stretch"
+        )
 
 
 def _issue_summary(img: GalleryImage) -> str:
@@ -654,9 +715,9 @@ def detail_ui(img: GalleryImage) -> None:
     """A larger picture with its boxes, the box table in pixels and the image's issues."""
     with st.container(border=True):
         head, close = st.columns([6, 1], vertical_alignment="center")
-        head.subheader(f"🔍 {img.file}")
+        head.subheader(f":material/zoom_in: {img.file}")
         close.button("Close", key="ds_close", on_click=_close_image, icon=":material/close:", width="stretch")
-        picture, side = st.columns([3, 2])
+        picture, side = st.columns([1, 1])
         rendered = render_image(img, DETAIL_SIDE)
         with picture:
             if isinstance(rendered, str):
@@ -669,8 +730,15 @@ def detail_ui(img: GalleryImage) -> None:
             st.markdown(f"**Boxes ({len(img.boxes)})**")
             if img.boxes and not isinstance(rendered, str):
                 rows = [
-                    {"": "■", "class": p.name, "x1": p.x1, "y1": p.y1, "x2": p.x2, "y2": p.y2,
-                     "width": p.width, "height": p.height}
+                    {
+                        "": "■",
+                        "class": p.name,
+                        "x1": p.x1,
+                        "y1": p.y1,
+                        "x2": p.x2,
+                        "y2": p.y2,
+                        "size": f"{p.width} × {p.height}",
+                    }
                     for p in to_pixels(img.boxes, rendered[1], rendered[2])
                 ]
                 frame = pd.DataFrame(rows)
@@ -680,8 +748,10 @@ def detail_ui(img: GalleryImage) -> None:
                     width="stretch",
                 )
             elif img.boxes:
-                st.dataframe(pd.DataFrame([{"class": b.name, "cx": b.cx, "cy": b.cy, "w": b.w, "h": b.h}
-                                           for b in img.boxes]), hide_index=True)
+                st.dataframe(
+                    pd.DataFrame([{"class": b.name, "cx": b.cx, "cy": b.cy, "w": b.w, "h": b.h} for b in img.boxes]),
+                    hide_index=True,
+                )
             else:
                 st.caption("No boxes: a background image.")
             st.markdown(f"**Issues ({len(img.issues)})**")
@@ -702,9 +772,12 @@ SOURCES = {
 
 def import_ui() -> None:
     """Import forms (upload, server path, demo) and the live progress of the job this session started."""
-    source = st.segmented_control(
-        "Where is the data?", list(SOURCES), format_func=SOURCES.get, default="upload", key="ds_import_source"
-    ) or "upload"
+    source = (
+        st.segmented_control(
+            "Where is the data?", list(SOURCES), format_func=SOURCES.get, default="upload", key="ds_import_source"
+        )
+        or "upload"
+    )
     if source == "upload":
         _upload_form()
     elif source == "server":
@@ -719,16 +792,33 @@ def import_ui() -> None:
 def _common_fields(prefix: str, default_name: str = "") -> dict[str, Any]:
     """Name, validation share, seed, author and message, inside the current form."""
     c1, c2, c3 = st.columns([3, 2, 1])
-    name = c1.text_input("Dataset name", value=default_name, key=f"{prefix}_name",
-                         help="Letters, digits, '.', '_' or '-'. An existing name gets a new version.")
-    val_fraction = c2.slider("Validation share", 0.05, 0.5, 0.2, step=0.05, key=f"{prefix}_val",
-                             help="Share of images kept for validation when the source has no split")
+    name = c1.text_input(
+        "Dataset name",
+        value=default_name,
+        key=f"{prefix}_name",
+        placeholder="e.g. lunch-photos",
+        help="Letters, digits, '.', '_' or '-'. An existing name gets a new version.",
+    )
+    val_fraction = c2.slider(
+        "Validation share",
+        0.05,
+        0.5,
+        0.2,
+        step=0.05,
+        key=f"{prefix}_val",
+        help="Share of images kept for validation when the source has no split",
+    )
     seed = c3.number_input("Seed", 0, 1_000_000, 0, key=f"{prefix}_seed", help="Same seed, same split")
     c4, c5 = st.columns([1, 2])
     author = c4.text_input("Your name", key=f"{prefix}_author", placeholder="shown in the version history")
     message = c5.text_input("Version note", key=f"{prefix}_message", placeholder="e.g. lunch photos from March")
-    return {"name": name, "val_fraction": float(val_fraction), "seed": int(seed), "author": author.strip(),
-            "message": message.strip()}
+    return {
+        "name": name,
+        "val_fraction": float(val_fraction),
+        "seed": int(seed),
+        "author": author.strip(),
+        "message": message.strip(),
+    }
 
 
 def _submit_import(params: dict[str, Any], title: str) -> None:
@@ -755,17 +845,22 @@ def _upload_form() -> None:
     saved = call(save_upload, upload, upload.name, action="Saving the upload")
     if saved is None:
         return
-    _submit_import({**fields, "name": name, "source": str(saved), "delete_source_after": True},
-                   title=f"Import {upload.name} as {name}")
+    _submit_import(
+        {**fields, "name": name, "source": str(saved), "delete_source_after": True},
+        title=f"Import {upload.name} as {name}",
+    )
 
 
 def _server_form() -> None:
     with st.form("ds_server_form", border=True):
-        st.caption("A path the server can read: a folder with a COCO .json and images, a YOLO folder with "
-                   "data.yaml, a COCO .json file, or a .zip.")
+        st.caption(
+            "A path the server can read: a folder with a COCO .json and images, a YOLO folder with "
+            "data.yaml, a COCO .json file, or a .zip."
+        )
         source = st.text_input("Path on the server", key="ds_server_path", placeholder="/data/lunch/annotations.json")
-        images_dir = st.text_input("Images folder (only for a COCO .json whose images live elsewhere)",
-                                   key="ds_server_images")
+        images_dir = st.text_input(
+            "Images folder (only for a COCO .json whose images live elsewhere)", key="ds_server_images"
+        )
         fields = _common_fields("ds_server")
         submitted = st.form_submit_button("Import", type="primary", key="ds_server_submit", icon=":material/input:")
     if not submitted:
@@ -785,25 +880,34 @@ def _server_form() -> None:
 
 def _demo_form() -> None:
     with st.form("ds_demo_form", border=True):
-        st.caption("Procedural photos of plates with the twelve PlateOps foods, boxes included — for trying things "
-                   "out. Planted defects show what the quality checks catch.")
+        st.caption(
+            "Procedural photos of plates with the twelve PlateOps foods, boxes included — for trying things "
+            "out. Planted defects show what the quality checks catch."
+        )
         c1, c2, c3, c4 = st.columns([2, 2, 1, 2], vertical_alignment="bottom")
         name = c1.text_input("Dataset name", value="demo-food", key="ds_demo_name")
         images = c2.number_input("Images", 10, 5000, 200, step=10, key="ds_demo_images")
         seed = c3.number_input("Seed", 0, 1_000_000, 0, key="ds_demo_seed")
-        defects = c4.checkbox("Plant defects", value=True, key="ds_demo_defects",
-                              help="A few broken, blank, duplicate or badly boxed images")
-        submitted = st.form_submit_button("Create demo dataset", type="primary", key="ds_demo_submit",
-                                          icon=":material/auto_awesome:")
+        defects = c4.checkbox(
+            "Plant defects",
+            value=True,
+            key="ds_demo_defects",
+            help="A few broken, blank, duplicate or badly boxed images",
+        )
+        submitted = st.form_submit_button(
+            "Create demo dataset", type="primary", key="ds_demo_submit", icon=":material/auto_awesome:"
+        )
     if not submitted:
         return
     checked = call(check_dataset_name, name, action="Creating the demo dataset")
     if checked is None:
         return
     job_id = call(
-        runner.submit, "demo_dataset",
+        runner.submit,
+        "demo_dataset",
         {"name": checked, "images": int(images), "seed": int(seed), "defects": bool(defects)},
-        title=f"Create demo dataset {checked} ({int(images)} images)", action="Starting the demo dataset",
+        title=f"Create demo dataset {checked} ({int(images)} images)",
+        action="Starting the demo dataset",
     )
     if job_id is not None:
         remember_job("import", job_id)

@@ -1,0 +1,245 @@
+"""Training runs as the console sees them: launch, estimate, resume, and the job body that trains, evaluates,
+records the run and registers the model as a candidate.
+
+The job body runs inside a worker process (`jobs.worker`), never in the console.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from backend import runner, store
+from backend.clock import utcnow
+from backend.db import session_scope
+from backend.errors import BadInputError, PlateOpsError
+from backend.params import Params, TrainConfig, load_params
+from backend.progress import sub_progress
+from backend.schemas import DatasetVersion, Run
+from backend.settings import get_settings
+
+log = logging.getLogger(__name__)
+TRAIN_KIND = "train"
+# Used when no run finished yet: seconds per image-epoch at 320 px on one CPU core (measured on the demo set).
+_DEFAULT_S_PER_IMAGE_EPOCH_320 = 0.19
+
+
+def load_project_params() -> Params:
+    """The project's params.yaml (its path from the settings)."""
+    return load_params(get_settings().params_file)
+
+
+def build_config(preset: str | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """params.yaml's train section, then the preset, then the user's overrides."""
+    return load_project_params().train_config(preset or None, overrides or {})
+
+
+def estimate_seconds(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> float | None:
+    """Estimated training time from past runs in the store (scaled by images, epochs and pixels), else a default.
+
+    Returns None for GPU runs without history (no honest default exists across GPUs).
+    """
+    with session_scope() as session:
+        runs = [r for r in store.list_runs(session=session, limit=50, status="succeeded") if r.duration_s]
+    rates = []
+    for run in runs:
+        p = run.params
+        n = (run.metrics.get("train_images") or 0) * (run.metrics.get("epochs_completed") or p.get("epochs") or 0)
+        if n and p.get("imgsz") and ("cuda" in str(run.metrics.get("device", ""))) == on_gpu:
+            rates.append(run.duration_s / (n * (p["imgsz"] / 320) ** 2))
+    if rates:
+        rate = sorted(rates)[len(rates) // 2]
+    elif on_gpu:
+        return None
+    else:
+        import os
+
+        rate = _DEFAULT_S_PER_IMAGE_EPOCH_320 * 2 / max(1, os.cpu_count() or 1)
+    train_images = images * (1 - 0.2) * cfg.fraction
+    return rate * train_images * cfg.epochs * (cfg.imgsz / 320) ** 2
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
+
+
+def start_training(
+    version_id: int,
+    *,
+    preset: str | None = "quick_cpu",
+    overrides: dict[str, Any] | None = None,
+    name: str = "",
+    allow_errors: bool = False,
+) -> int:
+    """Queue a training job on a dataset version; returns the job id at once.
+
+    Raises:
+        BadInputError: The settings are invalid, or the version has error-level issues and `allow_errors` is off.
+    """
+    cfg = build_config(preset, overrides)  # validate now, so a typo fails here and not in the worker
+    with session_scope() as session:
+        version = store.get_version(session=session, version_id=version_id)
+        dataset = store.get_dataset(session=session, dataset_id=version.dataset_id)
+    if version.validation_status == "errors" and not allow_errors:
+        errors = version.validation_summary.get("by_severity", {}).get("error", "some")
+        raise BadInputError(
+            f"{dataset.name} {version.label} has {errors} error-level data issue(s). Fix them on the Datasets page, "
+            "or confirm that you want to train anyway."
+        )
+    run_name = name.strip() or f"{dataset.name}-{version.label}-{preset or 'custom'}-{utcnow():%m%d-%H%M%S}"
+    params = {
+        "version_id": version_id,
+        "preset": preset,
+        "config": cfg.model_dump(),
+        "run_name": _slug(run_name),
+    }
+    return runner.submit(TRAIN_KIND, params, title=f"Train {_slug(run_name)} ({cfg.model}, {cfg.epochs} epochs)")
+
+
+def resume_training(run_id: int) -> int:
+    """Queue a job that continues a cancelled or failed run from its last.pt; returns the job id."""
+    with session_scope() as session:
+        run = store.get_run(session=session, run_id=run_id)
+    last = Path(run.run_dir) / "weights" / "last.pt"
+    if run.status not in ("failed", "cancelled"):
+        raise BadInputError(f"Run {run.name} is {run.status}; only a failed or cancelled run can be resumed.")
+    if not last.is_file():
+        raise BadInputError(f"Run {run.name} has no last.pt (it stopped before its first epoch ended). Start anew.")
+    params = {
+        "version_id": run.dataset_version_id,
+        "preset": run.preset,
+        "config": {**run.params, "resume": True},
+        "run_name": run.name,
+        "resume_run_id": run.id,
+    }
+    return runner.submit(TRAIN_KIND, params, title=f"Resume {run.name}")
+
+
+def _history_dicts(history: list[Any]) -> list[dict[str, Any]]:
+    return [asdict(h) if not isinstance(h, dict) else h for h in history]
+
+
+@runner.register_task(TRAIN_KIND)
+def train_task(ctx: runner.JobContext) -> dict[str, Any]:
+    """Job body: train, evaluate on the val split, record the run and register the model as a candidate."""
+    from backend.evaluation import evaluate
+    from backend.training import TrainingCancelledError, train
+
+    p = ctx.params
+    settings = ctx.settings
+    cfg = TrainConfig.model_validate(p["config"])
+    with session_scope() as session:
+        version: DatasetVersion = store.get_version(session=session, version_id=int(p["version_id"]))
+        if p.get("resume_run_id"):
+            run = store.update_run(session=session, run_id=int(p["resume_run_id"]), status="running", job_id=ctx.job_id)
+        else:
+            run = store.create_run(
+                session=session,
+                name=p["run_name"],
+                job_id=ctx.job_id,
+                dataset_version_id=version.id,
+                model=cfg.model,
+                preset=p.get("preset") or "custom",
+                params=cfg.model_dump(exclude={"resume"}),
+            )
+            run_dir = settings.runs_dir / f"run-{run.id}-{p['run_name']}"
+            run = store.update_run(session=session, run_id=run.id, run_dir=str(run_dir.resolve()))
+    history: list[dict[str, Any]] = list(run.history if p.get("resume_run_id") else [])
+
+    def on_epoch(metrics: Any) -> None:
+        row = asdict(metrics)
+        history[:] = [h for h in history if h["epoch"] < row["epoch"]] + [row]
+        ctx.publish({"run_id": run.id, "epochs": history})
+        with session_scope() as session:
+            store.update_run(session=session, run_id=run.id, history=list(history))
+
+    ctx.publish({"run_id": run.id, "epochs": history})
+    status = "failed"
+    try:
+        result = train(
+            cfg,
+            data_yaml=Path(version.path) / "data.yaml",
+            out_dir=Path(run.run_dir),
+            run_name=run.name,
+            tags=[f"dataset:{version.id}", f"preset:{run.preset}"],
+            dataset_version=str(version.id),
+            progress=sub_progress(ctx.progress, 0.0, 0.9),
+            on_epoch=on_epoch,
+            settings=settings,
+        )
+        ctx.progress(0.9, "Evaluating the best model on the validation images")
+        params = load_project_params()
+        evaluation = evaluate(
+            result.best,
+            Path(version.path) / "data.yaml",
+            imgsz=cfg.imgsz,
+            device=cfg.device,
+            conf=params.evaluate.conf,
+            iou=params.evaluate.iou,
+            progress=sub_progress(ctx.progress, 0.9, 1.0, "Evaluating: "),
+        ).to_dict()
+        status = "succeeded"
+    except runner.JobCancelled:
+        status = "cancelled"
+        raise
+    except TrainingCancelledError as exc:  # training stops at a clean point on SIGTERM; last.pt is kept
+        status = "cancelled"
+        raise runner.JobCancelled(str(exc)) from exc
+    except PlateOpsError:
+        status = "failed"
+        raise
+    finally:
+        if status != "succeeded":
+            with session_scope() as session:
+                store.update_run(session=session, run_id=run.id, status=status, finished_at=utcnow())
+    final = {**result.final, "epochs_completed": result.epochs_completed, "device": result.device,
+             "train_images": version.stats.get("train")}
+    with session_scope() as session:
+        previous = run.duration_s if p.get("resume_run_id") and run.duration_s else 0.0
+        store.update_run(
+            session=session,
+            run_id=run.id,
+            status="succeeded",
+            weights_path=str(result.best),
+            metrics=final,
+            evaluation=evaluation,
+            history=_history_dicts(result.history),
+            tracking=result.tracking.to_dict(),
+            finished_at=utcnow(),
+            duration_s=previous + result.seconds,
+        )
+        model = store.register_model(
+            session=session,
+            name=run.name,
+            weights_path=str(result.best),
+            run_id=run.id,
+            metrics={k: evaluation.get(k) for k in ("map50", "map50_95", "precision", "recall", "latency_ms")},
+        )
+    return {
+        "run_id": run.id,
+        "model_id": model.id,
+        "map50": evaluation.get("map50"),
+        "summary": result.summary_line(),
+        "tracking": result.tracking.to_dict(),
+    }
+
+
+def get_run(run_id: int) -> Run:
+    """One run."""
+    with session_scope() as session:
+        return store.get_run(session=session, run_id=run_id)
+
+
+def list_runs(limit: int = 100) -> list[Run]:
+    """Runs, newest first."""
+    with session_scope() as session:
+        return store.list_runs(session=session, limit=limit)
+
+
+def run_for_job(job_id: int) -> Run | None:
+    """The run a training job created (None until the worker has created it)."""
+    with session_scope() as session:
+        return store.find_run_by_job(session=session, job_id=job_id)

@@ -1,0 +1,79 @@
+"""Browser test: a real console over a workspace holding a demo version; browse the Datasets gallery in Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page
+
+from backend.db import dispose_all
+from backend.settings import get_settings
+from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot_datasets.png"
+
+
+@pytest.fixture(scope="module", name="console")
+def fixture_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """`streamlit run Home.py` over a fresh workspace with one demo version (24 images, planted defects)."""
+    home = tmp_path_factory.mktemp("e2e_datasets") / "workspace"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLATEOPS_HOME", str(home))
+        mp.delenv("PLATEOPS_DATABASE_URL", raising=False)
+        mp.setenv("PLATEOPS_AUTO_DEMO", "false")
+        get_settings.cache_clear()
+        dispose_all()
+        from backend.bootstrap import start_console as init_console
+        from backend.datasets import create_demo_dataset
+
+        init_console()
+        create_demo_dataset(images=24, seed=3, defects=True)
+        dispose_all()
+        get_settings.cache_clear()
+    proc, info = start_console(home, {"PLATEOPS_AUTO_DEMO": "false"})
+    try:
+        yield info
+    finally:
+        stop_console(proc)
+
+
+def test_gallery_thumbnails_and_detail(console: Console, page: Page) -> None:
+    # Start at Home, as people do: the router runs there first (a cold deep link skips it while pages/ exists).
+    page.goto(console.url)
+    wait_idle(page)
+    page.get_by_text("I am a…").first.wait_for()
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Datasets").click()
+    page.wait_for_url("**/datasets")
+    wait_idle(page)
+    page.get_by_role("heading", name="Datasets").first.wait_for()
+    page.get_by_text("DVC content hash").first.wait_for()
+
+    page.get_by_role("tab", name="Gallery").click()
+    wait_idle(page)
+    thumbnails = page.locator("[data-testid='stImage'] img")
+    thumbnails.nth(11).wait_for()
+    assert thumbnails.count() == 12
+    assert page.get_by_text("Showing 1–12 of").count() == 1
+
+    page.locator("[class*='st-key-ds_open_'] button").first.click()  # the tiles' Open buttons, by widget key
+    wait_idle(page)
+    detail = page.get_by_role("heading", name="demo_")
+    detail.first.wait_for()
+    page.get_by_text("Boxes (").first.wait_for()
+    page.locator("[data-testid='stDataFrame']").first.wait_for()
+    page.locator("[data-testid='stImage'] img").nth(12).wait_for()  # the large picture above the 12 tiles
+    assert not error_texts(page), error_texts(page)
+
+    # Streamlit scrolls inside its own container, so a tall window (not full_page) captures detail and grid.
+    page.set_viewport_size({"width": 1400, "height": 2300})
+    page.wait_for_function(  # every picture has loaded before the screenshot
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].every(i => i.complete && i.naturalWidth)"
+    )
+    wait_idle(page)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+    assert "Traceback" not in page.inner_text("body")

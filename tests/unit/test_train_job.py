@@ -1,0 +1,101 @@
+"""Real training through the job runner: run row, weights, metrics, ClearML offline session, model candidate;
+cancel mid-training and resume from last.pt."""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from backend import runner, runs, store
+from backend.datasets import import_dataset
+from backend.db import session_scope
+from backend.errors import BadInputError
+from backend.settings import Settings
+from tests.utils.tiny_yolo import make_tiny_yolo_dataset
+
+TINY = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "yolov8n.yaml", "device": "cpu"}
+
+
+@pytest.fixture
+def tiny_version(workspace: Settings, tmp_path: Path) -> int:
+    data_yaml = make_tiny_yolo_dataset(tmp_path / "tiny")
+    return import_dataset(data_yaml.parent, name="tiny", author="test").id
+
+
+def _wait(predicate, timeout_s: float = 300, what: str = "condition") -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        runner.reap()
+        time.sleep(0.5)
+
+
+def test_training_job_records_run_model_and_clearml_session(workspace: Settings, tiny_version: int) -> None:
+    job_id = runs.start_training(tiny_version, preset=None, overrides={**TINY, "epochs": 2}, name="tiny run")
+    job = runner.wait_for(job_id, timeout_s=600)
+    assert job.status == "succeeded", f"{job.error}\n{runner.tail_log(job, 60)}"
+    run = runs.run_for_job(job_id)
+    assert run is not None and run.status == "succeeded"
+    assert Path(run.weights_path).name == "best.pt" and Path(run.weights_path).is_file()
+    assert (Path(run.run_dir) / "weights" / "last.pt").is_file()
+    metrics = json.loads((Path(run.run_dir) / "metrics.json").read_text())
+    assert len(metrics["history"]) == 2
+    assert [h["epoch"] for h in run.history] == [1, 2]
+    assert set(run.evaluation) >= {"map50", "map50_95", "precision", "recall", "per_class", "latency_ms"}
+    assert 0.0 <= run.evaluation["map50"] <= 1.0
+    # The live view saw both epochs while it ran.
+    assert [e["epoch"] for e in job.live["epochs"]] == [1, 2]
+    # ClearML offline session in the workspace, holding the per-epoch scalars.
+    assert run.tracking["mode"] == "offline"
+    session_zip = Path(run.tracking["session_zip"])
+    assert session_zip.is_file() and workspace.clearml_dir.resolve() in session_zip.resolve().parents
+    with zipfile.ZipFile(session_zip) as zf:
+        text = "\n".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist() if n.endswith((".json", ".jsonl")) or "metrics" in n)
+    assert "mAP50" in text or "map50" in text
+    # Registered as a candidate model.
+    with session_scope() as session:
+        models = store.list_models(session=session)
+    assert [(m.name, m.stage, m.run_id) for m in models] == [("tiny-run", "candidate", run.id)]
+
+
+def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_version: int) -> None:
+    job_id = runs.start_training(tiny_version, preset=None, overrides={**TINY, "epochs": 3}, name="stop-and-go")
+
+    def one_epoch_done() -> bool:
+        with session_scope() as session:
+            return len(store.get_job(session=session, job_id=job_id).live.get("epochs", [])) >= 1
+
+    _wait(one_epoch_done, what="the first epoch")
+    runner.cancel(job_id)
+    job = runner.wait_for(job_id, timeout_s=300)
+    assert job.status == "cancelled", job.error
+    run = runs.run_for_job(job_id)
+    assert run.status == "cancelled"
+    assert (Path(run.run_dir) / "weights" / "last.pt").is_file()
+    done_epochs = len(run.history)
+    assert 1 <= done_epochs < 3
+
+    resume_job = runs.resume_training(run.id)
+    resumed = runner.wait_for(resume_job, timeout_s=600)
+    assert resumed.status == "succeeded", f"{resumed.error}\n{runner.tail_log(resumed, 60)}"
+    run = runs.get_run(run.id)
+    assert run.status == "succeeded"
+    assert [h["epoch"] for h in run.history] == [1, 2, 3]
+    with pytest.raises(BadInputError, match="only a failed or cancelled run"):
+        runs.resume_training(run.id)
+
+
+def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, tiny_version: int) -> None:
+    with session_scope() as session:
+        store.set_validation(session=session, version_id=tiny_version, status="errors",
+                             summary={"by_severity": {"error": 3}}, issues=[])
+    with pytest.raises(BadInputError, match="3 error-level data issue"):
+        runs.start_training(tiny_version, preset="quick_cpu")
+    job_id = runs.start_training(tiny_version, preset="quick_cpu", overrides={**TINY, "epochs": 1}, allow_errors=True)
+    runner.cancel(job_id)
+    with pytest.raises(BadInputError, match="Unknown training setting"):
+        runs.start_training(tiny_version, preset=None, overrides={"epochz": 3}, allow_errors=True)
