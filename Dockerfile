@@ -28,4 +28,4 @@ VOLUME ["/data"]
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health').status != 200)"
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["python", "-m", "streamlit", "run", "Home.py", "--server.port=8501", "--server.address=0.0.0.0"]
+CMD ["python", "-m", "ui.launch", "--server.port=8501", "--server.address=0.0.0.0"]

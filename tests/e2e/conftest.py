@@ -57,9 +57,7 @@ def start_console(home: Path, extra_env: dict[str, str] | None = None) -> tuple[
             [
                 sys.executable,
                 "-m",
-                "streamlit",
-                "run",
-                "Home.py",
+                "ui.launch",
                 "--server.port",
                 str(port),
                 "--server.address",

@@ -37,6 +37,17 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     stop_console(proc)
 
 
+def test_direct_link_on_a_fresh_console_goes_through_home(console: Console, page) -> None:  # noqa: ANN001
+    # Runs first in this module: the server has not run Home.py yet when /train is asked for.
+    page.goto(f"{console.url}/train")
+    wait_idle(page)
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.wait_for()
+    text = nav.inner_text()
+    assert "Training" in text and "Serving" in text, "the sections come from Home.py's st.navigation"
+    assert "overview" not in text, "no raw file names from the pages/ folder"
+
+
 def test_home_renders_and_screenshot(console: Console, page) -> None:  # noqa: ANN001
     page.goto(console.url)
     wait_idle(page)
