@@ -42,18 +42,20 @@ def import_dataset_task(ctx: JobContext) -> dict[str, Any]:
     from backend.datasets import import_dataset
 
     p = ctx.params
-    version = import_dataset(
-        Path(p["source"]),
-        name=p["name"],
-        images_dir=Path(p["images_dir"]) if p.get("images_dir") else None,
-        val_fraction=float(p.get("val_fraction", 0.2)),
-        seed=int(p.get("seed", 0)),
-        author=p.get("author", ""),
-        message=p.get("message", ""),
-        progress=ctx.progress,
-    )
-    if p.get("delete_source_after"):  # an upload the console saved to a temporary file
-        Path(p["source"]).unlink(missing_ok=True)
+    try:
+        version = import_dataset(
+            Path(p["source"]),
+            name=p["name"],
+            images_dir=Path(p["images_dir"]) if p.get("images_dir") else None,
+            val_fraction=float(p.get("val_fraction", 0.2)),
+            seed=int(p.get("seed", 0)),
+            author=p.get("author", ""),
+            message=p.get("message", ""),
+            progress=ctx.progress,
+        )
+    finally:
+        if p.get("delete_source_after"):  # an upload the console saved to a file of its own: never keep it
+            Path(p["source"]).unlink(missing_ok=True)
     return {"version_id": version.id, "dataset_id": version.dataset_id, "images": version.stats.get("images")}
 
 

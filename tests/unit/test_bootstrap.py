@@ -1,0 +1,31 @@
+"""First start on an empty workspace queues the demo dataset once; later starts leave data alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend import bootstrap, store
+from backend.db import session_scope
+from backend.settings import Settings, get_settings
+
+
+def test_first_start_queues_demo_once(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATEOPS_AUTO_DEMO", "true")
+    monkeypatch.setenv("PLATEOPS_JOB_CONCURRENCY", '{"demo_dataset": 0}')  # keep it queued: no worker here
+    get_settings.cache_clear()
+    done = bootstrap.start_console()
+    assert done["demo"] == "queued"
+    assert (workspace.home / "plateops.db").exists()
+    assert bootstrap.start_console().get("demo") is None  # a second start does not queue another
+    with session_scope() as session:
+        jobs = store.list_jobs(session=session, kind="demo_dataset")
+    assert len(jobs) == 1
+    assert jobs[0].params["images"] == get_settings().demo_images
+
+
+def test_workspace_with_data_gets_no_demo(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATEOPS_AUTO_DEMO", "true")
+    get_settings.cache_clear()
+    with session_scope() as session:
+        store.create_dataset(session=session, name="mine", source="coco")
+    assert "demo" not in bootstrap.start_console()
