@@ -1,0 +1,79 @@
+"""Evaluate trained weights on a dataset's validation split.
+
+    python -m jobs.evaluate --weights W --data OUT/data.yaml --out M.json [--imgsz I] [--conf C] [--iou U]
+                            [--device auto]
+
+Writes M.json: {"map50", "map50_95", "precision", "recall", "per_class": {name: {"ap50", "ap50_95"}},
+"latency_ms", ...} (see backend.evaluation for the extra keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+from backend.errors import PlateOpsError
+
+
+def run(args: argparse.Namespace) -> str:
+    """Do the work; return the summary line."""
+    from backend.evaluation import evaluate, write_eval_json
+    from backend.params import load_params
+    from backend.progress import TerminalProgress
+    from backend.settings import get_settings
+
+    defaults = load_params(Path(args.params) if args.params else get_settings().params_file).evaluate
+    result = evaluate(
+        Path(args.weights),
+        Path(args.data),
+        imgsz=args.imgsz or defaults.imgsz,
+        device=args.device,
+        conf=defaults.conf if args.conf is None else args.conf,
+        iou=defaults.iou if args.iou is None else args.iou,
+        progress=TerminalProgress("evaluate"),
+    )
+    out = write_eval_json(result, Path(args.out))
+    latency = f"{result.latency_ms:.1f} ms/image" if result.latency_ms is not None else "no latency"
+    return (
+        f"Evaluated {Path(args.weights).name} on {result.images} val images: mAP50 {result.map50:.2f}, "
+        f"mAP50-95 {result.map50_95:.2f}, {latency} → {out}"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.evaluate",
+        description="Evaluate weights on the validation split; writes mAP, per-class AP and latency as JSON.",
+    )
+    parser.add_argument("--weights", metavar="W", required=True, help="trained weights (.pt)")
+    parser.add_argument("--data", metavar="DATA_YAML", required=True, help="data.yaml written by jobs.prepare")
+    parser.add_argument("--out", metavar="M.json", required=True, help="metrics JSON to write")
+    parser.add_argument("--imgsz", type=int, help="image size (default: evaluate.imgsz in params.yaml)")
+    parser.add_argument("--conf", type=float, help="lowest confidence kept (default 0.001)")
+    parser.add_argument("--iou", type=float, help="NMS IoU threshold (default 0.6)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, or a CUDA index such as 0")
+    parser.add_argument("--params", metavar="YAML", help="params file (default: params.yaml / PLATEOPS_PARAMS_FILE)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        with redirect_stdout(sys.stderr):  # ultralytics logs to stdout; keep it for the summary line
+            line = run(args)
+    except PlateOpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
