@@ -1,6 +1,53 @@
-"""Detect page (being built)."""
+"""Detect: find food in your photos, get recipe ideas, and tell us when the detector is wrong."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("📷 Detect")
-st.info("This page is being built.")
+from backend.errors import PlateOpsError
+from backend.serving import best_per_class, serving_model
+from ui.common import current_role
+from ui.detect_ui import (
+    answer_ui,
+    cached_detector,
+    detect_all,
+    model_badge_ui,
+    no_model_ui,
+    pictures_ui,
+    recipes_ui,
+    thresholds_ui,
+)
+
+st.title(":material/photo_camera: Detect")
+st.caption(
+    "Upload photos of your food (or take one) and PlateOps finds the items in them and suggests recipes. "
+    "Tell us when it gets something wrong: your feedback goes to the team that improves the detector."
+)
+
+try:
+    model = serving_model()
+except PlateOpsError as exc:
+    st.error(f"The detector is unavailable right now: {exc}", icon=":material/error:")
+    st.stop()
+if model is None:
+    no_model_ui(current_role())
+    st.stop()
+
+model_badge_ui(model)
+detector = cached_detector(model)
+if detector is None:
+    st.stop()
+
+conf, iou = thresholds_ui(model)
+pictures = pictures_ui()
+if not pictures:
+    st.info("Upload one or more photos above to start.", icon=":material/photo_camera:")
+    st.stop()
+
+answers = detect_all(pictures, detector=detector, model=model, conf=conf, iou=iou)
+for answer in answers:
+    answer_ui(answer, class_names=detector.names)
+
+found = [a.outcome for a in answers if a.outcome is not None]
+if found:
+    recipes_ui(best_per_class(found))

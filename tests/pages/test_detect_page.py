@@ -1,0 +1,175 @@
+"""AppTest: the Detect page without a model, and with a real (tiny) model: upload, results, recipes, feedback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend import store
+from backend.db import session_scope
+from backend.recipes import empty_state_message
+from backend.settings import Settings
+from tests.pages.apptest_utils import all_text, open_page
+from tests.utils import images as imgs
+from tests.utils.serving_models import add_finished_run, promote
+from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
+
+PAGE = "pages/detect.py"
+
+
+@pytest.fixture(scope="module", name="grid_weights")
+def fixture_grid_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A detector that reports "banana" boxes on any picture (imgsz 64), built once for this file."""
+    return save_grid_detector(tmp_path_factory.mktemp("detect_page") / "grid.pt", imgsz=64)
+
+
+@pytest.fixture(name="with_model")
+def fixture_with_model(workspace: Settings, grid_weights: Path) -> Settings:
+    add_finished_run(grid_weights, name="grid-run")
+    return workspace
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def upload(at: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
+    at.file_uploader(key="detect_uploads").set_value(list(files))
+    return run(at)
+
+
+def prediction_count() -> int:
+    with session_scope() as session:
+        return store.count_predictions(session=session)
+
+
+def images_shown(at: AppTest) -> int:
+    return len(at.get("image"))
+
+
+# --- no model ---------------------------------------------------------------------------------------------------
+
+
+def test_without_a_model_the_page_explains_and_links_to_training(workspace: Settings) -> None:
+    at = open_page(PAGE)
+    assert "No food detector is ready yet" in all_text(at)
+    links = [el.proto.page for el in at.get("page_link")]
+    assert any(link.endswith("train.py") or "train" in link for link in links), links
+    assert not at.file_uploader
+
+
+def test_end_users_get_no_train_link(workspace: Settings) -> None:
+    at = open_page(role="user")  # the Detect page is the end user's default page
+    assert "No food detector is ready yet" in all_text(at)
+    assert not at.get("page_link")
+
+
+# --- with a model -----------------------------------------------------------------------------------------------
+
+
+def test_upload_shows_images_items_latency_model_and_recipes(with_model: Settings) -> None:
+    at = open_page(PAGE)
+    assert "Answering: newest run grid-run" in all_text(at)  # the badge
+    assert at.slider(key=next(s.key for s in at.slider if s.key.startswith("detect_conf_"))).value == 0.25
+    assert at.slider(key=next(s.key for s in at.slider if s.key.startswith("detect_iou_"))).value == 0.45
+    assert "Upload one or more photos" in all_text(at)
+
+    upload(at, ("plate.jpg", imgs.encode(imgs.noise_image((160, 120), seed=1), "JPEG"), "image/jpeg"))
+    text = all_text(at)
+    assert images_shown(at) == 2, "original and annotated side by side"
+    assert "Detection took" in text and "newest run grid-run" in text
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["#", "item", "confidence", "box (x1, y1, x2, y2)"]
+    assert set(table["item"]) == {"banana"} and len(table) > 0
+    assert "What can I cook?" in text
+    assert "banana" in text.lower()
+    assert any(c.value.startswith("#### ") for c in at.markdown), "at least one recipe card"
+    assert prediction_count() == 1
+
+
+def test_reruns_and_feedback_do_not_log_the_same_picture_twice(with_model: Settings) -> None:
+    at = upload(open_page(PAGE), ("plate.png", imgs.noise_png((90, 70)), "image/png"))
+    assert prediction_count() == 1
+    run(at)
+    at.multiselect(key="detect_diet").set_value(["vegan"])
+    run(at)
+    assert prediction_count() == 1
+
+    at.button(key=next(b.key for b in at.button if b.key.startswith("fb_ok_"))).click()
+    run(at)
+    at.button(key=next(b.key for b in at.button if b.key.startswith("fb_missed_") and "pick" not in b.key)).click()
+    run(at)
+    assert prediction_count() == 1
+    with session_scope() as session:
+        counts = store.feedback_counts(session=session)
+        queue = store.list_review_items(session=session)
+    assert counts["banana"]["correct"] == 1
+    assert sum(c["missed"] for c in counts.values()) == 1
+    assert len(queue) == 1 and queue[0].source == "feedback"
+    assert any(b.disabled for b in at.button if b.key.startswith("fb_ok_")), "a detection rated once is locked"
+
+    # A new threshold is a new detection (and a new row); going back to the old one is served from the session.
+    conf_key = next(s.key for s in at.slider if s.key.startswith("detect_conf_"))
+    at.slider(key=conf_key).set_value(0.5)
+    run(at)
+    assert prediction_count() == 2
+    at.slider(key=conf_key).set_value(0.25)
+    run(at)
+    assert prediction_count() == 2
+
+
+def test_a_bad_file_shows_an_error_and_the_others_still_work(with_model: Settings) -> None:
+    at = open_page(PAGE)
+    upload(
+        at,
+        ("broken.jpg", imgs.truncated(imgs.noise_png((64, 48))), "image/jpeg"),
+        ("notes.png", imgs.non_image_bytes(), "image/png"),
+        ("good.jpg", imgs.solid_jpeg((80, 60)), "image/jpeg"),
+    )
+    errors = [str(e.value) for e in at.error]
+    assert len(errors) == 2, errors
+    assert "broken.jpg" in errors[0] and "corrupt or truncated" in errors[0]
+    assert "notes.png" in errors[1] and "not a picture" in errors[1]
+    assert images_shown(at) == 2, "the good picture is shown"
+    assert prediction_count() == 1
+
+
+def test_production_thresholds_set_the_confidence_default(with_model: Settings, grid_weights: Path) -> None:
+    promote(
+        add_finished_run(grid_weights, name="prod-run"), name="food-v2", class_thresholds={"banana": 0.6, "apple": 0.4}
+    )
+    at = open_page(PAGE)
+    assert "Answering: production model food-v2" in all_text(at)
+    conf = next(s for s in at.slider if s.key.startswith("detect_conf_"))
+    assert conf.value == 0.4
+
+
+def test_nothing_detected_gives_the_recipe_empty_state(workspace: Settings, tmp_path: Path) -> None:
+    add_finished_run(save_untrained_detector(tmp_path / "random.pt", imgsz=64), name="random-run")
+    at = open_page(PAGE)
+    at.slider(key=next(s.key for s in at.slider if s.key.startswith("detect_conf_"))).set_value(0.95)
+    upload(at, ("plate.jpg", imgs.solid_jpeg((64, 64)), "image/jpeg"))
+    text = all_text(at)
+    assert "No food found at this confidence" in text
+    assert "What can I cook?" in text
+    assert not any(c.value.startswith("#### ") for c in at.markdown), "no recipe cards"
+    assert empty_state_message({}) in [str(i.value) for i in at.info]
+    assert prediction_count() == 1, "an empty result is logged too (monitoring needs it)"
+
+
+def test_camera_photo_for_an_end_user(with_model: Settings) -> None:
+    at = open_page(role="user")
+    assert not at.camera_input, "the camera stays off until asked for"
+    at.toggle(key="detect_camera_on").set_value(True)
+    run(at)
+    at.camera_input(key="detect_camera").set_value(("image.jpg", imgs.solid_jpeg((96, 72)), "image/jpeg"))
+    run(at)
+    assert images_shown(at) == 2
+    assert not at.get("page_link")
+    with session_scope() as session:
+        [row] = store.list_predictions(session=session)
+    assert row.source == "camera" and row.image_name.startswith("camera-")

@@ -1,0 +1,343 @@
+"""Widgets of the Detect page: inputs, thresholds, one picture's result, feedback buttons and recipe cards.
+
+`*_ui()` functions draw widgets and return the user's choices. All work is in `backend.serving` (detect, log,
+feedback) and `backend.recipes` (ranking). The detector is cached per weights file and modification time; each
+picture's outcome is cached in the session per (file hash, model, conf, IoU), so a rerun (a feedback click, a recipe
+filter) never detects, or logs, the same picture twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+import streamlit as st
+
+from backend.errors import PlateOpsError
+from backend.inference import Detector
+from backend.recipes import DIET_TAGS, RecipeMatch, empty_state_message, load_recipes, rank_recipes
+from backend.serving import DetectOutcome, ServingModel, detect_image, load_detector, record_feedback
+from backend.settings import get_settings
+from ui.common import call
+
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
+FEEDBACK_SHOWN = 12  # detections offered for feedback per picture (the table lists them all)
+RECIPES_SHOWN = 6
+RECIPE_COLUMNS = 3
+_CACHE_KEY = "detect_outcomes"
+_CACHE_SIZE = 40  # pictures remembered per session
+_FEEDBACK_KEY = "detect_feedback_given"
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One picture to detect on, as the user gave it."""
+
+    name: str
+    data: bytes
+    source: Literal["upload", "camera"]
+
+
+@dataclass
+class Answer:
+    """A picture's outcome, or the plain message saying why it could not be used."""
+
+    picture_name: str
+    outcome: DetectOutcome | None = None
+    error: str = ""
+
+
+# --------------------------------------------------------------------------------------------------- model
+
+
+@st.cache_resource(show_spinner="Loading the food detector…", max_entries=2)
+def _detector(weights: str, mtime_ns: int, _model: ServingModel) -> Detector:
+    """Load once per weights file and modification time (the underscore argument is not part of the key)."""
+    del weights, mtime_ns  # cache keys only
+    return load_detector(_model)
+
+
+def cached_detector(model: ServingModel) -> Detector | None:
+    """The loaded detector for `model`, or None (with an error shown) when it cannot be loaded."""
+    return call(_detector, str(model.weights), model.mtime_ns, model, action="Loading the model")
+
+
+def no_model_ui(role: str) -> None:
+    """Explain that nothing can detect yet; console users get a link to the Train page."""
+    st.info(
+        "**No food detector is ready yet.** This page recognises food in your photos once a model has been "
+        "trained on the food dataset (and, ideally, promoted to production on the Models page). "
+        "Until then there is nothing to answer with."
+    )
+    if role != "user":
+        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    else:
+        st.caption("Please come back later: the PlateOps team is preparing the detector.")
+
+
+def model_badge_ui(model: ServingModel) -> None:
+    """Say which model answers."""
+    if model.production:
+        st.badge(f"Answering: {model.label}", icon=":material/verified:", color="green")
+    else:
+        st.badge(f"Answering: {model.label}", icon=":material/science:", color="orange")
+        st.caption("No model has been promoted to production yet, so the newest trained run answers.")
+
+
+# --------------------------------------------------------------------------------------------------- inputs
+
+
+def thresholds_ui(model: ServingModel) -> tuple[float, float]:
+    """Confidence and IoU sliders, starting at the model's own defaults; returns (conf, iou)."""
+    left, right = st.columns(2)
+    conf = left.slider(
+        "Minimum confidence",
+        min_value=0.05,
+        max_value=0.95,
+        value=round(min(max(model.default_conf, 0.05), 0.95), 2),
+        step=0.05,
+        key=f"detect_conf_{model.cache_key}",
+        help="Only items the detector is at least this sure about are shown. "
+        + (
+            "Starts at the lowest of the model's per-class thresholds."
+            if model.class_thresholds
+            else "Lower it to see more (and less certain) items."
+        ),
+    )
+    iou = right.slider(
+        "Overlap (IoU) for merging boxes",
+        min_value=0.1,
+        max_value=0.9,
+        value=model.default_iou,
+        step=0.05,
+        key=f"detect_iou_{model.cache_key}",
+        help="Boxes of the same item that overlap more than this are merged into one.",
+    )
+    return float(conf), float(iou)
+
+
+def pictures_ui() -> list[Picture]:
+    """File uploader (several pictures) and, behind a toggle, the camera; returns the pictures given."""
+    settings = get_settings()
+    files = st.file_uploader(
+        "Upload food photos",
+        type=list(UPLOAD_TYPES),
+        accept_multiple_files=True,
+        max_upload_size=settings.upload_max_mb,
+        key="detect_uploads",
+        help=f"JPEG, PNG or WebP, up to {settings.upload_max_mb} MB each.",
+    )
+    pictures = [Picture(name=f.name, data=f.getvalue(), source="upload") for f in files or []]
+    if st.toggle("Use the camera", key="detect_camera_on", help="Take a photo with this device's camera."):
+        shot = st.camera_input("Take a photo of your food", key="detect_camera")
+        if shot is not None:
+            data = shot.getvalue()
+            pictures.append(Picture(name=f"camera-{_sha256(data)[:8]}.jpg", data=data, source="camera"))
+    return pictures
+
+
+# --------------------------------------------------------------------------------------------------- detection
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def detect_all(
+    pictures: list[Picture], *, detector: Detector, model: ServingModel, conf: float, iou: float
+) -> list[Answer]:
+    """Detect on each picture once per (content, model, conf, IoU) in this session; refusals become messages."""
+    cache: OrderedDict[tuple[str, str, str, float, float], Answer] = st.session_state.setdefault(
+        _CACHE_KEY, OrderedDict()
+    )
+    answers = []
+    for picture in pictures:
+        key = (_sha256(picture.data), picture.name, model.cache_key, round(conf, 4), round(iou, 4))
+        answer = cache.get(key)
+        if answer is None:
+            answer = _detect_one(picture, detector=detector, model=model, conf=conf, iou=iou)
+            cache[key] = answer
+            while len(cache) > _CACHE_SIZE:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        answers.append(answer)
+    return answers
+
+
+def _detect_one(picture: Picture, *, detector: Detector, model: ServingModel, conf: float, iou: float) -> Answer:
+    with st.spinner(f"Looking for food in {picture.name}…"):
+        try:
+            outcome = detect_image(
+                picture.data,
+                name=picture.name,
+                detector=detector,
+                model=model,
+                conf=conf,
+                iou=iou,
+                source=picture.source,
+            )
+        except PlateOpsError as exc:
+            return Answer(picture_name=picture.name, error=str(exc))
+    return Answer(picture_name=picture.name, outcome=outcome)
+
+
+def answer_ui(answer: Answer, *, class_names: list[str]) -> None:
+    """One picture: the refusal, or original and annotated side by side, the items table and feedback."""
+    if answer.outcome is None:
+        st.error(f"**{answer.picture_name}** could not be used. {answer.error}", icon=":material/broken_image:")
+        return
+    outcome = answer.outcome
+    st.subheader(outcome.image_name, divider="gray")
+    left, right = st.columns(2)
+    left.image(outcome.original, caption="Your photo", width="stretch")
+    found = len(outcome.detections)
+    right.image(outcome.annotated, caption=f"Detected: {found} item{'s' * (found != 1)}", width="stretch")
+    st.caption(
+        f":material/timer: Detection took **{outcome.latency_ms:.0f} ms** · answered by {outcome.model_label}"
+        + (f" · {'; '.join(outcome.notes)}" if outcome.notes else "")
+    )
+    if outcome.detections:
+        st.dataframe(
+            pd.DataFrame(outcome.table_rows()),
+            hide_index=True,
+            column_config={
+                "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f")
+            },
+            key=f"detect_table_{outcome.prediction_id}",
+        )
+    else:
+        st.info("No food found at this confidence. Try lowering the minimum confidence, or a clearer photo.")
+    feedback_ui(outcome, class_names=class_names)
+
+
+# --------------------------------------------------------------------------------------------------- feedback
+
+
+def _given() -> dict[str, str]:
+    return st.session_state.setdefault(_FEEDBACK_KEY, {})
+
+
+def _send(key: str, prediction_id: int, kind: str, **fields: object) -> None:
+    """Record one piece of feedback and thank the user (a button callback)."""
+    saved = call(record_feedback, prediction_id, kind, action="Sending feedback", **fields)
+    if saved is not None:
+        _given()[key] = kind
+        st.toast("Thanks! Your feedback helps the detector improve.", icon=":material/thumb_up:")
+
+
+def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
+    """Per detection: correct / wrong (with the right item); plus a missed item. Each click stores feedback."""
+    pid = outcome.prediction_id
+    with st.expander("Is this right? Tell us", icon=":material/rate_review:"):
+        given = _given()
+        for index, det in enumerate(outcome.detections[:FEEDBACK_SHOWN]):
+            key = f"{pid}:{index}"
+            label_col, ok_col, pick_col, wrong_col = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
+            label_col.markdown(f"**{index + 1}. {det.class_name}** · {det.confidence:.2f}")
+            done = given.get(key)
+            if done:
+                label_col.caption(f"Feedback sent: {done}")
+            ok_col.button(
+                "Correct",
+                key=f"fb_ok_{key}",
+                icon=":material/check:",
+                disabled=bool(done),
+                on_click=_send,
+                args=(key, pid, "correct"),
+                kwargs={"class_name": det.class_name, "detection_index": index},
+            )
+            others = [name for name in class_names if name != det.class_name]
+            right = pick_col.selectbox("It is really…", others, key=f"fb_pick_{key}", disabled=bool(done) or not others)
+            wrong_col.button(
+                "Wrong item",
+                key=f"fb_wrong_{key}",
+                icon=":material/close:",
+                disabled=bool(done) or right is None,
+                on_click=_send,
+                args=(key, pid, "wrong"),
+                kwargs={"class_name": det.class_name, "detection_index": index, "correct_class": right},
+            )
+        if len(outcome.detections) > FEEDBACK_SHOWN:
+            st.caption(f"Showing the {FEEDBACK_SHOWN} most confident items of {len(outcome.detections)}.")
+        pick_col, button_col = st.columns([3, 2], vertical_alignment="bottom")
+        missed = pick_col.selectbox("An item the detector missed", class_names, key=f"fb_missed_pick_{pid}")
+        button_col.button(
+            "Report missed item",
+            key=f"fb_missed_{pid}",
+            icon=":material/add_circle:",
+            disabled=missed is None,
+            on_click=_send,
+            args=(f"{pid}:missed:{missed}", pid, "missed"),
+            kwargs={"class_name": missed},
+        )
+
+
+# --------------------------------------------------------------------------------------------------- recipes
+
+
+def recipe_filters_ui() -> tuple[list[str], int | None]:
+    """Diet tags and a time limit; returns (tags, max minutes or None for no limit)."""
+    recipes = call(load_recipes, action="Reading the recipe book") or ()
+    longest = max((r.minutes for r in recipes), default=240)
+    left, right = st.columns([3, 2])
+    tags = left.multiselect("Diet", list(DIET_TAGS), key="detect_diet", placeholder="Any diet")
+    minutes = right.slider(
+        "Ready in at most (minutes)",
+        min_value=5,
+        max_value=longest,
+        value=longest,
+        step=5,
+        key="detect_minutes",
+        help="All the way to the right: no time limit.",
+    )
+    return list(tags), None if minutes >= longest else int(minutes)
+
+
+def recipes_ui(detected: dict[str, float]) -> None:
+    """Recipe cards for what was found, with filters and the empty state."""
+    st.header("What can I cook?", divider="orange")
+    if detected:
+        st.caption("Based on: " + ", ".join(f"{name} ({conf:.0%})" for name, conf in detected.items()))
+    tags, max_minutes = recipe_filters_ui()
+    matches = call(
+        rank_recipes,
+        detected,
+        diet_tags=tags,
+        max_minutes=max_minutes,
+        limit=RECIPES_SHOWN,
+        action="Finding recipes",
+    )
+    if matches is None:
+        return
+    if not matches:
+        message = call(empty_state_message, detected, tags, max_minutes, action="Finding recipes")
+        st.info(message or "No recipe matches these items yet.", icon=":material/restaurant:")
+        return
+    columns = st.columns(RECIPE_COLUMNS)
+    for index, match in enumerate(matches):
+        with columns[index % RECIPE_COLUMNS]:
+            recipe_card(match)
+
+
+def recipe_card(match: RecipeMatch) -> None:
+    """One recipe: name, time, servings, diet tags, why, what is missing; ingredients and steps folded away."""
+    recipe = match.recipe
+    with st.container(border=True):
+        st.markdown(f"#### {recipe.name}")
+        st.caption(
+            f":material/schedule: {recipe.minutes} min · :material/group: {recipe.servings} "
+            f"serving{'s' * (recipe.servings != 1)}" + (f" · {', '.join(sorted(recipe.diet))}" if recipe.diet else "")
+        )
+        st.markdown(match.why)
+        if match.missing:
+            st.markdown("**Missing:** " + ", ".join(match.missing))
+        else:
+            st.markdown(":green[You have every key ingredient.]")
+        st.progress(min(1.0, match.coverage), text=f"{match.coverage:.0%} of the ingredients found")
+        with st.expander("Ingredients and steps"):
+            st.markdown("\n".join(f"- {ing.quantity} {ing.item}".strip() for ing in recipe.ingredients))
+            st.markdown("\n".join(f"{n}. {step}" for n, step in enumerate(recipe.steps, start=1)))
