@@ -37,25 +37,35 @@ def bootstrap() -> dict[str, str]:
     return _bootstrap_once(str(settings.home.resolve()), settings.db_url)
 
 
+ROLE_KEY = "plateops_role"  # plain state, not a widget key: Streamlit may drop widget state between pages
+
+
 def current_role() -> str:
-    """The visitor's role: from the sidebar choice, else the `?role=` link, else data scientist."""
-    if "role" not in st.session_state:
+    """The visitor's role: their sidebar choice, else the `?role=` link, else data scientist."""
+    if ROLE_KEY not in st.session_state:
         wanted = st.query_params.get("role", "scientist")
-        st.session_state.role = wanted if wanted in ROLES else "scientist"
-    return st.session_state.role
+        st.session_state[ROLE_KEY] = wanted if wanted in ROLES else "scientist"
+    return st.session_state[ROLE_KEY]
+
+
+def _remember_role() -> None:
+    st.session_state[ROLE_KEY] = st.session_state["role_picker"]
 
 
 def role_selector() -> str:
     """Sidebar control to switch role; returns the role key."""
-    current_role()
+    role = current_role()
+    options = list(ROLES)
     st.sidebar.selectbox(
         "I am a…",
-        options=list(ROLES),
+        options=options,
+        index=options.index(role),
         format_func=ROLES.get,
-        key="role",
+        key="role_picker",
+        on_change=_remember_role,
         help="Shows the pages for your job. End users only see Detect.",
     )
-    return st.session_state.role
+    return current_role()
 
 
 @contextmanager

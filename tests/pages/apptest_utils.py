@@ -13,7 +13,7 @@ def open_page(page: str | None = None, *, role: str | None = None, timeout: floa
     """Run Home.py (the router) and switch to `page` (e.g. "pages/train.py"); asserts no exception each run."""
     at = AppTest.from_file(str(PROJECT_ROOT / "Home.py"), default_timeout=timeout)
     if role:
-        at.session_state["role"] = role
+        at.session_state["plateops_role"] = role
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     if page:

@@ -1,0 +1,347 @@
+"""AppTest: the Train page — no data, presets and estimate, launch, live progress, cancel, blocked data, failed
+run with Resume, and a finished run with its results and ClearML offline session.
+
+Training jobs never start a worker here: `PLATEOPS_JOB_CONCURRENCY={"train": 0}` keeps them queued, and the
+live and finished views are fed by writing job and run rows directly, as the worker would.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend import store
+from backend.db import session_scope
+from backend.models import utcnow
+from backend.schemas import Job
+from backend.settings import Settings, get_settings
+from tests.pages.apptest_utils import all_text, open_page
+from tests.utils.tiny_yolo import make_tiny_yolo_dataset
+
+PAGE = "pages/train.py"
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def epoch_row(epoch: int, epochs: int = 10) -> dict[str, float | int]:
+    return {
+        "epoch": epoch,
+        "epochs": epochs,
+        "box_loss": 2.0 - 0.2 * epoch,
+        "cls_loss": 3.0 - 0.3 * epoch,
+        "dfl_loss": 1.5 - 0.05 * epoch,
+        "precision": 0.1 * epoch,
+        "recall": 0.08 * epoch,
+        "map50": 0.09 * epoch,
+        "map50_95": 0.05 * epoch,
+        "lr": 0.002,
+        "seconds": 20.0,
+    }
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("vega_lite_chart")) + len(at.get("arrow_vega_lite_chart"))
+
+
+def train_jobs() -> list[Job]:
+    with session_scope() as session:
+        return store.list_jobs(session=session, kind="train", limit=50)
+
+
+@pytest.fixture(name="queued_only")
+def fixture_queued_only(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """No training slot: launched jobs stay queued and no worker process ever starts."""
+    monkeypatch.setenv("PLATEOPS_JOB_CONCURRENCY", '{"train": 0}')
+    get_settings.cache_clear()
+    settings = get_settings()
+    assert settings.job_concurrency == {"train": 0}
+    return settings
+
+
+def add_version(tmp_path: Path, status: str = "passed", errors: int = 0) -> int:
+    """A dataset version row pointing at a real tiny YOLO dataset, with the given validation result."""
+    data_yaml = make_tiny_yolo_dataset(tmp_path / "tiny", train=6, val=2, size=64)
+    with session_scope() as session:
+        ds = store.create_dataset(session=session, name="lunch", source="yolo")
+        version = store.create_version(
+            session=session,
+            dataset_id=ds.id,
+            path=str(data_yaml.parent),
+            stats={"images": 8, "train": 6, "val": 2},
+            message="first import",
+        )
+        issues = [
+            {"file": f"train_00{i}.png", "check": "corrupt_image", "severity": "error", "message": "broken"}
+            for i in range(errors)
+        ]
+        summary = {"by_severity": {"error": errors}} if errors else {"by_severity": {}}
+        store.set_validation(session=session, version_id=version.id, status=status, summary=summary, issues=issues)
+    return version.id
+
+
+def add_job(status: str, *, epochs_live: int = 0, progress: float | None = None, **fields: object) -> int:
+    with session_scope() as session:
+        job = store.create_job(
+            session=session,
+            kind="train",
+            params={"version_id": 1, "preset": "quick_cpu", "config": {"epochs": 10}, "run_name": "lunch-v1"},
+            title="Train lunch-v1 (yolov8n.yaml, 10 epochs)",
+        )
+        values: dict[str, object] = {"status": status, **fields}
+        if status in ("running", "succeeded", "failed", "cancelled"):
+            values.setdefault("started_at", utcnow())
+            values.setdefault("heartbeat_at", utcnow())
+        if status in ("succeeded", "failed", "cancelled"):
+            values.setdefault("finished_at", utcnow())
+        if epochs_live:
+            values["live"] = {"run_id": None, "epochs": [epoch_row(e) for e in range(1, epochs_live + 1)]}
+        if progress is not None:
+            values["progress"] = progress
+        store.update_job(session=session, job_id=job.id, **values)
+    return job.id
+
+
+def add_run(job_id: int, version_id: int, run_dir: Path, status: str, **fields: object) -> int:
+    with session_scope() as session:
+        run = store.create_run(
+            session=session,
+            name="lunch-v1-quick",
+            job_id=job_id,
+            dataset_version_id=version_id,
+            model="yolov8n.yaml",
+            preset="quick_cpu",
+            params={"model": "yolov8n.yaml", "epochs": 10, "imgsz": 256, "batch": 16},
+            run_dir=str(run_dir),
+        )
+        store.update_run(session=session, run_id=run.id, status=status, **fields)
+    return run.id
+
+
+# --- no data ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("workspace")
+def test_empty_workspace_explains_and_links_to_datasets() -> None:
+    at = open_page(PAGE)
+    assert "Train" in at.title[0].value
+    assert "No dataset yet" in all_text(at)
+    assert any("datasets" in link.proto.page for link in at.get("page_link"))
+    assert not [b for b in at.button if b.label == "Start training"]
+
+
+# --- settings and launch ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_presets_are_explained_with_an_estimate(tmp_path: Path) -> None:
+    add_version(tmp_path)
+    at = open_page(PAGE)
+    preset = at.radio(key="train_preset")
+    assert preset.options == ["Quick CPU check", "Standard", "Full GPU", "Custom"]
+    captions = list(preset.proto.captions)
+    assert any("2 CPU cores" in c for c in captions) and any("yolo11s" in c for c in captions)
+    text = all_text(at)
+    assert "Estimated time: about" in text
+    assert "yolov8n.yaml" in text and "10 epochs" in text and "256 px" in text
+    assert "auto (here: " in text, "device auto says what it resolves to"
+    assert "Passed all checks" in text, "the version's validation badge"
+    assert "No training yet" in text
+
+    preset.set_value("full_gpu")
+    run(at)
+    text = all_text(at)
+    assert "yolo11s.yaml" in text and "100 epochs" in text and "640 px" in text
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_launch_queues_a_training_job_and_shows_it(tmp_path: Path) -> None:
+    version_id = add_version(tmp_path)
+    at = open_page(PAGE)
+    at.button(key="train_start").click()
+    run(at)
+    jobs = train_jobs()
+    assert len(jobs) == 1
+    job = jobs[0]
+    assert job.status == "queued" and job.pid is None
+    assert job.params["version_id"] == version_id and job.params["preset"] == "quick_cpu"
+    assert job.params["config"]["epochs"] == 10
+    assert at.selectbox(key="train_job").value == job.id
+    assert "Waiting for a free training slot" in all_text(at)
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_custom_settings_launch_with_the_users_values(tmp_path: Path) -> None:
+    add_version(tmp_path)
+    at = open_page(PAGE)
+    at.radio(key="train_preset").set_value("custom")
+    run(at)
+    at.selectbox(key="train_model").set_value("yolo11n.yaml")
+    at.number_input(key="train_epochs").set_value(3)
+    at.number_input(key="train_batch").set_value(4)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.text_input(key="train_name").set_value("my custom run")
+    run(at)
+    assert "yolo11n.yaml" in all_text(at) and "3 epochs" in all_text(at)
+    at.button(key="train_start").click()
+    run(at)
+    (job,) = train_jobs()
+    cfg = job.params["config"]
+    assert job.params["preset"] is None and job.params["run_name"] == "my-custom-run"
+    assert (cfg["model"], cfg["epochs"], cfg["batch"], cfg["device"]) == ("yolo11n.yaml", 3, 4, "cpu")
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_weights_name_is_explained_as_needing_internet(tmp_path: Path) -> None:
+    add_version(tmp_path)
+    at = open_page(PAGE)
+    at.radio(key="train_preset").set_value("custom")
+    run(at)
+    at.selectbox(key="train_model").set_value("other")
+    run(at)
+    at.text_input(key="train_model_other").set_value("yolov8n.pt")
+    run(at)
+    text = all_text(at)
+    assert "needs internet" in text and ".yaml" in text
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_error_level_version_blocks_launch_until_confirmed(tmp_path: Path) -> None:
+    add_version(tmp_path, status="errors", errors=3)
+    at = open_page(PAGE)
+    assert "3 error-level data issue(s)" in all_text(at)
+    assert at.button(key="train_start").disabled
+    at.checkbox(key="train_confirm_errors").check()
+    run(at)
+    assert not at.button(key="train_start").disabled
+    at.button(key="train_start").click()
+    run(at)
+    assert len(train_jobs()) == 1
+    assert not [e.value for e in at.error if "did not work" in e.value]
+
+
+# --- a job --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_running_job_shows_epoch_progress_charts_and_log(tmp_path: Path, queued_only: Settings) -> None:
+    add_version(tmp_path)
+    log = queued_only.logs_dir / "job-train.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("Epoch 3/10 batch 2/4\nstill learning\n")
+    job_id = add_job(
+        "running", epochs_live=2, progress=0.25, message="Epoch 3/10 — batch 2/4", log_path=str(log), pid=None
+    )
+    at = open_page(PAGE)
+    assert at.selectbox(key="train_job").value == job_id
+    text = all_text(at)
+    assert "Epoch 3 of 10" in text and "2 finished" in text
+    assert [p.proto.value for p in at.get("progress")] == [25]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["mAP50 (last epoch)"] == "0.180"
+    assert charts(at) >= 2, "losses and scores per epoch"
+    assert "still learning" in "\n".join(str(c.value) for c in at.code)
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_cancel_button_cancels_a_queued_job(tmp_path: Path) -> None:
+    add_version(tmp_path)
+    job_id = add_job("queued")
+    at = open_page(PAGE)
+    at.button(key=f"train-cancel-{job_id}").click()
+    run(at)
+    with session_scope() as session:
+        assert store.get_job(session=session, job_id=job_id).status == "cancelled"
+    assert "Cancelled before it started" in all_text(at)
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_failed_run_explains_and_resumes_from_last_pt(tmp_path: Path) -> None:
+    version_id = add_version(tmp_path)
+    error = (
+        "The GPU ran out of memory at batch size 16 and image size 256. Lower the batch size (e.g. --batch 8) "
+        "or the image size, then start again (or resume: last.pt keeps the completed epochs)."
+    )
+    job_id = add_job("failed", error=error, epochs_live=2)
+    run_dir = tmp_path / "runs" / "run-1"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / "weights" / "last.pt").write_bytes(b"checkpoint")
+    run_id = add_run(job_id, version_id, run_dir, "failed", history=[epoch_row(1), epoch_row(2)])
+
+    at = open_page(PAGE)
+    text = all_text(at)
+    assert "ran out of memory" in text and "Lower the batch size" in text
+    assert "2 epoch(s) finished" in text
+    assert charts(at) >= 2
+    at.button(key=f"train-resume-{run_id}").click()
+    run(at)
+    newest = train_jobs()[0]
+    assert newest.id != job_id and newest.status == "queued"
+    assert newest.params["resume_run_id"] == run_id and newest.params["config"]["resume"] is True
+    assert at.selectbox(key="train_job").value == newest.id, "the page follows the resumed job"
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_failed_before_first_epoch_offers_no_resume_and_links_data(tmp_path: Path) -> None:
+    version_id = add_version(tmp_path)
+    job_id = add_job("failed", error="The dataset cannot be used for training: labels missing")
+    add_run(job_id, version_id, tmp_path / "runs" / "empty", "failed")
+    at = open_page(PAGE)
+    text = all_text(at)
+    assert "The data could not be used" in text and "nothing to resume" in text
+    assert not [b for b in at.button if b.label == "Resume from last epoch"]
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_finished_run_shows_metrics_per_class_ap_and_clearml_import(tmp_path: Path, queued_only: Settings) -> None:
+    version_id = add_version(tmp_path)
+    session_dir = queued_only.clearml_dir / "offline" / "offline-abc123"
+    session_dir.mkdir(parents=True)
+    (session_dir / "task.json").write_text(json.dumps({"id": "offline-abc123", "name": "lunch-v1-quick"}))
+    session_zip = session_dir.with_name("offline-abc123.zip")
+    with zipfile.ZipFile(session_zip, "w") as zf:
+        zf.writestr("task.json", "{}")
+    job_id = add_job("succeeded", result={"map50": 0.52})
+    evaluation = {
+        "map50": 0.52,
+        "map50_95": 0.31,
+        "precision": 0.61,
+        "recall": 0.47,
+        "latency_ms": 38.0,
+        "per_class": {"rice": {"ap50": 0.7, "ap50_95": 0.4}, "egg": {"ap50": 0.3, "ap50_95": 0.2}},
+    }
+    add_run(
+        job_id,
+        version_id,
+        tmp_path / "runs" / "done",
+        "succeeded",
+        evaluation=evaluation,
+        metrics={"epochs_completed": 10, "device": "cpu"},
+        history=[epoch_row(e) for e in range(1, 11)],
+        tracking={"mode": "offline", "task_id": "offline-abc123", "session_zip": str(session_zip), "note": ""},
+        duration_s=300.0,
+        finished_at=utcnow(),
+    )
+    at = open_page(PAGE)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["mAP50"] == "0.520" and metrics["Recall"] == "0.470" and metrics["Latency"] == "38 ms"
+    assert charts(at) >= 3, "losses, scores and per-class AP"
+    codes = "\n".join(str(c.value) for c in at.code)
+    assert f"clearml-task --import-offline-session {session_zip}" in codes
+    assert "offline session" in all_text(at)
+    table = next(d.value for d in at.dataframe if "mAP50" in d.value.columns)
+    row = table.iloc[0]
+    assert (row["run"], row["dataset version"], row["preset"], row["status"]) == (
+        "lunch-v1-quick",
+        "lunch v1",
+        "Quick CPU check",
+        "succeeded",
+    )
+    assert row["mAP50"] == pytest.approx(0.52) and row["duration"] == "5 min 00 s"
