@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend import runner, store
 from backend.clock import utcnow
@@ -20,6 +21,9 @@ from backend.params import Params, TrainConfig, load_params
 from backend.progress import sub_progress
 from backend.schemas import DatasetVersion, Run
 from backend.settings import get_settings
+
+if TYPE_CHECKING:
+    from backend.tracking import OfflineSession
 
 log = logging.getLogger(__name__)
 TRAIN_KIND = "train"
@@ -243,3 +247,45 @@ def run_for_job(job_id: int) -> Run | None:
     """The run a training job created (None until the worker has created it)."""
     with session_scope() as session:
         return store.find_run_by_job(session=session, job_id=job_id)
+
+
+# --- read helpers for the Train page ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def gpu_available() -> bool:
+    """True when torch sees a CUDA GPU, i.e. what device "auto" picks (torch is imported on first call only)."""
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def device_runs_on_gpu(device: str) -> bool:
+    """True when a TrainConfig `device` value ("auto", "cpu", "mps", "0", "0,1") trains on a CUDA GPU."""
+    text = str(device).strip().lower()
+    if text == "auto":
+        return gpu_available()
+    return text not in {"cpu", "mps"}
+
+
+def can_resume(run: Run) -> bool:
+    """True when a failed or cancelled run has a last.pt to continue from."""
+    return (
+        run.status in ("failed", "cancelled")
+        and bool(run.run_dir)
+        and (Path(run.run_dir) / "weights" / "last.pt").is_file()
+    )
+
+
+def offline_session_for(run: Run) -> OfflineSession | None:
+    """The ClearML offline session a run logged to (matched by task id or zip path), or None."""
+    from backend.tracking import list_offline_sessions
+
+    task_id = run.tracking.get("task_id")
+    zip_path = run.tracking.get("session_zip")
+    for session in list_offline_sessions(get_settings()):
+        if (task_id and session.task_id == task_id) or (
+            zip_path and session.zip_path and str(session.zip_path) == str(zip_path)
+        ):
+            return session
+    return None

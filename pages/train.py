@@ -1,6 +1,84 @@
-"""Train page (being built)."""
+"""Train: pick a dataset version and a preset, launch a background training job, watch it, read its results."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("🏋️ Train")
-st.info("This page is being built.")
+from backend.datasets import list_versions_with_datasets
+from backend.jobs_view import list_jobs
+from backend.runs import TRAIN_KIND, list_runs, load_project_params, start_training
+from ui.common import call
+from ui.train_ui import (
+    data_check_ui,
+    estimate_ui,
+    job_picker_ui,
+    job_view,
+    runs_table_ui,
+    settings_ui,
+    show_job,
+    version_choice_ui,
+)
+
+st.title("Train")
+st.caption(
+    "Teach a food detector on one dataset version. Training runs in the background: you can leave this page "
+    "and come back; every run is scored on the validation images, tracked in ClearML and listed on Models."
+)
+
+entries = call(list_versions_with_datasets, action="Reading datasets")
+params = call(load_project_params, action="Reading params.yaml")
+if entries is None or params is None:
+    st.stop()
+
+if not entries:
+    st.info(
+        "**No dataset yet.** Training needs a dataset version: food photos with a box around each item. "
+        "Import one (or create the demo food set) on the Datasets page, then come back here.",
+        icon=":material/info:",
+    )
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
+    st.stop()
+
+st.subheader("1. Data")
+_, version = version_choice_ui(entries)
+data_ok = data_check_ui(version)
+
+st.subheader("2. Settings")
+preset, overrides, cfg = settings_ui(params)
+run_name = st.text_input("Run name (optional)", key="train_name", placeholder="made from dataset, preset and time")
+
+st.subheader("3. Start")
+if cfg is not None:
+    estimate_ui(cfg, version)
+if st.button(
+    "Start training",
+    type="primary",
+    icon=":material/play_arrow:",
+    disabled=cfg is None or not data_ok,
+    key="train_start",
+    help="Runs in the background; this page shows its progress below." if data_ok else "Confirm the data first.",
+):
+    job_id = call(
+        start_training,
+        version.id,
+        preset=preset,
+        overrides=overrides,
+        name=run_name,
+        allow_errors=version.validation_status == "errors" and data_ok,
+        action="Starting training",
+    )
+    if job_id is not None:
+        show_job(job_id)
+        st.toast(f"Training job {job_id} queued", icon=":material/rocket_launch:")
+
+st.subheader("Progress and results")
+jobs = call(list_jobs, limit=20, kind=TRAIN_KIND, action="Reading jobs") or []
+picked = job_picker_ui(jobs)
+if picked is not None:
+    job_view(picked)
+
+st.subheader("Recent runs")
+runs = call(list_runs, 50, action="Reading runs") or []
+version_names = {v.id: f"{dataset} {v.label}" for dataset, v in entries}
+preset_labels = {key: p.label for key, p in params.presets.items()} | {"custom": "Custom"}
+runs_table_ui(runs, version_names, preset_labels)

@@ -1,0 +1,550 @@
+"""Widgets of the Train page: data and settings pickers, the live run view, results, tracking and the runs table.
+
+`*_ui()` functions draw widgets and return the user's choices; `*_frame()` and `_chart_*` helpers only shape data
+for display. All work happens in `backend.runs` (reads, launch, resume) or in the training job itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from backend import runner
+from backend.clock import utcnow
+from backend.errors import PlateOpsError
+from backend.jobs_view import get_job, keep_runner_healthy
+from backend.params import Params, TrainConfig
+from backend.runs import (
+    build_config,
+    can_resume,
+    device_runs_on_gpu,
+    estimate_seconds,
+    gpu_available,
+    offline_session_for,
+    resume_training,
+    run_for_job,
+)
+from backend.schemas import DatasetVersion, Job, Run
+from backend.tracking import import_command
+from ui.common import ago, call, duration
+from ui.datasets_ui import show_chart, status_badge
+from ui.jobs_panel import STATUS_ICONS
+
+CUSTOM = "custom"
+OTHER_MODEL = "other"
+JOB_KEY = "train_job"
+PENDING_JOB_KEY = "train_pending_job"
+MODEL_CHOICES = {
+    "yolov8n.yaml": "YOLOv8 nano — fastest",
+    "yolov8s.yaml": "YOLOv8 small",
+    "yolov8m.yaml": "YOLOv8 medium — slow on a CPU",
+    "yolo11n.yaml": "YOLO11 nano",
+    "yolo11s.yaml": "YOLO11 small",
+    "yolo11m.yaml": "YOLO11 medium — slow on a CPU",
+    OTHER_MODEL: "Other: a .pt weights file or name",
+}
+DEVICE_CHOICES = ("auto", "cpu", "0")
+IMAGE_SIZES = tuple(range(64, 1281, 32))
+LOSS_SERIES = {"box_loss": "box loss", "cls_loss": "class loss", "dfl_loss": "DFL loss"}
+SCORE_SERIES = {"map50": "mAP50", "map50_95": "mAP50-95", "precision": "precision", "recall": "recall"}
+
+
+# --- data and settings ------------------------------------------------------------------------------------------
+
+
+def _version_text(name: str, version: DatasetVersion) -> str:
+    images = version.stats.get("images", "?")
+    # No "3 min ago" here: an option's text must not change between reruns, or the widget forgets the choice.
+    return f"{name} {version.label} · {images} images · {version.created_at:%Y-%m-%d %H:%M}"
+
+
+def version_choice_ui(entries: list[tuple[str, DatasetVersion]]) -> tuple[str, DatasetVersion]:
+    """Pick a dataset version (newest first) and show its validation status; returns (dataset name, version)."""
+    by_id = {version.id: (name, version) for name, version in entries}
+    if st.session_state.get("train_version") not in by_id:
+        st.session_state["train_version"] = next(iter(by_id))
+    pick, badge = st.columns([3, 2], vertical_alignment="bottom")
+    chosen = pick.selectbox(
+        "Dataset version",
+        list(by_id),
+        key="train_version",
+        format_func=lambda vid: _version_text(*by_id[vid]),
+        help="The model learns from this version's train split and is scored on its val split.",
+    )
+    name, version = by_id[chosen]
+    with badge:
+        status_badge(version)
+    return name, version
+
+
+def data_check_ui(version: DatasetVersion) -> bool:
+    """Explain the version's validation result; returns False while error-level issues block the launch."""
+    counts = version.validation_summary.get("by_severity", {})
+    stats = version.stats
+    st.caption(f"{stats.get('train', '?')} training images, {stats.get('val', '?')} validation images.")
+    if version.validation_status == "errors":
+        st.error(
+            f"This version has {counts.get('error', 'some')} error-level data issue(s), such as broken images or "
+            "boxes outside the picture. A model trained on it may learn the mistakes. Fix them on the Datasets "
+            "page (the Quality tab lists each one), or train anyway.",
+            icon=":material/error:",
+        )
+        st.page_link("pages/datasets.py", label="Open the quality report on Datasets", icon=":material/photo_library:")
+        return st.checkbox("I understand the data has errors; train anyway", key="train_confirm_errors")
+    if version.validation_status == "warnings":
+        st.caption(
+            f":orange[:material/warning:] {counts.get('warning', 'Some')} warning(s): training works, "
+            "but the model may learn less. The Datasets page shows them."
+        )
+    elif version.validation_status == "not_checked":
+        st.caption(":gray[:material/help:] Not validated yet; the Datasets page can check it first.")
+    return True
+
+
+def preset_ui(params: Params) -> str:
+    """Preset radio with a one-line explanation under each choice; returns the preset name or CUSTOM."""
+    names = [*params.presets, CUSTOM]
+    labels = {name: p.label for name, p in params.presets.items()} | {CUSTOM: "Custom"}
+    captions = [p.description for p in params.presets.values()] + [
+        "Choose the model, epochs, image size, batch, patience, device and seed yourself."
+    ]
+    if st.session_state.get("train_preset") not in names:
+        st.session_state["train_preset"] = names[0]
+    return st.radio("Preset", names, format_func=labels.get, captions=captions, key="train_preset")
+
+
+def device_text(device: str) -> str:
+    """How a device setting reads, with what "auto" resolves to on this machine."""
+    if device == "auto":
+        return f"auto (here: {'GPU 0' if gpu_available() else 'CPU'})"
+    if device == "cpu":
+        return "CPU"
+    return f"GPU {device}"
+
+
+def _model_help(model: str) -> str:
+    if model.endswith((".yaml", ".yml")):
+        return "trains from scratch, nothing to download"
+    if "/" in model or model.startswith("~"):
+        return "starts from a weights file on this machine"
+    return "pretrained weights: needs internet unless the file is already on this machine"
+
+
+def custom_ui(defaults: TrainConfig) -> dict[str, Any]:
+    """The custom settings form (defaults from params.yaml); returns the train overrides it sets."""
+    default_model = defaults.model if defaults.model in MODEL_CHOICES else OTHER_MODEL
+    st.session_state.setdefault("train_model", default_model)
+    left, right = st.columns(2)
+    model = left.selectbox("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, key="train_model")
+    if model == OTHER_MODEL:
+        model = right.text_input(
+            "Weights file or name",
+            value="" if default_model != OTHER_MODEL else defaults.model,
+            key="train_model_other",
+            placeholder="/path/to/best.pt or yolov8n.pt",
+        ).strip()
+        st.caption(
+            "A local .pt file starts from those weights. A name such as yolov8n.pt must be downloaded, which "
+            "needs internet; offline, pick a model ending in .yaml (trains from scratch, no download)."
+        )
+    else:
+        right.caption(f"`{model}`: {_model_help(model)}.")
+    c1, c2, c3 = st.columns(3)
+    epochs = c1.number_input(
+        "Epochs", 1, 10_000, defaults.epochs, key="train_epochs", help="Passes over all training images."
+    )
+    imgsz = c2.select_slider(
+        "Image size (px)",
+        IMAGE_SIZES,
+        value=defaults.imgsz if defaults.imgsz in IMAGE_SIZES else 256,
+        key="train_imgsz",
+        help="Bigger finds small food better but trains slower (time grows with the square of the size).",
+    )
+    batch = c3.number_input(
+        "Batch", 1, 1024, defaults.batch, key="train_batch", help="Images per step; lower it if memory runs out."
+    )
+    c4, c5, c6 = st.columns(3)
+    patience = c4.number_input(
+        "Patience",
+        0,
+        10_000,
+        defaults.patience,
+        key="train_patience",
+        help="Stop after this many epochs without improvement.",
+    )
+    device = c5.selectbox(
+        "Device",
+        DEVICE_CHOICES,
+        index=DEVICE_CHOICES.index(defaults.device) if defaults.device in DEVICE_CHOICES else 0,
+        format_func=device_text,
+        key="train_device",
+        help="auto uses the first CUDA GPU when there is one, else the CPU.",
+    )
+    seed = c6.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed", help="Same seed, same run.")
+    return {
+        "model": model or None,
+        "epochs": int(epochs),
+        "imgsz": int(imgsz),
+        "batch": int(batch),
+        "patience": int(patience),
+        "device": device,
+        "seed": int(seed),
+    }
+
+
+def settings_ui(params: Params) -> tuple[str | None, dict[str, Any], TrainConfig | None]:
+    """Preset or custom settings; returns (preset or None, overrides, the resolved config or None if invalid)."""
+    preset = preset_ui(params)
+    overrides: dict[str, Any] = {}
+    if preset == CUSTOM:
+        with st.container(border=True):
+            overrides = custom_ui(params.train)
+    chosen = None if preset == CUSTOM else preset
+    try:
+        cfg = build_config(chosen, overrides)
+    except PlateOpsError as exc:
+        st.error(f"These settings cannot be used: {exc}", icon=":material/error:")
+        return chosen, overrides, None
+    st.caption(
+        f"Model `{cfg.model}` ({_model_help(cfg.model)}) · {cfg.epochs} epochs · {cfg.imgsz} px · "
+        f"batch {cfg.batch} · patience {cfg.patience} · device {device_text(cfg.device)} · seed {cfg.seed}"
+    )
+    return chosen, overrides, cfg
+
+
+def estimate_ui(cfg: TrainConfig, version: DatasetVersion) -> None:
+    """The estimated training time for this config on this version."""
+    images = int(version.stats.get("images") or 0)
+    on_gpu = device_runs_on_gpu(cfg.device)
+    seconds = call(estimate_seconds, cfg, images, on_gpu=on_gpu, action="Estimating the time")
+    if seconds is None:
+        st.markdown(":material/schedule: **Estimated time:** unknown until one GPU run has finished here.")
+        return
+    st.markdown(f":material/schedule: **Estimated time: about {duration(max(seconds, 1))}**")
+    st.caption(
+        "From past runs in this workspace, scaled by images, epochs and image size (a default rate for "
+        "this computer's CPU cores before the first run). Evaluation adds a little at the end."
+    )
+
+
+def show_job(job_id: int) -> None:
+    """Make the live view show this job on the next run (safe to call after the job picker has rendered)."""
+    st.session_state[PENDING_JOB_KEY] = job_id
+
+
+def job_picker_ui(jobs: list[Job]) -> int | None:
+    """Pick one of the recent training jobs (the one just launched is pre-selected); returns its id."""
+    if not jobs:
+        st.caption("No training yet. Start one above; its progress shows here.")
+        return None
+    ids = [job.id for job in jobs]
+    pending = st.session_state.pop(PENDING_JOB_KEY, None)
+    if pending in ids:
+        st.session_state[JOB_KEY] = pending
+    if st.session_state.get(JOB_KEY) not in ids:
+        st.session_state[JOB_KEY] = ids[0]
+    by_id = {job.id: job for job in jobs}
+    return st.selectbox(
+        "Training job",
+        ids,
+        key=JOB_KEY,
+        # Fixed text per job (no status): an option's text must not change between reruns.
+        format_func=lambda jid: f"job {jid} · {by_id[jid].title or 'Train'} · {by_id[jid].created_at:%m-%d %H:%M}",
+        help="Come back to any recent training run.",
+    )
+
+
+# --- one job ----------------------------------------------------------------------------------------------------
+
+
+def job_view(job_id: int) -> None:
+    """A training job: live while it runs (refreshed every 2 s), its results or error once it ended."""
+    job = call(get_job, job_id, action="Reading the job")
+    if job is None:
+        return
+    if job.active:
+        live_run(job_id)
+    else:
+        finished_ui(job, call(run_for_job, job_id, action="Reading the run"))
+
+
+def _head(job: Job) -> None:
+    head, side = st.columns([5, 1], vertical_alignment="center")
+    head.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.title or 'Training'}** · job {job.id} · {job.status}")
+    if job.active:
+        if job.cancel_requested_at:
+            side.caption("Cancelling…")
+        elif (
+            side.button("Cancel", key=f"train-cancel-{job.id}", icon=":material/stop_circle:", help="Stop training")
+            and call(runner.cancel, job.id, action="Cancelling") is not None
+        ):
+            st.toast(f"Cancelling job {job.id}; finished epochs are kept in last.pt")
+            st.rerun()  # show the new state at once, on the whole page
+
+
+def _epochs(job: Job, run: Run | None) -> list[dict[str, Any]]:
+    live = (job.live or {}).get("epochs") or []
+    history = list(run.history) if run is not None and run.history else []
+    return history if len(history) >= len(live) else list(live)
+
+
+def _planned_epochs(job: Job, epochs: list[dict[str, Any]]) -> int:
+    planned = (job.params.get("config") or {}).get("epochs")
+    if epochs and epochs[-1].get("epochs"):
+        return int(epochs[-1]["epochs"])
+    return int(planned or 0)
+
+
+@st.fragment(run_every="2s")
+def live_run(job_id: int) -> None:
+    """Live view of a running training job: epoch x of N, progress, per-epoch charts, log tail and cancel."""
+    keep_runner_healthy()
+    job = call(get_job, job_id, action="Reading the job")
+    if job is None:
+        return
+    if not job.active:
+        st.rerun()  # the whole page redraws with the results (and the runs table) once the job ends
+    with st.container(border=True):
+        _head(job)
+        epochs = list((job.live or {}).get("epochs") or [])
+        total = _planned_epochs(job, epochs)
+        if job.status == "queued":
+            st.info(
+                "Waiting for a free training slot: another training job is running (one trains at a time).",
+                icon=":material/schedule:",
+            )
+        else:
+            done = len(epochs)
+            current = min(done + 1, total) if total else done + 1
+            st.markdown(f"**Epoch {current} of {total or '?'}** · {done} finished")
+            st.progress(min(max(job.progress or 0.0, 0.0), 1.0), text=job.message or "Starting…")
+            if job.started_at:
+                st.caption(f"Running for {duration(job.elapsed_s(utcnow()))}")
+        if epochs:
+            last = epochs[-1]
+            m1, m2, m3 = st.columns(3)
+            m1.metric("mAP50 (last epoch)", _fmt(last.get("map50")))
+            m2.metric("mAP50-95 (last epoch)", _fmt(last.get("map50_95")))
+            m3.metric("Box loss (last epoch)", _fmt(last.get("box_loss")))
+            epoch_charts(epochs)
+        with st.expander("Log (last lines)", expanded=not epochs):
+            st.code(runner.tail_log(job, 15) or "(no output yet)", language=None)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "—"
+
+
+def epochs_frame(epochs: list[dict[str, Any]], series: dict[str, str]) -> pd.DataFrame:
+    """Long-form (epoch, series, value) rows of the named per-epoch values, for charts."""
+    rows = [
+        {"epoch": e.get("epoch"), "series": label, "value": e.get(key)}
+        for e in epochs
+        for key, label in series.items()
+        if isinstance(e.get(key), int | float)
+    ]
+    return pd.DataFrame(rows, columns=["epoch", "series", "value"])
+
+
+def _line_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
+    return (
+        alt.Chart(frame, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=None),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="right")),
+            tooltip=["epoch", "series", alt.Tooltip("value:Q", format=".3f")],
+        )
+        .properties(height=260)
+    )
+
+
+def epoch_charts(epochs: list[dict[str, Any]]) -> None:
+    """Losses and validation scores per epoch, side by side."""
+    left, right = st.columns(2)
+    losses = epochs_frame(epochs, LOSS_SERIES)
+    scores = epochs_frame(epochs, SCORE_SERIES)
+    if not losses.empty:
+        with left:
+            show_chart(_line_chart(losses, "Training losses (lower is better)"))
+    if not scores.empty:
+        with right:
+            show_chart(_line_chart(scores, "Scores on validation images (higher is better)"))
+
+
+def failure_kind(error: str) -> str | None:
+    """Which plain-language advice fits a failed run's error: "memory", "weights", "data" or None."""
+    text = error.lower()
+    if "out of memory" in text or "no heartbeat" in text:
+        return "memory"
+    if "cannot be downloaded" in text or ("weights" in text and "offline" in text):
+        return "weights"
+    if "dataset" in text or "data.yaml" in text or "data issue" in text or "images listed" in text:
+        return "data"
+    return None
+
+
+def failure_ui(job: Job, run: Run | None) -> None:
+    """A failed or cancelled run: its plain error, what to do about it, and Resume when last.pt exists."""
+    error = job.error or ("Cancelled." if job.status == "cancelled" else "The job failed without a message.")
+    if job.status == "cancelled":
+        st.warning(error, icon=":material/cancel:")
+    else:
+        st.error(error, icon=":material/error:")
+    kind = failure_kind(error) if job.status == "failed" else None
+    if kind == "memory":
+        st.info(
+            "**Out of memory.** Lower the batch size (Custom preset → Batch) or the image size and start again, "
+            "or resume: the finished epochs are kept.",
+            icon=":material/memory:",
+        )
+    elif kind == "weights":
+        st.info(
+            "**Weights cannot be downloaded offline.** Pick a model ending in `.yaml` (for example yolov8n.yaml, "
+            "trained from scratch, no download), or give the path of a `.pt` file on this machine.",
+            icon=":material/cloud_off:",
+        )
+    elif kind == "data":
+        st.info("**The data could not be used.** The Datasets page shows what is wrong.", icon=":material/dataset:")
+        st.page_link(
+            "pages/datasets.py", label="Open the validation report on Datasets", icon=":material/photo_library:"
+        )
+    if run is not None and can_resume(run):
+        done = len(run.history or [])
+        st.caption(f"{done} epoch(s) finished before it stopped; training can continue from there (last.pt).")
+        if st.button("Resume from last epoch", key=f"train-resume-{run.id}", icon=":material/replay:", type="primary"):
+            new_job = call(resume_training, run.id, action="Resuming")
+            if new_job is not None:
+                show_job(new_job)
+                st.rerun()
+    elif job.status in ("failed", "cancelled"):
+        st.caption("It stopped before its first epoch ended, so there is nothing to resume; start it again above.")
+
+
+def finished_ui(job: Job, run: Run | None) -> None:
+    """A training job that ended: results when it succeeded, the error and Resume otherwise."""
+    with st.container(border=True):
+        _head(job)
+        when = f"Ended {ago(job.finished_at)}"
+        if job.started_at:
+            when += f" after {duration(job.elapsed_s(utcnow()))}"
+        st.caption(when + (f" · run **{run.name}**" if run else ""))
+        if job.status == "succeeded" and run is not None:
+            results_ui(run)
+        else:
+            failure_ui(job, run)
+            epochs = _epochs(job, run)
+            if epochs:
+                epoch_charts(epochs)
+        with st.expander("Log (last lines)", expanded=job.status == "failed"):
+            st.code(runner.tail_log(job, 30) or "(no output)", language=None)
+
+
+def results_ui(run: Run) -> None:
+    """Final scores, per-epoch and per-class charts, and where the run is tracked."""
+    ev = run.evaluation or {}
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("mAP50", _fmt(ev.get("map50")), help="Share of food found at a loose box overlap (0–1).")
+    c2.metric("mAP50-95", _fmt(ev.get("map50_95")), help="The same, averaged over strict box overlaps.")
+    c3.metric("Precision", _fmt(ev.get("precision")), help="Of the boxes it draws, the share that are right.")
+    c4.metric("Recall", _fmt(ev.get("recall")), help="Of the food in the pictures, the share it finds.")
+    latency = ev.get("latency_ms")
+    c5.metric("Latency", f"{latency:.0f} ms" if isinstance(latency, int | float) else "—", help="Per image, CPU.")
+    st.caption(
+        f"Scored on the validation images. {run.metrics.get('epochs_completed', len(run.history))} epochs on "
+        f"{run.metrics.get('device', '?')} in {duration(run.duration_s)}. The model is now a candidate on the "
+        "Models page."
+    )
+    st.page_link("pages/models.py", label="Compare and promote on Models", icon=":material/leaderboard:")
+    if run.history:
+        epoch_charts(list(run.history))
+    per_class = per_class_frame(ev.get("per_class") or {})
+    if not per_class.empty:
+        chart = (
+            alt.Chart(per_class, title="Average precision per class (AP50)")
+            .mark_bar()
+            .encode(
+                x=alt.X("AP50:Q", scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("class:N", sort="-x", title=None),
+                color=alt.Color("AP50:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1]), legend=None),
+                tooltip=["class", alt.Tooltip("AP50:Q", format=".3f"), alt.Tooltip("AP50-95:Q", format=".3f")],
+            )
+            .properties(height=max(120, 30 * len(per_class)))
+        )
+        show_chart(chart)
+    tracking_ui(run)
+
+
+def per_class_frame(per_class: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """One row per class with its AP50 and AP50-95."""
+    rows = [
+        {"class": name, "AP50": v.get("ap50", 0.0), "AP50-95": v.get("ap50_95", 0.0)} for name, v in per_class.items()
+    ]
+    return pd.DataFrame(rows, columns=["class", "AP50", "AP50-95"])
+
+
+def tracking_ui(run: Run) -> None:
+    """Where the run is tracked in ClearML: the offline session with its import command, or the web link."""
+    st.markdown("**Experiment tracking (ClearML)**")
+    tracking = run.tracking or {}
+    mode = tracking.get("mode")
+    if mode == "offline":
+        session = call(offline_session_for, run, action="Reading ClearML sessions")
+        st.markdown(
+            "Logged as a ClearML **offline session** in the workspace: parameters, per-epoch scalars, the "
+            "evaluation and the weights. Import it into a ClearML server to compare it with other runs there."
+        )
+        if session is not None:
+            st.markdown(f"Session file: `{session.zip_path or session.folder}`")
+            st.code(import_command(session), language="bash")
+            st.caption("Run this where `clearml-init` has set up the server's address and credentials.")
+        else:
+            st.caption(f"The session ({tracking.get('session_zip') or 'no file'}) is no longer in the workspace.")
+    elif mode == "online":
+        url = tracking.get("web_url")
+        st.markdown(f"Logged to the ClearML server as task `{tracking.get('task_id') or '?'}`.")
+        if url:
+            st.link_button("Open in ClearML", url, icon=":material/open_in_new:")
+    else:
+        st.caption("Tracking was off for this run.")
+    if tracking.get("note"):
+        st.caption(tracking["note"])
+
+
+# --- all runs ---------------------------------------------------------------------------------------------------
+
+
+def runs_frame(runs: list[Run], version_names: dict[int, str], preset_labels: dict[str, str]) -> pd.DataFrame:
+    """The recent runs as a table: name, dataset version, preset, status, mAP50, duration, started."""
+    rows = []
+    for run in runs:
+        map50 = (run.evaluation or {}).get("map50", (run.metrics or {}).get("map50"))
+        rows.append(
+            {
+                "run": run.name,
+                "dataset version": version_names.get(run.dataset_version_id or -1, "—"),
+                "preset": preset_labels.get(run.preset, run.preset),
+                "status": run.status,
+                "mAP50": map50 if isinstance(map50, int | float) else None,
+                "duration": duration(run.duration_s) if run.duration_s else "—",
+                "started": f"{run.created_at:%Y-%m-%d %H:%M}",
+            }
+        )
+    return pd.DataFrame(rows, columns=["run", "dataset version", "preset", "status", "mAP50", "duration", "started"])
+
+
+def runs_table_ui(runs: list[Run], version_names: dict[int, str], preset_labels: dict[str, str]) -> None:
+    """The table of recent runs."""
+    if not runs:
+        st.caption("No runs yet.")
+        return
+    st.dataframe(
+        runs_frame(runs, version_names, preset_labels),
+        hide_index=True,
+        width="stretch",
+        column_config={"mAP50": st.column_config.NumberColumn(format="%.3f")},
+    )
