@@ -33,4 +33,9 @@ else:
         "Monitoring": [monitor],
     }
 
-st.navigation(sections).run()
+current = st.navigation(sections)
+allowed = [page for pages in sections.values() for page in pages]
+if current.url_path not in {page.url_path for page in allowed}:
+    # The visitor just switched role away from a page the new role does not show: go to that role's start.
+    st.switch_page(next(page for page in allowed if page._default) if any(p._default for p in allowed) else allowed[0])
+current.run()

@@ -76,3 +76,17 @@ def test_end_user_link_shows_detect_only(console: Console, page) -> None:  # noq
     links = nav.locator("a").all_inner_texts() if nav.count() else []
     assert all("Train" not in text for text in links)
     assert "Detect" in page.locator("h1").first.inner_text()
+
+
+def test_switching_role_to_end_user_lands_on_detect(console: Console, page) -> None:  # noqa: ANN001
+    page.goto(console.url)
+    wait_idle(page)
+    page.get_by_text("Your food detector, from data to drift").wait_for()
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").click()
+    page.get_by_role("option", name="End user (detect only)").click()
+    page.locator("h1", has_text="Detect").first.wait_for()
+    nav = page.locator("[data-testid='stSidebarNav']")
+    assert "Train" not in (nav.inner_text() if nav.count() else "")
+    assert [t.strip() for t in nav.locator("a").all_inner_texts()][-1:] == [] or all(
+        "Detect" in t for t in nav.locator("a").all_inner_texts()
+    )

@@ -74,12 +74,3 @@ def test_end_user_sees_only_detect(workspace: Settings) -> None:
     at = open_page(role="user")
     assert "Detect" in at.title[0].value
 
-
-def test_role_switch_sticks_across_reruns(workspace: Settings) -> None:
-    at = open_page()
-    at.selectbox(key="role_picker").set_value("user").run()
-    assert not at.exception
-    assert "Detect" in at.title[0].value
-    at.run()  # a later rerun (an upload, a toggle) keeps the end-user view
-    assert "Detect" in at.title[0].value
-    assert at.selectbox(key="role_picker").value == "user"
