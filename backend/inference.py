@@ -316,7 +316,7 @@ def draw_detections(
 def _first_line(exc: BaseException) -> str:
     """The first line of an exception message without ultralytics' "ERROR ❌️" decoration, at most 200 chars."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    text = text.removeprefix("ERROR").strip(" ❌️\ufe0f:")
+    text = text.removeprefix("ERROR").strip(" ❌️\ufe0f:")  # noqa: B005 - a set of decoration characters
     return text if len(text) <= 200 else text[:199] + "…"
 
 

@@ -8,7 +8,7 @@ from backend import runner, store
 from backend.db import session_scope
 from backend.schemas import Job
 
-_last_reap = 0.0
+_throttle = {"last_reap": 0.0}  # one throttle per console process
 
 
 def list_jobs(*, limit: int = 20, kind: str | None = None, active_only: bool = False) -> list[Job]:
@@ -26,8 +26,7 @@ def get_job(job_id: int) -> Job:
 
 def keep_runner_healthy(min_interval_s: float = 2.0) -> None:
     """Fail dead workers and start queued jobs; cheap to call on every page poll (throttled per process)."""
-    global _last_reap
     now = time.monotonic()
-    if now - _last_reap >= min_interval_s:
-        _last_reap = now
+    if now - _throttle["last_reap"] >= min_interval_s:
+        _throttle["last_reap"] = now
         runner.reap()

@@ -199,8 +199,12 @@ def train_task(ctx: runner.JobContext) -> dict[str, Any]:
         if status != "succeeded":
             with session_scope() as session:
                 store.update_run(session=session, run_id=run.id, status=status, finished_at=utcnow())
-    final = {**result.final, "epochs_completed": result.epochs_completed, "device": result.device,
-             "train_images": version.stats.get("train")}
+    final = {
+        **result.final,
+        "epochs_completed": result.epochs_completed,
+        "device": result.device,
+        "train_images": version.stats.get("train"),
+    }
     with session_scope() as session:
         previous = run.duration_s if p.get("resume_run_id") and run.duration_s else 0.0
         store.update_run(

@@ -28,7 +28,7 @@ def _prediction(i: int) -> dict:
     }
 
 
-def _heartbeat_writer(url: str, job_ids: list[int], stop, interval_s: float) -> None:  # noqa: ANN001
+def _heartbeat_writer(url: str, job_ids: list[int], stop, interval_s: float) -> None:
     from backend import store
     from backend.clock import utcnow
     from backend.db import session_scope
@@ -110,22 +110,25 @@ def main() -> None:
             conn.execute(sa.text("DROP SCHEMA bench CASCADE"))
     rows = []
     for name, r in results.items():
-        rows.append((
-            name,
-            f"{N_PREDICTIONS / r['insert_each_s']:,.0f}/s",
-            f"{N_PREDICTIONS / r['insert_bulk_s']:,.0f}/s",
-            f"{r['insert_each_s'] / r['insert_bulk_s']:.1f}×",
-            f"{r['list_idle_p50_ms']:.2f} ms",
-            f"{r['list_busy_p50_ms']:.2f} ms (p95 {r['list_busy_p95_ms']:.2f})",
-            f"{r['list_busy_p50_ms'] / r['list_idle_p50_ms']:.2f}",
-        ))
+        rows.append(
+            (
+                name,
+                f"{N_PREDICTIONS / r['insert_each_s']:,.0f}/s",
+                f"{N_PREDICTIONS / r['insert_bulk_s']:,.0f}/s",
+                f"{r['insert_each_s'] / r['insert_bulk_s']:.1f}×",
+                f"{r['list_idle_p50_ms']:.2f} ms",
+                f"{r['list_busy_p50_ms']:.2f} ms (p95 {r['list_busy_p95_ms']:.2f})",
+                f"{r['list_busy_p50_ms'] / r['list_idle_p50_ms']:.2f}",
+            )
+        )
     body = (
         "## Store (`bench/store.py`)\n\n"
         f"{N_PREDICTIONS:,} predictions inserted one transaction each (the Detect page) and in one bulk statement "
         "(batch detection); the latest 100 of 300 jobs listed 200 times idle, then while another process writes "
         "heartbeats for 4 running jobs every 10 ms. Goal: listing under load ≤ 2× idle.\n\n"
-        + table(rows, ("store", "insert each", "insert bulk", "each/bulk", "list idle p50", "list under load",
-                       "load/idle"))
+        + table(
+            rows, ("store", "insert each", "insert bulk", "each/bulk", "list idle p50", "list under load", "load/idle")
+        )
     )
     write_section("store", body)
     print(f"Store benchmark written to BENCHMARKS.md ({', '.join(results)})")

@@ -31,8 +31,17 @@ def _fresh_settings(home: Path) -> None:
 def plain_yolo_train(data_yaml: Path, out: Path, args: dict, config_dir: Path) -> float:
     """Wall time of the `yolo train` command line with the same arguments (ultralytics' own loggers off)."""
     cli = Path(sys.executable).parent / "yolo"
-    argv = [str(cli), "detect", "train", f"data={data_yaml}", f"project={out.parent}", f"name={out.name}",
-            "exist_ok=True", "device=cpu", "verbose=False"]
+    argv = [
+        str(cli),
+        "detect",
+        "train",
+        f"data={data_yaml}",
+        f"project={out.parent}",
+        f"name={out.name}",
+        "exist_ok=True",
+        "device=cpu",
+        "verbose=False",
+    ]
     argv += [f"{k}={v}" for k, v in args.items()]
     env = {**os.environ, "YOLO_CONFIG_DIR": str(config_dir), "YOLO_AUTOINSTALL": "false"}
     t0 = time.perf_counter()

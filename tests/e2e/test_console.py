@@ -37,7 +37,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     stop_console(proc)
 
 
-def test_direct_link_on_a_fresh_console_goes_through_home(console: Console, page) -> None:  # noqa: ANN001
+def test_direct_link_on_a_fresh_console_goes_through_home(console: Console, page) -> None:
     # Runs first in this module: the server has not run Home.py yet when /train is asked for.
     page.goto(f"{console.url}/train")
     wait_idle(page)
@@ -48,7 +48,7 @@ def test_direct_link_on_a_fresh_console_goes_through_home(console: Console, page
     assert "overview" not in text, "no raw file names from the pages/ folder"
 
 
-def test_home_renders_and_screenshot(console: Console, page) -> None:  # noqa: ANN001
+def test_home_renders_and_screenshot(console: Console, page) -> None:
     page.goto(console.url)
     wait_idle(page)
     page.get_by_text("Your food detector, from data to drift").wait_for()
@@ -60,7 +60,7 @@ def test_home_renders_and_screenshot(console: Console, page) -> None:  # noqa: A
 
 
 @pytest.mark.parametrize("slug", PAGES)
-def test_each_page_opens_without_error(console: Console, page, slug: str) -> None:  # noqa: ANN001
+def test_each_page_opens_without_error(console: Console, page, slug: str) -> None:
     page.goto(f"{console.url}/{slug}")
     wait_idle(page)
     page.locator("h1").first.wait_for()
@@ -68,7 +68,7 @@ def test_each_page_opens_without_error(console: Console, page, slug: str) -> Non
     assert "Traceback" not in page.inner_text("body")
 
 
-def test_end_user_link_shows_detect_only(console: Console, page) -> None:  # noqa: ANN001
+def test_end_user_link_shows_detect_only(console: Console, page) -> None:
     page.goto(f"{console.url}/?role=user")
     wait_idle(page)
     page.locator("h1").first.wait_for()
@@ -78,7 +78,7 @@ def test_end_user_link_shows_detect_only(console: Console, page) -> None:  # noq
     assert "Detect" in page.locator("h1").first.inner_text()
 
 
-def test_switching_role_to_end_user_lands_on_detect(console: Console, page) -> None:  # noqa: ANN001
+def test_switching_role_to_end_user_lands_on_detect(console: Console, page) -> None:
     page.goto(console.url)
     wait_idle(page)
     page.get_by_text("Your food detector, from data to drift").wait_for()

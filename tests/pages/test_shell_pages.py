@@ -73,4 +73,3 @@ def test_cancel_button_on_jobs_page(workspace: Settings, monkeypatch: pytest.Mon
 def test_end_user_sees_only_detect(workspace: Settings) -> None:
     at = open_page(role="user")
     assert "Detect" in at.title[0].value
-

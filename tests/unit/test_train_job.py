@@ -26,7 +26,7 @@ def tiny_version(workspace: Settings, tmp_path: Path) -> int:
     return import_dataset(data_yaml.parent, name="tiny", author="test").id
 
 
-def _wait(predicate, timeout_s: float = 300, what: str = "condition") -> None:  # noqa: ANN001
+def _wait(predicate, timeout_s: float = 300, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -54,7 +54,11 @@ def test_training_job_records_run_model_and_clearml_session(workspace: Settings,
     session_zip = Path(run.tracking["session_zip"])
     assert session_zip.is_file() and workspace.clearml_dir.resolve() in session_zip.resolve().parents
     with zipfile.ZipFile(session_zip) as zf:
-        text = "\n".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist() if n.endswith((".json", ".jsonl")) or "metrics" in n)
+        text = "\n".join(
+            zf.read(n).decode("utf-8", "replace")
+            for n in zf.namelist()
+            if n.endswith((".json", ".jsonl")) or "metrics" in n
+        )
     assert "mAP50" in text or "map50" in text
     # Registered as a candidate model.
     with session_scope() as session:
@@ -91,8 +95,9 @@ def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_
 
 def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, tiny_version: int) -> None:
     with session_scope() as session:
-        store.set_validation(session=session, version_id=tiny_version, status="errors",
-                             summary={"by_severity": {"error": 3}}, issues=[])
+        store.set_validation(
+            session=session, version_id=tiny_version, status="errors", summary={"by_severity": {"error": 3}}, issues=[]
+        )
     with pytest.raises(BadInputError, match="3 error-level data issue"):
         runs.start_training(tiny_version, preset="quick_cpu")
     job_id = runs.start_training(tiny_version, preset="quick_cpu", overrides={**TINY, "epochs": 1}, allow_errors=True)

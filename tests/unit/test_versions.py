@@ -47,7 +47,7 @@ def test_restore_is_byte_identical_from_cache_and_remote(workspace: Settings) ->
 def test_restore_without_dvc_file_says_so(workspace: Settings) -> None:
     folder = workspace.home / "datasets" / "x" / "v9"
     folder.mkdir(parents=True)
-    with pytest.raises(versions.VersioningError, match="no .dvc file"):
+    with pytest.raises(versions.VersioningError, match=r"no \.dvc file"):
         versions.restore_version(folder)
 
 
