@@ -152,6 +152,13 @@ def train_task(ctx: runner.JobContext) -> dict[str, Any]:
             run_dir = settings.runs_dir / f"run-{run.id}-{p['run_name']}"
             run = store.update_run(session=session, run_id=run.id, run_dir=str(run_dir.resolve()))
     history: list[dict[str, Any]] = list(run.history if p.get("resume_run_id") else [])
+    if settings.executor == "clearml-queue":
+        try:
+            return _enqueue_remote(ctx, cfg, version, run)
+        except PlateOpsError:
+            with session_scope() as session:
+                store.update_run(session=session, run_id=run.id, status="failed", finished_at=utcnow())
+            raise
 
     def on_epoch(metrics: Any) -> None:
         row = asdict(metrics)
@@ -233,6 +240,33 @@ def train_task(ctx: runner.JobContext) -> dict[str, Any]:
         "summary": result.summary_line(),
         "tracking": result.tracking.to_dict(),
     }
+
+
+def _enqueue_remote(ctx: runner.JobContext, cfg: TrainConfig, version: DatasetVersion, run: Run) -> dict[str, Any]:
+    """The `clearml-queue` executor: hand the run to a ClearML queue served by `clearml-agent` on GPU hosts.
+
+    `jobs/train.py` runs there unchanged; the run row keeps the task id and its web link.
+    """
+    from backend.tracking import enqueue_training
+
+    ctx.progress(0.5, f"Sending {run.name} to the ClearML queue '{ctx.settings.clearml_queue}'")
+    task_id = enqueue_training(
+        cfg,
+        data_yaml=Path(version.path) / "data.yaml",
+        run_name=run.name,
+        queue=ctx.settings.clearml_queue,
+        tags=[f"dataset:{version.id}", f"preset:{run.preset}"],
+        dataset_version=str(version.id),
+        settings=ctx.settings,
+    )
+    with session_scope() as session:
+        store.update_run(
+            session=session,
+            run_id=run.id,
+            status="queued-remote",
+            tracking={"mode": "online", "task_id": task_id, "queue": ctx.settings.clearml_queue},
+        )
+    return {"run_id": run.id, "clearml_task_id": task_id, "queue": ctx.settings.clearml_queue}
 
 
 def get_run(run_id: int) -> Run:

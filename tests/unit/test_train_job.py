@@ -104,3 +104,22 @@ def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, t
     runner.cancel(job_id)
     with pytest.raises(BadInputError, match="Unknown training setting"):
         runs.start_training(tiny_version, preset=None, overrides={"epochz": 3}, allow_errors=True)
+
+
+def test_clearml_queue_executor_without_a_server_fails_in_plain_words(
+    workspace: Settings, tiny_version: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.settings import get_settings
+
+    monkeypatch.setenv("PLATEOPS_EXECUTOR", "clearml-queue")
+    for var in ("CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CLEARML_CONFIG_FILE", str(workspace.home / "no-clearml.conf"))
+    get_settings.cache_clear()
+    job_id = runs.start_training(tiny_version, preset=None, overrides={**TINY, "epochs": 1}, name="remote")
+    job = runner.wait_for(job_id, timeout_s=300)
+    assert job.status == "failed"
+    assert "ClearML server" in job.error and "clearml-init" in job.error
+    run = runs.run_for_job(job_id)
+    assert run.status == "failed"
+    assert not (Path(run.run_dir) / "weights").exists()  # nothing trained locally
