@@ -16,12 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from backend.errors import BadInputError, PlateOpsError
 from backend.progress import ProgressFn, null_progress
+from backend.training import check_data_yaml, init_ultralytics, resolve_device, summarize_det_metrics
 
-PR_POINTS = 101
 LATENCY_IMAGES = 5
 
 
@@ -53,62 +51,6 @@ class EvalResult:
         return asdict(self)
 
 
-def _round(value: Any, digits: int = 5) -> float:
-    return round(float(value), digits)
-
-
-def summarize_det_metrics(metrics: Any, names: dict[int, str] | list[str]) -> dict[str, Any]:
-    """Turn ultralytics `DetMetrics` (from `model.val()` or a trainer's validator) into plain JSON values.
-
-    Args:
-        metrics: An ultralytics DetMetrics.
-        names: Class names by index.
-
-    Returns:
-        Dict with map50, map50_95, precision, recall, per_class, pr_curve, confusion_matrix and
-        classes_without_labels.
-    """
-    names = dict(enumerate(names)) if isinstance(names, (list, tuple)) else dict(names)
-    box = metrics.box
-    mp, mr, map50, map50_95 = (float(x) for x in box.mean_results())
-    present = [int(i) for i in box.ap_class_index]
-    per_class: dict[str, dict[str, float]] = {names[i]: {"ap50": 0.0, "ap50_95": 0.0} for i in sorted(names)}
-    for row, cls in enumerate(present):
-        per_class[names[cls]] = {"ap50": _round(box.ap50[row]), "ap50_95": _round(box.ap[row])}
-
-    pr_curve: dict[str, dict[str, list[float]]] = {}
-    px = np.asarray(getattr(box, "px", []), dtype=float)
-    prec_values = np.asarray(getattr(box, "prec_values", []), dtype=float)
-    if px.size and prec_values.ndim == 2 and prec_values.shape[0] == len(present):
-        idx = np.unique(np.linspace(0, px.size - 1, PR_POINTS).round().astype(int))
-        for row, cls in enumerate(present):
-            pr_curve[names[cls]] = {
-                "recall": [_round(v, 4) for v in px[idx]],
-                "precision": [_round(v, 4) for v in prec_values[row, idx]],
-            }
-
-    confusion: dict[str, Any] = {}
-    cm = getattr(metrics, "confusion_matrix", None)
-    # ultralytics fills the matrix only when validating with plots=True; an empty one is left out
-    if cm is not None and getattr(cm, "matrix", None) is not None and np.asarray(cm.matrix).sum() > 0:
-        matrix = np.asarray(cm.matrix)
-        labels = [names[i] for i in sorted(names)]
-        if matrix.shape[0] == len(labels) + 1:
-            labels.append("background")
-        confusion = {"names": labels, "matrix": [[round(v) for v in row] for row in matrix.tolist()]}
-
-    return {
-        "map50": _round(map50),
-        "map50_95": _round(map50_95),
-        "precision": _round(mp),
-        "recall": _round(mr),
-        "per_class": per_class,
-        "pr_curve": pr_curve,
-        "confusion_matrix": confusion,
-        "classes_without_labels": [names[i] for i in sorted(names) if i not in present],
-    }
-
-
 def _val_images(data_yaml: Path) -> list[Path]:
     """The validation image files of a dataset, as ultralytics resolves them."""
     from ultralytics.data.utils import IMG_FORMATS, check_det_dataset
@@ -122,7 +64,7 @@ def _val_images(data_yaml: Path) -> list[Path]:
             images += sorted(p for p in source.rglob("*") if p.suffix.lower().lstrip(".") in IMG_FORMATS)
         elif source.suffix == ".txt" and source.is_file():
             base = source.parent
-            for line in source.read_text().splitlines():
+            for line in source.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     path = Path(line.strip())
                     images.append(path if path.is_absolute() else (base / path).resolve())
@@ -171,8 +113,6 @@ def evaluate(
         BadInputError: The weights or data.yaml are missing or unusable.
         EvaluationError: Ultralytics failed during validation.
     """
-    from backend.training import check_data_yaml, init_ultralytics, resolve_device
-
     weights, data_yaml = Path(weights), Path(data_yaml)
     if not weights.is_file():
         raise BadInputError(f"Weights file {weights} does not exist.")

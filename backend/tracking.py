@@ -167,9 +167,8 @@ class ClearMLRun:
     ) -> None:
         self.settings = settings or get_settings()
         self.name = name
-        self.tags = [str(t) for t in tags]
-        if dataset_version:
-            self.tags.append(f"dataset:{dataset_version}")
+        extra = [f"dataset:{dataset_version}"] if dataset_version else []
+        self.tags = list(dict.fromkeys([*(str(t) for t in tags), *extra]))  # unique, in order
         self.hyperparams = dict(hyperparams or {})
         self.dataset_version = dataset_version
         self.project = project or self.settings.clearml_project
@@ -203,6 +202,10 @@ class ClearMLRun:
                 if os.environ.get(name, "").split(":")[0] not in ("", str(os.getpid())):
                     os.environ.pop(name, None)
         try:
+            # ClearML reports from a forked helper process by default on Linux. Forking a process that already runs
+            # torch and ClearML threads can deadlock (seen here: a jobs.train run hung on a futex at start), so
+            # report from threads in this process instead.
+            Task._report_subprocess_enabled = False
             Task.set_offline(mode is TrackingMode.OFFLINE)
             task = Task.init(
                 project_name=self.project,

@@ -36,13 +36,13 @@ from typing import Any
 import yaml
 
 from backend.errors import BadInputError, PlateOpsError
-from backend.evaluation import summarize_det_metrics
 from backend.params import TrainConfig
 from backend.progress import ProgressFn, null_progress
 from backend.settings import Settings, get_settings
 from backend.tracking import ClearMLRun, TrackingInfo
 
 _BATCH_PROGRESS_INTERVAL_S = 1.0
+PR_POINTS = 101
 _HARD_STOP_AFTER_S = 2.0
 _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 # ultralytics callback modules that log to outside services; PlateOps tracks runs itself.
@@ -310,7 +310,7 @@ def _check_amp_without_download(model: Any) -> bool:
         r"(nvidia|geforce|quadro|tesla).*?(1660|1650|1630|t400|t550|t600|t1000|t1200|t2000|k40m)", name, re.I
     )
     if blocked:
-        LOGGER.warning(f"AMP disabled on {name}: this GPU is known to give NaN losses with mixed precision.")
+        LOGGER.warning("AMP disabled on %s: this GPU is known to give NaN losses with mixed precision.", name)
         return False
     LOGGER.info("AMP: numerical check skipped (it would download yolo26n.pt); mixed precision stays on.")
     return True
@@ -379,6 +379,66 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def _round(value: Any, digits: int = 5) -> float:
+    return round(float(value), digits)
+
+
+def summarize_det_metrics(metrics: Any, names: dict[int, str] | list[str]) -> dict[str, Any]:
+    """Turn ultralytics `DetMetrics` (from `model.val()` or a trainer's validator) into plain JSON values.
+
+    Args:
+        metrics: An ultralytics DetMetrics.
+        names: Class names by index.
+
+    Returns:
+        Dict with map50, map50_95, precision, recall, per_class ({name: {"ap50", "ap50_95"}}; 0 for classes
+        absent from the val split), pr_curve ({name: {"recall", "precision"}}, PR_POINTS points), confusion_matrix
+        ({"names", "matrix"}, rows predicted, columns true; empty unless validated with plots=True) and
+        classes_without_labels.
+    """
+    import numpy as np
+
+    names = dict(enumerate(names)) if isinstance(names, (list, tuple)) else dict(names)
+    box = metrics.box
+    mp, mr, map50, map50_95 = (float(x) for x in box.mean_results())
+    present = [int(i) for i in box.ap_class_index]
+    per_class: dict[str, dict[str, float]] = {names[i]: {"ap50": 0.0, "ap50_95": 0.0} for i in sorted(names)}
+    for row, cls in enumerate(present):
+        per_class[names[cls]] = {"ap50": _round(box.ap50[row]), "ap50_95": _round(box.ap[row])}
+
+    pr_curve: dict[str, dict[str, list[float]]] = {}
+    px = np.asarray(getattr(box, "px", []), dtype=float)
+    prec_values = np.asarray(getattr(box, "prec_values", []), dtype=float)
+    if px.size and prec_values.ndim == 2 and prec_values.shape[0] == len(present):
+        idx = np.unique(np.linspace(0, px.size - 1, PR_POINTS).round().astype(int))
+        for row, cls in enumerate(present):
+            pr_curve[names[cls]] = {
+                "recall": [_round(v, 4) for v in px[idx]],
+                "precision": [_round(v, 4) for v in prec_values[row, idx]],
+            }
+
+    confusion: dict[str, Any] = {}
+    cm = getattr(metrics, "confusion_matrix", None)
+    # ultralytics fills the matrix only when validating with plots=True; an empty one is left out
+    if cm is not None and getattr(cm, "matrix", None) is not None and np.asarray(cm.matrix).sum() > 0:
+        matrix = np.asarray(cm.matrix)
+        labels = [names[i] for i in sorted(names)]
+        if matrix.shape[0] == len(labels) + 1:
+            labels.append("background")
+        confusion = {"names": labels, "matrix": [[round(v) for v in row] for row in matrix.tolist()]}
+
+    return {
+        "map50": _round(map50),
+        "map50_95": _round(map50_95),
+        "precision": _round(mp),
+        "recall": _round(mr),
+        "per_class": per_class,
+        "pr_curve": pr_curve,
+        "confusion_matrix": confusion,
+        "classes_without_labels": [names[i] for i in sorted(names) if i not in present],
+    }
 
 
 # ------------------------------------------------------------------------------------------------------ training
@@ -648,8 +708,6 @@ def train(
                 }
             try:
                 model.train(trainer=_trainer_class(), **kwargs)
-            except PlateOpsError:
-                raise
             except (RuntimeError, FileNotFoundError, AssertionError, SyntaxError) as exc:
                 translated = _translate_error(exc, cfg, device)
                 if translated is None:

@@ -251,7 +251,7 @@ def _cli(*args: str, env_root: Path) -> subprocess.CompletedProcess[str]:
         env=dict(os.environ),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=300,
         check=False,
     )
 
