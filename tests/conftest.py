@@ -15,6 +15,22 @@ from backend.settings import Settings, get_settings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep ultralytics, matplotlib and ClearML files of the whole run (workers included) out of the user's home."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="plateops-tests-"))
+    for var, sub in (
+        ("YOLO_CONFIG_DIR", "ultralytics"),
+        ("MPLCONFIGDIR", "matplotlib"),
+        ("CLEARML_CACHE_DIR", "clearml"),
+    ):
+        os.environ.setdefault(var, str(base / sub))
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    del config
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--dataset",
