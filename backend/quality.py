@@ -10,6 +10,8 @@ standard deviation, perceptual hash, decode error) in a small SQLite file keyed 
 bytes, so an unchanged image is never decoded again. A file index (path → size, mtime, ctime, inode → SHA-256) in
 the same file spares re-reading and re-hashing files whose stat is unchanged (`rehash=True` reads them anyway).
 Checks that depend on the file name (the extension) are applied to the cached measurements, never cached.
+Label checks are cached too, per label file's stat stamp and (class names, image size), so re-validating an
+unchanged dataset reads no file at all beyond stat calls and the cache.
 """
 
 from __future__ import annotations
@@ -356,6 +358,9 @@ def probe_images(paths: list[Path], *, max_pixels: int, workers: int | None = No
 # Measurement cache
 
 
+_FACT_COLUMNS = ("format", "width", "height", "error", "too_large", "std", "phash")
+
+
 class FactsCache:
     """SQLite cache of image measurements keyed by (sha256, CHECKS_VERSION)."""
 
@@ -368,13 +373,19 @@ class FactsCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, timeout=30)
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # One column per measurement (decoding JSON per row cost more than the rest of a re-validation).
             self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS image_facts (sha256 TEXT NOT NULL, version INTEGER NOT NULL, "
-                "facts TEXT NOT NULL, PRIMARY KEY (sha256, version))"
+                "CREATE TABLE IF NOT EXISTS image_measurements (sha256 TEXT NOT NULL, version INTEGER NOT NULL, "
+                "format TEXT, width INTEGER, height INTEGER, error TEXT, too_large INTEGER NOT NULL, std REAL, "
+                "phash TEXT, PRIMARY KEY (sha256, version))"
             )
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS file_index (path TEXT PRIMARY KEY, stamp TEXT NOT NULL, "
                 "sha256 TEXT NOT NULL, size INTEGER NOT NULL)"
+            )
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS label_checks (path TEXT PRIMARY KEY, stamp TEXT NOT NULL, "
+                "context TEXT NOT NULL, boxes TEXT NOT NULL, found TEXT NOT NULL)"
             )
             self._conn.commit()
         except (sqlite3.Error, OSError):
@@ -397,11 +408,20 @@ class FactsCache:
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._conn.execute(
-                    f"SELECT sha256, facts FROM image_facts WHERE version = ? AND sha256 IN ({marks})",  # noqa: S608
+                    f"SELECT sha256, {', '.join(_FACT_COLUMNS)} FROM image_measurements "  # noqa: S608
+                    f"WHERE version = ? AND sha256 IN ({marks})",
                     [CHECKS_VERSION, *chunk],
                 )
-                for sha, facts in rows:
-                    found[sha] = json.loads(facts)
+                for sha, fmt, width, height, error, too_large, std, phash in rows:
+                    found[sha] = {
+                        "format": fmt,
+                        "width": width,
+                        "height": height,
+                        "error": error,
+                        "too_large": bool(too_large),
+                        "std": std,
+                        "phash": phash,
+                    }
         except sqlite3.Error:
             return found
         return found
@@ -410,10 +430,16 @@ class FactsCache:
         """Store facts (skips results that depend on settings rather than on the bytes)."""
         if self._conn is None or not items:
             return
-        rows = [(sha, CHECKS_VERSION, json.dumps(f)) for sha, f in items.items() if not f.get("too_large")]
+        rows = [
+            (sha, CHECKS_VERSION, *(int(bool(f.get(c))) if c == "too_large" else f.get(c) for c in _FACT_COLUMNS))
+            for sha, f in items.items()
+            if not f.get("too_large")
+        ]
         try:
             with self._conn:
-                self._conn.executemany("INSERT OR REPLACE INTO image_facts VALUES (?, ?, ?)", rows)
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO image_measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
         except sqlite3.Error:
             return
 
@@ -448,6 +474,37 @@ class FactsCache:
         except sqlite3.Error:
             return
 
+    def label_results(self, stamps: dict[str, str]) -> dict[str, tuple[str, str, str]]:
+        """(context, boxes, findings) stored for the label files whose stat stamp is unchanged."""
+        found: dict[str, tuple[str, str, str]] = {}
+        if self._conn is None:
+            return found
+        paths = list(stamps)
+        try:
+            for start in range(0, len(paths), 500):
+                chunk = paths[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"SELECT path, stamp, context, boxes, found FROM label_checks WHERE path IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+                for path, stamp, context, boxes, findings in rows:
+                    if stamps.get(path) == stamp:
+                        found[path] = (context, boxes, findings)
+        except sqlite3.Error:
+            return {}
+        return found
+
+    def remember_label_results(self, rows: list[tuple[str, str, str, str, str]]) -> None:
+        """Store (label path, stat stamp, check context, boxes, findings JSON) rows."""
+        if self._conn is None or not rows:
+            return
+        try:
+            with self._conn:
+                self._conn.executemany("INSERT OR REPLACE INTO label_checks VALUES (?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error:
+            return
+
     def close(self) -> None:
         """Close the database."""
         if self._conn is not None:
@@ -469,17 +526,54 @@ def _hash_file(path: Path) -> tuple[str, int]:
 # Dataset reading
 
 
-@dataclass
 class DatasetImage:
-    """One image of a YOLO dataset."""
+    """One image of a YOLO dataset.
 
-    path: Path
-    split: str
-    label_path: Path
+    Paths are kept as strings and made `Path` objects on first use, so listing a large dataset stays cheap.
+
+    Attributes:
+        path: The image file.
+        split: "train", "val" or "test".
+        label_path: Its YOLO label file (it may not exist).
+    """
+
+    __slots__ = ("_label", "_label_obj", "_path", "_path_obj", "split")
+
+    def __init__(self, path: Path | str, split: str, label_path: Path | str) -> None:
+        self._path = os.fspath(path)
+        self._path_obj = path if isinstance(path, Path) else None
+        self.split = split
+        self._label = os.fspath(label_path)
+        self._label_obj = label_path if isinstance(label_path, Path) else None
+
+    @property
+    def path(self) -> Path:
+        """The image file."""
+        if self._path_obj is None:
+            self._path_obj = Path(self._path)
+        return self._path_obj
+
+    @property
+    def label_path(self) -> Path:
+        """The YOLO label file."""
+        if self._label_obj is None:
+            self._label_obj = Path(self._label)
+        return self._label_obj
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The image's file name."""
+        return self._path.rpartition("/")[2]
+
+    def __repr__(self) -> str:
+        return f"DatasetImage(path={self._path!r}, split={self.split!r}, label_path={self._label!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DatasetImage):
+            return NotImplemented
+        return (self._path, self.split, self._label) == (other._path, other.split, other._label)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
 
 @dataclass
@@ -561,11 +655,73 @@ def resolve_split_dirs(data: dict[str, Any], yaml_path: Path) -> dict[str, list[
     return splits
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Image files (by extension) under a folder, sorted."""
+def _suffix(name: str) -> str:
+    """A file name's extension, as `PurePath.suffix` has it ("" for ".hidden" or "name.")."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _walk_images(folder: str, prefix: tuple[str, ...], out: list[tuple[tuple[str, ...], str]]) -> None:
+    """Collect (relative parts, path) of image files under `folder`, like `rglob("*")` (no symlinked folders)."""
+    try:
+        with os.scandir(folder) as entries:
+            listed = list(entries)
+    except PermissionError:
+        return
+    for entry in listed:
+        name = entry.name
+        try:
+            is_dir = entry.is_dir() and not entry.is_symlink()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            _walk_images(entry.path, (*prefix, name), out)
+        if _suffix(name).lower() in IMAGE_SUFFIXES and _is_file(entry):
+            out.append(((*prefix, name), entry.path))
+
+
+def _image_files(folder: Path) -> list[str]:
+    """`list_images` as strings (folder path joined with the relative path, in the same order)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    found: list[tuple[tuple[str, ...], str]] = []
+    top = str(folder)
+    _walk_images(top, (), found)
+    found.sort(key=lambda item: item[0])  # Path order: by parts, not by the joined string
+    if top == ".":  # pathlib writes the children of "." without "./"
+        return [path[2:] for _, path in found]
+    return [path for _, path in found]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files (by extension) under a folder, sorted."""
+    return [Path(p) for p in _image_files(folder)]
+
+
+def _label_paths(paths: list[str]) -> list[str]:
+    """`label_path_for` over many image paths, as strings (the folder mapping is worked out once per folder)."""
+    label_dirs: dict[str, str] = {}
+    out = []
+    for path in paths:
+        folder, sep, name = path.rpartition("/")
+        if sep and not folder:
+            folder = "/"
+        label_dir = label_dirs.get(folder)
+        if label_dir is None:
+            label_dir = label_dirs[folder] = str(
+                label_path_for(Path(folder, "x.jpg") if folder else Path("x.jpg")).parent
+            )
+        suffix = _suffix(name)
+        stem = f"{name[: -len(suffix)] if suffix else name}.txt"
+        out.append(stem if label_dir == "." else os.path.join(label_dir, stem))
+    return out
 
 
 def read_yolo_dataset(dataset_dir: Path) -> YoloDataset:
@@ -584,19 +740,22 @@ def read_yolo_dataset(dataset_dir: Path) -> YoloDataset:
     if not splits:
         raise BadInputError(f"{yaml_path} names no train/val image folders.")
     images: list[DatasetImage] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for split in ("train", "val", "test"):
         for folder in splits.get(split, []):
             if folder.is_file() and folder.suffix == ".txt":
                 base = yaml_path.parent
-                paths = [base / line.strip() for line in folder.read_text().splitlines() if line.strip()]
+                listed = [base / line.strip() for line in folder.read_text().splitlines() if line.strip()]
+                paths = [str(p) for p in listed]
+                labels = [str(label_path_for(p)) for p in listed]
             else:
-                paths = list_images(folder)
-            for path in paths:
+                paths = _image_files(folder)
+                labels = _label_paths(paths)
+            for path, label in zip(paths, labels, strict=True):
                 if path in seen:
                     continue
                 seen.add(path)
-                images.append(DatasetImage(path, split, label_path_for(path)))
+                images.append(DatasetImage(path, split, label))
     return YoloDataset(yaml_path.parent, names, images)
 
 
@@ -749,13 +908,30 @@ def _maybe_pool(workers: int, jobs: int) -> Iterator[ProcessPoolExecutor | None]
         yield pool
 
 
-def _stat_stamp(path: Path) -> str | None:
+def _stat_stamp(path: Path | str) -> str | None:
     """Size, modification and change times and inode: any write, replace or re-link changes it."""
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}:{st.st_dev}"
+
+
+def _index_keys(paths: list[str]) -> list[str]:
+    """The file-index key of each path: its folder resolved (once per folder) joined with its name.
+
+    This is `Path.resolve()` unless the file itself is a symbolic link; the stat stamp (inode and device included)
+    is what tells an unchanged file, the key only has to name it.
+    """
+    real: dict[str, str] = {}
+    keys = []
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        resolved = real.get(folder)
+        if resolved is None:
+            resolved = real[folder] = os.path.realpath(folder or ("/" if path.startswith("/") else "."))
+        keys.append(os.path.join(resolved, name))
+    return keys
 
 
 def _measure_all(
@@ -773,8 +949,8 @@ def _measure_all(
     """
     n = len(images)
     progress(0.0, f"Hashing {n} images")
-    keys = [str(im.path.resolve()) for im in images]
-    stamps = {key: stamp for key in keys if (stamp := _stat_stamp(Path(key))) is not None}
+    keys = _index_keys([im._path for im in images])  # pylint: disable=protected-access
+    stamps = {key: stamp for key in keys if (stamp := _stat_stamp(key)) is not None}
     known = {} if rehash else cache.known_hashes(stamps)
     to_hash = [key for key in keys if key not in known]
     hashed_now: dict[str, tuple[str, int]] = {}
@@ -789,12 +965,12 @@ def _measure_all(
     hashed = [known.get(key) or hashed_now.get(key) or ("", 0) for key in keys]
     facts = cache.get_many(sha for sha, _ in hashed if sha)
     hits = sum(1 for sha, _ in hashed if sha in facts)
-    todo: dict[str, Path] = {}
-    for (sha, _), image in zip(hashed, images, strict=True):
+    todo: dict[str, str] = {}
+    for (sha, _), key in zip(hashed, keys, strict=True):
         if sha and sha not in facts and sha not in todo:
-            todo[sha] = image.path
+            todo[sha] = key
     new: dict[str, dict[str, Any]] = {}
-    tasks = [(str(p), max_pixels) for p in todo.values()]
+    tasks = [(p, max_pixels) for p in todo.values()]
     with _maybe_pool(workers, len(tasks)) as pool:
         if pool is None:
             results: Iterable[dict[str, Any]] = map(_measure_task, tasks)
@@ -855,6 +1031,26 @@ def _iou_matrix(boxes: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
+def _read_text_fast(path: str) -> str | None:
+    """A small text file's UTF-8 text with plain `os` calls, or None when it cannot be read or decoded."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 1 << 16)
+        if len(data) == 1 << 16:
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    finally:
+        os.close(fd)
+
+
 def _check_labels(
     image: DatasetImage,
     width: int | None,
@@ -865,23 +1061,35 @@ def _check_labels(
     """Label checks for one image; returns (class, relative area) of its usable boxes."""
     name = image.name
     nc = len(names)
-    try:
-        text = image.label_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        issues.add(name, "missing_label", "has no label file (treated as a background image with no boxes)")
-        return []
-    except (OSError, UnicodeDecodeError) as exc:
-        issues.add(name, "label_format", f"label file {image.label_path.name} cannot be read: {exc}")
-        return []
+    text = _read_text_fast(image._label)  # pylint: disable=protected-access
+    if text is None:  # missing or unreadable: read it the usual way for the usual message
+        try:
+            text = image.label_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            issues.add(name, "missing_label", "has no label file (treated as a background image with no boxes)")
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            issues.add(name, "label_format", f"label file {image.label_path.name} cannot be read: {exc}")
+            return []
+    isfinite = math.isfinite
     kept: list[tuple[int, float, float, float, float]] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        tokens = line.split()
+        if not tokens:
             continue
-        parsed = parse_yolo_line(line)
-        if isinstance(parsed, str):
-            issues.add(name, "label_format", f"label line {number} {parsed}: {line.strip()[:60]!r}")
-            continue
-        cls, cx, cy, w, h, _ = parsed
+        try:  # fast path for the usual five plain numbers; anything else goes through parse_yolo_line
+            cls_value, cx, cy, w, h = map(float, tokens)
+            usual = cls_value >= 0 and cls_value.is_integer() and isfinite(cx + cy + w + h)
+        except ValueError:
+            usual = False
+        if usual:
+            cls = int(cls_value)
+        else:
+            parsed = parse_yolo_line(line)
+            if isinstance(parsed, str):
+                issues.add(name, "label_format", f"label line {number} {parsed}: {line.strip()[:60]!r}")
+                continue
+            cls, cx, cy, w, h, _ = parsed
         if cls >= nc:
             issues.add(name, "unknown_class", f"label line {number} uses class {cls}, but the dataset has {nc}")
             continue
@@ -916,6 +1124,61 @@ def _check_labels(
             label = names[cls] if cls < len(names) else f"class {cls}"
             issues.add(name, "duplicate_box", f"{pairs} pair(s) of {label!r} boxes overlap with IoU >= {DUP_IOU}")
     return [(int(c), float(w * h)) for c, _, _, w, h in kept]
+
+
+class _RecordingCollector(IssueCollector):
+    """Records the (check, message) findings of one file in order, to cache and replay them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, file: str, check: str, message: str, severity: str | None = None) -> None:
+        self.found.append((check, message))
+
+
+LabelResult = tuple[list[tuple[str, str]], list[tuple[int, float]]]
+
+
+def _label_results(
+    images: list[DatasetImage],
+    image_facts: list[dict[str, Any] | None],
+    names: list[str],
+    cache: FactsCache,
+) -> list[LabelResult]:
+    """Label checks per image as (findings, boxes), taken from the cache where the label file and context match.
+
+    A result depends only on the label file's bytes, the image's size and the class names, so it is keyed by the
+    label file's stat stamp and a context of (CHECKS_VERSION, class names, width x height). Boxes are stored as
+    "class:area" pairs (`repr` of a float reads back to the same float).
+    """
+    names_key = hashlib.sha256(json.dumps(names).encode("utf-8")).hexdigest()[:16]
+    labels = [im._label for im in images]  # pylint: disable=protected-access
+    stamps: dict[str, str] = {}
+    if cache.enabled:
+        stamps = {key: stamp for key in labels if (stamp := _stat_stamp(key)) is not None}
+    known = cache.label_results(stamps) if stamps else {}
+    out: list[LabelResult] = []
+    fresh: list[tuple[str, str, str, str, str]] = []
+    for image, label, facts in zip(images, labels, image_facts, strict=True):
+        w = facts.get("width") if facts else None
+        h = facts.get("height") if facts else None
+        context = f"{CHECKS_VERSION}:{names_key}:{w}x{h}"
+        stored = known.get(label)
+        if stored is not None and stored[0] == context:
+            _, boxes_text, found_text = stored
+            found = [] if found_text == "[]" else [(c, m) for c, m in json.loads(found_text)]
+            boxes = [(int(c), float(a)) for c, _, a in (pair.partition(":") for pair in boxes_text.split())]
+            out.append((found, boxes))
+            continue
+        recorder = _RecordingCollector()
+        boxes_now = _check_labels(image, w, h, names, recorder)
+        out.append((recorder.found, boxes_now))
+        if label in stamps:
+            boxes_text = " ".join(f"{c}:{a!r}" for c, a in boxes_now)
+            fresh.append((label, stamps[label], context, boxes_text, json.dumps(recorder.found)))
+    cache.remember_label_results(fresh)
+    return out
 
 
 def _read_prepare_issues(root: Path) -> list[Issue]:
@@ -981,14 +1244,13 @@ def validate_dataset(
         hashed, facts_by_sha, cache_counts = _measure_all(
             images, cache=cache, workers=workers, max_pixels=max_image_pixels, rehash=rehash, progress=progress
         )
-    progress(0.9, "Checking labels and duplicates")
+        progress(0.9, "Checking labels and duplicates")
+        image_facts: list[dict[str, Any] | None] = [facts_by_sha.get(sha) if sha else None for sha, _ in hashed]
+        label_results = _label_results(images, image_facts, dataset.names, cache)
 
     widths: list[int] = []
     heights: list[int] = []
-    image_facts: list[dict[str, Any] | None] = []
-    for image, (sha, _size) in zip(images, hashed, strict=True):
-        facts = facts_by_sha.get(sha) if sha else None
-        image_facts.append(facts)
+    for image, facts in zip(images, image_facts, strict=True):
         name = image.name
         if facts is None:
             issues.add(name, "corrupt_image", "cannot be read from disk")
@@ -1002,9 +1264,10 @@ def validate_dataset(
                 f"is {facts['width']}x{facts['height']} px, more than the {max_image_pixels} pixel limit",
             )
         fmt = facts.get("format")
-        expected = _EXPECTED_FORMATS.get(image.path.suffix.lower())
+        suffix = _suffix(name)
+        expected = _EXPECTED_FORMATS.get(suffix.lower())
         if fmt and (expected is None or fmt not in expected):
-            issues.add(name, "format_mismatch", f"holds {fmt} data but is named {image.path.suffix}")
+            issues.add(name, "format_mismatch", f"holds {fmt} data but is named {suffix}")
         w, h = facts.get("width"), facts.get("height")
         if w and h:
             widths.append(int(w))
@@ -1041,10 +1304,10 @@ def validate_dataset(
     class_split_boxes: dict[str, Counter[int]] = defaultdict(Counter)
     per_image: Counter[str] = Counter()
     areas: list[float] = []
-    for image, facts in zip(images, image_facts, strict=True):
-        w = facts.get("width") if facts else None
-        h = facts.get("height") if facts else None
-        boxes = _check_labels(image, w, h, dataset.names, issues)
+    for image, (found, boxes) in zip(images, label_results, strict=True):
+        name = image.name
+        for check, message in found:
+            issues.add(name, check, message)
         per_image["10+" if len(boxes) >= 10 else str(len(boxes))] += 1
         for cls, area in boxes:
             class_boxes[cls] += 1

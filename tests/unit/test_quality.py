@@ -301,3 +301,44 @@ def test_moved_dataset_still_validates(tmp_path: Path) -> None:
     report = validate_dataset(moved, workers=1)
     assert report.summary["images_per_split"] == {"train": 1, "val": 1}
     assert report.issues == []
+
+
+def test_cached_label_checks_match_and_follow_edits(defect_dataset: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    plain = validate_dataset(defect_dataset, workers=1)
+    first = validate_dataset(defect_dataset, cache_dir=cache, workers=1)
+    second = validate_dataset(defect_dataset, cache_dir=cache, workers=1)
+    assert [i.to_dict() for i in plain.issues] == [i.to_dict() for i in first.issues]
+    assert [i.to_dict() for i in first.issues] == [i.to_dict() for i in second.issues]
+    drop = ("seconds", "images_per_second", "cache")
+    assert {k: v for k, v in first.summary.items() if k not in drop} == {
+        k: v for k, v in second.summary.items() if k not in drop
+    }
+    # An edited label file is checked again; a fixed one loses its issue.
+    labels = defect_dataset / "labels" / "train"
+    (labels / "clean_3.txt").write_text("0 0.5 0.5 0.3 0.3\n5 0.5 0.5 0.1 0.1\n", encoding="utf-8")
+    (labels / "x_tiny.txt").write_text("0 0.5 0.5 0.3 0.3\n", encoding="utf-8")
+    third = validate_dataset(defect_dataset, cache_dir=cache, workers=1)
+    assert "clean_3.jpg" in third.files_with("unknown_class")
+    assert third.files_with("tiny_bbox") == []
+    # A replaced image of another size re-runs the size-dependent box checks on an unchanged label file.
+    (defect_dataset / "images" / "train" / "clean_5.jpg").write_bytes(jpeg_bytes(photo((12, 12), 5)))
+    fourth = validate_dataset(defect_dataset, cache_dir=cache, workers=1)
+    assert "clean_5.jpg" in fourth.files_with("tiny_bbox")
+
+
+def test_list_images_matches_pathlib_order(tmp_path: Path) -> None:
+    from backend.quality import list_images, read_yolo_dataset
+
+    folder = tmp_path / "images" / "train"
+    for rel in ("a.jpg", "a-b.jpg", "a/b.png", "a/c/d.JPG", "b.txt", ".hidden", "x.jpg."):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(b"x")
+    expected = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".png"} and p.is_file())
+    assert list_images(folder) == expected
+    (tmp_path / "data.yaml").write_text("names: [egg]\ntrain: images/train\n", encoding="utf-8")
+    images = read_yolo_dataset(tmp_path).images
+    assert [im.path for im in images] == expected
+    assert images[0].path == folder / "a" / "b.png"  # parts order: "a" sorts before "a-b.jpg"
+    assert images[0].label_path == tmp_path / "labels" / "train" / "a" / "b.txt"
+    assert images[0].name == "b.png"
