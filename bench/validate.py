@@ -189,7 +189,8 @@ def report(r: dict) -> str:
         + table(rows, ("figure", "baseline", "measured", "ratio", "goal"))
         + f"\n\nRe-validation still costs {r['warm'] / r['images'] * 1000:.2f} ms per image, unparallelised: it lists "
         "the folder, stats every image and label file, and takes the measurements and label findings of "
-        "unchanged files from the cache. So (b) depends on how fast the cold run is: it rises when the cold run's worker processes "
+        "unchanged files from the cache. So (b) depends on how fast the cold run is: it rises when the cold "
+        "run's worker processes "
         f"get the cores to themselves. Per-round ratios: (a) {per_a}; (b) {per_b}. Cache counters, cold run: "
         f"{cold_cache}; re-validation: {warm_cache}. Issues found: {r['issues']} (same both runs). "
         "Load while measuring: "
