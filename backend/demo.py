@@ -45,6 +45,8 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -52,7 +54,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
-from backend.errors import BadInputError
+from backend.errors import BadInputError, PlateOpsError
 from backend.progress import ProgressFn, null_progress
 from backend.vocab import FOOD_CLASSES, color_for
 
@@ -1372,9 +1374,16 @@ def _imap(tasks: list[tuple[int, int, list[int], str]], workers: int) -> Iterato
         for t in tasks:
             yield _make_clean(t)
         return
-    # spawn, not fork: the caller may be a threaded process (the console), where fork is unsafe
-    with get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap(_make_clean, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8))))
+    # spawn, not fork: the caller may be a threaded process (the console), where fork is unsafe. A process pool
+    # executor, not multiprocessing.Pool: if a worker dies, Pool.imap waits forever; the executor raises.
+    chunksize = max(1, min(16, len(tasks) // (workers * 8)))
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        try:
+            yield from pool.map(_make_clean, tasks, chunksize=chunksize)
+        except BrokenProcessPool as exc:
+            raise PlateOpsError(
+                "A drawing worker process stopped unexpectedly (out of memory or killed); try again with fewer workers."
+            ) from exc
 
 
 def generate_demo_dataset(
