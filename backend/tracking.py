@@ -218,7 +218,11 @@ class ClearMLRun:
                 auto_connect_arg_parser=False,
                 auto_connect_frameworks=False,
                 auto_resource_monitoring=mode is TrackingMode.ONLINE,
-                auto_connect_streams={"stdout": True, "stderr": True, "logging": False},
+                # Online, the server shows the console; offline, the job's own log file already holds it, and
+                # mirroring every progress-bar redraw into the session measurably slowed CPU training.
+                auto_connect_streams=(
+                    {"stdout": True, "stderr": True, "logging": False} if mode is TrackingMode.ONLINE else False
+                ),
             )
             if self.hyperparams:
                 task.connect(_plain(self.hyperparams), name="train")

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import redirect_stdout
 from pathlib import Path
 
-from backend.errors import PlateOpsError
+from jobs._cli import run_cli
 
 
 def run(args: argparse.Namespace) -> str:
@@ -62,17 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        with redirect_stdout(sys.stderr):  # ultralytics logs to stdout; keep it for the summary line
-            line = run(args)
-    except PlateOpsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
-    print(line)
-    return 0
+    return run_cli(lambda: run(args), quiet_stdout=True)  # ultralytics logs to stdout
 
 
 if __name__ == "__main__":

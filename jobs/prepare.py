@@ -15,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from backend.errors import BadInputError, PlateOpsError
+from backend.errors import BadInputError
+from jobs._cli import run_cli
 
 
 def _extract(archive: Path, out: Path) -> Path:
@@ -121,16 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.images and args.yolo:
         print("error: --images goes with --coco, not --yolo.", file=sys.stderr)
         return 2
-    try:
-        line = run(args)
-    except PlateOpsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
-    print(line)
-    return 0
+    return run_cli(lambda: run(args))
 
 
 if __name__ == "__main__":

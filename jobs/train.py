@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from backend.errors import BadInputError, PlateOpsError
+from backend.errors import BadInputError
+from jobs._cli import run_cli
 
 
 def _parse_sets(items: list[str]) -> dict[str, Any]:
@@ -119,24 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Interrupted(Exception):  # noqa: N818 - an event, like KeyboardInterrupt
+    """Training stopped on a signal; exits 130 rather than the bad-input status."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    from backend.training import TrainingCancelledError
+
+    def cancellable() -> str:
+        try:
+            return run(args)
+        except (TrainingCancelledError, KeyboardInterrupt) as exc:
+            raise _Interrupted(str(exc) or "training interrupted") from exc
+
     try:
-        # ultralytics logs to stdout; keep stdout for the one summary line
-        with redirect_stdout(sys.stderr):
-            line = run(args)
-    except PlateOpsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 130 if type(exc).__name__ == "TrainingCancelledError" else 2
-    except KeyboardInterrupt:
-        print("error: training interrupted; resume with --resume.", file=sys.stderr)
+        return run_cli(cancellable, quiet_stdout=True)  # ultralytics logs to stdout
+    except _Interrupted as exc:
+        print(f"error: {exc}; resume with --resume.", file=sys.stderr)
         return 130
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
-    print(line)
-    return 0
 
 
 if __name__ == "__main__":

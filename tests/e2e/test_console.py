@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import Console, error_texts, start_console, stop_console, wait_idle
+from tests.utils.homes import build_demo_home
 
 pytestmark = pytest.mark.e2e
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -18,20 +18,7 @@ PAGES = ["datasets", "annotate", "train", "jobs", "models", "detect", "monitor"]
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """A console on a workspace that already holds a small demo dataset version."""
-    home = tmp_path_factory.mktemp("console") / "workspace"
-    os.environ["PLATEOPS_HOME"] = str(home)
-    from backend.db import dispose_all
-    from backend.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        from backend.datasets import create_demo_dataset
-
-        create_demo_dataset(images=24, seed=5)
-    finally:
-        dispose_all()
-        get_settings.cache_clear()
-        os.environ.pop("PLATEOPS_HOME", None)
+    home = build_demo_home(tmp_path_factory.mktemp("console") / "workspace", images=24, seed=5)
     proc, info = start_console(home, {"PLATEOPS_AUTO_DEMO": "false"})
     yield info
     stop_console(proc)

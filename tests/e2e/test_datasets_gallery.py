@@ -7,9 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
-from backend.db import dispose_all
-from backend.settings import get_settings
 from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
+from tests.utils.homes import build_demo_home
 
 pytestmark = pytest.mark.e2e
 
@@ -19,20 +18,7 @@ SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot_datasets.png"
 @pytest.fixture(scope="module", name="console")
 def fixture_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """`streamlit run Home.py` over a fresh workspace with one demo version (24 images, planted defects)."""
-    home = tmp_path_factory.mktemp("e2e_datasets") / "workspace"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PLATEOPS_HOME", str(home))
-        mp.delenv("PLATEOPS_DATABASE_URL", raising=False)
-        mp.setenv("PLATEOPS_AUTO_DEMO", "false")
-        get_settings.cache_clear()
-        dispose_all()
-        from backend.bootstrap import start_console as init_console
-        from backend.datasets import create_demo_dataset
-
-        init_console()
-        create_demo_dataset(images=24, seed=3, defects=True)
-        dispose_all()
-        get_settings.cache_clear()
+    home = build_demo_home(tmp_path_factory.mktemp("e2e_datasets") / "workspace", images=24, seed=3, defects=True)
     proc, info = start_console(home, {"PLATEOPS_AUTO_DEMO": "false"})
     try:
         yield info

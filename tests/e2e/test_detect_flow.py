@@ -12,6 +12,7 @@ from backend import store
 from backend.db import dispose_all, session_scope
 from backend.settings import get_settings
 from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
+from tests.utils.homes import build_home
 from tests.utils.serving_models import add_finished_run
 from tests.utils.tiny_data import save_grid_detector
 
@@ -39,18 +40,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """
     root = tmp_path_factory.mktemp("e2e_detect")
     home = root / "workspace"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PLATEOPS_HOME", str(home))
-        mp.delenv("PLATEOPS_DATABASE_URL", raising=False)
-        mp.setenv("PLATEOPS_AUTO_DEMO", "false")
-        get_settings.cache_clear()
-        dispose_all()
-        from backend.bootstrap import start_console as init_console
-
-        init_console()
-        add_finished_run(save_grid_detector(root / "grid.pt", imgsz=32), name="demo-grid")
-        dispose_all()
-        get_settings.cache_clear()
+    build_home(home, lambda: add_finished_run(save_grid_detector(root / "grid.pt", imgsz=32), name="demo-grid"))
     proc, info = start_console(home, {"PLATEOPS_AUTO_DEMO": "false"})
     try:
         yield info

@@ -17,6 +17,7 @@ from backend.db import dispose_all, session_scope
 from backend.models import utcnow
 from backend.settings import Settings, get_settings
 from tests.pages.apptest_utils import all_text, open_page
+from tests.utils.homes import build_demo_home
 from ui.datasets_ui import TABS
 
 PAGE = "pages/datasets.py"
@@ -26,21 +27,7 @@ OVERVIEW, QUALITY, GALLERY, IMPORT = TABS
 @pytest.fixture(scope="module", name="built_home")
 def fixture_built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A workspace with one real demo version (30 images + planted defects), built once for this file."""
-    home = tmp_path_factory.mktemp("datasets_page") / "workspace"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PLATEOPS_HOME", str(home))
-        mp.delenv("PLATEOPS_DATABASE_URL", raising=False)
-        mp.setenv("PLATEOPS_AUTO_DEMO", "false")
-        get_settings.cache_clear()
-        dispose_all()
-        from backend.bootstrap import start_console
-        from backend.datasets import create_demo_dataset
-
-        start_console()
-        create_demo_dataset(images=30, seed=1, defects=True)
-        dispose_all()
-        get_settings.cache_clear()
-    yield home
+    yield build_demo_home(tmp_path_factory.mktemp("datasets_page") / "workspace", images=30, seed=1, defects=True)
 
 
 @pytest.fixture(name="populated")

@@ -22,23 +22,9 @@ from backend import demo
 from backend.demo import CATEGORY_IDS, CHECK_KINDS, generate_demo_dataset, save_sample_grid
 from backend.errors import BadInputError
 from backend.vocab import FOOD_CLASSES
+from tests.utils.spec import SPEC_CHECKS
 
 REPO = Path(__file__).resolve().parents[2]
-# The check names of the data-quality spec (notes/CHECKS.md, ARCHITECTURE.md); the generator must plant them all.
-SPEC_CHECKS = {
-    "corrupt_image",
-    "format_mismatch",
-    "too_small",
-    "low_variance",
-    "exact_duplicate",
-    "near_duplicate",
-    "bbox_out_of_bounds",
-    "degenerate_bbox",
-    "tiny_bbox",
-    "unknown_class",
-    "duplicate_box",
-    "missing_label",
-}
 N_CLEAN = 100
 
 
