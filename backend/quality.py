@@ -443,26 +443,33 @@ class FactsCache:
         except sqlite3.Error:
             return
 
-    def known_hashes(self, stamps: dict[str, str]) -> dict[str, tuple[str, int]]:
-        """(sha256, size) for the paths whose stored stat stamp equals the given one (the file is unchanged)."""
-        found: dict[str, tuple[str, int]] = {}
+    def _unchanged(self, table: str, columns: str, stamps: dict[str, str]) -> dict[str, tuple[Any, ...]]:
+        """`columns` of `table`'s rows whose stored stat stamp equals the given one (the file is unchanged)."""
+        found: dict[str, tuple[Any, ...]] = {}
         if self._conn is None:
             return found
         paths = list(stamps)
         try:
-            for start in range(0, len(paths), 500):
+            for start in range(0, len(paths), 500):  # SQLite caps the number of bound parameters
                 chunk = paths[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._conn.execute(
-                    f"SELECT path, stamp, sha256, size FROM file_index WHERE path IN ({marks})",  # noqa: S608
+                    f"SELECT path, stamp, {columns} FROM {table} WHERE path IN ({marks})",  # noqa: S608
                     chunk,
                 )
-                for path, stamp, sha, size in rows:
+                for path, stamp, *values in rows:
                     if stamps.get(path) == stamp:
-                        found[path] = (sha, int(size))
+                        found[path] = tuple(values)
         except sqlite3.Error:
             return {}
         return found
+
+    def known_hashes(self, stamps: dict[str, str]) -> dict[str, tuple[str, int]]:
+        """(sha256, size) for the paths whose stored stat stamp equals the given one (the file is unchanged)."""
+        return {
+            path: (sha, int(size))
+            for path, (sha, size) in self._unchanged("file_index", "sha256, size", stamps).items()
+        }
 
     def remember_hashes(self, rows: list[tuple[str, str, str, int]]) -> None:
         """Store (path, stat stamp, sha256, size) rows."""
@@ -476,24 +483,7 @@ class FactsCache:
 
     def label_results(self, stamps: dict[str, str]) -> dict[str, tuple[str, str, str]]:
         """(context, boxes, findings) stored for the label files whose stat stamp is unchanged."""
-        found: dict[str, tuple[str, str, str]] = {}
-        if self._conn is None:
-            return found
-        paths = list(stamps)
-        try:
-            for start in range(0, len(paths), 500):
-                chunk = paths[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(
-                    f"SELECT path, stamp, context, boxes, found FROM label_checks WHERE path IN ({marks})",  # noqa: S608
-                    chunk,
-                )
-                for path, stamp, context, boxes, findings in rows:
-                    if stamps.get(path) == stamp:
-                        found[path] = (context, boxes, findings)
-        except sqlite3.Error:
-            return {}
-        return found
+        return self._unchanged("label_checks", "context, boxes, found", stamps)  # type: ignore[return-value]
 
     def remember_label_results(self, rows: list[tuple[str, str, str, str, str]]) -> None:
         """Store (label path, stat stamp, check context, boxes, findings JSON) rows."""

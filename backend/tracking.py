@@ -281,26 +281,17 @@ class ClearMLRun:
         per_class = summary.get("per_class") or {}
         if per_class:
             names = list(per_class)
-            _guard(
-                logger.report_histogram,
-                title="Per-class AP",
-                series="AP50",
-                values=[float(per_class[n]["ap50"]) for n in names],
-                iteration=iteration,
-                xlabels=names,
-                xaxis="class",
-                yaxis="AP50",
-            )
-            _guard(
-                logger.report_histogram,
-                title="Per-class AP",
-                series="AP50-95",
-                values=[float(per_class[n]["ap50_95"]) for n in names],
-                iteration=iteration,
-                xlabels=names,
-                xaxis="class",
-                yaxis="AP50-95",
-            )
+            for series, key in (("AP50", "ap50"), ("AP50-95", "ap50_95")):
+                _guard(
+                    logger.report_histogram,
+                    title="Per-class AP",
+                    series=series,
+                    values=[float(per_class[n][key]) for n in names],
+                    iteration=iteration,
+                    xlabels=names,
+                    xaxis="class",
+                    yaxis=series,
+                )
         for name, curve in (summary.get("pr_curve") or {}).items():
             points = list(zip(curve.get("recall", []), curve.get("precision", []), strict=False))
             if points:
