@@ -73,8 +73,8 @@ def _record(
     *, name: str, folder: Path, counts: dict[str, Any], summary: dict[str, Any], issues: list[dict[str, str]]
 ) -> int:
     """Record a dataset with one version at `folder` and its stored validation; returns the version id."""
-    from backend import store
-    from backend.db import session_scope
+    from backend.store import datasets as dataset_store
+    from backend.store.engine import session_scope
 
     by_sev = {s: sum(1 for i in issues if i["severity"] == s) for s in ("error", "warning", "info")}
     summary = {
@@ -85,8 +85,8 @@ def _record(
     }
     status = "errors" if by_sev["error"] else "warnings" if by_sev["warning"] else "passed"
     with session_scope() as session:
-        dataset = store.create_dataset(session=session, name=name, source="coco")
-        version = store.create_version(
+        dataset = dataset_store.create_dataset(session=session, name=name, source="coco")
+        version = dataset_store.create_version(
             session=session,
             dataset_id=dataset.id,
             path=str(folder.resolve()),
@@ -95,15 +95,17 @@ def _record(
             stats=counts,
             changelog=[{"action": "import", "format": "coco", **counts}],
         )
-        store.set_validation(session=session, version_id=version.id, status=status, summary=summary, issues=issues)
+        dataset_store.set_validation(
+            session=session, version_id=version.id, status=status, summary=summary, issues=issues
+        )
         return version.id
 
 
 def make_version(root: Path, *, name: str, images: int) -> dict[str, Any]:
     """Build, record and validate one version; returns its id, what building it cost, and the full issue list."""
-    from backend.prepare import prepare_coco
-    from backend.quality import validate_dataset
-    from backend.settings import get_settings
+    from backend.core.settings import get_settings
+    from backend.data.prepare import prepare_coco
+    from backend.data.quality import validate_dataset
 
     settings = get_settings()
     started = time.perf_counter()
@@ -183,7 +185,7 @@ def time_backend(version: dict[str, Any]) -> dict[str, float]:
     """The backend reads the page's first render makes, timed directly, and what a `st.cache_data` hit costs."""
     import pickle
 
-    from backend.datasets import gallery, prepare_report, version_image_sizes
+    from backend.data.datasets import gallery, prepare_report, version_image_sizes
 
     out = {}
     for key, fn in (("gallery", gallery), ("sizes", version_image_sizes), ("report", prepare_report)):
@@ -206,7 +208,7 @@ DIRECT_FIELDS = ("gallery", "sizes", "report", "unpickle", "pickle_mb")
 
 def bench(*, images: int, small: int, rounds: int) -> dict[str, Any]:
     """Build the versions, then alternate their renders; returns the figures."""
-    from backend.bootstrap import start_console
+    from backend.console.bootstrap import start_console
 
     loads = [os.getloadavg()[0]]
     with temp_workspace("plateops-bench-datasets-page-") as root:

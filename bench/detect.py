@@ -28,8 +28,8 @@ def _untrained_yolov8n(path: Path, imgsz: int) -> Path:
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-    from backend.inference import ultralytics_yolo
-    from backend.vocab import FOOD_CLASSES
+    from backend.core.vocab import FOOD_CLASSES
+    from backend.training.yolo import ultralytics_yolo
 
     yolo = ultralytics_yolo()
     torch.manual_seed(0)
@@ -44,11 +44,13 @@ def _untrained_yolov8n(path: Path, imgsz: int) -> Path:
 
 def bench(*, images: int, imgsz: int, rounds: int, weights: Path | None, conf: float, iou: float) -> dict:
     """Time both paths; returns the figures for the report."""
-    from backend import serving, store
-    from backend.db import dispose_all, session_scope
-    from backend.demo import generate_demo_dataset
-    from backend.inference import ultralytics_yolo
-    from backend.settings import get_settings, init_workspace
+    from backend.core.settings import get_settings, init_workspace
+    from backend.data.demo import generate_demo_dataset
+    from backend.serving.service import service as serving
+    from backend.store import predictions as prediction_store
+    from backend.store import runs as run_store
+    from backend.store.engine import dispose_all, session_scope
+    from backend.training.yolo import ultralytics_yolo
 
     with tempfile.TemporaryDirectory(prefix="plateops-bench-detect-") as tmp:
         root = Path(tmp)
@@ -68,8 +70,8 @@ def bench(*, images: int, imgsz: int, rounds: int, weights: Path | None, conf: f
             best.parent.mkdir(parents=True, exist_ok=True)
             best.write_bytes(weights.read_bytes())
         with session_scope() as session:
-            run = store.create_run(session=session, name="bench", run_dir=str(best.parent.parent))
-            store.update_run(session=session, run_id=run.id, status="succeeded", weights_path=str(best))
+            run = run_store.create_run(session=session, name="bench", run_dir=str(best.parent.parent))
+            run_store.update_run(session=session, run_id=run.id, status="succeeded", weights_path=str(best))
 
         model = serving.serving_model()
         assert model is not None
@@ -121,7 +123,7 @@ def bench(*, images: int, imgsz: int, rounds: int, weights: Path | None, conf: f
                     raw_s.append(time_raw(path))
 
         with session_scope() as session:
-            logged = store.count_predictions(session=session)
+            logged = prediction_store.count_predictions(session=session)
         kept = sum(1 for p in settings.predictions_dir.rglob("*.jpg"))
         dispose_all()
         get_settings.cache_clear()

@@ -114,7 +114,7 @@ def _child(kind: str, coco_json: str, images_dir: str, out_dir: str, conn) -> No
     """
     import gc
 
-    import backend.prepare  # noqa: F401  # imports before the baseline, on both sides alike
+    import backend.data.prepare  # noqa: F401  # imports before the baseline, on both sides alike
 
     gc.collect()
     exact = _reset_peak()
@@ -126,13 +126,13 @@ def _child(kind: str, coco_json: str, images_dir: str, out_dir: str, conn) -> No
             data = json.load(handle)
         extra["annotations"] = len(data["annotations"])
     elif kind == "probe":
-        from backend.quality import probe_images
-        from backend.settings import get_settings
+        from backend.core.settings import get_settings
+        from backend.data.quality import probe_images
 
         paths = sorted(Path(images_dir).iterdir())
         extra["probed"] = sum(1 for _ in probe_images(paths, max_pixels=get_settings().max_image_pixels))
     else:
-        from backend.prepare import prepare_coco
+        from backend.data.prepare import prepare_coco
 
         result = prepare_coco(Path(coco_json), Path(images_dir), Path(out_dir), seed=0)
         extra["counts"] = result.counts

@@ -29,34 +29,37 @@ def _prediction(i: int) -> dict:
 
 
 def _heartbeat_writer(url: str, job_ids: list[int], stop, interval_s: float) -> None:
-    from backend import store
-    from backend.clock import utcnow
-    from backend.db import session_scope
+    from backend.core.clock import utcnow
+    from backend.store import jobs as job_store
+    from backend.store.engine import session_scope
 
     while not stop.is_set():
         for job_id in job_ids:
             with session_scope(url) as session:
-                store.update_job(session=session, job_id=job_id, heartbeat_at=utcnow(), progress=0.5, message="beat")
+                job_store.update_job(
+                    session=session, job_id=job_id, heartbeat_at=utcnow(), progress=0.5, message="beat"
+                )
         time.sleep(interval_s)
 
 
 def _list_latency(url: str) -> list[float]:
-    from backend import store
-    from backend.db import session_scope
+    from backend.store import jobs as job_store
+    from backend.store.engine import session_scope
 
     times = []
     for _ in range(LIST_REPEATS):
         t0 = time.perf_counter()
         with session_scope(url) as session:
-            jobs = store.list_jobs(session=session, limit=100)
+            jobs = job_store.list_jobs(session=session, limit=100)
         times.append((time.perf_counter() - t0) * 1000)
         assert len(jobs) == 100
     return times
 
 
 def bench(url: str) -> dict[str, float]:
-    from backend import store
-    from backend.db import init_db, session_scope
+    from backend.store import jobs as job_store
+    from backend.store import predictions as prediction_store
+    from backend.store.engine import init_db, session_scope
 
     init_db(url)
     out: dict[str, float] = {}
@@ -64,18 +67,18 @@ def bench(url: str) -> dict[str, float]:
     t0 = time.perf_counter()
     for i in range(N_PREDICTIONS):
         with session_scope(url) as session:
-            store.add_prediction(session=session, **_prediction(i))
+            prediction_store.add_prediction(session=session, **_prediction(i))
     out["insert_each_s"] = time.perf_counter() - t0
     # One statement for all: what batch detection does.
     t0 = time.perf_counter()
     with session_scope(url) as session:
-        store.add_predictions_bulk(session=session, records=[_prediction(i) for i in range(N_PREDICTIONS)])
+        prediction_store.add_predictions_bulk(session=session, records=[_prediction(i) for i in range(N_PREDICTIONS)])
     out["insert_bulk_s"] = time.perf_counter() - t0
 
     with session_scope(url) as session:
-        job_ids = [store.create_job(session=session, kind="train", params={"i": i}).id for i in range(300)]
+        job_ids = [job_store.create_job(session=session, kind="train", params={"i": i}).id for i in range(300)]
         for job_id in job_ids[-4:]:
-            store.update_job(session=session, job_id=job_id, status="running")
+            job_store.update_job(session=session, job_id=job_id, status="running")
     idle = _list_latency(url)
     ctx = mp.get_context("spawn")  # a fresh process with its own connections, like a real worker
     stop = ctx.Event()

@@ -21,8 +21,8 @@ from bench.report import table, write_section
 def _fresh_settings(home: Path) -> None:
     os.environ["PLATEOPS_HOME"] = str(home)
     os.environ["PLATEOPS_CLEARML_MODE"] = "offline"
-    from backend.db import dispose_all
-    from backend.settings import get_settings
+    from backend.core.settings import get_settings
+    from backend.store.engine import dispose_all
 
     get_settings.cache_clear()
     dispose_all()
@@ -56,10 +56,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="plateops-bench-train-"))
     try:
         _fresh_settings(tmp / "workspace")
-        from backend import runner, runs
-        from backend.datasets import create_demo_dataset
-        from backend.settings import init_workspace
-        from backend.training import init_ultralytics
+        from backend.core.settings import init_workspace
+        from backend.data.datasets import create_demo_dataset
+        from backend.runtime import runner
+        from backend.training import service as runs
+        from backend.training.trainer import init_ultralytics
 
         settings = init_workspace()
         version = create_demo_dataset(images=args.images, seed=0)

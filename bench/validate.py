@@ -32,7 +32,7 @@ CACHE_ROOT = Path("/tmp/plateops-bench-cache")
 
 def cached_demo(images: int, seed: int) -> Path:
     """A demo COCO set (`images/`, `annotations.json`) of `images` images for `seed`, generated once and kept."""
-    from backend.demo import generate_demo_dataset
+    from backend.data.demo import generate_demo_dataset
 
     folder = CACHE_ROOT / f"demo-{images}-seed{seed}"
     if (folder / ".complete").is_file():
@@ -52,8 +52,8 @@ def cached_demo(images: int, seed: int) -> Path:
 @contextmanager
 def temp_workspace(prefix: str) -> Iterator[Path]:
     """A temporary folder with PLATEOPS_HOME pointed inside it (settings and engines reset before and after)."""
-    from backend.db import dispose_all
-    from backend.settings import get_settings
+    from backend.core.settings import get_settings
+    from backend.store.engine import dispose_all
 
     saved = {k: os.environ.get(k) for k in ("PLATEOPS_HOME", "PLATEOPS_AUTO_DEMO", "PLATEOPS_DATABASE_URL")}
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
@@ -93,8 +93,8 @@ def _decode_loop(paths: list[Path]) -> float:
 
 def bench(*, images: int, seed: int, rounds: int) -> dict:
     """Prepare the demo set once, then alternate decode-loop and validation rounds; returns the figures."""
-    from backend.prepare import prepare_coco
-    from backend.quality import read_yolo_dataset, validate_dataset
+    from backend.data.prepare import prepare_coco
+    from backend.data.quality import read_yolo_dataset, validate_dataset
 
     demo = cached_demo(images, seed)
     workers = os.cpu_count() or 1

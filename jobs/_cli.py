@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from contextlib import nullcontext, redirect_stdout
 
-from backend.errors import PlateOpsError
+from backend.core.errors import PlateOpsError
 
 EXIT_BAD_INPUT = 2
 

@@ -9,9 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from backend.demo import MAX_IMAGES, generate_demo_dataset
-from backend.errors import PlateOpsError
-from backend.progress import TerminalProgress
+from backend.core.errors import PlateOpsError
+from backend.core.progress import TerminalProgress
+from backend.data.demo import MAX_IMAGES, generate_demo_dataset
 
 
 def _count(text: str) -> int:

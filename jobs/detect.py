@@ -18,10 +18,11 @@ import json
 import sys
 from pathlib import Path
 
-from backend.errors import PlateOpsError
-from backend.images import load_image
-from backend.inference import DetectionResult, Detector, ultralytics_logs_to_stderr
-from backend.progress import TerminalProgress, null_progress
+from backend.core.errors import PlateOpsError
+from backend.core.progress import TerminalProgress, null_progress
+from backend.imaging.loading import load_image
+from backend.serving.inference import DetectionResult, Detector
+from backend.training.yolo import ultralytics_logs_to_stderr
 
 
 def build_parser() -> argparse.ArgumentParser:

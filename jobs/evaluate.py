@@ -4,7 +4,7 @@
                             [--device auto]
 
 Writes M.json: {"map50", "map50_95", "precision", "recall", "per_class": {name: {"ap50", "ap50_95"}},
-"latency_ms", ...} (see backend.evaluation for the extra keys).
+"latency_ms", ...} (see backend.training.evaluation for the extra keys).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from jobs._cli import run_cli
 
 def run(args: argparse.Namespace) -> str:
     """Do the work; return the summary line."""
-    from backend.evaluation import evaluate, write_eval_json
-    from backend.params import load_params
-    from backend.progress import TerminalProgress
-    from backend.settings import get_settings
+    from backend.core.params import load_params
+    from backend.core.progress import TerminalProgress
+    from backend.core.settings import get_settings
+    from backend.training.evaluation import evaluate, write_eval_json
 
     defaults = load_params(Path(args.params) if args.params else get_settings().params_file).evaluate
     result = evaluate(

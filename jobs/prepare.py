@@ -15,15 +15,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from backend.errors import BadInputError
+from backend.core.errors import BadInputError
 from jobs._cli import run_cli
 
 
 def _extract(archive: Path, out: Path) -> Path:
     """Extract a zip next to the output folder (same disk, so images can be hard-linked)."""
-    from backend.archive import safe_extract_zip
-    from backend.progress import TerminalProgress
-    from backend.settings import get_settings
+    from backend.core.progress import TerminalProgress
+    from backend.core.settings import get_settings
+    from backend.data.archive import safe_extract_zip
 
     settings = get_settings()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -44,9 +44,9 @@ def _is_zip(path: Path) -> bool:
 
 def run(args: argparse.Namespace) -> str:
     """Do the work; return the summary line."""
-    from backend.archive import detect_dataset_layout, find_coco_images_dir
-    from backend.prepare import prepare_coco, prepare_yolo
-    from backend.progress import TerminalProgress
+    from backend.core.progress import TerminalProgress
+    from backend.data.archive import detect_dataset_layout, find_coco_images_dir
+    from backend.data.prepare import prepare_coco, prepare_yolo
 
     out = Path(args.out)
     progress = TerminalProgress("prepare")

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from backend.errors import BadInputError
+from backend.core.errors import BadInputError
 from jobs._cli import run_cli
 
 
@@ -38,8 +38,8 @@ def _parse_sets(items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> str:
     """Do the work; return the summary line."""
-    from backend.params import load_params
-    from backend.settings import get_settings
+    from backend.core.params import load_params
+    from backend.core.settings import get_settings
 
     settings = get_settings()
     params = load_params(Path(args.params) if args.params else settings.params_file)
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> str:
         tags.append(f"preset:{args.preset}")
 
     if args.queue:
-        from backend.tracking import enqueue_training
+        from backend.training.tracking import enqueue_training
 
         task_id = enqueue_training(
             cfg,
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> str:
         )
         return f"Enqueued training '{name}' on ClearML queue '{args.queue}' as task {task_id}"
 
-    from backend.progress import TerminalProgress
-    from backend.training import train
+    from backend.core.progress import TerminalProgress
+    from backend.training.trainer import train
 
     result = train(
         cfg,
@@ -126,7 +126,7 @@ class _Interrupted(Exception):  # noqa: N818 - an event, like KeyboardInterrupt
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
-    from backend.training import TrainingCancelledError
+    from backend.training.trainer import TrainingCancelledError
 
     def cancellable() -> str:
         try:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from backend.errors import PlateOpsError
+from backend.core.errors import PlateOpsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
-    from backend.progress import TerminalProgress
-    from backend.quality import validate_dataset
-    from backend.settings import get_settings
+    from backend.core.progress import TerminalProgress
+    from backend.core.settings import get_settings
+    from backend.data.quality import validate_dataset
 
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be 1 or more.", file=sys.stderr)

@@ -14,8 +14,8 @@ def _early_sigterm(signum: int, _frame: object) -> None:
 
 signal.signal(signal.SIGTERM, _early_sigterm)
 
-from backend.errors import PlateOpsError  # noqa: E402 - the handler above must be in place first
-from backend.runner import run_job  # noqa: E402
+from backend.core.errors import PlateOpsError  # noqa: E402 - the handler above must be in place first
+from backend.runtime.runner import run_job  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from backend.datasets import list_versions_with_datasets
-from backend.jobs_view import list_jobs
+from backend.data.datasets import list_versions_with_datasets
+from backend.runtime.views import list_jobs
 from ui.common import call
 from ui.datasets_ui import (
     TABS,

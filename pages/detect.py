@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from backend.errors import PlateOpsError
-from backend.serving import best_per_class, serving_model
+from backend.core.errors import PlateOpsError
+from backend.serving.service import best_per_class, serving_model
 from ui.common import current_role
 from ui.detect_ui import (
     answer_ui,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from backend.overview import get_overview
+from backend.console.overview import get_overview
 from ui.common import ago
 from ui.jobs_panel import jobs_panel
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from backend.datasets import list_versions_with_datasets
-from backend.jobs_view import list_jobs
-from backend.runs import TRAIN_KIND, list_runs, load_project_params, start_training
+from backend.data.datasets import list_versions_with_datasets
+from backend.runtime.views import list_jobs
+from backend.training.service import TRAIN_KIND, list_runs, load_project_params, start_training
 from ui.common import call
 from ui.train_ui import (
     data_check_ui,

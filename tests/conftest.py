@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.db import dispose_all
-from backend.settings import Settings, get_settings
+from backend.core.settings import Settings, get_settings
+from backend.store.engine import dispose_all
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,8 +96,8 @@ def dataset_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         if not (path / "data.yaml").exists():
             raise pytest.UsageError(f"--dataset {given}: no data.yaml there; pass a prepared dataset folder")
         return path
-    from backend.demo import generate_demo_dataset
-    from backend.prepare import prepare_coco
+    from backend.data.demo import generate_demo_dataset
+    from backend.data.prepare import prepare_coco
 
     raw = tmp_path_factory.mktemp("demo_raw")
     generate_demo_dataset(raw, images=60, seed=7)

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from backend.errors import PlateOpsError
+from backend.core.errors import PlateOpsError
 
 T = TypeVar("T")
 
@@ -24,14 +24,14 @@ ROLES = {
 def _bootstrap_once(home: str, db_url: str) -> dict[str, str]:
     """Create the workspace and migrate the store once per console process and store URL."""
     del home, db_url  # cache keys only
-    from backend.bootstrap import start_console
+    from backend.console.bootstrap import start_console
 
     return start_console()
 
 
 def bootstrap() -> dict[str, str]:
     """Make sure the workspace and store exist; first start on an empty workspace queues the demo dataset."""
-    from backend.settings import get_settings
+    from backend.core.settings import get_settings
 
     settings = get_settings()
     return _bootstrap_once(str(settings.home.resolve()), settings.db_url)
@@ -90,7 +90,7 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     """'3 min ago' style text for a naive-UTC timestamp."""
     if when is None:
         return "—"
-    from backend.clock import utcnow
+    from backend.core.clock import utcnow
 
     seconds = max(0, int(((now or utcnow()) - when).total_seconds()))
     if seconds < 60:

@@ -1,7 +1,7 @@
 """Widgets of the Datasets page: version picker, overview charts, quality, gallery and import forms.
 
 `*_ui()` functions draw widgets and return the user's choices; `*_frame()` and `_chart_*` helpers only shape data
-for display. All work happens in `backend` (reads) or in background jobs (`backend.runner.submit`).
+for display. All work happens in `backend` (reads) or in background jobs (`backend.runtime.runner.submit`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from backend import runner
-from backend.datasets import (
+from backend.core.errors import PlateOpsError
+from backend.core.vocab import color_for
+from backend.data.datasets import (
     Box,
     GalleryImage,
     check_dataset_name,
@@ -31,11 +32,10 @@ from backend.datasets import (
     send_to_review,
     version_image_sizes,
 )
-from backend.errors import PlateOpsError
-from backend.jobs_view import get_job, keep_runner_healthy
-from backend.render import draw_boxes, image_size, letterbox, to_pixels
-from backend.schemas import DatasetVersion
-from backend.vocab import color_for
+from backend.imaging.drawing import draw_boxes, image_size, letterbox, to_pixels
+from backend.runtime import runner
+from backend.runtime.views import get_job, keep_runner_healthy
+from backend.store.records import DatasetVersion
 from ui.common import ago, call
 from ui.jobs_panel import render_job
 
@@ -218,7 +218,7 @@ def watch_job(job_id: int, key: str) -> None:
 
 
 def _version_ready(version_id: int, key: str) -> None:
-    from backend.datasets import list_versions_with_datasets
+    from backend.data.datasets import list_versions_with_datasets
 
     entries = call(list_versions_with_datasets, action="Reading datasets") or []
     found = next(((name, v) for name, v in entries if v.id == version_id), None)

@@ -1,7 +1,7 @@
 """Widgets of the Detect page: inputs, thresholds, one picture's result, feedback buttons and recipe cards.
 
-`*_ui()` functions draw widgets and return the user's choices. All work is in `backend.serving` (detect, log,
-feedback) and `backend.recipes` (ranking). The detector is cached per weights file and modification time; each
+`*_ui()` functions draw widgets and return the user's choices. All work is in `backend.serving.service` (detect, log,
+feedback) and `backend.serving.recipes` (ranking). The detector is cached per weights file and modification time; each
 picture's outcome is cached in the session per (file hash, model, conf, IoU), so a rerun (a feedback click, a recipe
 filter) never detects, or logs, the same picture twice.
 """
@@ -16,11 +16,11 @@ from typing import Literal
 import pandas as pd
 import streamlit as st
 
-from backend.errors import PlateOpsError
-from backend.inference import Detector
-from backend.recipes import DIET_TAGS, RecipeMatch, empty_state_message, load_recipes, rank_recipes
-from backend.serving import DetectOutcome, ServingModel, detect_image, load_detector, record_feedback
-from backend.settings import get_settings
+from backend.core.errors import PlateOpsError
+from backend.core.settings import get_settings
+from backend.serving.inference import Detector
+from backend.serving.recipes import DIET_TAGS, RecipeMatch, empty_state_message, load_recipes, rank_recipes
+from backend.serving.service import DetectOutcome, ServingModel, detect_image, load_detector, record_feedback
 from ui.common import call
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")

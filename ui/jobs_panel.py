@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from backend import runner
-from backend.clock import utcnow
-from backend.jobs_view import get_job, keep_runner_healthy, list_jobs
-from backend.schemas import Job
+from backend.core.clock import utcnow
+from backend.runtime import runner
+from backend.runtime.views import get_job, keep_runner_healthy, list_jobs
+from backend.store.records import Job
 from ui.common import ago, duration
 
 STATUS_ICONS = {

@@ -1,7 +1,7 @@
 """Widgets of the Train page: data and settings pickers, the live run view, results, tracking and the runs table.
 
 `*_ui()` functions draw widgets and return the user's choices; `*_frame()` and `_chart_*` helpers only shape data
-for display. All work happens in `backend.runs` (reads, launch, resume) or in the training job itself.
+for display. All work happens in `backend.training.service` (reads, launch, resume) or in the training job itself.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from backend import runner
-from backend.clock import utcnow
-from backend.errors import PlateOpsError
-from backend.jobs_view import get_job, keep_runner_healthy
-from backend.params import Params, TrainConfig
-from backend.runs import (
+from backend.core.clock import utcnow
+from backend.core.errors import PlateOpsError
+from backend.core.params import Params, TrainConfig
+from backend.runtime import runner
+from backend.runtime.views import get_job, keep_runner_healthy
+from backend.store.records import DatasetVersion, Job, Run
+from backend.training.service import (
     build_config,
     can_resume,
     device_runs_on_gpu,
@@ -27,8 +28,7 @@ from backend.runs import (
     resume_training,
     run_for_job,
 )
-from backend.schemas import DatasetVersion, Job, Run
-from backend.tracking import import_command
+from backend.training.tracking import import_command
 from ui.common import ago, call, duration
 from ui.datasets_ui import show_chart, status_badge
 from ui.jobs_panel import STATUS_ICONS

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.quality import ValidationReport, validate_dataset
+from backend.data.quality import ValidationReport, validate_dataset
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from backend import store
-from backend.db import dispose_all, session_scope
-from backend.settings import get_settings
+from backend.core.settings import get_settings
+from backend.store import predictions as prediction_store
+from backend.store.engine import dispose_all, session_scope
 from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
 from tests.utils.homes import build_home
 from tests.utils.serving_models import add_finished_run
@@ -24,7 +24,7 @@ SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot_detect.png"
 @pytest.fixture(scope="module")
 def demo_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One picture of the procedural demo food set."""
-    from backend.demo import generate_demo_dataset
+    from backend.data.demo import generate_demo_dataset
 
     out = tmp_path_factory.mktemp("e2e_detect_demo")
     generate_demo_dataset(out, images=4, seed=5, workers=1)
@@ -55,7 +55,7 @@ def _prediction_rows(home: Path) -> list:
         dispose_all()
         try:
             with session_scope() as session:
-                return store.list_predictions(session=session)
+                return prediction_store.list_predictions(session=session)
         finally:
             dispose_all()
             get_settings.cache_clear()

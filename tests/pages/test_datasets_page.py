@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend import store
-from backend.db import dispose_all, session_scope
-from backend.models import utcnow
-from backend.settings import Settings, get_settings
+from backend.core.settings import Settings, get_settings
+from backend.store import datasets as dataset_store
+from backend.store import jobs as job_store
+from backend.store import review as review_store
+from backend.store.engine import dispose_all, session_scope
+from backend.store.rows import utcnow
 from tests.pages.apptest_utils import all_text, open_page
 from tests.utils.homes import build_demo_home
 from ui.datasets_ui import TABS
@@ -55,7 +57,7 @@ def chart_count(at: AppTest) -> int:
 
 def version_id() -> int:
     with session_scope() as session:
-        return store.list_versions(session=session)[0].id
+        return dataset_store.list_versions(session=session)[0].id
 
 
 # --- empty workspace --------------------------------------------------------------------------------------------
@@ -75,8 +77,10 @@ def test_empty_workspace_explains_and_offers_import() -> None:
 def test_empty_workspace_shows_running_demo_job() -> None:
     at = open_page()  # bootstrap the store first
     with session_scope() as session:
-        job = store.create_job(session=session, kind="demo_dataset", params={}, title="Create the demo food dataset")
-        store.update_job(
+        job = job_store.create_job(
+            session=session, kind="demo_dataset", params={}, title="Create the demo food dataset"
+        )
+        job_store.update_job(
             session=session,
             job_id=job.id,
             status="running",
@@ -129,7 +133,7 @@ def test_quality_tab_lists_issues_filters_and_sends_to_review() -> None:
     run(at)
     assert "now in the review queue" in all_text(at)
     with session_scope() as session:
-        queued = store.list_review_items(session=session)
+        queued = review_store.list_review_items(session=session)
     assert {item.file for item in queued} == files
 
 
@@ -139,13 +143,13 @@ def test_validate_again_runs_a_validate_job() -> None:
     at.button(key="ds_validate").click()
     run(at)
     with session_scope() as session:
-        jobs = store.list_jobs(session=session, kind="validate")
+        jobs = job_store.list_jobs(session=session, kind="validate")
     assert len(jobs) == 1 and jobs[0].params == {"version_id": version_id()}
     assert f"job {jobs[0].id}" in all_text(at)
     deadline = time.monotonic() + 90
     while True:  # the real worker runs the checks; wait so no process outlives the test
         with session_scope() as session:
-            job = store.get_job(session=session, job_id=jobs[0].id)
+            job = job_store.get_job(session=session, job_id=jobs[0].id)
         if not job.active or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -156,7 +160,7 @@ def test_validate_again_runs_a_validate_job() -> None:
 
 @pytest.mark.usefixtures("populated")
 def test_gallery_filters_by_class_and_opens_detail() -> None:
-    from backend.datasets import gallery
+    from backend.data.datasets import gallery
 
     at = open_tab(open_page(PAGE), GALLERY)
     assert len(at.get("image")) == 12, "first page of thumbnails"
@@ -209,7 +213,7 @@ def test_import_with_bad_name_shows_plain_error() -> None:
     run(at)
     assert any("does not exist on the server" in e.value for e in at.error)
     with session_scope() as session:
-        assert not store.list_jobs(session=session, kind="import_dataset")
+        assert not job_store.list_jobs(session=session, kind="import_dataset")
 
 
 @pytest.mark.usefixtures("populated")
@@ -228,7 +232,7 @@ def test_upload_saves_unique_file_and_queues_import(monkeypatch: pytest.MonkeyPa
         at.button(key="ds_upload_submit").click()
         run(at)
     with session_scope() as session:
-        jobs = store.list_jobs(session=session, kind="import_dataset")
+        jobs = job_store.list_jobs(session=session, kind="import_dataset")
     assert len(jobs) == 2
     sources = {Path(j.params["source"]) for j in jobs}
     assert len(sources) == 2
@@ -246,8 +250,8 @@ def test_finished_import_points_at_the_new_version() -> None:
     at = open_page(PAGE)
     vid = version_id()
     with session_scope() as session:  # an import this session started, already finished
-        job = store.create_job(session=session, kind="import_dataset", params={}, title="Import lunch.zip as lunch")
-        store.update_job(
+        job = job_store.create_job(session=session, kind="import_dataset", params={}, title="Import lunch.zip as lunch")
+        job_store.update_job(
             session=session,
             job_id=job.id,
             status="succeeded",

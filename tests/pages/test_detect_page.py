@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend import store
-from backend.db import session_scope
-from backend.recipes import empty_state_message
-from backend.settings import Settings
+from backend.core.settings import Settings
+from backend.serving.recipes import empty_state_message
+from backend.store import predictions as prediction_store
+from backend.store import review as review_store
+from backend.store.engine import session_scope
 from tests.pages.apptest_utils import all_text, open_page
 from tests.utils import images as imgs
 from tests.utils.serving_models import add_finished_run, promote
@@ -44,7 +45,7 @@ def upload(at: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
 
 def prediction_count() -> int:
     with session_scope() as session:
-        return store.count_predictions(session=session)
+        return prediction_store.count_predictions(session=session)
 
 
 def images_shown(at: AppTest) -> int:
@@ -105,8 +106,8 @@ def test_reruns_and_feedback_do_not_log_the_same_picture_twice(with_model: Setti
     run(at)
     assert prediction_count() == 1
     with session_scope() as session:
-        counts = store.feedback_counts(session=session)
-        queue = store.list_review_items(session=session)
+        counts = prediction_store.feedback_counts(session=session)
+        queue = review_store.list_review_items(session=session)
     assert counts["banana"]["correct"] == 1
     assert sum(c["missed"] for c in counts.values()) == 1
     assert len(queue) == 1 and queue[0].source == "feedback"
@@ -171,5 +172,5 @@ def test_camera_photo_for_an_end_user(with_model: Settings) -> None:
     assert images_shown(at) == 2
     assert not at.get("page_link")
     with session_scope() as session:
-        [row] = store.list_predictions(session=session)
+        [row] = prediction_store.list_predictions(session=session)
     assert row.source == "camera" and row.image_name.startswith("camera-")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from backend import store
-from backend.db import session_scope
-from backend.settings import Settings
+from backend.core.settings import Settings
+from backend.store import datasets as dataset_store
+from backend.store import jobs as job_store
+from backend.store import registry as model_store
+from backend.store.engine import session_scope
 from tests.pages.apptest_utils import all_text, open_page
 
 
@@ -22,20 +24,20 @@ def test_home_on_empty_workspace_says_what_to_do(workspace: Settings) -> None:
 
 def test_home_with_data_jobs_and_models(workspace: Settings) -> None:
     with session_scope() as session:
-        ds = store.create_dataset(session=session, name="lunch", source="coco")
-        v = store.create_version(session=session, dataset_id=ds.id, path="/nowhere", stats={"images": 12})
-        store.set_validation(
+        ds = dataset_store.create_dataset(session=session, name="lunch", source="coco")
+        v = dataset_store.create_version(session=session, dataset_id=ds.id, path="/nowhere", stats={"images": 12})
+        dataset_store.set_validation(
             session=session,
             version_id=v.id,
             status="errors",
             summary={"by_severity": {"error": 2}},
             issues=[{"file": "a.jpg", "check": "corrupt_image", "severity": "error", "message": "broken"}],
         )
-        store.register_model(
+        model_store.register_model(
             session=session, name="run-7", weights_path="/w.pt", metrics={"map50": 0.61}, stage="production"
         )
-        job = store.create_job(session=session, kind="train", params={}, title="Train run-8")
-        store.update_job(session=session, job_id=job.id, status="running", progress=0.4, message="Epoch 2/5")
+        job = job_store.create_job(session=session, kind="train", params={}, title="Train run-8")
+        job_store.update_job(session=session, job_id=job.id, status="running", progress=0.4, message="Epoch 2/5")
     at = open_page()
     text = all_text(at)
     assert "lunch" in text and "12 images" in text and "2 error(s)" in text
@@ -54,12 +56,12 @@ def test_pages_open_without_error(workspace: Settings, page: str, expected: str)
 
 
 def test_cancel_button_on_jobs_page(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from backend.models import utcnow
+    from backend.store.rows import utcnow
 
     with session_scope() as session:  # a training job holds the only training slot, so the next one waits
-        busy = store.create_job(session=session, kind="train", params={}, title="Busy")
-        store.update_job(session=session, job_id=busy.id, status="running", heartbeat_at=utcnow())
-        job = store.create_job(session=session, kind="train", params={}, title="Waiting job")
+        busy = job_store.create_job(session=session, kind="train", params={}, title="Busy")
+        job_store.update_job(session=session, job_id=busy.id, status="running", heartbeat_at=utcnow())
+        job = job_store.create_job(session=session, kind="train", params={}, title="Waiting job")
     at = open_page("pages/jobs.py")
     assert "Waiting for a free slot" in all_text(at)
     cancel = [b for b in at.button if b.label == "Cancel"]
@@ -67,7 +69,7 @@ def test_cancel_button_on_jobs_page(workspace: Settings, monkeypatch: pytest.Mon
     cancel[0].click().run()  # newest first: the waiting job
     assert not at.exception
     with session_scope() as session:
-        assert store.get_job(session=session, job_id=job.id).status == "cancelled"
+        assert job_store.get_job(session=session, job_id=job.id).status == "cancelled"
 
 
 def test_end_user_sees_only_detect(workspace: Settings) -> None:

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend import store
-from backend.db import session_scope
-from backend.models import utcnow
-from backend.schemas import Job
-from backend.settings import Settings, get_settings
+from backend.core.settings import Settings, get_settings
+from backend.store import datasets as dataset_store
+from backend.store import jobs as job_store
+from backend.store import runs as run_store
+from backend.store.engine import session_scope
+from backend.store.records import Job
+from backend.store.rows import utcnow
 from tests.pages.apptest_utils import all_text, open_page
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
@@ -53,7 +55,7 @@ def charts(at: AppTest) -> int:
 
 def train_jobs() -> list[Job]:
     with session_scope() as session:
-        return store.list_jobs(session=session, kind="train", limit=50)
+        return job_store.list_jobs(session=session, kind="train", limit=50)
 
 
 @pytest.fixture(name="queued_only")
@@ -70,8 +72,8 @@ def add_version(tmp_path: Path, status: str = "passed", errors: int = 0) -> int:
     """A dataset version row pointing at a real tiny YOLO dataset, with the given validation result."""
     data_yaml = make_tiny_yolo_dataset(tmp_path / "tiny", train=6, val=2, size=64)
     with session_scope() as session:
-        ds = store.create_dataset(session=session, name="lunch", source="yolo")
-        version = store.create_version(
+        ds = dataset_store.create_dataset(session=session, name="lunch", source="yolo")
+        version = dataset_store.create_version(
             session=session,
             dataset_id=ds.id,
             path=str(data_yaml.parent),
@@ -83,13 +85,15 @@ def add_version(tmp_path: Path, status: str = "passed", errors: int = 0) -> int:
             for i in range(errors)
         ]
         summary = {"by_severity": {"error": errors}} if errors else {"by_severity": {}}
-        store.set_validation(session=session, version_id=version.id, status=status, summary=summary, issues=issues)
+        dataset_store.set_validation(
+            session=session, version_id=version.id, status=status, summary=summary, issues=issues
+        )
     return version.id
 
 
 def add_job(status: str, *, epochs_live: int = 0, progress: float | None = None, **fields: object) -> int:
     with session_scope() as session:
-        job = store.create_job(
+        job = job_store.create_job(
             session=session,
             kind="train",
             params={"version_id": 1, "preset": "quick_cpu", "config": {"epochs": 10}, "run_name": "lunch-v1"},
@@ -105,13 +109,13 @@ def add_job(status: str, *, epochs_live: int = 0, progress: float | None = None,
             values["live"] = {"run_id": None, "epochs": [epoch_row(e) for e in range(1, epochs_live + 1)]}
         if progress is not None:
             values["progress"] = progress
-        store.update_job(session=session, job_id=job.id, **values)
+        job_store.update_job(session=session, job_id=job.id, **values)
     return job.id
 
 
 def add_run(job_id: int, version_id: int, run_dir: Path, status: str, **fields: object) -> int:
     with session_scope() as session:
-        run = store.create_run(
+        run = run_store.create_run(
             session=session,
             name="lunch-v1-quick",
             job_id=job_id,
@@ -121,7 +125,7 @@ def add_run(job_id: int, version_id: int, run_dir: Path, status: str, **fields: 
             params={"model": "yolov8n.yaml", "epochs": 10, "imgsz": 256, "batch": 16},
             run_dir=str(run_dir),
         )
-        store.update_run(session=session, run_id=run.id, status=status, **fields)
+        run_store.update_run(session=session, run_id=run.id, status=status, **fields)
     return run.id
 
 
@@ -258,7 +262,7 @@ def test_cancel_button_cancels_a_queued_job(tmp_path: Path) -> None:
     at.button(key=f"train-cancel-{job_id}").click()
     run(at)
     with session_scope() as session:
-        assert store.get_job(session=session, job_id=job_id).status == "cancelled"
+        assert job_store.get_job(session=session, job_id=job_id).status == "cancelled"
     assert "Cancelled before it started" in all_text(at)
 
 

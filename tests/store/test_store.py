@@ -8,17 +8,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from backend import store
-from backend.db import session_scope
-from backend.errors import NotFoundError
-from backend.models import ValidationIssueRow
-from backend.schemas import DatasetVersion, Job
+from backend.core.errors import NotFoundError
+from backend.store import datasets as dataset_store
+from backend.store import jobs as job_store
+from backend.store import predictions as prediction_store
+from backend.store import registry as model_store
+from backend.store import review as review_store
+from backend.store.engine import session_scope
+from backend.store.records import DatasetVersion, Job
+from backend.store.rows import ValidationIssueRow
 
 
 def test_migrations_create_every_table(store_url: str) -> None:
     import sqlalchemy as sa
 
-    from backend.db import init_db
+    from backend.store.engine import init_db
 
     engine = init_db(store_url)
     names = set(sa.inspect(engine).get_table_names())
@@ -40,7 +44,7 @@ def test_migrations_create_every_table(store_url: str) -> None:
 
 def test_sqlite_uses_wal_and_foreign_keys(workspace) -> None:
     with session_scope() as session:
-        store.create_dataset(session=session, name="food", source="demo")
+        dataset_store.create_dataset(session=session, name="food", source="demo")
         mode = session.connection().exec_driver_sql("PRAGMA journal_mode").scalar()
         fks = session.connection().exec_driver_sql("PRAGMA foreign_keys").scalar()
     assert mode == "wal"
@@ -52,29 +56,29 @@ def test_sqlite_uses_wal_and_foreign_keys(workspace) -> None:
 
 def test_versions_number_up_and_return_dataclasses(store_url: str) -> None:
     with session_scope() as session:
-        ds = store.create_dataset(session=session, name="food", source="coco")
-        v1 = store.create_version(session=session, dataset_id=ds.id, path="/a", message="first")
-        v2 = store.create_version(session=session, dataset_id=ds.id, path="/b", parent_id=v1.id, message="fix")
+        ds = dataset_store.create_dataset(session=session, name="food", source="coco")
+        v1 = dataset_store.create_version(session=session, dataset_id=ds.id, path="/a", message="first")
+        v2 = dataset_store.create_version(session=session, dataset_id=ds.id, path="/b", parent_id=v1.id, message="fix")
     assert isinstance(v2, DatasetVersion)
     assert (v1.number, v2.number) == (1, 2)
     assert v2.parent_id == v1.id
     with session_scope() as session:
-        versions = store.list_versions(session=session, dataset_id=ds.id)
+        versions = dataset_store.list_versions(session=session, dataset_id=ds.id)
     assert [v.label for v in versions] == ["v2", "v1"]
 
 
 def test_dataset_names_are_unique(store_url: str) -> None:
     with session_scope() as session:
-        store.create_dataset(session=session, name="food", source="demo")
+        dataset_store.create_dataset(session=session, name="food", source="demo")
     with pytest.raises(IntegrityError), session_scope() as session:
-        store.create_dataset(session=session, name="food", source="demo")
+        dataset_store.create_dataset(session=session, name="food", source="demo")
 
 
 def test_validation_issues_replace_previous_result(store_url: str) -> None:
     with session_scope() as session:
-        ds = store.create_dataset(session=session, name="food", source="demo")
-        v = store.create_version(session=session, dataset_id=ds.id, path="/a")
-        store.set_validation(
+        ds = dataset_store.create_dataset(session=session, name="food", source="demo")
+        v = dataset_store.create_version(session=session, dataset_id=ds.id, path="/a")
+        dataset_store.set_validation(
             session=session,
             version_id=v.id,
             status="errors",
@@ -84,7 +88,7 @@ def test_validation_issues_replace_previous_result(store_url: str) -> None:
                 {"file": "b.jpg", "check": "tiny_bbox", "severity": "warning", "message": "3x3 px"},
             ],
         )
-        store.set_validation(
+        dataset_store.set_validation(
             session=session,
             version_id=v.id,
             status="warnings",
@@ -92,8 +96,8 @@ def test_validation_issues_replace_previous_result(store_url: str) -> None:
             issues=[{"file": "b.jpg", "check": "tiny_bbox", "severity": "warning", "message": "3x3 px"}],
         )
     with session_scope() as session:
-        issues = store.list_issues(session=session, version_id=v.id)
-        version = store.get_version(session=session, version_id=v.id)
+        issues = dataset_store.list_issues(session=session, version_id=v.id)
+        version = dataset_store.get_version(session=session, version_id=v.id)
     assert [(i.file, i.check) for i in issues] == [("b.jpg", "tiny_bbox")]
     assert version.validation_status == "warnings"
 
@@ -108,26 +112,26 @@ def test_foreign_keys_are_enforced(store_url: str) -> None:
 
 def test_jobs_claim_respects_the_concurrency_limit(store_url: str) -> None:
     with session_scope() as session:
-        a = store.create_job(session=session, kind="train", params={})
-        b = store.create_job(session=session, kind="train", params={})
-        c = store.create_job(session=session, kind="validate", params={})
+        a = job_store.create_job(session=session, kind="train", params={})
+        b = job_store.create_job(session=session, kind="train", params={})
+        c = job_store.create_job(session=session, kind="validate", params={})
     with session_scope() as session:
-        assert store.claim_job(session=session, job_id=a.id, kind="train", limit=1)
-        assert not store.claim_job(session=session, job_id=b.id, kind="train", limit=1)
-        assert store.claim_job(session=session, job_id=c.id, kind="validate", limit=1)
-        assert not store.claim_job(session=session, job_id=a.id, kind="train", limit=5)  # already claimed
+        assert job_store.claim_job(session=session, job_id=a.id, kind="train", limit=1)
+        assert not job_store.claim_job(session=session, job_id=b.id, kind="train", limit=1)
+        assert job_store.claim_job(session=session, job_id=c.id, kind="validate", limit=1)
+        assert not job_store.claim_job(session=session, job_id=a.id, kind="train", limit=5)  # already claimed
     with session_scope() as session:
-        jobs = {j.id: j for j in store.list_jobs(session=session)}
+        jobs = {j.id: j for j in job_store.list_jobs(session=session)}
     assert isinstance(jobs[a.id], Job)
     assert (jobs[a.id].status, jobs[b.id].status, jobs[c.id].status) == ("starting", "queued", "starting")
 
 
 def test_finish_job_first_writer_wins(store_url: str) -> None:
     with session_scope() as session:
-        job = store.create_job(session=session, kind="x", params={"k": [1, 2]})
-        assert store.finish_job(session=session, job_id=job.id, status="failed", error="worker stopped")
-        assert not store.finish_job(session=session, job_id=job.id, status="succeeded", result={"v": 1})
-        final = store.get_job(session=session, job_id=job.id)
+        job = job_store.create_job(session=session, kind="x", params={"k": [1, 2]})
+        assert job_store.finish_job(session=session, job_id=job.id, status="failed", error="worker stopped")
+        assert not job_store.finish_job(session=session, job_id=job.id, status="succeeded", result={"v": 1})
+        final = job_store.get_job(session=session, job_id=job.id)
     assert final.status == "failed"
     assert final.error == "worker stopped"
     assert final.params == {"k": [1, 2]}
@@ -135,37 +139,39 @@ def test_finish_job_first_writer_wins(store_url: str) -> None:
 
 def test_model_registry_has_one_production_model(store_url: str) -> None:
     with session_scope() as session:
-        m1 = store.register_model(session=session, name="run-1", weights_path="/r1/best.pt")
-        m2 = store.register_model(session=session, name="run-2", weights_path="/r2/best.pt")
-        store.set_model_stage(session=session, model_id=m1.id, stage="production")
-        store.set_model_stage(session=session, model_id=m2.id, stage="production")
+        m1 = model_store.register_model(session=session, name="run-1", weights_path="/r1/best.pt")
+        m2 = model_store.register_model(session=session, name="run-2", weights_path="/r2/best.pt")
+        model_store.set_model_stage(session=session, model_id=m1.id, stage="production")
+        model_store.set_model_stage(session=session, model_id=m2.id, stage="production")
     with session_scope() as session:
-        prod = store.get_production_model(session=session)
-        old = store.get_model(session=session, model_id=m1.id)
+        prod = model_store.get_production_model(session=session)
+        old = model_store.get_model(session=session, model_id=m1.id)
     assert prod is not None and prod.id == m2.id
     assert old.stage == "archived"
     with pytest.raises(ValueError), session_scope() as session:
-        store.set_model_stage(session=session, model_id=m1.id, stage="staging")
+        model_store.set_model_stage(session=session, model_id=m1.id, stage="staging")
 
 
 def test_feedback_counts_and_review_queue(store_url: str) -> None:
     with session_scope() as session:
-        p = store.add_prediction(
+        p = prediction_store.add_prediction(
             session=session,
             image_name="lunch.jpg",
             features={"brightness": 120.0},
             detections=[{"class": "apple", "confidence": 0.9, "box": [1, 2, 3, 4]}],
             latency_ms=12.5,
         )
-        store.add_feedback(session=session, prediction_id=p.id, kind="correct", class_name="apple", detection_index=0)
-        store.add_feedback(
+        prediction_store.add_feedback(
+            session=session, prediction_id=p.id, kind="correct", class_name="apple", detection_index=0
+        )
+        prediction_store.add_feedback(
             session=session, prediction_id=p.id, kind="wrong", class_name="apple", correct_class="tomato"
         )
-        store.add_feedback(session=session, prediction_id=p.id, kind="missed", class_name="egg")
+        prediction_store.add_feedback(session=session, prediction_id=p.id, kind="missed", class_name="egg")
     with session_scope() as session:
-        counts = store.feedback_counts(session=session)
-        queue = store.list_review_items(session=session)
-        pred = store.get_prediction(session=session, prediction_id=p.id)
+        counts = prediction_store.feedback_counts(session=session)
+        queue = review_store.list_review_items(session=session)
+        pred = prediction_store.get_prediction(session=session, prediction_id=p.id)
     assert counts["apple"] == {"correct": 1, "wrong": 1, "missed": 0}
     assert counts["egg"]["missed"] == 1
     assert len(queue) == 2 and all(item.file == "lunch.jpg" for item in queue)
@@ -178,10 +184,10 @@ def test_bulk_predictions_and_listing(store_url: str) -> None:
         for i in range(250)
     ]
     with session_scope() as session:
-        assert store.add_predictions_bulk(session=session, records=records) == 250
+        assert prediction_store.add_predictions_bulk(session=session, records=records) == 250
     with session_scope() as session:
-        latest = store.list_predictions(session=session, limit=10)
-        total = store.count_predictions(session=session)
+        latest = prediction_store.list_predictions(session=session, limit=10)
+        total = prediction_store.count_predictions(session=session)
     assert total == 250
     assert [p.image_name for p in latest[:2]] == ["249.jpg", "248.jpg"]
     assert latest[0].n_detections == 249 % 3
@@ -189,4 +195,4 @@ def test_bulk_predictions_and_listing(store_url: str) -> None:
 
 def test_missing_rows_raise_not_found(store_url: str) -> None:
     with pytest.raises(NotFoundError, match="Job 42 does not exist"), session_scope() as session:
-        store.get_job(session=session, job_id=42)
+        job_store.get_job(session=session, job_id=42)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.archive import detect_dataset_layout, safe_extract_zip
-from backend.errors import BadInputError
+from backend.core.errors import BadInputError
+from backend.data.archive import detect_dataset_layout, safe_extract_zip
 
 LIMITS = {"max_bytes": 10_000_000, "max_members": 100}
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from backend import bootstrap, store
-from backend.db import session_scope
-from backend.settings import Settings, get_settings
+from backend.console import bootstrap
+from backend.core.settings import Settings, get_settings
+from backend.store import datasets as dataset_store
+from backend.store import jobs as job_store
+from backend.store.engine import session_scope
 
 
 def test_first_start_queues_demo_once(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,7 +20,7 @@ def test_first_start_queues_demo_once(workspace: Settings, monkeypatch: pytest.M
     assert (workspace.home / "plateops.db").exists()
     assert bootstrap.start_console().get("demo") is None  # a second start does not queue another
     with session_scope() as session:
-        jobs = store.list_jobs(session=session, kind="demo_dataset")
+        jobs = job_store.list_jobs(session=session, kind="demo_dataset")
     assert len(jobs) == 1
     assert jobs[0].params["images"] == get_settings().demo_images
 
@@ -27,5 +29,5 @@ def test_workspace_with_data_gets_no_demo(workspace: Settings, monkeypatch: pyte
     monkeypatch.setenv("PLATEOPS_AUTO_DEMO", "true")
     get_settings.cache_clear()
     with session_scope() as session:
-        store.create_dataset(session=session, name="mine", source="coco")
+        dataset_store.create_dataset(session=session, name="mine", source="coco")
     assert "demo" not in bootstrap.start_console()

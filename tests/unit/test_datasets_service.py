@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from backend import datasets, store
-from backend.db import session_scope
-from backend.demo import generate_demo_dataset
-from backend.errors import BadInputError
-from backend.settings import Settings
+from backend.core.errors import BadInputError
+from backend.core.settings import Settings
+from backend.data import datasets
+from backend.data.demo import generate_demo_dataset
+from backend.store import datasets as dataset_store
+from backend.store.engine import session_scope
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def test_zip_import_makes_a_validated_dvc_version(workspace: Settings, demo_raw:
     assert version.validation_status == "errors"  # the demo defects include error-level ones
     assert seen and max(f for f in seen if f is not None) == pytest.approx(1.0)
     with session_scope() as session:
-        issues = store.list_issues(session=session, version_id=version.id)
+        issues = dataset_store.list_issues(session=session, version_id=version.id)
     planted = {(d["file"], d["kind"]) for d in __import__("json").loads((demo_raw / "defects.json").read_text())}
     assert planted <= {(i.file, i.check) for i in issues}
     # The extracted archive is cleaned up; only the version stays.
@@ -56,7 +57,7 @@ def test_second_import_is_a_new_version(workspace: Settings, demo_raw: Path) -> 
     assert (v1.number, v2.number) == (1, 2)
     assert v1.dataset_id == v2.dataset_id
     assert Path(v1.path).exists() and Path(v2.path).exists()
-    from backend.versions import manifest
+    from backend.data.versions import manifest
 
     # Same source, same split: identical images and labels (data.yaml differs only in its own path).
     for sub in ("images", "labels"):
@@ -77,7 +78,7 @@ def test_hostile_zip_is_refused_and_nothing_is_recorded(workspace: Settings, tmp
         datasets.import_dataset(evil, name="evil")
     assert not (tmp_path / "outside.txt").exists()
     with session_scope() as session:
-        assert store.list_datasets(session=session) == []
+        assert dataset_store.list_datasets(session=session) == []
 
 
 def test_folder_that_is_no_dataset_says_what_was_expected(workspace: Settings, tmp_path: Path) -> None:

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend import demo
-from backend.demo import CATEGORY_IDS, CHECK_KINDS, generate_demo_dataset, save_sample_grid
-from backend.errors import BadInputError
-from backend.vocab import FOOD_CLASSES
+from backend.core.errors import BadInputError
+from backend.core.vocab import FOOD_CLASSES
+from backend.data import demo
+from backend.data.demo import CATEGORY_IDS, CHECK_KINDS, generate_demo_dataset, save_sample_grid
 from tests.utils.spec import SPEC_CHECKS
 
 REPO = Path(__file__).resolve().parents[2]

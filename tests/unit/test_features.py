@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from backend.features import FEATURE_NAMES, ImageFeatures, dataset_features, image_features
+from backend.imaging.features import FEATURE_NAMES, ImageFeatures, dataset_features, image_features
 from tests.utils import images as build
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFile
 
-from backend.errors import BadInputError
-from backend.images import LoadedImage, load_image
-from backend.inference import Detection, draw_detections
-from backend.settings import get_settings
-from backend.vocab import color_for
+from backend.core.errors import BadInputError
+from backend.core.settings import get_settings
+from backend.core.vocab import color_for
+from backend.imaging.drawing import draw_detections
+from backend.imaging.loading import LoadedImage, load_image
+from backend.serving.inference import Detection
 from tests.utils import images as build
 
 

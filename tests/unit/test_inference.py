@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.errors import BadInputError, NotFoundError
-from backend.export import export_onnx
-from backend.inference import Detection, Detector, _text_color, draw_detections, ultralytics_yolo
-from backend.vocab import color_for
+from backend.core.errors import BadInputError, NotFoundError
+from backend.core.vocab import color_for
+from backend.imaging.drawing import draw_detections, text_color
+from backend.serving.inference import Detection, Detector
+from backend.training.export import export_onnx
+from backend.training.yolo import ultralytics_yolo
 from jobs import detect as detect_cli
 from tests.utils import images as build
 from tests.utils.tiny_data import TINY_CLASSES, expected_grid_boxes, save_grid_detector, save_untrained_detector
@@ -193,9 +195,9 @@ def test_draw_detections_colours_labels_and_leaves_input_alone() -> None:
 
 
 def test_label_text_contrasts_with_its_tag() -> None:
-    assert _text_color((230, 194, 41)) == (0, 0, 0)  # yellow tag → black text
-    assert _text_color((140, 28, 19)) == (255, 255, 255)  # dark red tag → white text
-    assert _text_color((255, 255, 255)) == (0, 0, 0)
+    assert text_color((230, 194, 41)) == (0, 0, 0)  # yellow tag → black text
+    assert text_color((140, 28, 19)) == (255, 255, 255)  # dark red tag → white text
+    assert text_color((255, 255, 255)) == (0, 0, 0)
 
 
 def test_cli_help() -> None:

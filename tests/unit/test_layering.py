@@ -34,8 +34,96 @@ def test_backend_and_jobs_never_import_streamlit(path: Path) -> None:
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
+# The backend's layers, lowest first (ARCHITECTURE.md). A package may import its own layer and any lower one, never a
+# higher one. Packages on one row are peers that must not import each other.
+LAYERS: list[tuple[str, ...]] = [
+    ("core",),
+    ("store",),
+    ("runtime",),
+    ("imaging",),
+    ("data",),
+    ("training",),
+    ("serving",),
+    ("registry", "monitoring", "annotation"),
+    ("auth",),
+    ("console",),
+]
+RANK = {package: rank for rank, row in enumerate(LAYERS) for package in row}
+
+
+def _package_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "backend" else None
+
+
+def _backend_imports(path: Path) -> set[str]:
+    """Every backend module a file imports, at module level or inside functions (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.startswith("backend"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("backend"):
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)), (
+        f"{path.relative_to(ROOT)}: use absolute imports, so the layering test sees every edge"
+    )
+    return names
+
+
+BACKEND_FILES = [p for p in _py_files("backend") if "migrations" not in p.parts and p.parent != ROOT / "backend"]
+
+
+def test_every_backend_package_has_a_layer_and_a_docstring() -> None:
+    packages = sorted(p.name for p in (ROOT / "backend").iterdir() if (p / "__init__.py").is_file())
+    unknown = [name for name in packages if name not in RANK]
+    assert not unknown, f"backend packages {unknown} are not in the LAYERS table of this test: add them"
+    flat = sorted(p.name for p in (ROOT / "backend").glob("*.py") if p.name != "__init__.py")
+    assert not flat, f"modules {flat} sit directly in backend/: put each in its domain package"
+    for name in packages:
+        doc = ast.get_docstring(ast.parse((ROOT / "backend" / name / "__init__.py").read_text(encoding="utf-8")))
+        assert doc, f"backend/{name}/__init__.py needs a docstring saying what the package owns"
+
+
+@pytest.mark.parametrize("path", BACKEND_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_backend_imports_flow_down_the_layers(path: Path) -> None:
+    own = path.relative_to(ROOT / "backend").parts[0]
+    if own not in RANK:
+        pytest.fail(f"{path.relative_to(ROOT)} is outside every layer of the LAYERS table")
+    wrong = []
+    for module in sorted(_backend_imports(path)):
+        target = _package_of(module)
+        if target is None or target == own or target not in RANK:
+            continue
+        if RANK[target] > RANK[own]:
+            wrong.append(f"{module} (layer '{target}' is above '{own}': lower layers never import higher ones)")
+        elif RANK[target] == RANK[own]:
+            wrong.append(f"{module} ('{target}' and '{own}' are peers: move the shared part down a layer)")
+    assert not wrong, f"{path.relative_to(ROOT)} imports " + "; ".join(wrong)
+
+
+def test_layering_rule_catches_a_wrong_way_import(tmp_path: Path) -> None:
+    """The rule itself works: a core module importing the store is reported with the rule's words."""
+    fake = ROOT / "backend" / "core" / "_layering_probe.py"
+    fake.write_text("from backend.store.engine import session_scope\n", encoding="utf-8")
+    try:
+        with pytest.raises(AssertionError, match="lower layers never import higher ones"):
+            test_backend_imports_flow_down_the_layers(fake)
+    finally:
+        fake.unlink()
+
+
 UI_FILES = [ROOT / "Home.py", *_py_files("pages", "ui")]
-FORBIDDEN_IN_UI = ("sqlalchemy", "ultralytics", "subprocess", "torch", "clearml", "backend.models", "backend.db")
+FORBIDDEN_IN_UI = (
+    "sqlalchemy",
+    "ultralytics",
+    "subprocess",
+    "torch",
+    "clearml",
+    "backend.store.rows",
+    "backend.store.engine",
+)
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: str(p.relative_to(ROOT)))

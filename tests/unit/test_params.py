@@ -1,4 +1,4 @@
-"""params.yaml and backend.params: strict loading, presets, overrides, and the documented-keys rule."""
+"""params.yaml and backend.core.params: strict loading, presets, overrides, and the documented-keys rule."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.errors import BadInputError
-from backend.params import Params, TrainConfig, apply_preset, load_params, merge_overrides
+from backend.core.errors import BadInputError
+from backend.core.params import Params, TrainConfig, apply_preset, load_params, merge_overrides
 
 PARAMS_FILE = Path(__file__).resolve().parents[2] / "params.yaml"
 KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_][\w-]*):(?P<rest>.*)$")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.demo import generate_demo_dataset
-from backend.prepare import prepare_coco
-from backend.quality import ValidationReport, validate_dataset
+from backend.data.demo import generate_demo_dataset
+from backend.data.prepare import prepare_coco
+from backend.data.quality import ValidationReport, validate_dataset
 from tests.utils.spec import SPEC_CHECKS
 
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from backend.errors import BadInputError
-from backend.prepare import coco_class_map, prepare_coco, prepare_yolo, stratified_split
+from backend.core.errors import BadInputError
+from backend.data.prepare import coco_class_map, prepare_coco, prepare_yolo, stratified_split
 from jobs import prepare as prepare_cli
 
 

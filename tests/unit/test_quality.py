@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from backend.quality import (
+from backend.data.quality import (
     CHECKS,
     Issue,
     IssueCollector,
@@ -328,7 +328,7 @@ def test_cached_label_checks_match_and_follow_edits(defect_dataset: Path, tmp_pa
 
 
 def test_list_images_matches_pathlib_order(tmp_path: Path) -> None:
-    from backend.quality import list_images, read_yolo_dataset
+    from backend.data.quality import list_images, read_yolo_dataset
 
     folder = tmp_path / "images" / "train"
     for rel in ("a.jpg", "a-b.jpg", "a/b.png", "a/c/d.JPG", "b.txt", ".hidden", "x.jpg."):

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from backend.errors import BadInputError
-from backend.recipes import (
+from backend.core.errors import BadInputError
+from backend.core.vocab import FOOD_CLASSES, PANTRY_STAPLES
+from backend.serving.recipes import (
     DEFAULT_RECIPES_PATH,
     DIET_TAGS,
     MEALS,
@@ -28,7 +29,6 @@ from backend.recipes import (
     recipes_for_class,
     vocabulary_coverage,
 )
-from backend.vocab import FOOD_CLASSES, PANTRY_STAPLES
 
 SEEDS = range(25)
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from backend import runner, store
-from backend.db import session_scope
-from backend.settings import Settings, get_settings
+from backend.core.settings import Settings, get_settings
+from backend.runtime import runner
+from backend.store import jobs as job_store
+from backend.store.engine import session_scope
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def jobs_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
     settings = get_settings()
     yield settings
     with session_scope() as session:
-        leftovers = store.list_jobs(session=session, statuses=["starting", "running"])
+        leftovers = job_store.list_jobs(session=session, statuses=["starting", "running"])
     for job in leftovers:
         if job.pid:
             with contextlib.suppress(ProcessLookupError):
@@ -87,7 +88,7 @@ def test_killed_worker_is_failed_once_heartbeat_is_stale(
     monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "3")  # the console's view: silent for 3 s = dead
     get_settings.cache_clear()
     with session_scope() as session:
-        job = store.get_job(session=session, job_id=job_id)
+        job = job_store.get_job(session=session, job_id=job_id)
     os.killpg(job.pid, signal.SIGKILL)
     assert runner.reap() == []  # the heartbeat is still fresh right after the kill
     deadline = time.monotonic() + 30
@@ -97,7 +98,7 @@ def test_killed_worker_is_failed_once_heartbeat_is_stale(
         time.sleep(0.5)
         failed = runner.reap()
     with session_scope() as session:
-        job = store.get_job(session=session, job_id=job_id)
+        job = job_store.get_job(session=session, job_id=job_id)
     assert job.status == "failed"
     assert job.error == runner.STALE_MESSAGE
 
@@ -107,7 +108,7 @@ def test_concurrency_limit_queues_in_order(jobs_ws: Settings, tmp_path: Path) ->
     second = runner.submit("test.sleep", {"seconds": 0.2})
     other = runner.submit("test.add", {"a": 1, "b": 1})  # another kind is not held back
     with session_scope() as session:
-        assert store.get_job(session=session, job_id=second).status == "queued"
+        assert job_store.get_job(session=session, job_id=second).status == "queued"
     assert runner.wait_for(other, timeout_s=60).status == "succeeded"
     done_first = runner.wait_for(first, timeout_s=60)
     done_second = runner.wait_for(second, timeout_s=60)
@@ -116,12 +117,12 @@ def test_concurrency_limit_queues_in_order(jobs_ws: Settings, tmp_path: Path) ->
 
 
 def test_unknown_kind_is_refused_before_storing(jobs_ws: Settings) -> None:
-    from backend.errors import NotFoundError
+    from backend.core.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="No job type called 'nope'"):
         runner.submit("nope", {})
     with session_scope() as session:
-        assert store.list_jobs(session=session) == []
+        assert job_store.list_jobs(session=session) == []
 
 
 def test_cancel_queued_job(jobs_ws: Settings) -> None:

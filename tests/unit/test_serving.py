@@ -1,4 +1,5 @@
-"""backend.serving: which model serves, one detection end to end into the prediction log, bad input, feedback."""
+"""backend.serving.service: which model serves, one detection end to end into the prediction log, bad input,
+feedback."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend import store
-from backend.db import session_scope
-from backend.errors import BadInputError, NotFoundError
-from backend.features import FEATURE_NAMES, image_features
-from backend.images import load_image
-from backend.inference import Detector
-from backend.serving import (
+from backend.core.errors import BadInputError, NotFoundError
+from backend.core.settings import Settings, get_settings
+from backend.imaging.features import FEATURE_NAMES, image_features
+from backend.imaging.loading import load_image
+from backend.serving.inference import Detector
+from backend.serving.service import (
     STORED_MAX_SIDE,
     THUMB_MAX_SIDE,
     ServingModel,
@@ -26,7 +26,10 @@ from backend.serving import (
     record_feedback,
     serving_model,
 )
-from backend.settings import Settings, get_settings
+from backend.store import predictions as prediction_store
+from backend.store import registry as model_store
+from backend.store import review as review_store
+from backend.store.engine import session_scope
 from tests.utils import images as imgs
 from tests.utils.serving_models import add_finished_run, promote
 from tests.utils.tiny_data import expected_grid_boxes, save_grid_detector, save_untrained_detector
@@ -58,7 +61,7 @@ def fixture_model(workspace: Settings, weights: dict[str, Path]) -> Iterator[Ser
 
 def _predictions() -> list:
     with session_scope() as session:
-        return store.list_predictions(session=session, limit=1000)
+        return prediction_store.list_predictions(session=session, limit=1000)
 
 
 def _stored_files(settings: Settings) -> list[Path]:
@@ -107,7 +110,7 @@ def test_production_model_falls_back_to_onnx_only_when_pt_is_gone(
     onnx.write_bytes(b"onnx placeholder")  # only its existence matters here
     registered = promote(run)
     with session_scope() as session:
-        store.update_model(session=session, model_id=registered.id, onnx_path=str(onnx))
+        model_store.update_model(session=session, model_id=registered.id, onnx_path=str(onnx))
     served = serving_model()
     assert served is not None and served.kind == "pt" and served.weights == pt.resolve()  # .pt preferred
 
@@ -292,7 +295,7 @@ def test_failed_log_write_leaves_no_picture_behind(
     def refuse(**_fields: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "add_prediction", refuse)
+    monkeypatch.setattr(prediction_store, "add_prediction", refuse)
     with pytest.raises(OSError, match="disk full"):
         detect_image(imgs.solid_jpeg(), name="a.jpg", detector=detector, model=model)
     assert _stored_files(workspace) == []
@@ -308,14 +311,14 @@ def test_feedback_is_counted_and_wrong_or_missed_enter_the_review_queue(
     pid = outcome.prediction_id
     record_feedback(pid, "correct", class_name="banana", detection_index=0)
     with session_scope() as session:
-        assert store.list_review_items(session=session) == []
+        assert review_store.list_review_items(session=session) == []
 
     wrong = record_feedback(pid, "wrong", class_name="banana", detection_index=1, correct_class="apple")
     assert (wrong.kind, wrong.correct_class, wrong.detection_index) == ("wrong", "apple", 1)
     record_feedback(pid, "missed", class_name="broccoli")
 
     with session_scope() as session:
-        queue = store.list_review_items(session=session)
+        queue = review_store.list_review_items(session=session)
     assert [(item.source, item.prediction_id, item.file) for item in queue] == [("feedback", pid, "lunch.jpg")] * 2
     assert "really 'apple'" in queue[0].reason and "missed 'broccoli'" in queue[1].reason
     assert feedback_summary() == {

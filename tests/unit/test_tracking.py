@@ -1,4 +1,4 @@
-"""backend.tracking: mode detection, real ClearML offline sessions, session listing, queue arguments."""
+"""backend.training.tracking: mode detection, real ClearML offline sessions, session listing, queue arguments."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.params import TrainConfig, load_params
-from backend.settings import Settings, get_settings
-from backend.tracking import (
+from backend.core.params import TrainConfig, load_params
+from backend.core.settings import Settings, get_settings
+from backend.training.tracking import (
     ClearMLRun,
     TrackingMode,
     TrackingUnavailableError,

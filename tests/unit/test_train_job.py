@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from backend import runner, runs, store
-from backend.datasets import import_dataset
-from backend.db import session_scope
-from backend.errors import BadInputError
-from backend.settings import Settings
+from backend.core.errors import BadInputError
+from backend.core.settings import Settings
+from backend.data.datasets import import_dataset
+from backend.runtime import runner
+from backend.store import datasets as dataset_store
+from backend.store import jobs as job_store
+from backend.store import registry as model_store
+from backend.store.engine import session_scope
+from backend.training import service as runs
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
 TINY = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "yolov8n.yaml", "device": "cpu"}
@@ -62,7 +66,7 @@ def test_training_job_records_run_model_and_clearml_session(workspace: Settings,
     assert "mAP50" in text or "map50" in text
     # Registered as a candidate model.
     with session_scope() as session:
-        models = store.list_models(session=session)
+        models = model_store.list_models(session=session)
     assert [(m.name, m.stage, m.run_id) for m in models] == [("tiny-run", "candidate", run.id)]
 
 
@@ -71,7 +75,7 @@ def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_
 
     def one_epoch_done() -> bool:
         with session_scope() as session:
-            return len(store.get_job(session=session, job_id=job_id).live.get("epochs", [])) >= 1
+            return len(job_store.get_job(session=session, job_id=job_id).live.get("epochs", [])) >= 1
 
     _wait(one_epoch_done, what="the first epoch")
     runner.cancel(job_id)
@@ -95,7 +99,7 @@ def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_
 
 def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, tiny_version: int) -> None:
     with session_scope() as session:
-        store.set_validation(
+        dataset_store.set_validation(
             session=session, version_id=tiny_version, status="errors", summary={"by_severity": {"error": 3}}, issues=[]
         )
     with pytest.raises(BadInputError, match="3 error-level data issue"):
@@ -109,7 +113,7 @@ def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, t
 def test_clearml_queue_executor_without_a_server_fails_in_plain_words(
     workspace: Settings, tiny_version: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backend.settings import get_settings
+    from backend.core.settings import get_settings
 
     monkeypatch.setenv("PLATEOPS_EXECUTOR", "clearml-queue")
     for var in ("CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY"):

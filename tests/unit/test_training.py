@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend.evaluation import evaluate, write_eval_json
-from backend.params import TrainConfig
-from backend.settings import Settings, get_settings
-from backend.training import (
+from backend.core.params import TrainConfig
+from backend.core.settings import Settings, get_settings
+from backend.training.evaluation import evaluate, write_eval_json
+from backend.training.trainer import (
     AlreadyFinishedError,
     BadDataError,
     EpochMetrics,

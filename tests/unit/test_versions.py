@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backend import versions
-from backend.settings import Settings
+from backend.core.settings import Settings
+from backend.data import versions
 
 
 def _make_folder(root: Path) -> Path:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.db import dispose_all
-from backend.settings import get_settings
+from backend.core.settings import get_settings
+from backend.store.engine import dispose_all
 
 
 @contextmanager
@@ -21,7 +21,7 @@ def workspace_at(home: Path) -> Iterator[Path]:
         mp.setenv("PLATEOPS_AUTO_DEMO", "false")
         get_settings.cache_clear()
         dispose_all()
-        from backend.bootstrap import start_console
+        from backend.console.bootstrap import start_console
 
         start_console()
         try:
@@ -41,6 +41,6 @@ def build_home(home: Path, fill: Callable[[], object] | None = None) -> Path:
 
 def build_demo_home(home: Path, *, images: int, seed: int, defects: bool = False) -> Path:
     """A workspace holding one validated demo dataset version."""
-    from backend.datasets import create_demo_dataset
+    from backend.data.datasets import create_demo_dataset
 
     return build_home(home, lambda: create_demo_dataset(images=images, seed=seed, defects=defects))

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend.errors import PlateOpsError
-from backend.runner import JobContext, register_task
+from backend.core.errors import PlateOpsError
+from backend.runtime.runner import JobContext, register_task
 
 
 @register_task("test.add")

@@ -20,7 +20,7 @@ def save_untrained_detector(
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-    from backend.inference import ultralytics_yolo
+    from backend.training.yolo import ultralytics_yolo
 
     yolo = ultralytics_yolo()
     torch.manual_seed(seed)
@@ -47,7 +47,7 @@ def save_grid_detector(
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-    from backend.inference import ultralytics_yolo
+    from backend.training.yolo import ultralytics_yolo
 
     yolo = ultralytics_yolo()
     torch.manual_seed(seed)

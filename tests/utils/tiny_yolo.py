@@ -96,7 +96,7 @@ def isolate_ml_env(monkeypatch: object, root: Path, *, clearml_mode: str = "offl
     removes CLEARML_* server variables, and clears the cached settings. Use with pytest's `monkeypatch` (or a
     `pytest.MonkeyPatch.context()`), which restores everything afterwards.
     """
-    from backend.settings import get_settings
+    from backend.core.settings import get_settings
 
     root = Path(root)
     (root / "home").mkdir(parents=True, exist_ok=True)

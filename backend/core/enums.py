@@ -1,0 +1,78 @@
+"""Closed sets of names shared across layers: every value stored in a status, kind or stage column.
+
+A `StrEnum` member compares equal to its string, so rows keep plain strings and old rows still read; a misspelt
+name fails at import instead of silently matching nothing.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobKind(StrEnum):
+    """Kinds of background job the runner knows (each registered once, by its domain's tasks module)."""
+
+    NOOP = "noop"
+    DEMO_DATASET = "demo_dataset"
+    IMPORT_DATASET = "import_dataset"
+    VALIDATE = "validate"
+    TRAIN = "train"
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        """True while the job may still do work."""
+        return self in ACTIVE_JOB_STATUSES
+
+
+ACTIVE_JOB_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING)
+FINISHED_JOB_STATUSES: tuple[JobStatus, ...] = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class FailureCode(StrEnum):
+    """Why a job failed, so pages react to the kind of failure instead of matching message text."""
+
+    BAD_INPUT = "bad_input"
+    NOT_FOUND = "not_found"
+    OUT_OF_MEMORY = "out_of_memory"
+    DATASET = "dataset"
+    WEIGHTS_UNAVAILABLE = "weights_unavailable"
+    WORKER_LOST = "worker_lost"
+    CRASH = "crash"
+
+
+class ModelStage(StrEnum):
+    """Registry stages; exactly one model is in production at a time."""
+
+    CANDIDATE = "candidate"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+class FeedbackKind(StrEnum):
+    """What an end user said about one detection."""
+
+    CORRECT = "correct"
+    WRONG = "wrong"
+    MISSED = "missed"
+
+
+class ReviewSource(StrEnum):
+    """Where an item in the review queue came from."""
+
+    VALIDATION = "validation"
+    FEEDBACK = "feedback"
+    DRIFT = "drift"
+    LABEL_ERROR = "label_error"
+    DISAGREEMENT = "disagreement"
+    USER = "user"

@@ -1,0 +1,233 @@
+"""Hyperparameters: `params.yaml` (also DVC's params file) loaded into pydantic models that refuse unknown keys.
+
+Typical use::
+
+    params = load_params(Path("params.yaml"))
+    cfg = params.train_config(preset="quick_cpu", overrides={"epochs": 3})
+
+Presets are named bundles of train overrides; user overrides merge on top of the preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from backend.core.errors import BadInputError
+
+
+class _Strict(BaseModel):
+    """Base model: unknown keys are an error, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DemoParams(_Strict):
+    """The demo dataset generator."""
+
+    images: int = Field(default=400, ge=10, description="Number of images the demo generator makes.")
+    seed: int = Field(default=0, description="Random seed of the demo generator.")
+
+
+class PrepareParams(_Strict):
+    """COCO/YOLO import and the train/val split."""
+
+    val_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of images in the validation split.")
+    seed: int = Field(default=0, description="Random seed of the train/val split.")
+
+
+class TrainConfig(_Strict):
+    """Everything one training run needs besides the data (see `params.yaml` for each key's meaning)."""
+
+    model: str = Field(default="yolov8n.yaml", min_length=1, description="Architecture .yaml, local .pt or name.")
+    epochs: int = Field(default=10, ge=1, le=10_000)
+    imgsz: int = Field(default=256, ge=32, le=4096)
+    batch: int = Field(default=16, ge=1, le=1024)
+    nbs: int = Field(default=16, ge=1, le=1024)
+    patience: int = Field(default=20, ge=0)
+    device: str = Field(default="auto", description="auto, cpu, or a CUDA index such as 0.")
+    seed: int = 0
+    workers: int = Field(default=2, ge=0, le=64)
+    optimizer: Literal["SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp", "auto"] = "AdamW"
+    lr0: float = Field(default=0.002, gt=0, le=1)
+    lrf: float = Field(default=0.1, gt=0, le=1)
+    cos_lr: bool = False
+    warmup_epochs: float = Field(default=0.5, ge=0)
+    mosaic: float = Field(default=1.0, ge=0, le=1)
+    close_mosaic: int = Field(default=3, ge=0)
+    fliplr: float = Field(default=0.5, ge=0, le=1)
+    scale: float = Field(default=0.5, ge=0, le=1)
+    fraction: float = Field(default=1.0, gt=0, le=1)
+    cache: Literal["ram", "disk", "none"] = "ram"
+    amp: bool = True
+    plots: bool = False
+    deterministic: bool = True
+    resume: bool = Field(default=False, description="Continue the run in the output folder from its last.pt.")
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device_text(cls, value: Any) -> str:
+        """Accept `0` (int) as well as "0" and normalise case."""
+        text = str(value).strip().lower()
+        if text in {"auto", "cpu", "mps"} or all(part.isdigit() for part in text.split(",")):
+            return text
+        raise ValueError("device must be 'auto', 'cpu', 'mps' or a CUDA index such as 0 (or 0,1)")
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _cache_text(cls, value: Any) -> Any:
+        """Accept YAML booleans: true means RAM, false/null means no cache."""
+        if value is True:
+            return "ram"
+        if value is False or value is None:
+            return "none"
+        return value
+
+    def ultralytics_args(self) -> dict[str, Any]:
+        """The keyword arguments for `YOLO.train` (without data, device, output folder and resume)."""
+        args = self.model_dump(exclude={"model", "device", "resume"})
+        args["cache"] = False if self.cache == "none" else self.cache
+        return args
+
+
+class EvaluateParams(_Strict):
+    """Evaluation on the validation split."""
+
+    imgsz: int = Field(default=256, ge=32, le=4096)
+    conf: float = Field(default=0.001, ge=0, le=1)
+    iou: float = Field(default=0.6, gt=0, le=1)
+
+
+class Preset(_Strict):
+    """A named bundle of train overrides."""
+
+    label: str = Field(min_length=1, description="Name shown in the console.")
+    description: str = Field(min_length=1, description="One line saying when to use it.")
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> Preset:
+        """A preset may only set train keys, with valid values."""
+        merge_overrides(TrainConfig(), self.overrides)
+        return self
+
+
+class Params(_Strict):
+    """The whole `params.yaml`."""
+
+    demo: DemoParams = Field(default_factory=DemoParams)
+    prepare: PrepareParams = Field(default_factory=PrepareParams)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    presets: dict[str, Preset] = Field(default_factory=dict)
+
+    def train_config(self, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+        """The train section with a preset (optional) and then user overrides (optional) applied.
+
+        Args:
+            preset: Name of a preset in `presets`, or None for the plain train section.
+            overrides: Train keys to set on top; None values are ignored.
+
+        Returns:
+            A new, validated TrainConfig.
+
+        Raises:
+            BadInputError: Unknown preset, unknown key or invalid value.
+        """
+        cfg = self.train
+        if preset:
+            cfg = apply_preset(cfg, preset, self.presets)
+        if overrides:
+            cfg = merge_overrides(cfg, overrides)
+        return cfg
+
+
+def _describe_validation_error(error: ValidationError) -> str:
+    """One plain line per problem in a pydantic error."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "value"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_params(path: Path) -> Params:
+    """Load and validate a params file.
+
+    Args:
+        path: The YAML file (usually the top-level `params.yaml`).
+
+    Returns:
+        The validated parameters.
+
+    Raises:
+        BadInputError: The file is missing, is not YAML, or has unknown keys or invalid values.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise BadInputError(f"Parameter file {path} does not exist.") from exc
+    except yaml.YAMLError as exc:
+        raise BadInputError(f"Parameter file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadInputError(f"Parameter file {path} must hold a mapping of sections.")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise BadInputError(f"Parameter file {path} is invalid: {_describe_validation_error(exc)}") from exc
+
+
+def merge_overrides(cfg: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
+    """Return a copy of `cfg` with `overrides` applied; None values are skipped.
+
+    Args:
+        cfg: The starting configuration.
+        overrides: Train keys and their new values.
+
+    Returns:
+        A new, validated TrainConfig.
+
+    Raises:
+        BadInputError: A key is not a train setting (the message lists the allowed keys) or a value is invalid.
+    """
+    allowed = list(TrainConfig.model_fields)
+    unknown = sorted(k for k in overrides if k not in allowed)
+    if unknown:
+        raise BadInputError(
+            f"Unknown training setting(s): {', '.join(unknown)}. Allowed settings: {', '.join(allowed)}."
+        )
+    data = cfg.model_dump()
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise BadInputError(f"Invalid training setting: {_describe_validation_error(exc)}") from exc
+
+
+def apply_preset(cfg: TrainConfig, name: str, presets: Mapping[str, Preset] | None = None) -> TrainConfig:
+    """Return `cfg` with the named preset's overrides applied.
+
+    Args:
+        cfg: The starting configuration (usually `params.train`).
+        name: Preset name, e.g. "quick_cpu".
+        presets: The available presets; None loads them from the params file named in the settings.
+
+    Returns:
+        A new, validated TrainConfig.
+
+    Raises:
+        BadInputError: No preset of that name (the message lists the known ones).
+    """
+    if presets is None:
+        from backend.core.settings import get_settings
+
+        presets = load_params(get_settings().params_file).presets
+    if name not in presets:
+        known = ", ".join(sorted(presets)) or "none defined"
+        raise BadInputError(f"Unknown preset '{name}'. Known presets: {known}.")
+    return merge_overrides(cfg, presets[name].overrides)

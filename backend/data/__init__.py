@@ -1,0 +1,3 @@
+"""Datasets: archives, COCO/YOLO preparation, data-quality checks, the demo generator, DVC versions and the dataset
+service.
+"""

@@ -1,0 +1,426 @@
+"""Datasets as the console sees them: import (COCO, YOLO/Roboflow, zip, demo) into immutable DVC versions,
+validation stored per image, and the gallery's view of a version.
+
+Import pipeline: extract safely → detect layout → pre-flight conversion into `datasets/<name>/v<N>/` →
+freeze with DVC → record the version → validate and store every issue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
+
+from backend.core.errors import BadInputError
+from backend.core.progress import ProgressFn, null_progress, sub_progress
+from backend.core.settings import Settings, get_settings
+from backend.data.archive import detect_dataset_layout, safe_extract_zip
+from backend.data.prepare import REPORT_NAME, prepare_coco, prepare_yolo
+from backend.data.quality import CHECKS, SEVERITY_RANK, ValidationReport, read_yolo_dataset, validate_dataset
+from backend.data.versions import track_version
+from backend.store import datasets as dataset_store
+from backend.store import review as review_store
+from backend.store.engine import session_scope
+from backend.store.records import DatasetVersion
+
+log = logging.getLogger(__name__)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
+
+
+def check_dataset_name(name: str) -> str:
+    """Return `name` if it can name a dataset folder, else raise BadInputError saying what is allowed."""
+    name = name.strip()
+    if not _NAME_RE.match(name):
+        raise BadInputError(
+            f"'{name}' cannot name a dataset: use letters, digits, '.', '_' or '-' (up to 80), starting with a "
+            "letter or digit."
+        )
+    return name
+
+
+def _staging_dir(settings: Settings, name: str) -> Path:
+    path = settings.datasets_dir / name / f".staging-{uuid.uuid4().hex[:8]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _finalise_folder(staging: Path, version: DatasetVersion) -> Path:
+    """Move a staged dataset to `v<N>` and point its data.yaml at the new place."""
+    final = staging.parent / version.label
+    if final.exists():
+        raise BadInputError(f"{final} already exists; versions are immutable, so PlateOps will not overwrite it.")
+    staging.rename(final)
+    data_yaml = final / "data.yaml"
+    data = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
+    data["path"] = str(final.resolve())
+    data_yaml.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return final
+
+
+def _record_version(
+    *,
+    name: str,
+    source: str,
+    staging: Path,
+    counts: dict[str, Any],
+    author: str,
+    message: str,
+    changelog: list[dict[str, Any]],
+    parent_id: int | None,
+    progress: ProgressFn,
+    settings: Settings,
+) -> DatasetVersion:
+    """Create the dataset (if new) and version rows, move the files into place and freeze them with DVC."""
+    with session_scope() as session:
+        dataset = dataset_store.find_dataset(session=session, name=name) or dataset_store.create_dataset(
+            session=session, name=name, source=source
+        )
+        version = dataset_store.create_version(
+            session=session,
+            dataset_id=dataset.id,
+            path="",
+            author=author,
+            message=message,
+            parent_id=parent_id,
+            stats=counts,
+            changelog=changelog,
+        )
+        final = _finalise_folder(staging, version)
+        dataset_store.update_version_meta(session=session, version_id=version.id, path=str(final.resolve()))
+    progress(0.0, "Freezing the version with DVC")
+    content_hash = track_version(final, settings=settings)
+    with session_scope() as session:
+        return dataset_store.update_version_meta(session=session, version_id=version.id, content_hash=content_hash)
+
+
+def validate_version(version_id: int, *, progress: ProgressFn = null_progress) -> ValidationReport:
+    """Run every data-quality check on a version, store the issues per image and write the JSON report."""
+    settings = get_settings()
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+    report = validate_dataset(Path(version.path), cache_dir=settings.cache_dir, progress=progress)
+    report.write(settings.reports_dir / f"validation-v{version.id}.json")
+    by_sev = report.summary.get("issues_by_severity", {})
+    status = "errors" if by_sev.get("error") else "warnings" if by_sev.get("warning") else "passed"
+    summary = {**report.summary, "by_severity": by_sev}
+    with session_scope() as session:
+        dataset_store.set_validation(
+            session=session,
+            version_id=version_id,
+            status=status,
+            summary=summary,
+            issues=[i.to_dict() for i in report.issues],
+        )
+    return report
+
+
+def import_dataset(
+    source: Path,
+    *,
+    name: str,
+    images_dir: Path | None = None,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    author: str = "",
+    message: str = "",
+    progress: ProgressFn = null_progress,
+) -> DatasetVersion:
+    """Import a COCO or YOLO/Roboflow dataset (folder, annotation JSON or .zip) as a new validated version.
+
+    Args:
+        source: A .zip, a folder holding a COCO json + images or a data.yaml, or a COCO json file.
+        name: Dataset name; an existing name gets a new version.
+        images_dir: The images folder when `source` is a COCO json whose images live elsewhere.
+        val_fraction: Share of images for validation when the source has no split.
+        seed: Seed of the split.
+        author: Who imported it (shown in the version history).
+        message: Version note.
+        progress: Progress callback.
+
+    Returns:
+        The new DatasetVersion (validated).
+    """
+    settings = get_settings()
+    name = check_dataset_name(name)
+    source = Path(source)
+    if not source.exists():
+        raise BadInputError(f"{source} does not exist on the server.")
+    extracted: Path | None = None
+    try:
+        if source.suffix.lower() == ".zip":
+            extracted = settings.home / "imports" / uuid.uuid4().hex[:10]
+            safe_extract_zip(
+                source,
+                extracted,
+                max_bytes=settings.archive_max_bytes,
+                max_members=settings.archive_max_members,
+                progress=sub_progress(progress, 0.0, 0.1, "Unpacking: "),
+            )
+            root = extracted
+        else:
+            root = source
+        staging = _staging_dir(settings, name)
+        prep_progress = sub_progress(progress, 0.1, 0.55, "Converting: ")
+        if root.is_file() and root.suffix.lower() == ".json":
+            kind = "coco"
+            result = prepare_coco(
+                root,
+                images_dir or root.parent / "images",
+                staging,
+                val_fraction=val_fraction,
+                seed=seed,
+                progress=prep_progress,
+            )
+        else:
+            layout = detect_dataset_layout(root)
+            kind = layout.kind
+            if layout.kind == "coco" and layout.coco_json and layout.images_dir:
+                result = prepare_coco(
+                    layout.coco_json,
+                    images_dir or layout.images_dir,
+                    staging,
+                    val_fraction=val_fraction,
+                    seed=seed,
+                    progress=prep_progress,
+                )
+            elif layout.kind == "yolo" and layout.data_yaml:
+                result = prepare_yolo(
+                    layout.data_yaml, staging, val_fraction=val_fraction, seed=seed, progress=prep_progress
+                )
+            else:
+                raise BadInputError(layout.message)
+        version = _record_version(
+            name=name,
+            source=kind,
+            staging=staging,
+            counts=result.counts,
+            author=author,
+            message=message or f"Imported from {source.name}",
+            changelog=[{"action": "import", "source": str(source), "format": kind, **result.counts}],
+            parent_id=None,
+            progress=sub_progress(progress, 0.55, 0.65),
+            settings=settings,
+        )
+    except BaseException:
+        for leftover in (settings.datasets_dir / name).glob(".staging-*") if name else []:
+            shutil.rmtree(leftover, ignore_errors=True)
+        raise
+    finally:
+        if extracted is not None:
+            shutil.rmtree(extracted, ignore_errors=True)
+    validate_version(version.id, progress=sub_progress(progress, 0.65, 1.0, "Checking: "))
+    with session_scope() as session:
+        return dataset_store.get_version(session=session, version_id=version.id)
+
+
+def create_demo_dataset(
+    *,
+    name: str = "demo-food",
+    images: int = 400,
+    seed: int = 0,
+    defects: bool = False,
+    progress: ProgressFn = null_progress,
+) -> DatasetVersion:
+    """Generate the procedural demo food set (COCO) and import it as a validated version."""
+    from backend.data.demo import generate_demo_dataset
+
+    settings = get_settings()
+    raw = settings.home / "raw" / f"{name}-seed{seed}"
+    if raw.exists():
+        shutil.rmtree(raw)
+    generate_demo_dataset(
+        raw, images=images, seed=seed, defects=defects, progress=sub_progress(progress, 0.0, 0.4, "Drawing: ")
+    )
+    version = import_dataset(
+        raw / "annotations.json",
+        name=name,
+        images_dir=raw / "images",
+        seed=seed,
+        author="PlateOps demo generator",
+        message=f"Demo food dataset: {images} images, seed {seed}" + (", with planted defects" if defects else ""),
+        progress=sub_progress(progress, 0.4, 1.0),
+    )
+    shutil.rmtree(raw, ignore_errors=True)  # the version holds hard links to the images; the raw copy is spare
+    return version
+
+
+# --- gallery --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    class_id: int
+    name: str
+    cx: float
+    cy: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True)
+class GalleryImage:
+    file: str
+    split: str
+    path: str
+    boxes: tuple[Box, ...]
+    issues: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)  # (check, severity, message)
+
+    @property
+    def classes(self) -> set[str]:
+        return {b.name for b in self.boxes}
+
+
+def _read_boxes(label_path: Path, names: list[str]) -> tuple[Box, ...]:
+    if not label_path.exists():
+        return ()
+    boxes = []
+    for line in label_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) != 5:
+            continue
+        try:
+            cid = int(parts[0])
+            cx, cy, w, h = (float(p) for p in parts[1:])
+        except ValueError:
+            continue
+        boxes.append(Box(cid, names[cid] if 0 <= cid < len(names) else f"class {cid}", cx, cy, w, h))
+    return tuple(boxes)
+
+
+def gallery(version_id: int) -> tuple[list[str], list[GalleryImage]]:
+    """Class names and every image of a version with its boxes and stored issues (issue-only files included)."""
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+        issues = dataset_store.list_issues(session=session, version_id=version_id)
+    by_file: dict[str, list[tuple[str, str, str]]] = {}
+    for issue in issues:
+        by_file.setdefault(issue.file, []).append((issue.check, issue.severity, issue.message))
+    dataset = read_yolo_dataset(Path(version.path))
+    images = [
+        GalleryImage(
+            file=img.name,
+            split=img.split,
+            path=str(img.path),
+            boxes=_read_boxes(img.label_path, dataset.names),
+            issues=tuple(by_file.pop(img.name, [])),
+        )
+        for img in dataset.images
+    ]
+    # Images prepare left out (missing, corrupt) still show up, with no picture, so users see why.
+    images += [GalleryImage(file=f, split="excluded", path="", boxes=(), issues=tuple(v)) for f, v in by_file.items()]
+    return dataset.names, images
+
+
+def prepare_report(version_id: int) -> dict[str, Any]:
+    """The pre-flight report `prepare` wrote for a version."""
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+    path = Path(version.path) / REPORT_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def check_descriptions() -> dict[str, tuple[str, str]]:
+    """Every data-quality check: name → (severity, plain description), most severe first."""
+    return dict(sorted(CHECKS.items(), key=lambda kv: (-SEVERITY_RANK.get(kv[1][0], 0), kv[0])))
+
+
+def send_to_review(version_id: int, files: list[str], reason: str) -> int:
+    """Put images of a version on the review queue; returns how many were added."""
+    with session_scope() as session:
+        for file in files:
+            review_store.add_review_item(
+                session=session, source="validation", reason=reason, file=file, dataset_version_id=version_id
+            )
+    return len(files)
+
+
+def list_versions_with_datasets() -> list[tuple[str, DatasetVersion]]:
+    """Every version with its dataset's name, newest first (for pickers)."""
+    with session_scope() as session:
+        names = {d.id: d.name for d in dataset_store.list_datasets(session=session)}
+        return [(names.get(v.dataset_id, "?"), v) for v in dataset_store.list_versions(session=session)]
+
+
+# --- console helpers (Datasets page) --------------------------------------------------------------------------
+
+_UPLOAD_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def save_upload(stream: BinaryIO, filename: str) -> Path:
+    """Save an uploaded dataset archive to its own file under `<home>/uploads` and return its path.
+
+    Every upload gets a unique name, so two people importing at once never share a file. The import job deletes
+    it when done (`delete_source_after`).
+
+    Args:
+        stream: The uploaded file (read from its current position in chunks).
+        filename: The name the browser sent; only its tidied stem is kept, for people reading the folder.
+
+    Returns:
+        The saved file.
+
+    Raises:
+        BadInputError: The file is not a .zip.
+    """
+    if Path(filename).suffix.lower() != ".zip":
+        raise BadInputError(f"{filename} is not a .zip file. Upload a .zip of a COCO or YOLO/Roboflow export.")
+    folder = get_settings().home / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _UPLOAD_NAME_RE.sub("_", Path(filename).stem)[:60] or "upload"
+    path = folder / f"{uuid.uuid4().hex}-{stem}.zip"
+    with path.open("xb") as out:
+        shutil.copyfileobj(stream, out, length=1024 * 1024)
+    return path
+
+
+def check_import_source(source: str, images_dir: str = "") -> tuple[Path, Path | None]:
+    """Check a server-side import path (and optional images folder) before a job is queued.
+
+    Args:
+        source: A folder (COCO json + images, or a YOLO data.yaml), a COCO .json file or a .zip on the server.
+        images_dir: The images folder for a COCO json whose images live elsewhere; empty for none.
+
+    Returns:
+        The source and images folder as absolute paths (images folder None when not given).
+
+    Raises:
+        BadInputError: A path is empty, does not exist, or is the wrong kind of file.
+    """
+    if not source.strip():
+        raise BadInputError("Enter the path of a dataset folder, a COCO .json file or a .zip on the server.")
+    path = Path(source.strip()).expanduser().resolve()
+    if not path.exists():
+        raise BadInputError(f"{path} does not exist on the server. Check the spelling and that PlateOps may read it.")
+    if path.is_file() and path.suffix.lower() not in (".json", ".zip"):
+        raise BadInputError(f"{path.name} is neither a folder, a COCO .json file nor a .zip.")
+    images: Path | None = None
+    if images_dir.strip():
+        images = Path(images_dir.strip()).expanduser().resolve()
+        if not images.is_dir():
+            raise BadInputError(f"The images folder {images} does not exist on the server.")
+    return path, images
+
+
+def version_image_sizes(version_id: int, *, limit: int = 3000) -> list[tuple[str, str, int, int]]:
+    """(file, split, width, height) of a version's images, read from file headers (an even sample past `limit`)."""
+    from backend.imaging.drawing import image_size
+
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+    images = read_yolo_dataset(Path(version.path)).images
+    step = max(1, -(-len(images) // limit))
+    sizes = []
+    for img in images[::step]:
+        try:
+            width, height = image_size(img.path)
+        except BadInputError:
+            continue  # unreadable images are reported by validation; the chart shows the rest
+        sizes.append((img.name, img.split, width, height))
+    return sizes

@@ -1,0 +1,356 @@
+"""The job runner: a job is a store row plus a detached subprocess (`python -m jobs.worker JOB_ID`).
+
+The console calls `submit()` and returns at once; the worker process calls `run_job()`, which runs the registered
+task function, writes progress and a heartbeat to the store and records how the job ended. `cancel()` signals the
+worker's process group; `reap()` fails workers whose heartbeat went stale and starts queued jobs when a slot frees.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from backend.core.clock import utcnow
+from backend.core.errors import NotFoundError, PlateOpsError
+from backend.core.settings import Settings, get_settings
+from backend.store import jobs as job_store
+from backend.store.engine import session_scope
+from backend.store.records import Job
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STALE_MESSAGE = "The worker stopped unexpectedly (no heartbeat). It may have run out of memory or been killed."
+CANCEL_GRACE_S = 15.0
+
+
+class JobCancelled(BaseException):
+    """Raised inside a worker when the job is cancelled (BaseException so `except Exception` won't swallow it)."""
+
+
+@dataclass
+class JobContext:
+    """What a task function gets: its job's id and params, a progress callback and a `live` publisher."""
+
+    job_id: int
+    params: dict[str, Any]
+    settings: Settings
+    progress: Callable[[float | None, str], None]
+    publish: Callable[[dict[str, Any]], None]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+TaskFn = Callable[[JobContext], dict[str, Any] | None]
+_TASKS: dict[str, TaskFn] = {}
+
+
+def register_task(kind: str) -> Callable[[TaskFn], TaskFn]:
+    """Decorator that makes a function runnable as a job of `kind`."""
+
+    def decorate(fn: TaskFn) -> TaskFn:
+        _TASKS[kind] = fn
+        return fn
+
+    return decorate
+
+
+def get_task(kind: str) -> TaskFn:
+    """The function registered for `kind` (loads the built-in tasks and `PLATEOPS_TASK_MODULES`)."""
+    load_task_modules()
+    try:
+        return _TASKS[kind]
+    except KeyError:
+        raise NotFoundError(f"No job type called '{kind}'. Known: {', '.join(sorted(_TASKS))}.") from None
+
+
+def load_task_modules() -> None:
+    """Import the modules that register tasks: backend.console.catalog plus any listed in PLATEOPS_TASK_MODULES."""
+    import importlib
+
+    modules = [
+        "backend.console.catalog",
+        *[m for m in os.environ.get("PLATEOPS_TASK_MODULES", "").split(",") if m.strip()],
+    ]
+    for name in modules:
+        importlib.import_module(name.strip())
+
+
+# --- console side ---------------------------------------------------------------------------------------------
+
+
+def _limit_for(kind: str, settings: Settings) -> int:
+    return settings.job_concurrency.get(kind, settings.default_job_concurrency)
+
+
+def submit(kind: str, params: dict[str, Any], *, title: str = "", settings: Settings | None = None) -> int:
+    """Queue a job and start its worker if a slot is free. Returns the job id at once."""
+    settings = settings or get_settings()
+    get_task(kind)  # fail fast on an unknown kind, before anything is stored
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    with session_scope() as session:
+        job = job_store.create_job(session=session, kind=kind, params=params, title=title)
+        log_path = settings.logs_dir / f"job-{job.id}.log"
+        job_store.update_job(session=session, job_id=job.id, log_path=str(log_path))
+    dispatch(settings=settings)
+    return job.id
+
+
+def _spawn_worker(job: Job, settings: Settings) -> int:
+    log_path = Path(job.log_path or settings.logs_dir / f"job-{job.id}.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["PLATEOPS_HOME"] = str(settings.home.resolve())
+    env["PLATEOPS_DATABASE_URL"] = settings.db_url
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    with open(log_path, "ab") as log_file:  # the child keeps its own handle
+        proc = subprocess.Popen(
+            [settings.python_executable, "-m", "jobs.worker", str(job.id)],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # own process group: cancel signals the whole tree, the console survives
+        )
+    _children.append(proc)
+    return proc.pid
+
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _reap_children() -> None:
+    """Collect exited worker processes so they don't linger as zombies in a long-lived console."""
+    for proc in list(_children):
+        if proc.poll() is not None:
+            _children.remove(proc)
+
+
+def dispatch(*, settings: Settings | None = None) -> list[int]:
+    """Start queued jobs, oldest first, while their kind has free slots. Returns the ids started."""
+    settings = settings or get_settings()
+    _reap_children()
+    started: list[int] = []
+    with session_scope() as session:
+        queued = job_store.list_jobs(session=session, statuses=["queued"], oldest_first=True, limit=1000)
+    for job in queued:
+        with session_scope() as session:
+            claimed = job_store.claim_job(
+                session=session, job_id=job.id, kind=job.kind, limit=_limit_for(job.kind, settings)
+            )
+        if not claimed:
+            continue
+        try:
+            pid = _spawn_worker(job, settings)
+        except OSError as exc:
+            with session_scope() as session:
+                job_store.finish_job(session=session, job_id=job.id, status="failed", error=f"Could not start: {exc}")
+            continue
+        with session_scope() as session:
+            job_store.update_job(session=session, job_id=job.id, pid=pid)
+        started.append(job.id)
+    return started
+
+
+def _signal_group(pid: int, sig: int) -> bool:
+    try:
+        os.killpg(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def cancel(job_id: int) -> Job:
+    """Cancel a job: a queued one at once, a running one by SIGTERM to its process group."""
+    with session_scope() as session:
+        job = job_store.get_job(session=session, job_id=job_id)
+        if job.status == "queued":
+            job_store.finish_job(
+                session=session, job_id=job_id, status="cancelled", error="Cancelled before it started."
+            )
+            return job_store.get_job(session=session, job_id=job_id)
+        if not job.active:
+            return job
+        job_store.update_job(session=session, job_id=job_id, cancel_requested_at=utcnow(), message="Cancelling…")
+    if job.pid:
+        _signal_group(job.pid, signal.SIGTERM)
+    with session_scope() as session:
+        return job_store.get_job(session=session, job_id=job_id)
+
+
+def reap(*, settings: Settings | None = None) -> list[int]:
+    """Fail jobs whose worker went silent, force-kill cancels that overran, then dispatch. Returns failed ids."""
+    settings = settings or get_settings()
+    now = utcnow()
+    stale_before = now - timedelta(seconds=settings.heartbeat_timeout_s)
+    failed: list[int] = []
+    with session_scope() as session:
+        active = job_store.list_jobs(session=session, statuses=["starting", "running"], limit=1000)
+    _reap_children()
+    for job in active:
+        if job.cancel_requested_at and job.pid and not _signal_group(job.pid, 0):
+            with session_scope() as session:  # the worker is gone: it ended before it could record the cancel
+                job_store.finish_job(session=session, job_id=job.id, status="cancelled", error="Cancelled by the user.")
+            continue
+        if job.cancel_requested_at and (now - job.cancel_requested_at).total_seconds() > CANCEL_GRACE_S:
+            if job.pid:
+                _signal_group(job.pid, signal.SIGKILL)
+            with session_scope() as session:
+                job_store.finish_job(session=session, job_id=job.id, status="cancelled", error="Cancelled (forced).")
+            continue
+        beat = job.heartbeat_at or job.started_at or job.created_at
+        if beat < stale_before:
+            if job.pid:
+                _signal_group(job.pid, signal.SIGKILL)  # a hung worker must not finish later and overwrite this
+            with session_scope() as session:
+                if job.cancel_requested_at:  # it died of the cancel before it could say so
+                    job_store.finish_job(
+                        session=session, job_id=job.id, status="cancelled", error="Cancelled by the user."
+                    )
+                elif job_store.finish_job(session=session, job_id=job.id, status="failed", error=STALE_MESSAGE):
+                    failed.append(job.id)
+    dispatch(settings=settings)
+    return failed
+
+
+def tail_log(job: Job, lines: int = 40, max_bytes: int = 64_000) -> str:
+    """The last `lines` lines of a job's log (reads at most `max_bytes` from the end)."""
+    path = Path(job.log_path)
+    if not job.log_path or not path.exists():
+        return ""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - max_bytes))
+        text = handle.read().decode("utf-8", errors="replace")
+    # Progress bars rewrite one line with \r: keep the last state of each line.
+    cleaned = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+    return "\n".join(cleaned[-lines:])
+
+
+def wait_for(job_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.2) -> Job:
+    """Block until a job finishes (CLI and tests; the console polls instead)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with session_scope() as session:
+            job = job_store.get_job(session=session, job_id=job_id)
+        if not job.active:
+            return job
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Job {job_id} still {job.status} after {timeout_s:.0f} s")
+        reap()
+        time.sleep(poll_s)
+
+
+# --- worker side ----------------------------------------------------------------------------------------------
+
+
+class _Heartbeat(threading.Thread):
+    """Writes the job's heartbeat every interval from a side thread while the task runs."""
+
+    def __init__(self, job_id: int, interval_s: float) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id = job_id
+        self.interval_s = interval_s
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval_s):
+            try:
+                with session_scope() as session:
+                    job_store.update_job(session=session, job_id=self.job_id, heartbeat_at=utcnow())
+            except Exception:
+                log.warning("heartbeat write failed", exc_info=True)
+
+
+class _ProgressWriter:
+    """Turns progress calls into throttled store writes."""
+
+    def __init__(self, job_id: int, min_interval_s: float = 0.5) -> None:
+        self.job_id = job_id
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
+        self._last_message = ""
+
+    def __call__(self, fraction: float | None, message: str = "") -> None:
+        now = time.monotonic()
+        final = fraction is not None and fraction >= 1.0
+        if not final and message == self._last_message and now - self._last < self.min_interval_s:
+            return
+        self._last, self._last_message = now, message
+        values: dict[str, Any] = {"message": message[:2000], "heartbeat_at": utcnow()}
+        if fraction is not None:
+            values["progress"] = max(0.0, min(1.0, float(fraction)))
+        with session_scope() as session:
+            job_store.update_job(session=session, job_id=self.job_id, **values)
+
+    def publish(self, live: dict[str, Any]) -> None:
+        with session_scope() as session:
+            job_store.update_job(session=session, job_id=self.job_id, live=live, heartbeat_at=utcnow())
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    raise JobCancelled(f"signal {signum}")
+
+
+def run_job(job_id: int) -> str:
+    """Run one stored job in this process (the body of `python -m jobs.worker`). Returns the final status."""
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with session_scope() as session:
+        job = job_store.get_job(session=session, job_id=job_id)
+        if job.status not in ("starting", "queued"):
+            log.info("job %s is %s; nothing to do", job_id, job.status)
+            return job.status
+        if job.cancel_requested_at:
+            job_store.finish_job(session=session, job_id=job_id, status="cancelled", error="Cancelled by the user.")
+            return "cancelled"
+        job_store.update_job(
+            session=session,
+            job_id=job_id,
+            status="running",
+            pid=os.getpid(),
+            started_at=job.started_at or utcnow(),
+            heartbeat_at=utcnow(),
+        )
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    heartbeat = _Heartbeat(job_id, settings.heartbeat_interval_s)
+    heartbeat.start()
+    writer = _ProgressWriter(job_id)
+    ctx = JobContext(job_id=job_id, params=job.params, settings=settings, progress=writer, publish=writer.publish)
+    log.info("job %s (%s) started: %s", job_id, job.kind, job.params)
+    status, result, error = "failed", None, None
+    try:
+        task = get_task(job.kind)
+        result = task(ctx) or {}
+        status = "succeeded"
+    except JobCancelled:
+        status, error = "cancelled", "Cancelled by the user."
+        log.info("job %s cancelled", job_id)
+    except PlateOpsError as exc:
+        error = str(exc)
+        log.error("job %s failed: %s\n%s", job_id, exc, traceback.format_exc())
+    except Exception as exc:  # noqa: BLE001 - any crash must end as a failed job with the traceback in the log
+        error = f"Unexpected error: {type(exc).__name__}: {exc}. The log has the details."
+        log.error("job %s crashed\n%s", job_id, traceback.format_exc())
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        heartbeat.stop_event.set()
+    with session_scope() as session:
+        job_store.finish_job(session=session, job_id=job_id, status=status, result=result, error=error)
+        if status == "succeeded":
+            job_store.update_job(session=session, job_id=job_id, message="Done")
+    log.info("job %s %s", job_id, status)
+    dispatch(settings=settings)  # hand our slot to the next queued job
+    return status

@@ -1,0 +1,246 @@
+"""The detector: load YOLO weights (.pt or .onnx), detect objects on images, draw the boxes.
+
+Security: a `.pt` file is a Python pickle, and `torch.load` of a pickle runs whatever code the file carries.
+Only load `.pt` weights that PlateOps' own training produced on this machine; never load a `.pt` a user uploads.
+Pass `allowed_root` (e.g. the workspace runs folder) so a path outside it is refused. `.onnx` files hold no code
+and are the format to accept from elsewhere.
+
+Offline: ultralytics would otherwise pip-install missing export/runtime packages and probe the network;
+`ultralytics_yolo()` sets `YOLO_AUTOINSTALL=false` and `YOLO_OFFLINE=true` (unless already set) before ultralytics
+is first imported, and turns auto-install off if it was imported earlier. It also undoes ultralytics' global
+replacement of `PIL.Image.open` (which would try to install a HEIF plugin on every unreadable upload).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from PIL import Image
+
+from backend.core.errors import BadInputError, NotFoundError
+from backend.training.yolo import ultralytics_yolo
+
+if TYPE_CHECKING:
+    from ultralytics import YOLO
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_KINDS: dict[str, Literal["pt", "onnx"]] = {".pt": "pt", ".onnx": "onnx"}
+
+# Errors ultralytics, torch and onnxruntime raise for a file that is not a usable model.
+_LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    RuntimeError,
+    ValueError,
+    TypeError,
+    OSError,
+    KeyError,
+    AttributeError,
+    EOFError,
+    AssertionError,
+    ImportError,
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object.
+
+    Attributes:
+        class_name: Class name from the model's metadata.
+        class_id: Class index in the model.
+        confidence: Score 0–1 (rounded to 4 decimals).
+        box: (x1, y1, x2, y2) in pixels of the original (upright) image, rounded to 0.1.
+    """
+
+    class_name: str
+    class_id: int
+    confidence: float
+    box: tuple[float, float, float, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form used by `jobs.detect` and the prediction log: `{"class", "confidence", "box"}`."""
+        return {"class": self.class_name, "confidence": self.confidence, "box": list(self.box)}
+
+
+@dataclass
+class DetectionResult:
+    """Detections on one image.
+
+    Attributes:
+        detections: Objects found, highest confidence first.
+        latency_ms: Wall time of the predict call for this image, pre- and post-processing included.
+        width: Width of the image the boxes refer to.
+        height: Height of the image the boxes refer to.
+    """
+
+    detections: list[Detection] = field(default_factory=list)
+    latency_ms: float = 0.0
+    width: int = 0
+    height: int = 0
+
+
+class Detector:
+    """A loaded YOLO detection model. Create with `Detector.load`; thread-safe (predictions run one at a time)."""
+
+    def __init__(self, model: YOLO, *, source: Path, kind: Literal["pt", "onnx"], device: str) -> None:
+        self._model = model
+        self._source = source
+        self._kind = kind
+        self._device = device
+        self._lock = threading.Lock()
+        self._fixed_imgsz: int | None = None
+        self._names: list[str] = []
+        self._imgsz = 640
+
+    @classmethod
+    def load(
+        cls,
+        weights: Path,
+        *,
+        device: str = "cpu",
+        allowed_root: Path | None = None,
+    ) -> Detector:
+        """Load `.pt` or `.onnx` weights and run one warm-up prediction.
+
+        Args:
+            weights: Model file. `.pt` files must come from our own training (loading runs pickled code).
+            device: Torch device ("cpu", "0", "cuda:0"...).
+            allowed_root: When given, refuse weights outside this folder (resolved, symlinks followed).
+
+        Returns:
+            A ready detector.
+
+        Raises:
+            NotFoundError: The weights file does not exist.
+            BadInputError: The file is outside `allowed_root`, has another suffix, or is not a usable model.
+        """
+        weights = Path(weights)
+        kind = WEIGHT_KINDS.get(weights.suffix.lower())
+        if kind is None:
+            raise BadInputError(f"{weights.name} is not a model file; use the .pt or .onnx weights of a trained run.")
+        if not weights.is_file():
+            raise NotFoundError(f"Model weights not found: {weights}. Check the path or train a model first.")
+        if allowed_root is not None and not weights.resolve().is_relative_to(Path(allowed_root).resolve()):
+            raise BadInputError(
+                f"{weights.name} is outside {allowed_root}; only weights from PlateOps' own runs can be loaded "
+                "(a .pt file can run code when loaded)."
+            )
+        yolo = ultralytics_yolo()
+        try:
+            model = yolo(str(weights), task="detect")
+            if model.task != "detect":
+                raise BadInputError(f"{weights.name} is a {model.task} model; PlateOps needs a detection model.")
+            detector = cls(model, source=weights, kind=kind, device=device)
+            detector._warm_up()
+        except _LOAD_ERRORS as exc:
+            raise BadInputError(
+                f"{weights.name} could not be loaded as a YOLO detection model ({_first_line(exc)}). "
+                "Use best.pt from a PlateOps run or an ONNX export of it."
+            ) from exc
+        return detector
+
+    def _warm_up(self) -> None:
+        """Build the predictor on a blank image so names, input size and the first latency are settled."""
+        train_imgsz = self._model.overrides.get("imgsz")
+        self._model.predict(Image.new("RGB", (32, 32)), imgsz=train_imgsz or 640, device=self._device, verbose=False)
+        backend = self._model.predictor.model
+        names = backend.names if isinstance(backend.names, dict) else dict(enumerate(backend.names))
+        self._names = [str(names[i]) for i in sorted(names)]
+        if self._kind == "onnx":
+            size = getattr(backend, "imgsz", None) or train_imgsz or 640
+            self._imgsz = int(max(size) if isinstance(size, (list, tuple)) else size)
+            if not getattr(backend, "dynamic", False):
+                self._fixed_imgsz = self._imgsz
+        else:
+            size = train_imgsz or 640
+            self._imgsz = int(max(size) if isinstance(size, (list, tuple)) else size)
+
+    @property
+    def names(self) -> list[str]:
+        """Class names, indexed by class id."""
+        return list(self._names)
+
+    @property
+    def source(self) -> Path:
+        """The weights file this detector was loaded from."""
+        return self._source
+
+    @property
+    def kind(self) -> Literal["pt", "onnx"]:
+        """The weights format: "pt" or "onnx"."""
+        return self._kind
+
+    @property
+    def imgsz(self) -> int:
+        """Default inference size (the training size for .pt, the exported input size for .onnx)."""
+        return self._imgsz
+
+    def predict(
+        self,
+        images: list[Image.Image],
+        *,
+        conf: float = 0.25,
+        iou: float = 0.45,
+        imgsz: int | None = None,
+    ) -> list[DetectionResult]:
+        """Detect objects on each image.
+
+        Args:
+            images: Upright RGB images (as from `backend.imaging.loading.load_image`).
+            conf: Minimum confidence, 0–1.
+            iou: IoU threshold of non-maximum suppression, 0–1.
+            imgsz: Inference size; default `self.imgsz`. Ignored (with a log warning) for an ONNX model exported
+                with a fixed input size, which only runs at that size.
+
+        Returns:
+            One result per image, in order; boxes are in each image's own pixel coordinates, highest confidence
+            first; boxes without area are left out.
+        """
+        if not 0.0 <= conf <= 1.0 or not 0.0 <= iou <= 1.0:
+            raise BadInputError(f"Confidence and IoU must be between 0 and 1 (got conf={conf}, iou={iou}).")
+        size = imgsz or self._imgsz
+        if self._fixed_imgsz is not None and size != self._fixed_imgsz:
+            logger.warning("%s only runs at imgsz=%d; ignoring imgsz=%d", self._source.name, self._fixed_imgsz, size)
+            size = self._fixed_imgsz
+        results: list[DetectionResult] = []
+        with self._lock:
+            for image in images:
+                start = time.perf_counter()
+                outputs = self._model.predict(image, conf=conf, iou=iou, imgsz=size, device=self._device, verbose=False)
+                latency_ms = (time.perf_counter() - start) * 1000.0
+                results.append(
+                    DetectionResult(
+                        detections=self._to_detections(outputs[0].boxes.data.tolist()),
+                        latency_ms=round(latency_ms, 2),
+                        width=image.width,
+                        height=image.height,
+                    )
+                )
+        return results
+
+    def _to_detections(self, rows: list[list[float]]) -> list[Detection]:
+        """Turn ultralytics' [x1, y1, x2, y2, conf, cls] rows (original-image pixels) into detections.
+
+        Boxes that clipping to the image left without area (from anchors in the letterbox padding) are dropped.
+        """
+        detections = []
+        for x1, y1, x2, y2, score, cls in rows:
+            box = (round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1))
+            if box[2] <= box[0] or box[3] <= box[1]:
+                continue
+            class_id = int(cls)
+            name = self._names[class_id] if 0 <= class_id < len(self._names) else str(class_id)
+            detections.append(Detection(class_name=name, class_id=class_id, confidence=round(score, 4), box=box))
+        return detections
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception message without ultralytics' "ERROR ❌️" decoration, at most 200 chars."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.removeprefix("ERROR").strip(" ❌️\ufe0f:")  # noqa: B005 - a set of decoration characters
+    return text if len(text) <= 200 else text[:199] + "…"

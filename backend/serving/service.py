@@ -1,0 +1,471 @@
+"""Serving: which model answers end users, one detection end to end (load → detect → features → log), feedback.
+
+The Detect page and the benchmark call `detect_image` for every picture; it is the only place a prediction row is
+written for an upload or a camera shot, so the prediction log (monitoring's "current" data) always holds features
+computed by `backend.imaging.features.image_features`, the same function the training reference uses.
+
+Which model serves (`serving_model`): the registry's production model; until one is promoted, the newest
+succeeded training run whose weights are on disk. The `.pt` file of our own training is preferred; a model's ONNX
+export is used only when its `.pt` is gone. `.pt` files are pickles (loading runs code), so `load_detector` only
+loads them from the workspace runs folder; the Detect page accepts pictures, never model files.
+
+Bad input: `detect_image` loads the picture with `backend.imaging.loading.load_image` first, so a file it refuses raises
+`BadInputError` before anything is written (no prediction row, no image file).
+
+Cost: the work around the model (safe decode, features, drawing, two small JPEGs, one row) runs after it, in the
+caller's thread. Running it beside the model in a thread was tried: on a small CPU machine it competes with torch's
+own threads and made the model slower (bench/detect.py), so it stays sequential.
+
+Stored pictures: unless `store_prediction_images` is off, a copy resized to at most `STORED_MAX_SIDE` pixels and a
+thumbnail of at most `THUMB_MAX_SIDE` go to `predictions_dir/YYYY/MM/DD/<uuid>.jpg` and `<uuid>_thumb.jpg` (upright,
+metadata stripped). Detection boxes stay in pixels of the full-size upright picture, whose size is in the row's
+`features` (`width`, `height`); scale them by `copy.width / features["width"]` to draw them on the copy.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+
+from backend.core.clock import utcnow
+from backend.core.errors import BadInputError, NotFoundError
+from backend.core.settings import get_settings
+from backend.imaging.drawing import draw_detections
+from backend.imaging.features import image_features
+from backend.imaging.loading import LoadedImage, load_image
+from backend.serving.inference import Detection, Detector
+from backend.store import predictions as prediction_store
+from backend.store import registry as model_store
+from backend.store import runs as run_store
+from backend.store.engine import session_scope
+from backend.store.records import Feedback, RegisteredModel, Run
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONF = 0.25
+DEFAULT_IOU = 0.45
+STORED_MAX_SIDE = 1024
+THUMB_MAX_SIDE = 256
+FEEDBACK_KINDS: tuple[str, ...] = ("correct", "wrong", "missed")
+Source = Literal["upload", "camera", "cli"]
+_MAX_CLASS_NAME = 100  # the feedback table's column width
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """The model that answers detection requests.
+
+    Attributes:
+        model_id: Registry id when the model is registered (production), else None.
+        run_id: The training run it came from, when known.
+        name: The model's or run's name.
+        label: Plain-language "which model answered", e.g. "production model food-v3 (#4)".
+        weights: The weights file to load (.pt from our training, or the ONNX export when the .pt is gone).
+        kind: "pt" or "onnx".
+        production: True when it is the registry's production model; False for the newest-run fallback.
+        class_thresholds: Per-class confidence thresholds set in the registry ({class: 0..1}); may be empty.
+        mtime_ns: Modification time of `weights`, part of every cache key so replaced weights reload.
+    """
+
+    model_id: int | None
+    run_id: int | None
+    name: str
+    label: str
+    weights: Path
+    kind: Literal["pt", "onnx"]
+    production: bool
+    class_thresholds: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    mtime_ns: int = 0
+
+    @property
+    def cache_key(self) -> str:
+        """A string that changes whenever a different model or different weights would answer."""
+        return f"{self.model_id}:{self.run_id}:{self.weights}:{self.mtime_ns}"
+
+    @property
+    def log_label(self) -> str:
+        """The `model_label` written into prediction rows ("model 4: food-v3" or "run 7: yolov8n-demo")."""
+        return f"model {self.model_id}: {self.name}" if self.model_id is not None else f"run {self.run_id}: {self.name}"
+
+    @property
+    def default_conf(self) -> float:
+        """Confidence slider default: the lowest per-class threshold when any is set, else 0.25."""
+        return min(self.class_thresholds.values()) if self.class_thresholds else DEFAULT_CONF
+
+    @property
+    def default_iou(self) -> float:
+        """IoU slider default (non-maximum suppression)."""
+        return DEFAULT_IOU
+
+
+@dataclass
+class DetectOutcome:
+    """What one detection on one picture produced.
+
+    Attributes:
+        prediction_id: Id of the logged prediction row (for feedback).
+        image_name: The file name the user gave.
+        sha256: Hex SHA-256 of the file bytes.
+        original: The upright RGB picture that was detected on.
+        annotated: `original` with the boxes drawn.
+        detections: Objects found, highest confidence first; boxes in `original` pixels.
+        latency_ms: Wall time of the model's predict call.
+        total_ms: Wall time of the whole `detect_image` call (load, detect, features, files, log).
+        features: The monitoring features logged with the row.
+        notes: Conversions done while loading ("converted from CMYK", "rotated upright from EXIF orientation 6").
+        image_path: The stored resized copy, or None when pictures are not kept.
+        thumb_path: The stored thumbnail, or None.
+        model_label: Which model answered, in words.
+    """
+
+    prediction_id: int
+    image_name: str
+    sha256: str
+    original: Image.Image
+    annotated: Image.Image
+    detections: list[Detection]
+    latency_ms: float
+    total_ms: float
+    features: dict[str, float | int]
+    notes: list[str]
+    image_path: Path | None
+    thumb_path: Path | None
+    model_label: str
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One row per detection for a table: number, item, confidence, box."""
+        return [
+            {
+                "#": index + 1,
+                "item": det.class_name,
+                "confidence": det.confidence,
+                "box (x1, y1, x2, y2)": ", ".join(f"{v:.0f}" for v in det.box),
+            }
+            for index, det in enumerate(self.detections)
+        ]
+
+    def best_per_class(self) -> dict[str, float]:
+        """Highest confidence per detected class (the input `rank_recipes` takes)."""
+        return best_per_class([self])
+
+
+# --------------------------------------------------------------------------------------------------- the model
+
+
+def serving_model() -> ServingModel | None:
+    """The model that should answer detection requests now.
+
+    Returns:
+        The registry's production model; else the newest succeeded run whose weights are on disk; else None
+        (nothing trained yet).
+
+    Raises:
+        NotFoundError: A production model is set but neither its .pt nor its ONNX file exists any more.
+    """
+    with session_scope() as session:
+        production = model_store.get_production_model(session=session)
+        runs = [] if production is not None else run_store.list_runs(session=session, status="succeeded", limit=50)
+    if production is not None:
+        return _from_registered(production)
+    for run in runs:
+        model = _from_run(run)
+        if model is not None:
+            return model
+    return None
+
+
+def _from_registered(model: RegisteredModel) -> ServingModel:
+    """Describe a registered model, preferring its .pt and falling back to its ONNX export."""
+    weights = _existing(model.weights_path) or _existing(model.onnx_path)
+    if weights is None:
+        raise NotFoundError(
+            f"The production model {model.name} has no weights on disk (looked for {model.weights_path}"
+            + (f" and {model.onnx_path}" if model.onnx_path else "")
+            + "). Promote another model on the Models page."
+        )
+    return ServingModel(
+        model_id=model.id,
+        run_id=model.run_id,
+        name=model.name,
+        label=f"production model {model.name} (#{model.id})",
+        weights=weights,
+        kind=_kind(weights),
+        production=True,
+        class_thresholds=_thresholds(model.class_thresholds),
+        mtime_ns=weights.stat().st_mtime_ns,
+    )
+
+
+def _from_run(run: Run) -> ServingModel | None:
+    """Describe a finished run's weights, or None when they are not on disk (or not a model file)."""
+    weights = _existing(run.weights_path)
+    if weights is None or weights.suffix.lower() not in (".pt", ".onnx"):
+        return None
+    return ServingModel(
+        model_id=None,
+        run_id=run.id,
+        name=run.name,
+        label=f"newest run {run.name} (run #{run.id}, not promoted yet)",
+        weights=weights,
+        kind=_kind(weights),
+        production=False,
+        mtime_ns=weights.stat().st_mtime_ns,
+    )
+
+
+def _existing(path_text: str | None) -> Path | None:
+    """The path as an existing file (relative paths tried from the working folder, then the workspace)."""
+    if not path_text:
+        return None
+    path = Path(path_text)
+    candidates = [path] if path.is_absolute() else [path, get_settings().home / path]
+    return next((p.resolve() for p in candidates if p.is_file()), None)
+
+
+def _kind(weights: Path) -> Literal["pt", "onnx"]:
+    return "onnx" if weights.suffix.lower() == ".onnx" else "pt"
+
+
+def _thresholds(raw: dict[str, Any] | None) -> dict[str, float]:
+    """Keep the per-class thresholds that are numbers within 0..1 (a bad registry entry must not break serving)."""
+    out: dict[str, float] = {}
+    for name, value in (raw or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= float(value) <= 1.0:
+            out[str(name)] = float(value)
+    return out
+
+
+def default_device() -> str:
+    """ "0" (the first CUDA GPU) when torch sees one, else "cpu"."""
+    import torch  # heavy; only when a model is loaded
+
+    return "0" if torch.cuda.is_available() else "cpu"
+
+
+def load_detector(model: ServingModel, *, device: str | None = None) -> Detector:
+    """Load the serving model's weights.
+
+    `.pt` weights are only loaded from the workspace runs folder (`settings.runs_dir`): loading a pickle runs
+    code, and only our own training writes there.
+
+    Args:
+        model: From `serving_model()`.
+        device: Torch device; default `default_device()` (CUDA when available, else CPU).
+
+    Returns:
+        A warmed-up detector.
+
+    Raises:
+        NotFoundError: The weights file is gone.
+        BadInputError: A `.pt` outside the runs folder, or a file that is not a detection model.
+    """
+    allowed_root = get_settings().runs_dir if model.kind == "pt" else None
+    return Detector.load(model.weights, device=device or default_device(), allowed_root=allowed_root)
+
+
+# --------------------------------------------------------------------------------------------------- detection
+
+
+def detect_image(
+    data: bytes,
+    *,
+    name: str,
+    detector: Detector,
+    model: ServingModel,
+    conf: float = DEFAULT_CONF,
+    iou: float = DEFAULT_IOU,
+    source: Source = "upload",
+    store_images: bool | None = None,
+    imgsz: int | None = None,
+) -> DetectOutcome:
+    """Detect food on one uploaded picture and log the prediction.
+
+    Args:
+        data: The file's bytes as uploaded.
+        name: The file name to show and log.
+        detector: From `load_detector(model)`.
+        model: The serving model (logged as the model that answered).
+        conf: Minimum confidence 0..1.
+        iou: NMS IoU threshold 0..1.
+        source: "upload", "camera" or "cli".
+        store_images: Keep a resized copy and a thumbnail; default the `store_prediction_images` setting.
+        imgsz: Inference size; default the model's own.
+
+    Returns:
+        The outcome, with the logged prediction's id.
+
+    Raises:
+        BadInputError: The picture cannot be used (not an image, corrupt, truncated, too large, too many pixels)
+            or conf/iou are outside 0..1. Nothing is written in that case.
+    """
+    start = time.perf_counter()
+    if not 0.0 <= conf <= 1.0 or not 0.0 <= iou <= 1.0:
+        raise BadInputError(f"Confidence and IoU must be between 0 and 1 (got conf={conf}, iou={iou}).")
+    loaded = load_image(data, name=name)
+    result = detector.predict([loaded.image], conf=conf, iou=iou, imgsz=imgsz)[0]
+    features = image_features(loaded.image, file_size=loaded.file_size).as_dict()
+    annotated = draw_detections(loaded.image, result.detections)
+
+    settings = get_settings()
+    keep = settings.store_prediction_images if store_images is None else store_images
+    image_path = thumb_path = None
+    if keep:
+        image_path, thumb_path = _save_copies(loaded, settings.predictions_dir)
+    try:
+        with session_scope() as session:
+            row = prediction_store.add_prediction(
+                session=session,
+                model_id=model.model_id,
+                model_label=model.log_label,
+                source=source,
+                image_name=name,
+                image_sha256=loaded.sha256,
+                image_path=str(image_path) if image_path else None,
+                thumb_path=str(thumb_path) if thumb_path else None,
+                features=features,
+                detections=[det.as_dict() for det in result.detections],
+                latency_ms=result.latency_ms,
+                conf=conf,
+                iou=iou,
+            )
+    except BaseException:
+        # No row points at the files: do not leave orphans behind.
+        for path in (image_path, thumb_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
+        raise
+    return DetectOutcome(
+        prediction_id=row.id,
+        image_name=name,
+        sha256=loaded.sha256,
+        original=loaded.image,
+        annotated=annotated,
+        detections=result.detections,
+        latency_ms=result.latency_ms,
+        total_ms=round((time.perf_counter() - start) * 1000.0, 2),
+        features=features,
+        notes=list(loaded.notes),
+        image_path=image_path,
+        thumb_path=thumb_path,
+        model_label=model.label,
+    )
+
+
+def _save_copies(loaded: LoadedImage, root: Path) -> tuple[Path, Path]:
+    """Write the resized copy and the thumbnail under root/YYYY/MM/DD/ and return their absolute paths."""
+    folder = (root / utcnow().strftime("%Y/%m/%d")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = uuid.uuid4().hex
+    copy_path, thumb_path = folder / f"{stem}.jpg", folder / f"{stem}_thumb.jpg"
+    copy = _fit(loaded.image, STORED_MAX_SIDE)
+    _write_jpeg(copy, copy_path, quality=88)
+    _write_jpeg(_fit(copy, THUMB_MAX_SIDE), thumb_path, quality=80)
+    return copy_path, thumb_path
+
+
+def _fit(image: Image.Image, max_side: int) -> Image.Image:
+    """The image scaled down so its longest side is at most `max_side` (unchanged when already small)."""
+    longest = max(image.size)
+    if longest <= max_side:
+        return image
+    scale = max_side / longest
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _write_jpeg(image: Image.Image, path: Path, *, quality: int) -> None:
+    """Encode in memory, then write and rename, so a reader never sees half a file."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)  # no exif=: metadata (GPS...) is not kept
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+
+
+def best_per_class(outcomes: Iterable[DetectOutcome]) -> dict[str, float]:
+    """Highest confidence per class over several pictures (what the recipe ranking takes).
+
+    Args:
+        outcomes: Detection outcomes, e.g. every picture of one upload.
+
+    Returns:
+        {class name: best confidence}, classes in order of first appearance.
+    """
+    best: dict[str, float] = {}
+    for outcome in outcomes:
+        for det in outcome.detections:
+            best[det.class_name] = max(best.get(det.class_name, 0.0), det.confidence)
+    return best
+
+
+# --------------------------------------------------------------------------------------------------- feedback
+
+
+def record_feedback(
+    prediction_id: int,
+    kind: str,
+    *,
+    class_name: str = "",
+    detection_index: int | None = None,
+    correct_class: str | None = None,
+    note: str = "",
+) -> Feedback:
+    """Store an end user's feedback on one prediction; "wrong" and "missed" also enter the review queue.
+
+    Args:
+        prediction_id: The logged prediction (from `DetectOutcome.prediction_id`).
+        kind: "correct" (this detection is right), "wrong" (it is another item: give `correct_class`) or "missed"
+            (the detector did not see an item: give its class as `class_name`). Class names are the model's own
+            (`Detector.names`), so a model trained on other classes than the demo vocabulary works too.
+        class_name: The detected class ("correct", "wrong") or the missed item's class ("missed").
+        detection_index: Index of the detection in the prediction (for "correct" and "wrong").
+        correct_class: The right class for "wrong".
+        note: Free text.
+
+    Returns:
+        The stored feedback.
+
+    Raises:
+        BadInputError: An unknown kind, a missing class, or a "wrong" whose right class is the same.
+        NotFoundError: The prediction does not exist.
+    """
+    if kind not in FEEDBACK_KINDS:
+        raise BadInputError(f"Feedback must be one of {', '.join(FEEDBACK_KINDS)} (got {kind!r}).")
+    if not class_name:
+        raise BadInputError("Say which item the feedback is about.")
+    if kind == "wrong":
+        if not correct_class:
+            raise BadInputError(f"Choose what the item marked '{class_name}' really is.")
+        if correct_class == class_name:
+            raise BadInputError(f"'{class_name}' is what the detector said; pick the item it really is.")
+    if len(class_name) > _MAX_CLASS_NAME or len(correct_class or "") > _MAX_CLASS_NAME:
+        raise BadInputError(f"Item names are at most {_MAX_CLASS_NAME} characters.")
+    with session_scope() as session:
+        return prediction_store.add_feedback(
+            session=session,
+            prediction_id=prediction_id,
+            kind=kind,
+            class_name=class_name,
+            detection_index=detection_index,
+            correct_class=correct_class if kind == "wrong" else None,
+            note=note,
+        )
+
+
+def feedback_summary() -> dict[str, dict[str, int]]:
+    """End-user feedback counted per class.
+
+    Returns:
+        {class: {"correct": n, "wrong": n, "missed": n}}, classes sorted by name.
+    """
+    with session_scope() as session:
+        counts = prediction_store.feedback_counts(session=session)
+    return dict(sorted(counts.items()))

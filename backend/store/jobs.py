@@ -1,0 +1,91 @@
+"""Repository: Jobs: rows for background work, the atomic claim, and how a job ended. Functions take a keyword-only
+`session` and return frozen records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from backend.store.engine import get_row
+from backend.store.records import (
+    JOB_ACTIVE,
+    Job,
+    from_row,
+)
+from backend.store.rows import (
+    JobRow,
+    utcnow,
+)
+
+
+def create_job(*, session: Session, kind: str, params: dict[str, Any], title: str = "", log_path: str = "") -> Job:
+    """Insert a queued job."""
+    row = JobRow(kind=kind, params=params, title=title or kind, status="queued", log_path=log_path)
+    session.add(row)
+    session.flush()
+    return from_row(Job, row)
+
+
+def get_job(*, session: Session, job_id: int) -> Job:
+    """Return one job or raise NotFoundError."""
+    return from_row(Job, get_row(session, JobRow, job_id, "Job"))
+
+
+def list_jobs(
+    *,
+    session: Session,
+    limit: int = 100,
+    statuses: Sequence[str] | None = None,
+    kind: str | None = None,
+    oldest_first: bool = False,
+) -> list[Job]:
+    """Jobs, newest first by default."""
+    stmt = select(JobRow)
+    if statuses:
+        stmt = stmt.where(JobRow.status.in_(statuses))
+    if kind:
+        stmt = stmt.where(JobRow.kind == kind)
+    stmt = stmt.order_by(JobRow.id.asc() if oldest_first else JobRow.id.desc()).limit(limit)
+    return [from_row(Job, r) for r in session.scalars(stmt)]
+
+
+def update_job(*, session: Session, job_id: int, **fields: Any) -> None:
+    """Set fields of a job row."""
+    session.execute(update(JobRow).where(JobRow.id == job_id).values(**fields))
+
+
+def finish_job(
+    *, session: Session, job_id: int, status: str, result: dict[str, Any] | None = None, error: str | None = None
+) -> bool:
+    """Mark an active job finished; returns False when it had already finished (first writer wins)."""
+    values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "result": result, "error": error}
+    if status == "succeeded":
+        values["progress"] = 1.0
+    res = session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(JOB_ACTIVE)).values(**values))
+    return res.rowcount == 1
+
+
+def claim_job(*, session: Session, job_id: int, kind: str, limit: int) -> bool:
+    """Atomically move a queued job to `starting` if fewer than `limit` jobs of its kind are active."""
+    active = (
+        select(func.count())
+        .select_from(JobRow)
+        .where(JobRow.kind == kind, JobRow.status.in_(("starting", "running")))
+        .scalar_subquery()
+    )
+    res = session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.status == "queued", active < limit)
+        .values(status="starting", started_at=utcnow(), heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount == 1
+
+
+def count_jobs(*, session: Session, statuses: Sequence[str]) -> int:
+    """Number of jobs in any of `statuses`."""
+    return session.scalar(select(func.count()).select_from(JobRow).where(JobRow.status.in_(statuses))) or 0

@@ -1,0 +1,198 @@
+"""ORM rows of the store (SQLAlchemy 2.0 typed models). Pages never see these: see `backend.store`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from backend.core.clock import utcnow
+
+
+class Base(DeclarativeBase):
+    """Declarative base; `type_annotation_map` keeps JSON columns portable across SQLite and PostgreSQL."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class DatasetRow(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(40))  # demo | coco | yolo
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DatasetVersionRow(Base):
+    __tablename__ = "dataset_versions"
+    __table_args__ = (Index("ix_versions_dataset_number", "dataset_id", "number", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_versions.id"), nullable=True)
+    author: Mapped[str] = mapped_column(String(120), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str] = mapped_column(Text)  # prepared YOLO dataset folder (holds data.yaml)
+    content_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)  # DVC md5 of the folder
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    changelog: Mapped[list[Any]] = mapped_column(default=list)
+    validation_status: Mapped[str] = mapped_column(String(20), default="not_checked")
+    validation_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ValidationIssueRow(Base):
+    __tablename__ = "validation_issues"
+    __table_args__ = (
+        Index("ix_issues_version_check", "version_id", "check"),
+        Index("ix_issues_version_file", "version_id", "file"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    file: Mapped[str] = mapped_column(String(500))
+    check: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_kind", "status", "kind"), Index("ix_jobs_created", "created_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    progress: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    log_path: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    live: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. per-epoch metrics while training
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True)
+    dataset_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL"), nullable=True
+    )
+    model: Mapped[str] = mapped_column(String(200), default="")
+    preset: Mapped[str] = mapped_column(String(60), default="custom")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    run_dir: Mapped[str] = mapped_column(Text, default="")
+    weights_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # final training metrics
+    evaluation: Mapped[dict[str, Any]] = mapped_column(default=dict)  # jobs.evaluate output
+    history: Mapped[list[Any]] = mapped_column(default=list)  # per-epoch metrics
+    tracking: Mapped[dict[str, Any]] = mapped_column(default=dict)  # ClearML mode, task id, session path
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+    __table_args__ = (Index("ix_models_stage", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(20), default="candidate")  # candidate | production | archived
+    weights_path: Mapped[str] = mapped_column(Text)
+    onnx_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    class_thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PredictionRow(Base):
+    __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_created", "created_at"), Index("ix_predictions_model", "model_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), nullable=True)
+    model_label: Mapped[str] = mapped_column(String(300), default="")
+    source: Mapped[str] = mapped_column(String(20), default="upload")  # upload | camera | cli
+    image_name: Mapped[str] = mapped_column(String(500), default="")
+    image_sha256: Mapped[str] = mapped_column(String(64), default="")
+    image_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    thumb_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    detections: Mapped[list[Any]] = mapped_column(default=list)
+    n_detections: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    conf: Mapped[float] = mapped_column(Float, default=0.25)
+    iou: Mapped[float] = mapped_column(Float, default=0.45)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_prediction", "prediction_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # correct | wrong | missed
+    detection_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    class_name: Mapped[str] = mapped_column(String(100), default="")
+    correct_class: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReviewItemRow(Base):
+    __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # validation | feedback | drift | user
+    reason: Mapped[str] = mapped_column(Text, default="")
+    file: Mapped[str] = mapped_column(String(500), default="")
+    dataset_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), nullable=True
+    )
+    prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done | dismissed
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DriftReportRow(Base):
+    __tablename__ = "drift_reports"
+    __table_args__ = (Index("ix_drift_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL"), nullable=True
+    )
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), nullable=True)
+    window_start: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    window_end: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    n_reference: Mapped[int] = mapped_column(Integer, default=0)
+    n_current: Mapped[int] = mapped_column(Integer, default=0)
+    drift_share: Mapped[float] = mapped_column(Float, default=0.0)
+    drifted: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    html_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,72 @@
+"""Repository: Training runs and their metrics. Functions take a keyword-only `session` and return frozen records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.store.engine import get_row
+from backend.store.records import (
+    Run,
+    from_row,
+)
+from backend.store.rows import (
+    RunRow,
+)
+
+
+def create_run(
+    *,
+    session: Session,
+    name: str,
+    job_id: int | None = None,
+    dataset_version_id: int | None = None,
+    model: str = "",
+    preset: str = "custom",
+    params: dict[str, Any] | None = None,
+    run_dir: str = "",
+) -> Run:
+    """Record a training run."""
+    row = RunRow(
+        name=name,
+        job_id=job_id,
+        dataset_version_id=dataset_version_id,
+        model=model,
+        preset=preset,
+        params=params or {},
+        run_dir=run_dir,
+        status="running",
+    )
+    session.add(row)
+    session.flush()
+    return from_row(Run, row)
+
+
+def update_run(*, session: Session, run_id: int, **fields: Any) -> Run:
+    """Set fields of a run."""
+    row = get_row(session, RunRow, run_id, "Run")
+    for key, value in fields.items():
+        setattr(row, key, value)
+    session.flush()
+    return from_row(Run, row)
+
+
+def get_run(*, session: Session, run_id: int) -> Run:
+    """Return one run or raise NotFoundError."""
+    return from_row(Run, get_row(session, RunRow, run_id, "Run"))
+
+
+def find_run_by_job(*, session: Session, job_id: int) -> Run | None:
+    """The run a training job created, if any."""
+    row = session.scalar(select(RunRow).where(RunRow.job_id == job_id).order_by(RunRow.id.desc()))
+    return from_row(Run, row) if row else None
+
+
+def list_runs(*, session: Session, limit: int = 200, status: str | None = None) -> list[Run]:
+    """Runs, newest first."""
+    stmt = select(RunRow).order_by(RunRow.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(RunRow.status == status)
+    return [from_row(Run, r) for r in session.scalars(stmt)]

@@ -1,0 +1,1 @@
+"""Training: the ultralytics trainer, the training service and job, evaluation, ClearML tracking and ONNX export."""

@@ -1,0 +1,191 @@
+"""Evaluate trained weights on a dataset's validation split and write the metrics JSON (`jobs.evaluate`).
+
+The JSON holds `map50`, `map50_95`, `precision`, `recall`, `per_class` ({name: {"ap50", "ap50_95"}}) and
+`latency_ms`, plus `confusion_matrix` ({"names", "matrix"}, rows = predicted, columns = true, the last name is
+"background"), `pr_curve` ({name: {"recall": [...], "precision": [...]}}, 101 points), `model_size_mb`, `images`,
+`imgsz`, `device`, `seconds` and `classes_without_labels` (classes absent from the val split; their AP is 0).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backend.core.errors import BadInputError, PlateOpsError
+from backend.core.progress import ProgressFn, null_progress
+from backend.training.trainer import check_data_yaml, init_ultralytics, resolve_device, summarize_det_metrics
+
+LATENCY_IMAGES = 5
+
+
+class EvaluationError(PlateOpsError):
+    """Evaluation could not run."""
+
+
+@dataclass
+class EvalResult:
+    """Metrics of one model on one validation split."""
+
+    map50: float
+    map50_95: float
+    precision: float
+    recall: float
+    per_class: dict[str, dict[str, float]]
+    latency_ms: float | None
+    confusion_matrix: dict[str, Any] = field(default_factory=dict)
+    pr_curve: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    model_size_mb: float = 0.0
+    images: int = 0
+    imgsz: int = 0
+    device: str = "cpu"
+    seconds: float = 0.0
+    classes_without_labels: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (the `jobs.evaluate` output)."""
+        return asdict(self)
+
+
+def _val_images(data_yaml: Path) -> list[Path]:
+    """The validation image files of a dataset, as ultralytics resolves them."""
+    from ultralytics.data.utils import IMG_FORMATS, check_det_dataset
+
+    data = check_det_dataset(str(data_yaml))
+    sources = data["val"] if isinstance(data["val"], list) else [data["val"]]
+    images: list[Path] = []
+    for source in sources:
+        source = Path(source)
+        if source.is_dir():
+            images += sorted(p for p in source.rglob("*") if p.suffix.lower().lstrip(".") in IMG_FORMATS)
+        elif source.suffix == ".txt" and source.is_file():
+            base = source.parent
+            for line in source.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    path = Path(line.strip())
+                    images.append(path if path.is_absolute() else (base / path).resolve())
+    return images
+
+
+def measure_latency(model: Any, images: list[Path], *, imgsz: int, device: str) -> float | None:
+    """Median milliseconds of one `model.predict` call per image, after one warm-up call."""
+    sample = images[:LATENCY_IMAGES]
+    if not sample:
+        return None
+    model.predict(str(sample[0]), imgsz=imgsz, device=device, verbose=False)  # warm-up
+    timings = []
+    for image in sample:
+        start = time.perf_counter()
+        model.predict(str(image), imgsz=imgsz, device=device, verbose=False)
+        timings.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(timings), 2)
+
+
+def evaluate(
+    weights: Path,
+    data_yaml: Path,
+    *,
+    imgsz: int = 320,
+    device: str = "auto",
+    conf: float = 0.001,
+    iou: float = 0.6,
+    progress: ProgressFn = null_progress,
+) -> EvalResult:
+    """Evaluate `weights` on the validation split of `data_yaml`.
+
+    Args:
+        weights: A trained `.pt` (or `.onnx`) model file.
+        data_yaml: The dataset's data.yaml.
+        imgsz: Image size for validation and latency.
+        device: "auto" (first GPU if any, else cpu), "cpu" or a CUDA index.
+        conf: Lowest confidence kept when computing mAP.
+        iou: IoU threshold of non-maximum suppression.
+        progress: Progress callback.
+
+    Returns:
+        The metrics, latency and curves.
+
+    Raises:
+        BadInputError: The weights or data.yaml are missing or unusable.
+        EvaluationError: Ultralytics failed during validation.
+    """
+    weights, data_yaml = Path(weights), Path(data_yaml)
+    if not weights.is_file():
+        raise BadInputError(f"Weights file {weights} does not exist.")
+    check_data_yaml(data_yaml)
+    init_ultralytics()
+    device = resolve_device(device)
+    started = time.monotonic()
+    progress(0.02, f"Loading {weights.name}")
+
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(str(weights), task="detect")
+    except Exception as exc:
+        raise BadInputError(f"Could not load {weights} as a YOLO detection model: {exc}") from exc
+
+    state = {"done": 0}
+
+    def on_val_batch_end(validator: Any) -> None:
+        state["done"] += 1
+        total = max(len(getattr(validator, "dataloader", []) or []), 1)
+        progress(0.05 + 0.8 * min(state["done"] / total, 1.0), f"Validating batch {state['done']}/{total}")
+
+    model.add_callback("on_val_batch_end", on_val_batch_end)
+    progress(0.05, "Validating")
+    # plots=True is what makes ultralytics fill the confusion matrix; its PNGs go to a folder deleted afterwards
+    with tempfile.TemporaryDirectory(prefix="plateops-val-") as scratch:
+        try:
+            metrics = model.val(
+                data=str(data_yaml),
+                imgsz=imgsz,
+                device=device,
+                conf=conf,
+                iou=iou,
+                batch=16,
+                plots=True,
+                save_json=False,
+                verbose=False,
+                workers=0,
+                project=scratch,
+                name="val",
+                exist_ok=True,
+            )
+        except (RuntimeError, FileNotFoundError, KeyError, ValueError) as exc:
+            raise EvaluationError(f"Evaluation of {weights.name} on {data_yaml} failed: {exc}") from exc
+    summary = summarize_det_metrics(metrics, model.names)
+
+    progress(0.87, "Measuring latency")
+    images = _val_images(data_yaml)
+    latency = measure_latency(model, images, imgsz=imgsz, device=device)
+    result = EvalResult(
+        map50=summary["map50"],
+        map50_95=summary["map50_95"],
+        precision=summary["precision"],
+        recall=summary["recall"],
+        per_class=summary["per_class"],
+        latency_ms=latency,
+        confusion_matrix=summary["confusion_matrix"],
+        pr_curve=summary["pr_curve"],
+        model_size_mb=round(weights.stat().st_size / 1e6, 3),
+        images=len(images),
+        imgsz=imgsz,
+        device=device,
+        seconds=round(time.monotonic() - started, 2),
+        classes_without_labels=summary["classes_without_labels"],
+    )
+    progress(1.0, f"mAP50 {result.map50:.3f}, mAP50-95 {result.map50_95:.3f}, {latency} ms per image")
+    return result
+
+
+def write_eval_json(result: EvalResult, path: Path) -> Path:
+    """Write the evaluation JSON (`jobs.evaluate --out`); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    return path

@@ -1,0 +1,62 @@
+"""Export trained `.pt` weights to ONNX, the format to serve and to share (an ONNX file holds no code).
+
+Runs fully offline: onnx, onnxslim and onnxruntime are pinned in requirements.txt, and `ultralytics_yolo()` turns
+ultralytics' run-time pip auto-install off, so a missing package fails with a clear message instead of a download.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+from backend.core.errors import BadInputError, NotFoundError
+from backend.training.yolo import ultralytics_yolo
+
+# Packages the ONNX export imports; pinned in requirements.txt.
+_EXPORT_PACKAGES = ("onnx", "onnxslim")
+
+# Export failures ultralytics, torch and onnx raise for a model they cannot convert.
+_EXPORT_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, TypeError, OSError, AssertionError)
+
+
+def export_onnx(weights: Path, *, imgsz: int = 320, out: Path | None = None, simplify: bool = True) -> Path:
+    """Export YOLO `.pt` weights to an ONNX file with a fixed input size.
+
+    Args:
+        weights: Trained `.pt` weights from our own training (loading a .pt runs pickled code).
+        imgsz: Input size (square) baked into the ONNX graph; the model only runs at this size.
+        out: Where to write the file; default next to the weights with the `.onnx` suffix.
+        simplify: Slim the graph with onnxslim (smaller, a little faster).
+
+    Returns:
+        Path of the written ONNX file. Class names, stride and imgsz are stored in its metadata.
+
+    Raises:
+        NotFoundError: The weights file does not exist.
+        BadInputError: Not a .pt file, an export package is missing, or the export failed.
+    """
+    weights = Path(weights)
+    if weights.suffix.lower() != ".pt":
+        raise BadInputError(f"{weights.name} is not PyTorch weights; export needs the .pt file of a trained run.")
+    if not weights.is_file():
+        raise NotFoundError(f"Model weights not found: {weights}. Check the path or train a model first.")
+    if imgsz < 32 or imgsz % 32:
+        raise BadInputError(f"imgsz must be a multiple of 32, at least 32 (got {imgsz}).")
+    missing = [name for name in _EXPORT_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise BadInputError(
+            f"ONNX export needs {', '.join(missing)}, which is not installed. Install requirements.txt and retry."
+        )
+
+    yolo = ultralytics_yolo()
+    try:
+        model = yolo(str(weights), task="detect")
+        written = Path(model.export(format="onnx", imgsz=imgsz, simplify=simplify, dynamic=False, verbose=False))
+    except _EXPORT_ERRORS as exc:
+        raise BadInputError(f"Exporting {weights.name} to ONNX failed: {exc}") from exc
+    if out is not None and written.resolve() != Path(out).resolve():
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(written), str(out))
+        return Path(out)
+    return written
