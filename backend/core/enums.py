@@ -49,6 +49,20 @@ class FailureCode(StrEnum):
     WEIGHTS_UNAVAILABLE = "weights_unavailable"
     WORKER_LOST = "worker_lost"
     CRASH = "crash"
+    ERROR = "error"  # a known failure with a plain message that fits none of the codes above
+
+
+class RunStatus(StrEnum):
+    """Where a training run is in its life (a run outlives the job that trains it: a resume makes a new job)."""
+
+    RUNNING = "running"
+    QUEUED_REMOTE = "queued-remote"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+RESUMABLE_RUN_STATUSES: tuple[RunStatus, ...] = (RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 class ModelStage(StrEnum):

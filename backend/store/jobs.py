@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from backend.core.enums import ACTIVE_JOB_STATUSES, JobStatus
 from backend.store.engine import get_row
 from backend.store.records import (
-    JOB_ACTIVE,
     Job,
     from_row,
 )
@@ -24,7 +24,7 @@ from backend.store.rows import (
 
 def create_job(*, session: Session, kind: str, params: dict[str, Any], title: str = "", log_path: str = "") -> Job:
     """Insert a queued job."""
-    row = JobRow(kind=kind, params=params, title=title or kind, status="queued", log_path=log_path)
+    row = JobRow(kind=kind, params=params, title=title or kind, status=JobStatus.QUEUED, log_path=log_path)
     session.add(row)
     session.flush()
     return from_row(Job, row)
@@ -59,13 +59,24 @@ def update_job(*, session: Session, job_id: int, **fields: Any) -> None:
 
 
 def finish_job(
-    *, session: Session, job_id: int, status: str, result: dict[str, Any] | None = None, error: str | None = None
+    *,
+    session: Session,
+    job_id: int,
+    status: str,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+    failure_code: str | None = None,
 ) -> bool:
-    """Mark an active job finished; returns False when it had already finished (first writer wins)."""
+    """Mark an active job finished; returns False when it had already finished (first writer wins).
+
+    `failure_code` (a FailureCode value) says why a failed job failed; it is stored only with status `failed`.
+    """
     values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "result": result, "error": error}
-    if status == "succeeded":
+    values["failure_code"] = failure_code if status == JobStatus.FAILED else None
+    if status == JobStatus.SUCCEEDED:
         values["progress"] = 1.0
-    res = session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(JOB_ACTIVE)).values(**values))
+    active = JobRow.status.in_(ACTIVE_JOB_STATUSES)
+    res = session.execute(update(JobRow).where(JobRow.id == job_id, active).values(**values))
     return res.rowcount == 1
 
 
@@ -74,13 +85,13 @@ def claim_job(*, session: Session, job_id: int, kind: str, limit: int) -> bool:
     active = (
         select(func.count())
         .select_from(JobRow)
-        .where(JobRow.kind == kind, JobRow.status.in_(("starting", "running")))
+        .where(JobRow.kind == kind, JobRow.status.in_((JobStatus.STARTING, JobStatus.RUNNING)))
         .scalar_subquery()
     )
     res = session.execute(
         update(JobRow)
-        .where(JobRow.id == job_id, JobRow.status == "queued", active < limit)
-        .values(status="starting", started_at=utcnow(), heartbeat_at=utcnow())
+        .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED, active < limit)
+        .values(status=JobStatus.STARTING, started_at=utcnow(), heartbeat_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return res.rowcount == 1

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-T = TypeVar("T")
+from backend.core.enums import ACTIVE_JOB_STATUSES
 
-JOB_ACTIVE = ("queued", "starting", "running")
-JOB_DONE = ("succeeded", "failed", "cancelled")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,10 +75,11 @@ class Job:
     result: dict[str, Any] | None
     error: str | None
     live: dict[str, Any] = field(default_factory=dict)
+    failure_code: str | None = None  # a FailureCode value when the job failed
 
     @property
     def active(self) -> bool:
-        return self.status in JOB_ACTIVE
+        return self.status in ACTIVE_JOB_STATUSES
 
     def elapsed_s(self, now: datetime) -> float | None:
         """Seconds the job has run (until it finished, else until `now`)."""
@@ -122,6 +122,20 @@ class RegisteredModel:
     notes: str
     created_at: datetime
     promoted_at: datetime | None
+    weights_sha256: str = ""
+    onnx_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    id: int
+    model_id: int | None
+    previous_model_id: int | None
+    action: str
+    actor: str
+    reason: str
+    figures: dict[str, Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class JobRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     live: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. per-epoch metrics while training
+    failure_code: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a FailureCode value
 
 
 class RunRow(Base):
@@ -124,6 +125,24 @@ class ModelRow(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    weights_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")  # recorded at registration
+    onnx_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class ModelEventRow(Base):
+    """The registry's audit trail: who promoted, overrode, rolled back or exported which model, when and why."""
+
+    __tablename__ = "model_events"
+    __table_args__ = (Index("ix_model_events_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), nullable=True)
+    previous_model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), nullable=True)
+    action: Mapped[str] = mapped_column(String(20))  # promoted | overridden | blocked | rolled_back | exported
+    actor: Mapped[str] = mapped_column(String(120), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the gate's figures
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class PredictionRow(Base):

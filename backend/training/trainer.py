@@ -31,11 +31,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from backend.core.errors import BadInputError, PlateOpsError
+from backend.core.enums import FailureCode
+from backend.core.errors import BadInputError, DatasetError, PlateOpsError
 from backend.core.params import TrainConfig
 from backend.core.progress import ProgressFn, null_progress
 from backend.core.settings import Settings, get_settings
@@ -57,6 +58,8 @@ class TrainingError(PlateOpsError):
 class OutOfMemoryError(TrainingError):
     """The GPU (or RAM) ran out of memory."""
 
+    code: ClassVar[FailureCode] = FailureCode.OUT_OF_MEMORY
+
 
 class TrainingCancelledError(TrainingError):
     """Training was stopped on request; `last.pt` holds the last completed epoch."""
@@ -65,8 +68,10 @@ class TrainingCancelledError(TrainingError):
 class MissingWeightsError(BadInputError):
     """The requested model weights are not on this machine and cannot be downloaded."""
 
+    code: ClassVar[FailureCode] = FailureCode.WEIGHTS_UNAVAILABLE
 
-class BadDataError(BadInputError):
+
+class BadDataError(DatasetError):
     """The data.yaml or the dataset it points to cannot be used."""
 
 

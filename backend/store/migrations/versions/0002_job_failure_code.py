@@ -2,12 +2,15 @@
 
 Revision ID: 0002
 Revises: 0001
+
+A failed job records why it failed as a `FailureCode` value (bad_input, out_of_memory, worker_lost, ...), so pages
+react to the kind of failure instead of matching the message text. Old rows keep NULL: their code is unknown.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401 - used once this revision holds operations
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -16,8 +19,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("failure_code", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("failure_code")
