@@ -102,6 +102,17 @@ class EvaluateParams(_Strict):
     iou: float = Field(default=0.6, gt=0, le=1)
 
 
+class RegistryParams(_Strict):
+    """The promotion gate of the model registry (Models page, `jobs.promote`)."""
+
+    max_ap50_drop: float = Field(
+        default=0.05, ge=0, le=1, description="Largest AP50 drop of any class, candidate vs production."
+    )
+    latency_budget_ms: float = Field(default=150.0, gt=0, description="Highest CPU latency per image, ms.")
+    latency_images: int = Field(default=10, ge=1, le=1000, description="Validation images timed for latency.")
+    export_onnx: bool = Field(default=True, description="Export the ONNX model on promotion.")
+
+
 class Preset(_Strict):
     """A named bundle of train overrides."""
 
@@ -123,6 +134,7 @@ class Params(_Strict):
     prepare: PrepareParams = Field(default_factory=PrepareParams)
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    registry: RegistryParams = Field(default_factory=RegistryParams)
     presets: dict[str, Preset] = Field(default_factory=dict)
 
     def train_config(self, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:

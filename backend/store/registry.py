@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from backend.store.engine import get_row
 from backend.store.records import (
+    ModelEvent,
     RegisteredModel,
     from_row,
 )
 from backend.store.rows import (
+    ModelEventRow,
     ModelRow,
     utcnow,
 )
@@ -31,11 +33,22 @@ def register_model(
     metrics: dict[str, Any] | None = None,
     stage: str = "candidate",
     notes: str = "",
+    weights_sha256: str = "",
+    class_thresholds: dict[str, float] | None = None,
 ) -> RegisteredModel:
-    """Add a model to the registry (a candidate unless told otherwise)."""
+    """Add a model to the registry (a candidate unless told otherwise), with the sha256 of its weights file."""
     if stage not in MODEL_STAGES:
         raise ValueError(f"stage must be one of {MODEL_STAGES}")
-    row = ModelRow(name=name, weights_path=weights_path, run_id=run_id, metrics=metrics or {}, stage=stage, notes=notes)
+    row = ModelRow(
+        name=name,
+        weights_path=weights_path,
+        run_id=run_id,
+        metrics=metrics or {},
+        stage=stage,
+        notes=notes,
+        weights_sha256=weights_sha256,
+        class_thresholds=dict(class_thresholds or {}),
+    )
     if stage == "production":
         _demote_production(session)
         row.promoted_at = utcnow()
@@ -87,3 +100,46 @@ def get_production_model(*, session: Session) -> RegisteredModel | None:
     """The model in production, if one was promoted."""
     row = session.scalar(select(ModelRow).where(ModelRow.stage == "production").order_by(ModelRow.id.desc()))
     return from_row(RegisteredModel, row) if row else None
+
+
+def find_model_for_run(*, session: Session, run_id: int) -> RegisteredModel | None:
+    """The newest model registered from a training run, or None."""
+    row = session.scalar(select(ModelRow).where(ModelRow.run_id == run_id).order_by(ModelRow.id.desc()))
+    return from_row(RegisteredModel, row) if row else None
+
+
+def add_event(
+    *,
+    session: Session,
+    action: str,
+    model_id: int | None,
+    previous_model_id: int | None = None,
+    actor: str = "",
+    reason: str = "",
+    figures: dict[str, Any] | None = None,
+) -> ModelEvent:
+    """Append one entry to the registry's audit trail (promoted, overridden, blocked, rolled_back, exported)."""
+    row = ModelEventRow(
+        action=action,
+        model_id=model_id,
+        previous_model_id=previous_model_id,
+        actor=actor[:120],
+        reason=reason,
+        figures=figures or {},
+    )
+    session.add(row)
+    session.flush()
+    return from_row(ModelEvent, row)
+
+
+def list_events(
+    *, session: Session, limit: int | None = 200, actions: tuple[str, ...] = (), oldest_first: bool = False
+) -> list[ModelEvent]:
+    """The audit trail, newest first (or oldest first), optionally only some actions; `limit=None` for all."""
+    order = ModelEventRow.id.asc() if oldest_first else ModelEventRow.id.desc()
+    stmt = select(ModelEventRow).order_by(order)
+    if actions:
+        stmt = stmt.where(ModelEventRow.action.in_(actions))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [from_row(ModelEvent, r) for r in session.scalars(stmt)]
