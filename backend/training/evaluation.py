@@ -3,7 +3,8 @@
 The JSON holds `map50`, `map50_95`, `precision`, `recall`, `per_class` ({name: {"ap50", "ap50_95"}}) and
 `latency_ms`, plus `confusion_matrix` ({"names", "matrix"}, rows = predicted, columns = true, the last name is
 "background"), `pr_curve` ({name: {"recall": [...], "precision": [...]}}, 101 points), `model_size_mb`, `images`,
-`imgsz`, `device`, `seconds` and `classes_without_labels` (classes absent from the val split; their AP is 0).
+`imgsz`, `device`, `seconds`, `classes_without_labels` (classes absent from the val split; their AP is 0) and
+`class_thresholds` ({name: the confidence where the class's F1 peaks}, the Detect page's per-class defaults).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class EvalResult:
     device: str = "cpu"
     seconds: float = 0.0
     classes_without_labels: list[str] = field(default_factory=list)
+    class_thresholds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the `jobs.evaluate` output)."""
@@ -178,6 +180,7 @@ def evaluate(
         device=device,
         seconds=round(time.monotonic() - started, 2),
         classes_without_labels=summary["classes_without_labels"],
+        class_thresholds=summary.get("class_thresholds", {}),
     )
     progress(1.0, f"mAP50 {result.map50:.3f}, mAP50-95 {result.map50_95:.3f}, {latency} ms per image")
     return result

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.core.clock import utcnow
 from backend.core.errors import BadInputError, PlateOpsError
+from backend.core.hashing import file_sha256
 from backend.core.params import Params, TrainConfig, load_params
 from backend.core.progress import sub_progress
 from backend.core.settings import get_settings
@@ -237,6 +238,8 @@ def train_task(ctx: runner.JobContext) -> dict[str, Any]:
             weights_path=str(result.best),
             run_id=run.id,
             metrics={k: evaluation.get(k) for k in ("map50", "map50_95", "precision", "recall", "latency_ms")},
+            weights_sha256=file_sha256(Path(result.best)),  # the registry refuses the file if it changes later
+            class_thresholds=evaluation.get("class_thresholds") or {},
         )
     return {
         "run_id": run.id,

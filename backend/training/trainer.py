@@ -400,8 +400,8 @@ def summarize_det_metrics(metrics: Any, names: dict[int, str] | list[str]) -> di
     Returns:
         Dict with map50, map50_95, precision, recall, per_class ({name: {"ap50", "ap50_95"}}; 0 for classes
         absent from the val split), pr_curve ({name: {"recall", "precision"}}, PR_POINTS points), confusion_matrix
-        ({"names", "matrix"}, rows predicted, columns true; empty unless validated with plots=True) and
-        classes_without_labels.
+        ({"names", "matrix"}, rows predicted, columns true; empty unless validated with plots=True),
+        class_thresholds ({name: F1-optimal confidence}) and classes_without_labels.
     """
     import numpy as np
 
@@ -424,6 +424,14 @@ def summarize_det_metrics(metrics: Any, names: dict[int, str] | list[str]) -> di
                 "precision": [_round(v, 4) for v in prec_values[row, idx]],
             }
 
+    # F1-optimal confidence per class: ultralytics' f1_curve is F1 over 1000 confidences from 0 to 1
+    class_thresholds: dict[str, float] = {}
+    f1 = np.asarray(getattr(box, "f1_curve", []), dtype=float)
+    if px.size and f1.ndim == 2 and f1.shape == (len(present), px.size):
+        for row, cls in enumerate(present):
+            if f1[row].max() > 0:
+                class_thresholds[names[cls]] = _round(px[int(f1[row].argmax())], 3)
+
     confusion: dict[str, Any] = {}
     cm = getattr(metrics, "confusion_matrix", None)
     # ultralytics fills the matrix only when validating with plots=True; an empty one is left out
@@ -442,6 +450,7 @@ def summarize_det_metrics(metrics: Any, names: dict[int, str] | list[str]) -> di
         "per_class": per_class,
         "pr_curve": pr_curve,
         "confusion_matrix": confusion,
+        "class_thresholds": class_thresholds,
         "classes_without_labels": [names[i] for i in sorted(names) if i not in present],
     }
 
