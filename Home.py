@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import bootstrap, role_selector
+from ui.widgets.shell import bootstrap, role_selector
 
 
 def sections_for(role: str) -> dict[str, list[st.Page]]:

@@ -150,7 +150,7 @@ def render_once(version: dict[str, Any]) -> dict[str, float]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from ui.datasets_ui import TABS
+    from ui.datasets.versions import TABS
 
     st.cache_data.clear()
     at = AppTest.from_file(str(PROJECT_ROOT / "Home.py"), default_timeout=600)

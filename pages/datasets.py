@@ -6,18 +6,12 @@ import streamlit as st
 
 from backend.data.datasets import list_versions_with_datasets
 from backend.runtime.views import list_jobs
-from ui.common import call
-from ui.datasets_ui import (
-    TABS,
-    gallery_ui,
-    import_ui,
-    load_gallery,
-    overview_ui,
-    quality_ui,
-    version_header,
-    version_picker_ui,
-    watch_job,
-)
+from ui.datasets.gallery import gallery_ui
+from ui.datasets.import_forms import import_ui
+from ui.datasets.overview import overview_ui
+from ui.datasets.quality import quality_ui
+from ui.datasets.versions import TABS, load_gallery, version_header, version_picker_ui, watch_job
+from ui.widgets.calls import call
 
 st.title("Datasets")
 st.caption(

@@ -6,17 +6,17 @@ import streamlit as st
 
 from backend.core.errors import PlateOpsError
 from backend.serving.service import best_per_class, serving_model
-from ui.common import current_role
-from ui.detect_ui import (
+from ui.detect.detection import (
     answer_ui,
     cached_detector,
     detect_all,
     model_badge_ui,
     no_model_ui,
     pictures_ui,
-    recipes_ui,
     thresholds_ui,
 )
+from ui.detect.recipes import recipes_ui
+from ui.widgets.shell import current_role
 
 st.title(":material/photo_camera: Detect")
 st.caption(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.jobs_panel import jobs_panel
+from ui.widgets.jobs import jobs_panel
 
 st.title("Jobs")
 st.caption(

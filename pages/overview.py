@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.console.overview import get_overview
-from ui.common import ago
-from ui.jobs_panel import jobs_panel
+from ui.widgets.jobs import jobs_panel
+from ui.widgets.text import ago
 
 st.title("PlateOps")
 st.caption("Your food detector, from data to drift: import and check data, train, compare, serve and monitor.")

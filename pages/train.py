@@ -7,17 +7,10 @@ import streamlit as st
 from backend.data.datasets import list_versions_with_datasets
 from backend.runtime.views import list_jobs
 from backend.training.service import TRAIN_KIND, list_runs, load_project_params, start_training
-from ui.common import call
-from ui.train_ui import (
-    data_check_ui,
-    estimate_ui,
-    job_picker_ui,
-    job_view,
-    runs_table_ui,
-    settings_ui,
-    show_job,
-    version_choice_ui,
-)
+from ui.train.progress import job_picker_ui, job_view, show_job
+from ui.train.runs import runs_table_ui
+from ui.train.setup import data_check_ui, estimate_ui, settings_ui, version_choice_ui
+from ui.widgets.calls import call
 
 st.title("Train")
 st.caption(

@@ -20,7 +20,7 @@ from backend.store.engine import dispose_all, session_scope
 from backend.store.rows import utcnow
 from tests.pages.apptest_utils import all_text, open_page
 from tests.utils.homes import build_demo_home
-from ui.datasets_ui import TABS
+from ui.datasets.versions import TABS
 
 PAGE = "pages/datasets.py"
 OVERVIEW, QUALITY, GALLERY, IMPORT = TABS

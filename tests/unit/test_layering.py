@@ -133,6 +133,33 @@ def test_pages_are_ui_only(path: Path) -> None:
     assert "time.sleep" not in path.read_text(encoding="utf-8"), "pages poll with st.fragment, they never sleep"
 
 
+# ui/ holds one package per page plus ui/widgets (shared by all); a page's package never imports another page's.
+UI_SHARED = "widgets"
+UI_PACKAGE_FILES = [p for p in _py_files("ui") if len(p.relative_to(ROOT / "ui").parts) > 1]
+
+
+def _foreign_ui_imports(path: Path, own: str) -> set[str]:
+    """The `ui.<package>` modules a file of ui package `own` imports that are neither its own nor the shared widgets."""
+    allowed = {own} if own == UI_SHARED else {own, UI_SHARED}
+    return {n for n in _imports(path) if n.startswith("ui.") and n.split(".")[1] not in allowed}
+
+
+@pytest.mark.parametrize("path", UI_PACKAGE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_ui_packages_do_not_import_each_other(path: Path) -> None:
+    own = path.relative_to(ROOT / "ui").parts[0]
+    bad = _foreign_ui_imports(path, own)
+    rule = "widgets import no page package" if own == UI_SHARED else "share it through ui/widgets instead"
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}: {rule}"
+
+
+def test_ui_package_rule_catches_a_cross_page_import(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from ui.datasets.versions import TABS\nfrom ui.widgets.calls import call\n", encoding="utf-8")
+    assert _foreign_ui_imports(probe, "train") == {"ui.datasets.versions"}
+    assert _foreign_ui_imports(probe, "datasets") == set()
+    assert _foreign_ui_imports(probe, UI_SHARED) == {"ui.datasets.versions"}
+
+
 def test_importing_backend_has_no_side_effects(tmp_path: Path) -> None:
     modules = sorted(
         "backend." + p.relative_to(ROOT / "backend").with_suffix("").as_posix().replace("/", ".")

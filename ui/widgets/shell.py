@@ -1,17 +1,8 @@
-"""Start-up and small widgets every page uses."""
+"""Start-up and the visitor's role: the console shell every page runs inside."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
-from typing import TypeVar
-
 import streamlit as st
-
-from backend.core.errors import PlateOpsError
-
-T = TypeVar("T")
 
 ROLES = {
     "scientist": "Data scientist",
@@ -66,49 +57,3 @@ def role_selector() -> str:
         help="Shows the pages for your job. End users only see Detect.",
     )
     return current_role()
-
-
-@contextmanager
-def friendly_errors(action: str = "That") -> Iterator[None]:
-    """Show a PlateOpsError as a plain message instead of a traceback."""
-    try:
-        yield
-    except PlateOpsError as exc:
-        st.error(f"{action} did not work: {exc}")
-
-
-def call(fn: Callable[..., T], *args: object, action: str = "That", **kwargs: object) -> T | None:
-    """Run a backend call; on a user-facing error show it and return None."""
-    try:
-        return fn(*args, **kwargs)
-    except PlateOpsError as exc:
-        st.error(f"{action} did not work: {exc}")
-        return None
-
-
-def ago(when: datetime | None, now: datetime | None = None) -> str:
-    """'3 min ago' style text for a naive-UTC timestamp."""
-    if when is None:
-        return "—"
-    from backend.core.clock import utcnow
-
-    seconds = max(0, int(((now or utcnow()) - when).total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s ago"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
-
-
-def duration(seconds: float | None) -> str:
-    """Seconds as '1 h 02 min', '3 min 05 s' or '12 s'."""
-    if seconds is None:
-        return "—"
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    if s >= 60:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s} s"

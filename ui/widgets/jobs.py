@@ -8,7 +8,7 @@ from backend.core.clock import utcnow
 from backend.runtime import runner
 from backend.runtime.views import get_job, keep_runner_healthy, list_jobs
 from backend.store.records import Job
-from ui.common import ago, duration
+from ui.widgets.text import ago, duration
 
 STATUS_ICONS = {
     "queued": ":gray[:material/schedule:]",

@@ -1,10 +1,5 @@
-"""Widgets of the Detect page: inputs, thresholds, one picture's result, feedback buttons and recipe cards.
-
-`*_ui()` functions draw widgets and return the user's choices. All work is in `backend.serving.service` (detect, log,
-feedback) and `backend.serving.recipes` (ranking). The detector is cached per weights file and modification time; each
-picture's outcome is cached in the session per (file hash, model, conf, IoU), so a rerun (a feedback click, a recipe
-filter) never detects, or logs, the same picture twice.
-"""
+"""The model badge and thresholds, the picture inputs, and detection with each picture's outcome cached in the
+session per (file hash, model, conf, IoU), so a rerun never detects, or logs, the same picture twice."""
 
 from __future__ import annotations
 
@@ -19,17 +14,13 @@ import streamlit as st
 from backend.core.errors import PlateOpsError
 from backend.core.settings import get_settings
 from backend.serving.inference import Detector
-from backend.serving.recipes import DIET_TAGS, RecipeMatch, empty_state_message, load_recipes, rank_recipes
-from backend.serving.service import DetectOutcome, ServingModel, detect_image, load_detector, record_feedback
-from ui.common import call
+from backend.serving.service import DetectOutcome, ServingModel, detect_image, load_detector
+from ui.detect.feedback import feedback_ui
+from ui.widgets.calls import call
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
-FEEDBACK_SHOWN = 12  # detections offered for feedback per picture (the table lists them all)
-RECIPES_SHOWN = 6
-RECIPE_COLUMNS = 3
 _CACHE_KEY = "detect_outcomes"
 _CACHE_SIZE = 40  # pictures remembered per session
-_FEEDBACK_KEY = "detect_feedback_given"
 
 
 @dataclass(frozen=True)
@@ -212,132 +203,3 @@ def answer_ui(answer: Answer, *, class_names: list[str]) -> None:
     else:
         st.info("No food found at this confidence. Try lowering the minimum confidence, or a clearer photo.")
     feedback_ui(outcome, class_names=class_names)
-
-
-# --------------------------------------------------------------------------------------------------- feedback
-
-
-def _given() -> dict[str, str]:
-    return st.session_state.setdefault(_FEEDBACK_KEY, {})
-
-
-def _send(key: str, prediction_id: int, kind: str, **fields: object) -> None:
-    """Record one piece of feedback and thank the user (a button callback)."""
-    saved = call(record_feedback, prediction_id, kind, action="Sending feedback", **fields)
-    if saved is not None:
-        _given()[key] = kind
-        st.toast("Thanks! Your feedback helps the detector improve.", icon=":material/thumb_up:")
-
-
-def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
-    """Per detection: correct / wrong (with the right item); plus a missed item. Each click stores feedback."""
-    pid = outcome.prediction_id
-    with st.expander("Is this right? Tell us", icon=":material/rate_review:"):
-        given = _given()
-        for index, det in enumerate(outcome.detections[:FEEDBACK_SHOWN]):
-            key = f"{pid}:{index}"
-            label_col, ok_col, pick_col, wrong_col = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
-            label_col.markdown(f"**{index + 1}. {det.class_name}** · {det.confidence:.2f}")
-            done = given.get(key)
-            if done:
-                label_col.caption(f"Feedback sent: {done}")
-            ok_col.button(
-                "Correct",
-                key=f"fb_ok_{key}",
-                icon=":material/check:",
-                disabled=bool(done),
-                on_click=_send,
-                args=(key, pid, "correct"),
-                kwargs={"class_name": det.class_name, "detection_index": index},
-            )
-            others = [name for name in class_names if name != det.class_name]
-            right = pick_col.selectbox("It is really…", others, key=f"fb_pick_{key}", disabled=bool(done) or not others)
-            wrong_col.button(
-                "Wrong item",
-                key=f"fb_wrong_{key}",
-                icon=":material/close:",
-                disabled=bool(done) or right is None,
-                on_click=_send,
-                args=(key, pid, "wrong"),
-                kwargs={"class_name": det.class_name, "detection_index": index, "correct_class": right},
-            )
-        if len(outcome.detections) > FEEDBACK_SHOWN:
-            st.caption(f"Showing the {FEEDBACK_SHOWN} most confident items of {len(outcome.detections)}.")
-        pick_col, button_col = st.columns([3, 2], vertical_alignment="bottom")
-        missed = pick_col.selectbox("An item the detector missed", class_names, key=f"fb_missed_pick_{pid}")
-        button_col.button(
-            "Report missed item",
-            key=f"fb_missed_{pid}",
-            icon=":material/add_circle:",
-            disabled=missed is None,
-            on_click=_send,
-            args=(f"{pid}:missed:{missed}", pid, "missed"),
-            kwargs={"class_name": missed},
-        )
-
-
-# --------------------------------------------------------------------------------------------------- recipes
-
-
-def recipe_filters_ui() -> tuple[list[str], int | None]:
-    """Diet tags and a time limit; returns (tags, max minutes or None for no limit)."""
-    recipes = call(load_recipes, action="Reading the recipe book") or ()
-    longest = max((r.minutes for r in recipes), default=240)
-    left, right = st.columns([3, 2])
-    tags = left.multiselect("Diet", list(DIET_TAGS), key="detect_diet", placeholder="Any diet")
-    minutes = right.slider(
-        "Ready in at most (minutes)",
-        min_value=5,
-        max_value=longest,
-        value=longest,
-        step=5,
-        key="detect_minutes",
-        help="All the way to the right: no time limit.",
-    )
-    return list(tags), None if minutes >= longest else int(minutes)
-
-
-def recipes_ui(detected: dict[str, float]) -> None:
-    """Recipe cards for what was found, with filters and the empty state."""
-    st.header("What can I cook?", divider="orange")
-    if detected:
-        st.caption("Based on: " + ", ".join(f"{name} ({conf:.0%})" for name, conf in detected.items()))
-    tags, max_minutes = recipe_filters_ui()
-    matches = call(
-        rank_recipes,
-        detected,
-        diet_tags=tags,
-        max_minutes=max_minutes,
-        limit=RECIPES_SHOWN,
-        action="Finding recipes",
-    )
-    if matches is None:
-        return
-    if not matches:
-        message = call(empty_state_message, detected, tags, max_minutes, action="Finding recipes")
-        st.info(message or "No recipe matches these items yet.", icon=":material/restaurant:")
-        return
-    columns = st.columns(RECIPE_COLUMNS)
-    for index, match in enumerate(matches):
-        with columns[index % RECIPE_COLUMNS]:
-            recipe_card(match)
-
-
-def recipe_card(match: RecipeMatch) -> None:
-    """One recipe: name, time, servings, diet tags, why, what is missing; ingredients and steps folded away."""
-    recipe = match.recipe
-    with st.container(border=True):
-        st.markdown(f"#### {recipe.name}")
-        st.caption(
-            f":material/schedule: {recipe.minutes} min · :material/group: {recipe.servings} "
-            f"serving{'s' * (recipe.servings != 1)}" + (f" · {', '.join(sorted(recipe.diet))}" if recipe.diet else "")
-        )
-        st.markdown(match.why)
-        if match.missing:
-            st.markdown("**Missing:** " + ", ".join(match.missing))
-        else:
-            st.markdown(":green[You have every key ingredient.]")
-        st.progress(min(1.0, match.coverage), text=f"{match.coverage:.0%} of the ingredients found")
-        with st.expander("Ingredients and steps"):
-            st.markdown("\n".join(f"- {ing.quantity} {ing.item}".strip() for ing in recipe.ingredients))
-            st.markdown("\n".join(f"{n}. {step}" for n, step in enumerate(recipe.steps, start=1)))

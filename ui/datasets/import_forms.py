@@ -1,0 +1,168 @@
+"""The Import tab: upload, server-path and demo-dataset forms, and the live progress of the import job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from backend.data.datasets import (
+    check_dataset_name,
+    check_import_source,
+    save_upload,
+)
+from backend.runtime import runner
+from ui.datasets.versions import remember_job, remembered_job, watch_job
+from ui.widgets.calls import call
+
+# --- import ---------------------------------------------------------------------------------------------------
+
+SOURCES = {
+    "upload": "Upload a .zip",
+    "server": "A folder or file on the server",
+    "demo": "Demo food dataset",
+}
+
+
+def import_ui() -> None:
+    """Import forms (upload, server path, demo) and the live progress of the job this session started."""
+    source = (
+        st.segmented_control(
+            "Where is the data?", list(SOURCES), format_func=SOURCES.get, default="upload", key="ds_import_source"
+        )
+        or "upload"
+    )
+    if source == "upload":
+        _upload_form()
+    elif source == "server":
+        _server_form()
+    else:
+        _demo_form()
+    job_id = remembered_job("import")
+    if job_id is not None:
+        watch_job(job_id, key="ds-import")
+
+
+def _common_fields(prefix: str, default_name: str = "") -> dict[str, Any]:
+    """Name, validation share, seed, author and message, inside the current form."""
+    c1, c2, c3 = st.columns([3, 2, 1])
+    name = c1.text_input(
+        "Dataset name",
+        value=default_name,
+        key=f"{prefix}_name",
+        placeholder="e.g. lunch-photos",
+        help="Letters, digits, '.', '_' or '-'. An existing name gets a new version.",
+    )
+    val_fraction = c2.slider(
+        "Validation share",
+        0.05,
+        0.5,
+        0.2,
+        step=0.05,
+        key=f"{prefix}_val",
+        help="Share of images kept for validation when the source has no split",
+    )
+    seed = c3.number_input("Seed", 0, 1_000_000, 0, key=f"{prefix}_seed", help="Same seed, same split")
+    c4, c5 = st.columns([1, 2])
+    author = c4.text_input("Your name", key=f"{prefix}_author", placeholder="shown in the version history")
+    message = c5.text_input("Version note", key=f"{prefix}_message", placeholder="e.g. lunch photos from March")
+    return {
+        "name": name,
+        "val_fraction": float(val_fraction),
+        "seed": int(seed),
+        "author": author.strip(),
+        "message": message.strip(),
+    }
+
+
+def _submit_import(params: dict[str, Any], title: str) -> None:
+    job_id = call(runner.submit, "import_dataset", params, title=title, action="Starting the import")
+    if job_id is not None:
+        remember_job("import", job_id)
+        st.toast(f"Import started (job {job_id}).")
+
+
+def _upload_form() -> None:
+    with st.form("ds_upload_form", border=True):
+        st.caption("A .zip of a COCO export (annotations .json + images) or a YOLO / Roboflow export (data.yaml).")
+        upload = st.file_uploader("Dataset archive", type=["zip"], key="ds_upload_file")
+        fields = _common_fields("ds_upload")
+        submitted = st.form_submit_button("Import", type="primary", key="ds_upload_submit", icon=":material/upload:")
+    if not submitted:
+        return
+    name = call(check_dataset_name, fields["name"], action="Importing")
+    if name is None:
+        return
+    if upload is None:
+        st.error("Choose a .zip file to upload first.")
+        return
+    saved = call(save_upload, upload, upload.name, action="Saving the upload")
+    if saved is None:
+        return
+    _submit_import(
+        {**fields, "name": name, "source": str(saved), "delete_source_after": True},
+        title=f"Import {upload.name} as {name}",
+    )
+
+
+def _server_form() -> None:
+    with st.form("ds_server_form", border=True):
+        st.caption(
+            "A path the server can read: a folder with a COCO .json and images, a YOLO folder with "
+            "data.yaml, a COCO .json file, or a .zip."
+        )
+        source = st.text_input("Path on the server", key="ds_server_path", placeholder="/data/lunch/annotations.json")
+        images_dir = st.text_input(
+            "Images folder (only for a COCO .json whose images live elsewhere)", key="ds_server_images"
+        )
+        fields = _common_fields("ds_server")
+        submitted = st.form_submit_button("Import", type="primary", key="ds_server_submit", icon=":material/input:")
+    if not submitted:
+        return
+    name = call(check_dataset_name, fields["name"], action="Importing")
+    if name is None:
+        return
+    paths = call(check_import_source, source, images_dir, action="Importing")
+    if paths is None:
+        return
+    path, images = paths
+    params = {**fields, "name": name, "source": str(path), "delete_source_after": False}
+    if images is not None:
+        params["images_dir"] = str(images)
+    _submit_import(params, title=f"Import {path.name} as {name}")
+
+
+def _demo_form() -> None:
+    with st.form("ds_demo_form", border=True):
+        st.caption(
+            "Procedural photos of plates with the twelve PlateOps foods, boxes included — for trying things "
+            "out. Planted defects show what the quality checks catch."
+        )
+        c1, c2, c3, c4 = st.columns([2, 2, 1, 2], vertical_alignment="bottom")
+        name = c1.text_input("Dataset name", value="demo-food", key="ds_demo_name")
+        images = c2.number_input("Images", 10, 5000, 200, step=10, key="ds_demo_images")
+        seed = c3.number_input("Seed", 0, 1_000_000, 0, key="ds_demo_seed")
+        defects = c4.checkbox(
+            "Plant defects",
+            value=True,
+            key="ds_demo_defects",
+            help="A few broken, blank, duplicate or badly boxed images",
+        )
+        submitted = st.form_submit_button(
+            "Create demo dataset", type="primary", key="ds_demo_submit", icon=":material/auto_awesome:"
+        )
+    if not submitted:
+        return
+    checked = call(check_dataset_name, name, action="Creating the demo dataset")
+    if checked is None:
+        return
+    job_id = call(
+        runner.submit,
+        "demo_dataset",
+        {"name": checked, "images": int(images), "seed": int(seed), "defects": bool(defects)},
+        title=f"Create demo dataset {checked} ({int(images)} images)",
+        action="Starting the demo dataset",
+    )
+    if job_id is not None:
+        remember_job("import", job_id)
+        st.toast(f"Demo dataset started (job {job_id}).")

@@ -1,0 +1,218 @@
+"""The Overview tab: what a version holds (metrics and charts) and the pre-flight report of its import."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from backend.data.datasets import (
+    GalleryImage,
+    prepare_report,
+    version_image_sizes,
+)
+from backend.store.records import DatasetVersion
+from ui.widgets.calls import call
+from ui.widgets.charts import show_chart, table_height
+
+SPLIT_COLORS = {"train": "#e4572e", "val": "#2e86ab", "test": "#76b041", "excluded": "#9e9e9e"}
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=8)
+def _image_sizes(version_id: int) -> list[tuple[str, str, int, int]]:
+    return version_image_sizes(version_id)
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=8)
+def _prepare_report(version_id: int) -> dict[str, Any]:
+    return prepare_report(version_id)
+
+
+# --- overview -------------------------------------------------------------------------------------------------
+
+
+def overview_ui(version: DatasetVersion, names: list[str], images: list[GalleryImage]) -> None:
+    """Metrics, the charts of what the version holds, and the pre-flight report."""
+    kept = [img for img in images if img.split != "excluded"]
+    splits = Counter(img.split for img in kept)
+    boxes = sum(len(img.boxes) for img in kept)
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("Images", len(kept))
+    c2.metric("Boxes", boxes)
+    c3.metric("Classes", len(names))
+    c4.metric("Train / val", f"{splits.get('train', 0)} / {splits.get('val', 0)}")
+    c5.metric("Without boxes", sum(1 for img in kept if not img.boxes), help="Background images teach 'no food here'")
+    if not kept:
+        st.info("This version holds no readable images.")
+        return
+
+    left, right = st.columns(2)
+    with left, st.container(border=True):
+        st.markdown("**Boxes per class** — is any food rare, or missing from a split?")
+        show_chart(class_chart(class_frame(kept)))
+    with right, st.container(border=True):
+        st.markdown("**Boxes per image** — how crowded the plates are")
+        show_chart(boxes_per_image_chart(kept))
+    left, right = st.columns(2)
+    with left, st.container(border=True):
+        st.markdown("**Box size** — share of the image a box covers (small boxes are harder)")
+        show_chart(area_chart(kept))
+    with right, st.container(border=True):
+        st.markdown("**Image sizes** — width × height in pixels")
+        sizes = call(_image_sizes, version.id, action="Reading image sizes")
+        if sizes:
+            show_chart(size_chart(sizes))
+        else:
+            st.caption("No readable image sizes.")
+
+    report = call(_prepare_report, version.id, action="Reading the pre-flight report")
+    if report:
+        preflight_ui(report)
+
+
+def class_frame(images: list[GalleryImage]) -> pd.DataFrame:
+    """Boxes per (class, split)."""
+    counts = Counter((b.name, img.split) for img in images for b in img.boxes)
+    return pd.DataFrame(
+        [{"class": c, "split": s, "boxes": n} for (c, s), n in counts.items()], columns=["class", "split", "boxes"]
+    )
+
+
+def class_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Horizontal stacked bars: boxes per class, coloured by split, biggest class on top."""
+    splits = sorted(frame["split"].unique(), key=lambda s: list(SPLIT_COLORS).index(s) if s in SPLIT_COLORS else 99)
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("sum(boxes):Q", title="boxes"),
+            y=alt.Y("class:N", sort="-x", title=None, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
+            color=alt.Color(
+                "split:N",
+                scale=alt.Scale(domain=splits, range=[SPLIT_COLORS.get(s, "#999") for s in splits]),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            order=alt.Order("split:N", sort="descending"),
+            tooltip=["class", "split", "boxes"],
+        )
+        .properties(height=80 + 24 * frame["class"].nunique())  # Streamlit fits axes and legend inside the height
+    )
+
+
+def boxes_per_image_chart(images: list[GalleryImage]) -> alt.Chart:
+    """Bars: how many images have 0, 1, 2… boxes."""
+    counts = Counter(len(img.boxes) for img in images)
+    frame = pd.DataFrame({"boxes in image": list(range(max(counts) + 1))})
+    frame["images"] = frame["boxes in image"].map(lambda n: counts.get(n, 0))
+    return (
+        alt.Chart(frame)
+        .mark_bar(color="#e4572e")
+        .encode(
+            x=alt.X("boxes in image:O", title="boxes in the image", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("images:Q", title="images"),
+            tooltip=["boxes in image", "images"],
+        )
+        .properties(height=240)
+    )
+
+
+def area_chart(images: list[GalleryImage]) -> alt.Chart:
+    """Histogram of box area as a percentage of the image, on a log scale (tiny boxes stand out)."""
+    areas = [max(b.w * b.h, 1e-6) * 100 for img in images for b in img.boxes]
+    edges = [0, 0.5, 1, 2, 5, 10, 20, 100]
+    labels = ["< 0.5%", *(f"{lo:g}–{hi:g}%" for lo, hi in itertools.pairwise(edges[1:-1])), "> 20%"]
+    binned = pd.cut(pd.Series(areas, dtype=float), bins=edges, labels=labels, include_lowest=True)
+    frame = binned.value_counts().reindex(labels, fill_value=0).rename_axis("area").reset_index(name="boxes")
+    return (
+        alt.Chart(frame)
+        .mark_bar(color="#2e86ab")
+        .encode(
+            x=alt.X(
+                "area:N", sort=labels, title="box area, % of the image", axis=alt.Axis(labelAngle=0, labelOverlap=False)
+            ),
+            y=alt.Y("boxes:Q", title="boxes"),
+            tooltip=["area", "boxes"],
+        )
+        .properties(height=240)
+    )
+
+
+def size_chart(sizes: list[tuple[str, str, int, int]]) -> alt.Chart:
+    """Scatter of image width against height, coloured by split."""
+    frame = pd.DataFrame(sizes, columns=["file", "split", "width", "height"])
+    splits = sorted(frame["split"].unique())
+    return (
+        alt.Chart(frame)
+        .mark_circle(size=48, opacity=0.6)
+        .encode(
+            x=alt.X("width:Q", title="width (px)", scale=alt.Scale(zero=False)),
+            y=alt.Y("height:Q", title="height (px)", scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "split:N",
+                scale=alt.Scale(domain=splits, range=[SPLIT_COLORS.get(s, "#999") for s in splits]),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            tooltip=["file", "split", "width", "height"],
+        )
+        .properties(height=240)
+    )
+
+
+COUNT_LABELS = {
+    "images_listed": "Images listed in the annotations",
+    "images": "Images kept",
+    "train": "Training images",
+    "val": "Validation images",
+    "test": "Test images",
+    "boxes": "Boxes kept",
+    "classes": "Classes",
+    "background_images": "Images without boxes",
+    "left_out_images": "Images left out (missing or unreadable)",
+    "annotations": "Annotations read",
+    "boxes_clipped": "Boxes clipped to the image border",
+    "annotations_dropped": "Annotations dropped (unusable)",
+}
+
+
+def preflight_ui(report: dict[str, Any]) -> None:
+    """The pre-flight report of the conversion: counts, class-id mapping, per-file table."""
+    st.subheader("Pre-flight report", help="What the import did when it converted the data to YOLO format.")
+    fmt = str(report.get("format", "?")).upper()
+    share, seed = report.get("val_fraction", "?"), report.get("seed", "?")
+    st.caption(f"Converted from {fmt} · validation share {share} · seed {seed}")
+    left, right = st.columns(2)
+    counts = report.get("counts", {})
+    with left:
+        st.markdown("**Counts**")
+        rows = [{"what": COUNT_LABELS.get(k, k.replace("_", " ")), "count": v} for k, v in counts.items()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=table_height(len(rows)))
+    with right:
+        st.markdown("**Class ids** — source id → YOLO id")
+        class_map = report.get("class_map", [])
+        if class_map:
+            frame = pd.DataFrame(class_map).rename(
+                columns={"coco_id": "source id", "class_id": "YOLO id", "name": "class"}
+            )
+            st.dataframe(frame, hide_index=True, width="stretch", height=table_height(len(frame)))
+        else:
+            st.caption("The source already used YOLO class ids.")
+    files = report.get("files", [])
+    with st.expander(f"Every file ({len(files)})"):
+        if files:
+            frame = pd.DataFrame(files)
+            if "issues" in frame:
+                frame["issues"] = frame["issues"].map(_issues_text)
+            st.dataframe(frame, hide_index=True, width="stretch")
+        else:
+            st.caption("No per-file records.")
+
+
+def _issues_text(issues: object) -> str:
+    if not isinstance(issues, list):
+        return str(issues or "")
+    parts = [i.get("check", str(i)) if isinstance(i, dict) else str(i) for i in issues]
+    return ", ".join(parts)

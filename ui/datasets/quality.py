@@ -1,0 +1,190 @@
+"""The Quality tab: the validation verdict, issues per check, a filterable issue table and the review hand-off."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from backend.data.datasets import (
+    GalleryImage,
+    check_descriptions,
+    send_to_review,
+)
+from backend.runtime import runner
+from backend.store.records import DatasetVersion
+from ui.datasets.versions import remember_job, remembered_job, watch_job
+from ui.widgets.calls import call
+from ui.widgets.charts import show_chart, table_height
+from ui.widgets.quality import SEVERITY_COLORS, SEVERITY_ICONS
+
+VERDICTS = {
+    "passed": ":green[:material/check_circle:] **Every image passed every check.**",
+    "warnings": ":orange[:material/warning:] **Some images deserve a look** — training works, but may learn less.",
+    "errors": ":red[:material/error:] **Some images have errors** — fix or remove them before training.",
+    "not_checked": ":gray[:material/help:] **Not validated yet.**",
+}
+
+
+# --- quality --------------------------------------------------------------------------------------------------
+
+
+def issue_frame(images: list[GalleryImage]) -> pd.DataFrame:
+    """One row per stored issue: file, split, check, severity, message."""
+    rows = [
+        {"file": img.file, "split": img.split, "check": check, "severity": severity, "message": message}
+        for img in images
+        for check, severity, message in img.issues
+    ]
+    return pd.DataFrame(rows, columns=["file", "split", "check", "severity", "message"])
+
+
+def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
+    """Validation summary, what each check means, a filterable issue table, revalidation and review hand-off."""
+    summary = version.validation_summary
+    by_sev = summary.get("by_severity") or summary.get("issues_by_severity") or {}
+    top, action = st.columns([4, 1], vertical_alignment="bottom")
+    with top:
+        st.markdown(VERDICTS.get(version.validation_status, version.validation_status))
+        line = summary_line(version)
+        if line:
+            st.caption(line)
+    with action:
+        validate_clicked = st.button(
+            "Validate again", key="ds_validate", icon=":material/refresh:", help="Re-run every data-quality check"
+        )
+    if validate_clicked:
+        job_id = call(
+            runner.submit,
+            "validate",
+            {"version_id": version.id},
+            title=f"Validate {version.label}",
+            action="Starting validation",
+        )
+        if job_id is not None:
+            remember_job(f"validate-{version.id}", job_id)
+            st.toast(f"Validation started (job {job_id}).")
+    job_id = remembered_job(f"validate-{version.id}")
+    if job_id is not None:
+        watch_job(job_id, key=f"ds-validate-{version.id}")
+
+    c1, c2, c3 = st.columns(3)
+    c1.metric(f"{SEVERITY_ICONS['error']} Errors", by_sev.get("error", 0), help="Fix these before training")
+    c2.metric(f"{SEVERITY_ICONS['warning']} Warnings", by_sev.get("warning", 0), help="Worth a look")
+    c3.metric(f"{SEVERITY_ICONS['info']} Notes", by_sev.get("info", 0), help="Things the import did for you")
+
+    descriptions = check_descriptions()
+    by_check = summary.get("issues_by_check", {})
+    if by_check:
+        frame = pd.DataFrame(
+            [
+                {
+                    "check": c,
+                    "issues": n,
+                    "severity": descriptions.get(c, ("warning", ""))[0],
+                    "meaning": descriptions.get(c, ("", ""))[1],
+                }
+                for c, n in by_check.items()
+                if n
+            ]
+        )
+        if not frame.empty:
+            show_chart(check_chart(frame))
+    with st.expander("What each check looks for", expanded=not by_check):
+        rows = [
+            {"check": c, "severity": sev, "found here": by_check.get(c, 0), "what it means": text}
+            for c, (sev, text) in descriptions.items()
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=table_height(len(rows)))
+
+    issues = issue_frame(images)
+    st.subheader("Issues")
+    if issues.empty:
+        if version.validation_status == "not_checked":
+            st.info("This version has not been validated yet. Press **Validate again** to check it.")
+        else:
+            st.success("No issues found: every image passed every check.")
+        return
+    filtered = issue_filters_ui(issues)
+    st.dataframe(
+        filtered,
+        hide_index=True,
+        width="stretch",
+        column_config={"message": st.column_config.TextColumn("message", width="large")},
+    )
+    review_ui(version, filtered)
+
+
+def summary_line(version: DatasetVersion) -> str:
+    """'42 images checked in 0.9 s (46 images/s)' from the stored summary, or ''."""
+    summary = version.validation_summary
+    if "images" not in summary:
+        return ""
+    seconds = summary.get("seconds")
+    speed = f" in {seconds:.1f} s ({summary.get('images_per_second', '?')} images/s)" if seconds is not None else ""
+    return f"{summary['images']} images checked{speed}."
+
+
+def check_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Horizontal bars: issues per check, coloured by severity."""
+    severities = [s for s in SEVERITY_COLORS if s in set(frame["severity"])]
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("issues:Q", title="issues", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("check:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
+            color=alt.Color(
+                "severity:N",
+                scale=alt.Scale(domain=severities, range=[SEVERITY_COLORS[s] for s in severities]),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            tooltip=["check", "severity", "issues", "meaning"],
+        )
+        .properties(height=90 + 26 * len(frame))
+    )
+
+
+def issue_filters_ui(issues: pd.DataFrame) -> pd.DataFrame:
+    """Severity, check and file-name filters over the issue table; returns the rows that match."""
+    c1, c2, c3 = st.columns([1, 2, 2])
+    severities = c1.multiselect(
+        "Severity",
+        [s for s in SEVERITY_COLORS if s in set(issues["severity"])],
+        key="ds_issue_severity",
+        placeholder="All",
+    )
+    checks = c2.multiselect("Check", sorted(issues["check"].unique()), key="ds_issue_checks", placeholder="All")
+    text = c3.text_input("File name contains", key="ds_issue_text", placeholder="e.g. 000123")
+    mask = pd.Series(True, index=issues.index)
+    if severities:
+        mask &= issues["severity"].isin(severities)
+    if checks:
+        mask &= issues["check"].isin(checks)
+    if text.strip():
+        mask &= issues["file"].str.contains(text.strip(), case=False, regex=False)
+    filtered = issues[mask]
+    st.caption(f"{len(filtered)} of {len(issues)} issues, in {filtered['file'].nunique()} images.")
+    return filtered
+
+
+def review_ui(version: DatasetVersion, filtered: pd.DataFrame) -> None:
+    """Send the images of the filtered issues to the review queue (for the Annotate page)."""
+    files = sorted(filtered["file"].unique())
+    if not files:
+        return
+    with st.container(border=True):
+        st.markdown("**Fix them on the Annotate page**")
+        checks = ", ".join(sorted(filtered["check"].unique()))
+        reason = st.text_input(
+            "Reason (shown to the reviewer)", value=f"Validation: {checks}"[:200], key=f"ds_review_reason_{version.id}"
+        )
+        if st.button(
+            f"Send {len(files)} flagged image(s) to the review queue", key="ds_send_review", icon=":material/outbox:"
+        ):
+            added = call(
+                send_to_review, version.id, files, reason.strip() or "Flagged by validation", action="Sending to review"
+            )
+            if added is not None:
+                st.success(f"{added} image(s) are now in the review queue.")
+                st.page_link("pages/annotate.py", label="Open Annotate", icon=":material/edit_square:")

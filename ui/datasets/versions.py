@@ -1,0 +1,148 @@
+"""The version picker and header, the cached read of a version's images, and the live card of a job that
+makes or checks a version."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from backend.data.datasets import (
+    GalleryImage,
+    gallery,
+)
+from backend.runtime.views import get_job, keep_runner_healthy
+from backend.store.records import DatasetVersion
+from ui.widgets.calls import call
+from ui.widgets.jobs import render_job
+from ui.widgets.quality import status_badge
+from ui.widgets.text import ago
+
+TABS = (
+    ":material/insights: Overview",
+    ":material/health_and_safety: Quality",
+    ":material/photo_library: Gallery",
+    ":material/upload_file: Import",
+)
+
+
+# --- picking a version ----------------------------------------------------------------------------------------
+
+
+def _select_version(dataset: str, version_id: int) -> None:
+    """Button callback: show this version in the pickers (on its Overview tab) on the next run."""
+    st.session_state["ds_pick_dataset"] = dataset
+    st.session_state["ds_pick_version"] = version_id
+    st.session_state["ds_tab"] = TABS[0]
+
+
+def version_picker_ui(entries: list[tuple[str, DatasetVersion]]) -> DatasetVersion:
+    """Dataset and version selectboxes (newest first); returns the chosen version."""
+    by_dataset: dict[str, list[DatasetVersion]] = {}
+    for name, version in entries:  # entries come newest first, so datasets are ordered by their newest version
+        by_dataset.setdefault(name, []).append(version)
+    if st.session_state.get("ds_pick_dataset") not in by_dataset:
+        st.session_state["ds_pick_dataset"] = next(iter(by_dataset))
+    left, right = st.columns([2, 3])
+    dataset = left.selectbox("Dataset", list(by_dataset), key="ds_pick_dataset")
+    versions = {v.id: v for v in by_dataset[dataset]}
+    if st.session_state.get("ds_pick_version") not in versions:
+        st.session_state["ds_pick_version"] = next(iter(versions))
+    chosen = right.selectbox(
+        "Version",
+        list(versions),
+        key="ds_pick_version",
+        format_func=lambda vid: _version_option(versions[vid]),
+        help="Versions never change; editing or re-importing makes a new one.",
+    )
+    return versions[chosen]
+
+
+def _version_option(version: DatasetVersion) -> str:
+    images = version.stats.get("images", "?")
+    note = f" — {version.message}" if version.message else ""
+    # No "3 min ago" here: an option's text must not change between reruns, or the widget forgets the choice.
+    return f"{version.label} · {images} images · {version.created_at:%Y-%m-%d %H:%M}{note}"[:110]
+
+
+def version_header(version: DatasetVersion, parent: DatasetVersion | None) -> None:
+    """Who made the version, when, from what, and its DVC content hash."""
+    with st.container(border=True):
+        top, badge = st.columns([5, 2], vertical_alignment="center")
+        top.markdown(f"**{version.label}** · {version.message or 'no message'}")
+        with badge:
+            status_badge(version)
+        parent_text = parent.label if parent else "none (imported)"
+        content = f"`{version.content_hash[:12]}`" if version.content_hash else "not frozen"
+        st.caption(
+            f"By {version.author or 'unknown'} · created {ago(version.created_at)} "
+            f"({version.created_at:%Y-%m-%d %H:%M} UTC) · parent: {parent_text} · DVC content hash: {content}"
+        )
+
+
+# --- cached reads ---------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=120, show_spinner=False, max_entries=8)
+def _gallery(version_id: int, marker: str) -> tuple[list[str], list[GalleryImage]]:
+    """The version's images and boxes; `marker` changes when a new validation stores new issues."""
+    del marker  # cache key only
+    return gallery(version_id)
+
+
+def load_gallery(version: DatasetVersion) -> tuple[list[str], list[GalleryImage]] | None:
+    """Class names and images of a version (cached), or None after showing why it could not be read."""
+    marker = f"{version.validation_status}:{sorted(version.validation_summary.get('issues_by_check', {}).items())}"
+    return call(_gallery, version.id, marker, action="Reading this version")
+
+
+# --- jobs -----------------------------------------------------------------------------------------------------
+
+
+@st.fragment(run_every="2s")
+def watch_job(job_id: int, key: str) -> None:
+    """Live progress of one job (the shared job card); refreshes the whole page once when it finishes.
+
+    When the job made a dataset version, a success message names it with a button to show it.
+    """
+    keep_runner_healthy()
+    job = call(get_job, job_id, action="Reading the job")
+    if job is None:
+        return
+    render_job(job, key=key, show_log=not job.active)
+    seen = st.session_state.setdefault("ds_finished_jobs", set())
+    if job.active:
+        return
+    if job_id not in seen:
+        seen.add(job_id)
+        if st.session_state.get("ds_rerun_on_finish", True):
+            st.rerun()  # the new version or fresh validation must show outside this fragment too
+    result = job.result or {}
+    if job.status == "succeeded" and result.get("version_id"):
+        _version_ready(int(result["version_id"]), key)
+
+
+def _version_ready(version_id: int, key: str) -> None:
+    from backend.data.datasets import list_versions_with_datasets
+
+    entries = call(list_versions_with_datasets, action="Reading datasets") or []
+    found = next(((name, v) for name, v in entries if v.id == version_id), None)
+    if found is None:
+        return
+    name, version = found
+    images = version.stats.get("images", "?")
+    st.success(f"Done: **{name} {version.label}** is ready with {images} images.", icon=":material/check_circle:")
+    st.button(
+        f"Show {name} {version.label}",
+        key=f"{key}-show-{version_id}",
+        on_click=_select_version,
+        args=(name, version_id),
+    )
+
+
+def remember_job(slot: str, job_id: int) -> None:
+    """Keep the job a form started, so its progress shows after the rerun."""
+    st.session_state.setdefault("ds_jobs", {})[slot] = job_id
+
+
+def remembered_job(slot: str) -> int | None:
+    """The job a form in this session started last, if any."""
+    return st.session_state.get("ds_jobs", {}).get(slot)

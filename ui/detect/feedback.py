@@ -1,0 +1,70 @@
+"""Feedback buttons under each picture: correct, wrong (with the right item), or a missed item."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from backend.serving.service import DetectOutcome, record_feedback
+from ui.widgets.calls import call
+
+FEEDBACK_SHOWN = 12  # detections offered for feedback per picture (the table lists them all)
+_FEEDBACK_KEY = "detect_feedback_given"
+
+
+def _given() -> dict[str, str]:
+    return st.session_state.setdefault(_FEEDBACK_KEY, {})
+
+
+def _send(key: str, prediction_id: int, kind: str, **fields: object) -> None:
+    """Record one piece of feedback and thank the user (a button callback)."""
+    saved = call(record_feedback, prediction_id, kind, action="Sending feedback", **fields)
+    if saved is not None:
+        _given()[key] = kind
+        st.toast("Thanks! Your feedback helps the detector improve.", icon=":material/thumb_up:")
+
+
+def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
+    """Per detection: correct / wrong (with the right item); plus a missed item. Each click stores feedback."""
+    pid = outcome.prediction_id
+    with st.expander("Is this right? Tell us", icon=":material/rate_review:"):
+        given = _given()
+        for index, det in enumerate(outcome.detections[:FEEDBACK_SHOWN]):
+            key = f"{pid}:{index}"
+            label_col, ok_col, pick_col, wrong_col = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
+            label_col.markdown(f"**{index + 1}. {det.class_name}** · {det.confidence:.2f}")
+            done = given.get(key)
+            if done:
+                label_col.caption(f"Feedback sent: {done}")
+            ok_col.button(
+                "Correct",
+                key=f"fb_ok_{key}",
+                icon=":material/check:",
+                disabled=bool(done),
+                on_click=_send,
+                args=(key, pid, "correct"),
+                kwargs={"class_name": det.class_name, "detection_index": index},
+            )
+            others = [name for name in class_names if name != det.class_name]
+            right = pick_col.selectbox("It is really…", others, key=f"fb_pick_{key}", disabled=bool(done) or not others)
+            wrong_col.button(
+                "Wrong item",
+                key=f"fb_wrong_{key}",
+                icon=":material/close:",
+                disabled=bool(done) or right is None,
+                on_click=_send,
+                args=(key, pid, "wrong"),
+                kwargs={"class_name": det.class_name, "detection_index": index, "correct_class": right},
+            )
+        if len(outcome.detections) > FEEDBACK_SHOWN:
+            st.caption(f"Showing the {FEEDBACK_SHOWN} most confident items of {len(outcome.detections)}.")
+        pick_col, button_col = st.columns([3, 2], vertical_alignment="bottom")
+        missed = pick_col.selectbox("An item the detector missed", class_names, key=f"fb_missed_pick_{pid}")
+        button_col.button(
+            "Report missed item",
+            key=f"fb_missed_{pid}",
+            icon=":material/add_circle:",
+            disabled=missed is None,
+            on_click=_send,
+            args=(f"{pid}:missed:{missed}", pid, "missed"),
+            kwargs={"class_name": missed},
+        )

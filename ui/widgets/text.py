@@ -1,0 +1,33 @@
+"""Short plain-language text for times and durations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    """'3 min ago' style text for a naive-UTC timestamp."""
+    if when is None:
+        return "—"
+    from backend.core.clock import utcnow
+
+    seconds = max(0, int(((now or utcnow()) - when).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as '1 h 02 min', '3 min 05 s' or '12 s'."""
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
