@@ -60,3 +60,18 @@ def export_onnx(weights: Path, *, imgsz: int = 320, out: Path | None = None, sim
         shutil.move(str(written), str(out))
         return Path(out)
     return written
+
+
+def trained_imgsz(weights: Path) -> int | None:
+    """The image size `.pt` weights were trained at (from their stored train args), or None when not recorded."""
+    weights = Path(weights)
+    if weights.suffix.lower() != ".pt" or not weights.is_file():
+        return None
+    yolo = ultralytics_yolo()
+    try:
+        size = yolo(str(weights), task="detect").overrides.get("imgsz")
+    except _EXPORT_ERRORS:
+        return None
+    if isinstance(size, (list, tuple)):
+        size = max(size)
+    return int(size) if size else None

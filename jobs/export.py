@@ -1,0 +1,50 @@
+"""Export trained weights to ONNX for CPU serving.
+
+    python -m jobs.export --weights W.pt --out M.onnx [--imgsz N]
+
+Writes M.onnx with a fixed square input of N pixels (default: the size the weights were trained at, else
+evaluate.imgsz in params.yaml); class names, stride and imgsz are in its metadata. `jobs.detect --weights M.onnx`
+reads it. Exit 0 written, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from jobs._cli import run_cli
+
+
+def run(args: argparse.Namespace) -> str:
+    """Do the work; return the summary line."""
+    from backend.core.params import load_params
+    from backend.core.settings import get_settings
+    from backend.training.export import export_onnx, trained_imgsz
+
+    weights = Path(args.weights)
+    imgsz = args.imgsz or trained_imgsz(weights) or load_params(get_settings().params_file).evaluate.imgsz
+    out = export_onnx(weights, imgsz=imgsz, out=Path(args.out))
+    return f"Exported {weights.name} to {out} ({imgsz}x{imgsz} input, {out.stat().st_size / 1e6:.1f} MB)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.export",
+        description="Export YOLO .pt weights to an ONNX model for CPU serving. Exit 0 written, 2 bad input.",
+    )
+    parser.add_argument("--weights", metavar="W.pt", required=True, help="trained weights from a PlateOps run")
+    parser.add_argument("--out", metavar="M.onnx", required=True, help="ONNX file to write")
+    parser.add_argument("--imgsz", type=int, metavar="N", help="input size (default: the training size)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return run_cli(lambda: run(args), quiet_stdout=True)  # ultralytics logs to stdout
+
+
+if __name__ == "__main__":
+    sys.exit(main())

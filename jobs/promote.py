@@ -1,0 +1,71 @@
+"""The Models page's promotion gate on the command line.
+
+    python -m jobs.promote --run RUN_ID [--reason TEXT] [--actor NAME] [--no-export]
+    python -m jobs.promote --rollback [--reason TEXT]
+
+Promote: evaluates the run's model and the current production model on the same frozen validation split and
+prints the gate's figures as one JSON line: {"candidate_model_id", "production_model_id", "dataset", "passed",
+"promoted", "overridden", "reasons", "classes": [{"name", "candidate_ap50", "production_ap50", "delta",
+"blocked"}], "candidate", "production", "max_ap50_drop", "latency_budget_ms", ...}. A blocked promotion goes through
+only with --reason (an override, kept in the audit trail).
+Rollback: puts the previous production model back and prints {"production_model_id", "name", "stage"}.
+
+Exit status: 0 promoted (or rolled back), 1 blocked by the gate, 2 bad input (unknown run, changed weights file,
+nothing to roll back to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from jobs._cli import run_cli
+
+EXIT_BLOCKED = 1
+
+
+def run(args: argparse.Namespace, outcome: dict[str, bool]) -> str:
+    """Do the work; return the JSON line and note in `outcome` whether the model was promoted."""
+    from backend.registry.service import promote_run, rollback
+
+    if args.rollback:
+        model = rollback(actor=args.actor or "", reason=args.reason or "")
+        outcome["promoted"] = True
+        return json.dumps({"production_model_id": model.id, "name": model.name, "stage": model.stage})
+    figures = promote_run(
+        args.run, reason=args.reason or "", actor=args.actor or "", export=False if args.no_export else None
+    )
+    outcome["promoted"] = figures.promoted
+    return json.dumps(figures.to_dict(), default=str)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.promote",
+        description="Promote a run's model to production through the gate (per-class AP50 drop and CPU latency "
+        "budget from params.yaml), or roll back one step. Prints the gate's figures as JSON. "
+        "Exit 0 promoted, 1 blocked, 2 bad input.",
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--run", type=int, metavar="RUN_ID", help="training run whose model to promote")
+    action.add_argument("--rollback", action="store_true", help="put the previous production model back")
+    parser.add_argument("--reason", metavar="TEXT", help="why; required to override a blocked gate")
+    parser.add_argument("--actor", metavar="NAME", help="who promotes (default cli:<login name>)")
+    parser.add_argument("--no-export", action="store_true", help="do not export the ONNX model on promotion")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    outcome = {"promoted": False}
+    status = run_cli(lambda: run(args, outcome), quiet_stdout=True)  # ultralytics logs to stdout
+    if status == 0 and not outcome["promoted"]:
+        return EXIT_BLOCKED
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
