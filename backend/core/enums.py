@@ -49,6 +49,7 @@ class FailureCode(StrEnum):
     WEIGHTS_UNAVAILABLE = "weights_unavailable"
     WORKER_LOST = "worker_lost"
     CRASH = "crash"
+    EDIT_CONFLICT = "edit_conflict"
     ERROR = "error"  # a known failure with a plain message that fits none of the codes above
 
 

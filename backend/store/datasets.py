@@ -165,3 +165,9 @@ def list_issues(
     if limit:
         stmt = stmt.limit(limit)
     return [from_row(ValidationIssue, r) for r in session.scalars(stmt)]
+
+
+def delete_version(*, session: Session, version_id: int) -> None:
+    """Forget a version whose files could not be frozen (its row only; callers remove the folder)."""
+    session.delete(get_row(session, DatasetVersionRow, version_id, "Dataset version"))
+    session.flush()

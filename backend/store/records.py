@@ -180,6 +180,10 @@ class ReviewItem:
     status: str
     created_at: datetime
     resolved_at: datetime | None
+    class_name: str = ""
+    score: float | None = None
+    resolution: str = ""
+    resolved_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,10 @@ class FeedbackRow(Base):
 
 class ReviewItemRow(Base):
     __tablename__ = "review_items"
-    __table_args__ = (Index("ix_review_status", "status"),)
+    __table_args__ = (
+        Index("ix_review_status", "status"),
+        Index("ix_review_version_status", "dataset_version_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(20))  # validation | feedback | drift | user
@@ -195,6 +198,10 @@ class ReviewItemRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | done | dismissed
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    class_name: Mapped[str] = mapped_column(String(100), default="")  # the class the reason is about, if any
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # e.g. label quality (lower = worse)
+    resolution: Mapped[str] = mapped_column(Text, default="")  # "saved as v5" or the reason it was dismissed
+    resolved_by: Mapped[str] = mapped_column(String(120), default="")
 
 
 class DriftReportRow(Base):
