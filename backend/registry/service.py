@@ -339,8 +339,8 @@ def rollback_target() -> RegisteredModel | None:
         if current is None:
             return None
         stack = production_history()
-        if stack and stack[-1] == current.id and len(stack) >= 2:
-            return model_store.get_model(session=session, model_id=stack[-2])
+        if stack and stack[-1] == current.id:
+            return model_store.get_model(session=session, model_id=stack[-2]) if len(stack) >= 2 else None
         # production set outside the gate: the most recently promoted other model
         earlier = [
             m for m in model_store.list_models(session=session) if m.id != current.id and m.promoted_at is not None

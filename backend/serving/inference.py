@@ -2,6 +2,8 @@
 
 Security: a `.pt` file is a Python pickle, and `torch.load` of a pickle runs whatever code the file carries.
 Only load `.pt` weights that PlateOps' own training produced on this machine; never load a `.pt` a user uploads.
+`.onnx` exports are served by onnxruntime on CPU with numpy pre/post-processing (`backend.serving.onnx_runtime`),
+about twice as fast as `model.predict` on the .pt (bench/onnx.py).
 Pass `allowed_root` (e.g. the workspace runs folder) so a path outside it is refused. `.onnx` files hold no code
 and are the format to accept from elsewhere.
 
@@ -20,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from PIL import Image
 
 from backend.core.errors import BadInputError, NotFoundError
+from backend.serving.onnx_runtime import OnnxYolo
 from backend.training.yolo import ultralytics_yolo
 
 if TYPE_CHECKING:
@@ -87,8 +91,17 @@ class DetectionResult:
 class Detector:
     """A loaded YOLO detection model. Create with `Detector.load`; thread-safe (predictions run one at a time)."""
 
-    def __init__(self, model: YOLO, *, source: Path, kind: Literal["pt", "onnx"], device: str) -> None:
+    def __init__(
+        self,
+        model: YOLO | None,
+        *,
+        source: Path,
+        kind: Literal["pt", "onnx"],
+        device: str,
+        onnx: OnnxYolo | None = None,
+    ) -> None:
         self._model = model
+        self._onnx = onnx
         self._source = source
         self._kind = kind
         self._device = device
@@ -130,6 +143,8 @@ class Detector:
                 f"{weights.name} is outside {allowed_root}; only weights from PlateOps' own runs can be loaded "
                 "(a .pt file can run code when loaded)."
             )
+        if kind == "onnx":
+            return cls._load_onnx(weights)
         yolo = ultralytics_yolo()
         try:
             model = yolo(str(weights), task="detect")
@@ -144,8 +159,25 @@ class Detector:
             ) from exc
         return detector
 
+    @classmethod
+    def _load_onnx(cls, weights: Path) -> Detector:
+        """An ONNX export on onnxruntime (CPU) with numpy pre/post-processing (`backend.serving.onnx_runtime`)."""
+        try:
+            runner = OnnxYolo(weights)
+        except _LOAD_ERRORS as exc:
+            raise BadInputError(
+                f"{weights.name} could not be loaded as a YOLO detection model ({_first_line(exc)}). "
+                "Use best.pt from a PlateOps run or an ONNX export of it."
+            ) from exc
+        detector = cls(None, source=weights, kind="onnx", device="cpu", onnx=runner)
+        detector._names = list(runner.meta.names)
+        detector._imgsz = detector._fixed_imgsz = runner.meta.imgsz
+        runner.detect(np.zeros((32, 32, 3), dtype=np.uint8), conf=0.25, iou=0.45)  # warm-up
+        return detector
+
     def _warm_up(self) -> None:
         """Build the predictor on a blank image so names, input size and the first latency are settled."""
+        assert self._model is not None
         train_imgsz = self._model.overrides.get("imgsz")
         self._model.predict(Image.new("RGB", (32, 32)), imgsz=train_imgsz or 640, device=self._device, verbose=False)
         backend = self._model.predictor.model
@@ -211,17 +243,26 @@ class Detector:
         with self._lock:
             for image in images:
                 start = time.perf_counter()
-                outputs = self._model.predict(image, conf=conf, iou=iou, imgsz=size, device=self._device, verbose=False)
+                rows = self._predict_rows(image, conf=conf, iou=iou, imgsz=size)
                 latency_ms = (time.perf_counter() - start) * 1000.0
                 results.append(
                     DetectionResult(
-                        detections=self._to_detections(outputs[0].boxes.data.tolist()),
+                        detections=self._to_detections(rows),
                         latency_ms=round(latency_ms, 2),
                         width=image.width,
                         height=image.height,
                     )
                 )
         return results
+
+    def _predict_rows(self, image: Image.Image, *, conf: float, iou: float, imgsz: int) -> list[list[float]]:
+        """[x1, y1, x2, y2, conf, cls] rows in original-image pixels, from onnxruntime or ultralytics."""
+        if self._onnx is not None:
+            rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+            return self._onnx.detect(rgb, conf=conf, iou=iou).tolist()
+        assert self._model is not None
+        outputs = self._model.predict(image, conf=conf, iou=iou, imgsz=imgsz, device=self._device, verbose=False)
+        return outputs[0].boxes.data.tolist()
 
     def _to_detections(self, rows: list[list[float]]) -> list[Detection]:
         """Turn ultralytics' [x1, y1, x2, y2, conf, cls] rows (original-image pixels) into detections.

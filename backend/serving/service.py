@@ -5,9 +5,11 @@ written for an upload or a camera shot, so the prediction log (monitoring's "cur
 computed by `backend.imaging.features.image_features`, the same function the training reference uses.
 
 Which model serves (`serving_model`): the registry's production model; until one is promoted, the newest
-succeeded training run whose weights are on disk. The `.pt` file of our own training is preferred; a model's ONNX
-export is used only when its `.pt` is gone. `.pt` files are pickles (loading runs code), so `load_detector` only
-loads them from the workspace runs folder; the Detect page accepts pictures, never model files.
+succeeded training run whose weights are on disk. A production model's ONNX export serves when it exists (onnxruntime
+on CPU, about twice as fast); its `.pt` otherwise. Registered files are checked against the sha256 recorded at
+registration: a changed or corrupt file is refused, and the model that was production before it keeps answering
+(`ServingModel.warning` says so). `.pt` files are pickles (loading runs code), so `load_detector` only loads weights
+from the workspace runs folder; the Detect page accepts pictures, never model files.
 
 Bad input: `detect_image` loads the picture with `backend.imaging.loading.load_image` first, so a file it refuses raises
 `BadInputError` before anything is written (no prediction row, no image file).
@@ -29,7 +31,8 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +40,7 @@ from PIL import Image
 
 from backend.core.clock import utcnow
 from backend.core.errors import BadInputError, NotFoundError
+from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
 from backend.imaging.features import image_features
@@ -73,6 +77,8 @@ class ServingModel:
         production: True when it is the registry's production model; False for the newest-run fallback.
         class_thresholds: Per-class confidence thresholds set in the registry ({class: 0..1}); may be empty.
         mtime_ns: Modification time of `weights`, part of every cache key so replaced weights reload.
+        sha256: The sha256 recorded for `weights` at registration ("" for an unregistered run's weights).
+        warning: Set when the production model was refused and an earlier one answers instead.
     """
 
     model_id: int | None
@@ -84,6 +90,8 @@ class ServingModel:
     production: bool
     class_thresholds: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
     mtime_ns: int = 0
+    sha256: str = ""
+    warning: str = ""
 
     @property
     def cache_key(self) -> str:
@@ -174,7 +182,15 @@ def serving_model() -> ServingModel | None:
         production = model_store.get_production_model(session=session)
         runs = [] if production is not None else run_store.list_runs(session=session, status="succeeded", limit=50)
     if production is not None:
-        return _from_registered(production)
+        served = _from_registered(production)
+        problem = integrity_problem(served)
+        if problem is None:
+            return served
+        fallback = _earlier_production(production)
+        if fallback is None:
+            raise BadInputError(problem)
+        logger.warning("%s Serving %s instead.", problem, fallback.label)
+        return replace(fallback, warning=f"{problem} {fallback.label} answers instead.")
     for run in runs:
         model = _from_run(run)
         if model is not None:
@@ -182,9 +198,48 @@ def serving_model() -> ServingModel | None:
     return None
 
 
+def _earlier_production(current: RegisteredModel) -> ServingModel | None:
+    """The most recently promoted other model whose files are intact (what answers while `current` is refused)."""
+    with session_scope() as session:
+        earlier = [m for m in model_store.list_models(session=session) if m.id != current.id and m.promoted_at]
+    for model in sorted(earlier, key=lambda m: m.promoted_at or current.created_at, reverse=True):
+        try:
+            served = _from_registered(model)
+        except NotFoundError:
+            continue
+        if integrity_problem(served) is None:
+            return replace(served, label=f"earlier production model {model.name} (#{model.id})")
+    return None
+
+
+@lru_cache(maxsize=64)
+def _sha256_of(path: str, mtime_ns: int, size: int) -> str:
+    """sha256 of a file, cached per path, modification time and size (a changed file is hashed again)."""
+    del mtime_ns, size  # cache keys only
+    return file_sha256(Path(path))
+
+
+def integrity_problem(model: ServingModel) -> str | None:
+    """None when the model's weights match the sha256 recorded at registration (or none was recorded), else why not."""
+    if not model.sha256:
+        return None
+    try:
+        stat = model.weights.stat()
+        actual = _sha256_of(str(model.weights), stat.st_mtime_ns, stat.st_size)
+    except OSError as exc:
+        return f"The weights of {model.name} cannot be read ({exc.strerror or exc}); refused."
+    if actual != model.sha256:
+        return (
+            f"The weights file of {model.name} ({model.weights.name}) changed since it was registered "
+            "(sha256 differs); refused."
+        )
+    return None
+
+
 def _from_registered(model: RegisteredModel) -> ServingModel:
-    """Describe a registered model, preferring its .pt and falling back to its ONNX export."""
-    weights = _existing(model.weights_path) or _existing(model.onnx_path)
+    """Describe a registered model, preferring its ONNX export (faster on CPU) and falling back to its .pt."""
+    onnx = _existing(model.onnx_path)
+    weights = onnx or _existing(model.weights_path)
     if weights is None:
         raise NotFoundError(
             f"The production model {model.name} has no weights on disk (looked for {model.weights_path}"
@@ -201,6 +256,7 @@ def _from_registered(model: RegisteredModel) -> ServingModel:
         production=True,
         class_thresholds=_thresholds(model.class_thresholds),
         mtime_ns=weights.stat().st_mtime_ns,
+        sha256=model.onnx_sha256 if onnx is not None else model.weights_sha256,
     )
 
 
@@ -253,8 +309,9 @@ def default_device() -> str:
 def load_detector(model: ServingModel, *, device: str | None = None) -> Detector:
     """Load the serving model's weights.
 
-    `.pt` weights are only loaded from the workspace runs folder (`settings.runs_dir`): loading a pickle runs
-    code, and only our own training writes there.
+    Weights are only loaded from the workspace runs folder (`settings.runs_dir`): loading a `.pt` pickle runs
+    code, and only our own training and the registry's export write there. A registered model's file is checked
+    against its recorded sha256 first.
 
     Args:
         model: From `serving_model()`.
@@ -265,9 +322,13 @@ def load_detector(model: ServingModel, *, device: str | None = None) -> Detector
 
     Raises:
         NotFoundError: The weights file is gone.
-        BadInputError: A `.pt` outside the runs folder, or a file that is not a detection model.
+        BadInputError: Weights outside the runs folder, a file whose sha256 changed since registration, or a
+            file that is not a detection model.
     """
-    allowed_root = get_settings().runs_dir if model.kind == "pt" else None
+    problem = integrity_problem(model)
+    if problem is not None:
+        raise BadInputError(problem)
+    allowed_root = get_settings().runs_dir
     return Detector.load(model.weights, device=device or default_device(), allowed_root=allowed_root)
 
 

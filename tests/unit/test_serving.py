@@ -101,7 +101,7 @@ def test_newest_run_serves_until_a_model_is_promoted(workspace: Settings, weight
     assert served.default_conf == 0.3  # the lowest per-class threshold
 
 
-def test_production_model_falls_back_to_onnx_only_when_pt_is_gone(
+def test_production_model_serves_its_onnx_export_when_there_is_one(
     workspace: Settings, weights: dict[str, Path]
 ) -> None:
     run = add_finished_run(weights["grid"], name="exported")
@@ -112,13 +112,13 @@ def test_production_model_falls_back_to_onnx_only_when_pt_is_gone(
     with session_scope() as session:
         model_store.update_model(session=session, model_id=registered.id, onnx_path=str(onnx))
     served = serving_model()
-    assert served is not None and served.kind == "pt" and served.weights == pt.resolve()  # .pt preferred
-
-    pt.unlink()
-    served = serving_model()
-    assert served is not None and served.kind == "onnx" and served.weights == onnx.resolve()
+    assert served is not None and served.kind == "onnx" and served.weights == onnx.resolve()  # ONNX preferred
 
     onnx.unlink()
+    served = serving_model()
+    assert served is not None and served.kind == "pt" and served.weights == pt.resolve()
+
+    pt.unlink()
     with pytest.raises(NotFoundError, match="no weights on disk"):
         serving_model()
 
