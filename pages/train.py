@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.core.enums import JobKind
 from backend.data.datasets import list_versions_with_datasets
 from backend.runtime.views import list_jobs
-from backend.training.service import TRAIN_KIND, list_runs, load_project_params, start_training
+from backend.training.service import list_runs, load_project_params, start_training
 from ui.train.progress import job_picker_ui, job_view, show_job
 from ui.train.runs import runs_table_ui
 from ui.train.setup import data_check_ui, estimate_ui, settings_ui, version_choice_ui
@@ -65,7 +66,7 @@ if st.button(
         st.toast(f"Training job {job_id} queued", icon=":material/rocket_launch:")
 
 st.subheader("Progress and results")
-jobs = call(list_jobs, limit=20, kind=TRAIN_KIND, action="Reading jobs") or []
+jobs = call(list_jobs, limit=20, kind=JobKind.TRAIN, action="Reading jobs") or []
 picked = job_picker_ui(jobs)
 if picked is not None:
     job_view(picked)

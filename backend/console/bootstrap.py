@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import logging
 
+from backend.core.enums import JobKind
 from backend.core.settings import get_settings, init_workspace
+from backend.data.tasks import start_demo_dataset
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store import jobs as job_store
 from backend.store.engine import init_db, session_scope
 
 log = logging.getLogger(__name__)
-DEMO_JOB_KIND = "demo_dataset"
 
 
 def start_console() -> dict[str, str]:
-    """Create folders, migrate the store, and queue the demo dataset on first start. Returns what it did."""
+    """Create folders, migrate the store, settle jobs whose workers died while the console was down, and queue
+    the demo dataset on first start. Returns what it did."""
     settings = init_workspace()
     init_db()
     done = {"workspace": str(settings.home.resolve())}
+    lost = runner.reap()  # a worker killed with the console (or a reboot) is failed and its kind's recovery runs
+    if lost:
+        done["recovered"] = ", ".join(str(job_id) for job_id in lost)
     if settings.auto_demo and ensure_demo_dataset():
         done["demo"] = "queued"
     return done
@@ -29,12 +34,8 @@ def ensure_demo_dataset() -> bool:
     settings = get_settings()
     with session_scope() as session:
         if dataset_store.list_datasets(session=session) or job_store.list_jobs(
-            session=session, kind=DEMO_JOB_KIND, limit=1
+            session=session, kind=JobKind.DEMO_DATASET, limit=1
         ):
             return False
-    runner.submit(
-        DEMO_JOB_KIND,
-        {"images": settings.demo_images, "seed": 0, "name": "demo-food"},
-        title=f"Create the demo food dataset ({settings.demo_images} images)",
-    )
+    start_demo_dataset(name="demo-food", images=settings.demo_images, seed=0)
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.core.enums import ACTIVE_JOB_STATUSES, ModelStage
 from backend.store import datasets as dataset_store
 from backend.store import drift as drift_store
 from backend.store import jobs as job_store
@@ -45,11 +46,11 @@ def get_overview() -> Overview:
         runs = run_store.list_runs(session=session, limit=1)
         return Overview(
             datasets=datasets,
-            active_jobs=job_store.list_jobs(session=session, statuses=["queued", "starting", "running"], limit=50),
+            active_jobs=job_store.list_jobs(session=session, statuses=ACTIVE_JOB_STATUSES, limit=50),
             recent_jobs=job_store.list_jobs(session=session, limit=10),
             production_model=model_store.get_production_model(session=session),
             latest_run=runs[0] if runs else None,
-            candidate_models=len(model_store.list_models(session=session, stage="candidate")),
+            candidate_models=len(model_store.list_models(session=session, stage=ModelStage.CANDIDATE)),
             latest_drift=drift_store.latest_drift_report(session=session),
             predictions=prediction_store.count_predictions(session=session),
             open_reviews=len(review_store.list_review_items(session=session, status="open")),

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,8 +24,15 @@ class Settings(BaseSettings):
     params_file: Path = Field(default=Path("params.yaml"), description="Hyperparameter defaults (DVC params).")
 
     # Jobs
+    # A killed worker on this machine is seen at once (the runner checks its pid on every reap, which the pages
+    # run every 2 s), so the heartbeat only has to catch a frozen worker or one on another machine. Its timeout
+    # must outlast the store's busy timeout plus a missed beat: a heartbeat write may wait that long for a lock on
+    # a loaded machine, and a slow write is not a dead worker (30 s + 5 s + 5 s margin = 40 s).
     heartbeat_interval_s: float = Field(default=5.0, gt=0, description="How often a worker writes a heartbeat.")
-    heartbeat_timeout_s: float = Field(default=30.0, gt=0, description="A worker silent this long is failed.")
+    heartbeat_timeout_s: float = Field(default=40.0, gt=0, description="A worker silent this long is failed.")
+    store_busy_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long a SQLite write waits for another writer's lock."
+    )
     job_concurrency: dict[str, int] = Field(
         default_factory=lambda: {"train": 1}, description="Most jobs of a kind that run at once."
     )
@@ -49,6 +56,16 @@ class Settings(BaseSettings):
     archive_max_members: int = Field(default=500_000, description="Most files an archive may hold.")
     dvc_remote: str | None = Field(default=None, description="DVC remote URL for versions; default a folder.")
     store_prediction_images: bool = Field(default=True, description="Keep a resized copy of detected images.")
+
+    @model_validator(mode="after")
+    def _heartbeat_outlasts_busy_writes(self) -> Settings:
+        if self.heartbeat_timeout_s <= self.store_busy_timeout_s + self.heartbeat_interval_s:
+            raise ValueError(
+                f"heartbeat_timeout_s ({self.heartbeat_timeout_s:g}) must be longer than store_busy_timeout_s "
+                f"({self.store_busy_timeout_s:g}) plus heartbeat_interval_s ({self.heartbeat_interval_s:g}), or a "
+                "worker waiting for a database lock is taken for dead."
+            )
+        return self
 
     @property
     def db_url(self) -> str:

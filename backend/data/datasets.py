@@ -24,7 +24,7 @@ from backend.core.settings import Settings, get_settings
 from backend.data.archive import detect_dataset_layout, safe_extract_zip
 from backend.data.prepare import REPORT_NAME, prepare_coco, prepare_yolo
 from backend.data.quality import CHECKS, SEVERITY_RANK, ValidationReport, read_yolo_dataset, validate_dataset
-from backend.data.versions import track_version
+from backend.data.versions import dvc_file_for, track_version
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
@@ -45,8 +45,16 @@ def check_dataset_name(name: str) -> str:
     return name
 
 
-def _staging_dir(settings: Settings, name: str) -> Path:
-    path = settings.datasets_dir / name / f".staging-{uuid.uuid4().hex[:8]}"
+_JOB_TAG = ".plateops-job"  # in a staged folder until its version row is committed: which job made it
+
+
+def _work_key(job_id: int | None) -> str:
+    """Names the folders an import works in: the job's id when run as a job (so its crash recovery finds them)."""
+    return f"job-{job_id}" if job_id is not None else uuid.uuid4().hex[:10]
+
+
+def _staging_dir(settings: Settings, name: str, key: str) -> Path:
+    path = settings.datasets_dir / name / f".staging-{key}"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -94,6 +102,7 @@ def _record_version(
         )
         final = _finalise_folder(staging, version)
         dataset_store.update_version_meta(session=session, version_id=version.id, path=str(final.resolve()))
+    (final / _JOB_TAG).unlink(missing_ok=True)  # the row is committed: the folder is no longer a job's leftover
     progress(0.0, "Freezing the version with DVC")
     content_hash = track_version(final, settings=settings)
     with session_scope() as session:
@@ -131,11 +140,16 @@ def import_dataset(
     author: str = "",
     message: str = "",
     progress: ProgressFn = null_progress,
+    job_id: int | None = None,
+    fresh_split: bool = False,
 ) -> DatasetVersion:
-    """Import a COCO or YOLO/Roboflow dataset (folder, annotation JSON or .zip) as a new validated version.
+    """Import a dataset (folder, COCO json or .zip) in any layout `formats` reads as a new validated version.
+
+    The layout (COCO, one COCO per split, YOLO data.yaml, Label Studio, CVAT YOLO, Pascal VOC, FiftyOne) is
+    detected and named in the pre-flight report; splits are kept as the source gives them.
 
     Args:
-        source: A .zip, a folder holding a COCO json + images or a data.yaml, or a COCO json file.
+        source: A .zip, a folder holding one of the layouts, or a COCO json file.
         name: Dataset name; an existing name gets a new version.
         images_dir: The images folder when `source` is a COCO json whose images live elsewhere.
         val_fraction: Share of images for validation when the source has no split.
@@ -143,11 +157,15 @@ def import_dataset(
         author: Who imported it (shown in the version history).
         message: Version note.
         progress: Progress callback.
+        job_id: The job running the import: names its work folders and tags the version, so that
+            `discard_job_leftovers` can settle a crash of that job.
+        fresh_split: Ignore the source's splits and split every image anew.
 
     Returns:
         The new DatasetVersion (validated).
     """
     settings = get_settings()
+    key = _work_key(job_id)
     name = check_dataset_name(name)
     source = Path(source)
     if not source.exists():
@@ -155,7 +173,7 @@ def import_dataset(
     extracted: Path | None = None
     try:
         if source.suffix.lower() == ".zip":
-            extracted = settings.home / "imports" / uuid.uuid4().hex[:10]
+            extracted = settings.home / "imports" / key
             safe_extract_zip(
                 source,
                 extracted,
@@ -166,36 +184,20 @@ def import_dataset(
             root = extracted
         else:
             root = source
-        staging = _staging_dir(settings, name)
+        staging = _staging_dir(settings, name, key)
         prep_progress = sub_progress(progress, 0.1, 0.55, "Converting: ")
-        if root.is_file() and root.suffix.lower() == ".json":
-            kind = "coco"
-            result = prepare_coco(
-                root,
-                images_dir or root.parent / "images",
-                staging,
-                val_fraction=val_fraction,
-                seed=seed,
-                progress=prep_progress,
-            )
-        else:
-            layout = detect_dataset_layout(root)
-            kind = layout.kind
-            if layout.kind == "coco" and layout.coco_json and layout.images_dir:
-                result = prepare_coco(
-                    layout.coco_json,
-                    images_dir or layout.images_dir,
-                    staging,
-                    val_fraction=val_fraction,
-                    seed=seed,
-                    progress=prep_progress,
-                )
-            elif layout.kind == "yolo" and layout.data_yaml:
-                result = prepare_yolo(
-                    layout.data_yaml, staging, val_fraction=val_fraction, seed=seed, progress=prep_progress
-                )
-            else:
-                raise BadInputError(layout.message)
+        layout = find_layout(root, images_dir)
+        kind = str(layout.kind)
+        result = prepare_source(
+            read_layout(layout, confine_to=extracted),
+            staging,
+            val_fraction=val_fraction,
+            seed=seed,
+            fresh_split=fresh_split,
+            progress=prep_progress,
+        )
+        if job_id is not None:
+            (staging / _JOB_TAG).write_text(str(job_id), encoding="utf-8")
         version = _record_version(
             name=name,
             source=kind,
@@ -203,14 +205,16 @@ def import_dataset(
             counts=result.counts,
             author=author,
             message=message or f"Imported from {source.name}",
-            changelog=[{"action": "import", "source": str(source), "format": kind, **result.counts}],
+            changelog=[
+                {"action": "import", "source": str(source), "format": kind, **result.counts}
+                | ({"job": job_id} if job_id is not None else {})
+            ],
             parent_id=None,
             progress=sub_progress(progress, 0.55, 0.65),
             settings=settings,
         )
     except BaseException:
-        for leftover in (settings.datasets_dir / name).glob(".staging-*") if name else []:
-            shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(settings.datasets_dir / name / f".staging-{key}", ignore_errors=True)  # ours only
         raise
     finally:
         if extracted is not None:
@@ -227,12 +231,14 @@ def create_demo_dataset(
     seed: int = 0,
     defects: bool = False,
     progress: ProgressFn = null_progress,
+    job_id: int | None = None,
 ) -> DatasetVersion:
-    """Generate the procedural demo food set (COCO) and import it as a validated version."""
+    """Generate the procedural demo food set (COCO) and import it as a validated version (`job_id` as for
+    `import_dataset`)."""
     from backend.data.demo import generate_demo_dataset
 
     settings = get_settings()
-    raw = settings.home / "raw" / f"{name}-seed{seed}"
+    raw = settings.home / "raw" / (f"job-{job_id}" if job_id is not None else f"{name}-seed{seed}")
     if raw.exists():
         shutil.rmtree(raw)
     generate_demo_dataset(
@@ -246,9 +252,48 @@ def create_demo_dataset(
         author="PlateOps demo generator",
         message=f"Demo food dataset: {images} images, seed {seed}" + (", with planted defects" if defects else ""),
         progress=sub_progress(progress, 0.4, 1.0),
+        job_id=job_id,
     )
     shutil.rmtree(raw, ignore_errors=True)  # the version holds hard links to the images; the raw copy is spare
     return version
+
+
+def discard_job_leftovers(job_id: int, *, name: str) -> list[str]:
+    """Settle an import or demo job that was killed: remove its work folders and any version it left half-made.
+
+    Half-made means tagged with the job and not yet validated, or a `v<N>` folder that no version row points to
+    and DVC never froze (killed between moving the folder into place and committing its row). Safe to call after
+    a job that got further than expected: a validated version stays. Returns what it removed (paths and rows).
+    """
+    settings = get_settings()
+    key = f"job-{job_id}"
+    removed: list[str] = []
+    dataset_dir = settings.datasets_dir / name if name else None
+    folders = [settings.home / "imports" / key, settings.home / "raw" / key]
+    if dataset_dir is not None:
+        folders.append(dataset_dir / f".staging-{key}")
+    for folder in folders:
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+    if dataset_dir is None:
+        return removed
+    with session_scope() as session:
+        dataset = dataset_store.find_dataset(session=session, name=name)
+        versions = dataset_store.list_versions(session=session, dataset_id=dataset.id) if dataset else []
+        for version in versions:
+            tagged = any(isinstance(c, dict) and c.get("job") == job_id for c in version.changelog)
+            if tagged and version.validation_status == "not_checked":
+                folder = Path(version.path) if version.path else dataset_dir / version.label
+                shutil.rmtree(folder, ignore_errors=True)
+                dvc_file_for(folder).unlink(missing_ok=True)
+                dataset_store.delete_version(session=session, version_id=version.id)  # takes the write lock
+                removed.append(f"version {version.label}")
+    for tag in dataset_dir.glob(f"v*/{_JOB_TAG}") if dataset_dir.is_dir() else []:
+        if tag.read_text(encoding="utf-8").strip() == str(job_id):  # moved into place, its row never committed
+            shutil.rmtree(tag.parent, ignore_errors=True)
+            removed.append(str(tag.parent))
+    return removed
 
 
 # --- gallery --------------------------------------------------------------------------------------------------

@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from backend.core.clock import utcnow
-from backend.core.errors import NotFoundError, PlateOpsError
+from backend.core.enums import FailureCode, JobKind, JobStatus
+from backend.core.errors import PlateOpsError, failure_code_for
 from backend.core.settings import Settings, get_settings
+from backend.runtime.registry import JobCancelled, JobContext, get_task
 from backend.store import jobs as job_store
 from backend.store.engine import session_scope
 from backend.store.records import Job
@@ -30,59 +31,11 @@ from backend.store.records import Job
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STALE_MESSAGE = "The worker stopped unexpectedly (no heartbeat). It may have run out of memory or been killed."
+LOST_MESSAGE = "The worker stopped unexpectedly ({how}). It may have run out of memory or been killed."
+STALE_MESSAGE = LOST_MESSAGE.format(how="no heartbeat")
+DEAD_MESSAGE = LOST_MESSAGE.format(how="its process ended")
 CANCEL_GRACE_S = 15.0
-
-
-class JobCancelled(BaseException):
-    """Raised inside a worker when the job is cancelled (BaseException so `except Exception` won't swallow it)."""
-
-
-@dataclass
-class JobContext:
-    """What a task function gets: its job's id and params, a progress callback and a `live` publisher."""
-
-    job_id: int
-    params: dict[str, Any]
-    settings: Settings
-    progress: Callable[[float | None, str], None]
-    publish: Callable[[dict[str, Any]], None]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-TaskFn = Callable[[JobContext], dict[str, Any] | None]
-_TASKS: dict[str, TaskFn] = {}
-
-
-def register_task(kind: str) -> Callable[[TaskFn], TaskFn]:
-    """Decorator that makes a function runnable as a job of `kind`."""
-
-    def decorate(fn: TaskFn) -> TaskFn:
-        _TASKS[kind] = fn
-        return fn
-
-    return decorate
-
-
-def get_task(kind: str) -> TaskFn:
-    """The function registered for `kind` (loads the built-in tasks and `PLATEOPS_TASK_MODULES`)."""
-    load_task_modules()
-    try:
-        return _TASKS[kind]
-    except KeyError:
-        raise NotFoundError(f"No job type called '{kind}'. Known: {', '.join(sorted(_TASKS))}.") from None
-
-
-def load_task_modules() -> None:
-    """Import the modules that register tasks: backend.console.catalog plus any listed in PLATEOPS_TASK_MODULES."""
-    import importlib
-
-    modules = [
-        "backend.console.catalog",
-        *[m for m in os.environ.get("PLATEOPS_TASK_MODULES", "").split(",") if m.strip()],
-    ]
-    for name in modules:
-        importlib.import_module(name.strip())
+HOST = socket.gethostname()
 
 
 # --- console side ---------------------------------------------------------------------------------------------
@@ -92,13 +45,19 @@ def _limit_for(kind: str, settings: Settings) -> int:
     return settings.job_concurrency.get(kind, settings.default_job_concurrency)
 
 
-def submit(kind: str, params: dict[str, Any], *, title: str = "", settings: Settings | None = None) -> int:
-    """Queue a job and start its worker if a slot is free. Returns the job id at once."""
+def submit(kind: JobKind | str, params: dict[str, Any], *, title: str = "", settings: Settings | None = None) -> int:
+    """Queue a job and start its worker if a slot is free. Returns the job id at once.
+
+    Pages do not call this: each domain wraps its kinds in a typed `start_<kind>()` that builds `params`.
+
+    Raises:
+        NotFoundError: No job kind of that name is registered (nothing is stored).
+    """
     settings = settings or get_settings()
     get_task(kind)  # fail fast on an unknown kind, before anything is stored
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     with session_scope() as session:
-        job = job_store.create_job(session=session, kind=kind, params=params, title=title)
+        job = job_store.create_job(session=session, kind=str(kind), params=params, title=title)
         log_path = settings.logs_dir / f"job-{job.id}.log"
         job_store.update_job(session=session, job_id=job.id, log_path=str(log_path))
     dispatch(settings=settings)
@@ -131,7 +90,7 @@ _children: list[subprocess.Popen[bytes]] = []
 
 
 def _reap_children() -> None:
-    """Collect exited worker processes so they don't linger as zombies in a long-lived console."""
+    """Collect exited worker processes so they neither linger as zombies nor look alive to the pid check."""
     for proc in list(_children):
         if proc.poll() is not None:
             _children.remove(proc)
@@ -143,7 +102,7 @@ def dispatch(*, settings: Settings | None = None) -> list[int]:
     _reap_children()
     started: list[int] = []
     with session_scope() as session:
-        queued = job_store.list_jobs(session=session, statuses=["queued"], oldest_first=True, limit=1000)
+        queued = job_store.list_jobs(session=session, statuses=[JobStatus.QUEUED], oldest_first=True, limit=1000)
     for job in queued:
         with session_scope() as session:
             claimed = job_store.claim_job(
@@ -155,10 +114,16 @@ def dispatch(*, settings: Settings | None = None) -> list[int]:
             pid = _spawn_worker(job, settings)
         except OSError as exc:
             with session_scope() as session:
-                job_store.finish_job(session=session, job_id=job.id, status="failed", error=f"Could not start: {exc}")
+                job_store.finish_job(
+                    session=session,
+                    job_id=job.id,
+                    status=JobStatus.FAILED,
+                    error=f"Could not start: {exc}",
+                    failure_code=FailureCode.CRASH,
+                )
             continue
         with session_scope() as session:
-            job_store.update_job(session=session, job_id=job.id, pid=pid)
+            job_store.update_job(session=session, job_id=job.id, pid=pid, host=HOST)
         started.append(job.id)
     return started
 
@@ -171,13 +136,26 @@ def _signal_group(pid: int, sig: int) -> bool:
         return False
 
 
+def _process_gone(job: Job) -> bool:
+    """True when the job's worker process is known to have ended: only for workers on this machine."""
+    if not job.pid or job.host != HOST:
+        return False  # a worker on another machine: only its heartbeat tells
+    try:
+        os.kill(job.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a process of another user reuses the pid: ours is gone, but let the heartbeat decide
+    return False
+
+
 def cancel(job_id: int) -> Job:
     """Cancel a job: a queued one at once, a running one by SIGTERM to its process group."""
     with session_scope() as session:
         job = job_store.get_job(session=session, job_id=job_id)
-        if job.status == "queued":
+        if job.status == JobStatus.QUEUED:
             job_store.finish_job(
-                session=session, job_id=job_id, status="cancelled", error="Cancelled before it started."
+                session=session, job_id=job_id, status=JobStatus.CANCELLED, error="Cancelled before it started."
             )
             return job_store.get_job(session=session, job_id=job_id)
         if not job.active:
@@ -189,37 +167,60 @@ def cancel(job_id: int) -> Job:
         return job_store.get_job(session=session, job_id=job_id)
 
 
+def _settle(job: Job, status: JobStatus, error: str, code: FailureCode | None = None) -> bool:
+    """Finish a job whose worker is gone, then run its kind's recovery. False when it had already finished."""
+    with session_scope() as session:
+        if not job_store.finish_job(session=session, job_id=job.id, status=status, error=error, failure_code=code):
+            return False
+        finished = job_store.get_job(session=session, job_id=job.id)
+    recover_job(finished)
+    return True
+
+
+def recover_job(job: Job) -> None:
+    """Run the recovery its kind registered for a job whose worker died (see `backend.runtime.registry`)."""
+    try:
+        spec = get_task(job.kind)
+    except PlateOpsError:
+        log.warning("job %s: no kind '%s' registered any more; nothing to recover", job.id, job.kind)
+        return
+    try:
+        spec.recover(job)
+    except Exception:  # noqa: BLE001 - one kind's failing recovery must not stop the runner settling the others
+        log.error("job %s (%s): recovery failed\n%s", job.id, job.kind, traceback.format_exc())
+        return
+    log.info("job %s (%s): recovered after %s", job.id, job.kind, job.status)
+
+
 def reap(*, settings: Settings | None = None) -> list[int]:
-    """Fail jobs whose worker went silent, force-kill cancels that overran, then dispatch. Returns failed ids."""
+    """Fail jobs whose worker died, force-kill cancels that overran, run each kind's recovery, then dispatch.
+
+    A worker is dead when its process on this machine has ended (seen at once) or its heartbeat is older than
+    `heartbeat_timeout_s` (a frozen worker, or one on another machine). Returns the ids failed.
+    """
     settings = settings or get_settings()
     now = utcnow()
     stale_before = now - timedelta(seconds=settings.heartbeat_timeout_s)
     failed: list[int] = []
-    with session_scope() as session:
-        active = job_store.list_jobs(session=session, statuses=["starting", "running"], limit=1000)
     _reap_children()
+    with session_scope() as session:
+        active = job_store.list_jobs(session=session, statuses=[JobStatus.STARTING, JobStatus.RUNNING], limit=1000)
     for job in active:
-        if job.cancel_requested_at and job.pid and not _signal_group(job.pid, 0):
-            with session_scope() as session:  # the worker is gone: it ended before it could record the cancel
-                job_store.finish_job(session=session, job_id=job.id, status="cancelled", error="Cancelled by the user.")
+        gone = _process_gone(job)
+        if job.cancel_requested_at and (gone or (job.pid and not _signal_group(job.pid, 0))):
+            _settle(job, JobStatus.CANCELLED, "Cancelled by the user.")  # it ended before it could say so
             continue
         if job.cancel_requested_at and (now - job.cancel_requested_at).total_seconds() > CANCEL_GRACE_S:
             if job.pid:
                 _signal_group(job.pid, signal.SIGKILL)
-            with session_scope() as session:
-                job_store.finish_job(session=session, job_id=job.id, status="cancelled", error="Cancelled (forced).")
+            _settle(job, JobStatus.CANCELLED, "Cancelled (forced).")
             continue
         beat = job.heartbeat_at or job.started_at or job.created_at
-        if beat < stale_before:
-            if job.pid:
-                _signal_group(job.pid, signal.SIGKILL)  # a hung worker must not finish later and overwrite this
-            with session_scope() as session:
-                if job.cancel_requested_at:  # it died of the cancel before it could say so
-                    job_store.finish_job(
-                        session=session, job_id=job.id, status="cancelled", error="Cancelled by the user."
-                    )
-                elif job_store.finish_job(session=session, job_id=job.id, status="failed", error=STALE_MESSAGE):
-                    failed.append(job.id)
+        if gone or beat < stale_before:
+            if job.pid:  # a hung worker must not finish later and overwrite this; orphaned helpers go too
+                _signal_group(job.pid, signal.SIGKILL)
+            if _settle(job, JobStatus.FAILED, DEAD_MESSAGE if gone else STALE_MESSAGE, FailureCode.WORKER_LOST):
+                failed.append(job.id)
     dispatch(settings=settings)
     return failed
 
@@ -304,53 +305,67 @@ def _on_sigterm(signum: int, _frame: object) -> None:
     raise JobCancelled(f"signal {signum}")
 
 
+def _claim_for_worker(job_id: int) -> Job | None:
+    """Mark the job running in this process; None when there is nothing to run (finished or cancelled)."""
+    with session_scope() as session:
+        job = job_store.get_job(session=session, job_id=job_id)
+        if job.status not in (JobStatus.STARTING, JobStatus.QUEUED):
+            log.info("job %s is %s; nothing to do", job_id, job.status)
+            return None
+        if job.cancel_requested_at:
+            job_store.finish_job(
+                session=session, job_id=job_id, status=JobStatus.CANCELLED, error="Cancelled by the user."
+            )
+            return None
+        job_store.update_job(
+            session=session,
+            job_id=job_id,
+            status=JobStatus.RUNNING,
+            pid=os.getpid(),
+            host=HOST,
+            started_at=job.started_at or utcnow(),
+            heartbeat_at=utcnow(),
+        )
+    return job
+
+
 def run_job(job_id: int) -> str:
     """Run one stored job in this process (the body of `python -m jobs.worker`). Returns the final status."""
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with session_scope() as session:
-        job = job_store.get_job(session=session, job_id=job_id)
-        if job.status not in ("starting", "queued"):
-            log.info("job %s is %s; nothing to do", job_id, job.status)
-            return job.status
-        if job.cancel_requested_at:
-            job_store.finish_job(session=session, job_id=job_id, status="cancelled", error="Cancelled by the user.")
-            return "cancelled"
-        job_store.update_job(
-            session=session,
-            job_id=job_id,
-            status="running",
-            pid=os.getpid(),
-            started_at=job.started_at or utcnow(),
-            heartbeat_at=utcnow(),
-        )
+    job = _claim_for_worker(job_id)
+    if job is None:
+        with session_scope() as session:
+            return job_store.get_job(session=session, job_id=job_id).status
     signal.signal(signal.SIGTERM, _on_sigterm)
     heartbeat = _Heartbeat(job_id, settings.heartbeat_interval_s)
     heartbeat.start()
     writer = _ProgressWriter(job_id)
     ctx = JobContext(job_id=job_id, params=job.params, settings=settings, progress=writer, publish=writer.publish)
     log.info("job %s (%s) started: %s", job_id, job.kind, job.params)
-    status, result, error = "failed", None, None
+    status, result, error, code = JobStatus.FAILED, None, None, None
     try:
         task = get_task(job.kind)
-        result = task(ctx) or {}
-        status = "succeeded"
+        result = task.run(ctx) or {}
+        status = JobStatus.SUCCEEDED
     except JobCancelled:
-        status, error = "cancelled", "Cancelled by the user."
+        status, error = JobStatus.CANCELLED, "Cancelled by the user."
         log.info("job %s cancelled", job_id)
     except PlateOpsError as exc:
-        error = str(exc)
+        error, code = str(exc), failure_code_for(exc)
         log.error("job %s failed: %s\n%s", job_id, exc, traceback.format_exc())
     except Exception as exc:  # noqa: BLE001 - any crash must end as a failed job with the traceback in the log
-        error = f"Unexpected error: {type(exc).__name__}: {exc}. The log has the details."
+        error, code = f"Unexpected error: {type(exc).__name__}: {exc}. The log has the details.", FailureCode.CRASH
         log.error("job %s crashed\n%s", job_id, traceback.format_exc())
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         heartbeat.stop_event.set()
     with session_scope() as session:
-        job_store.finish_job(session=session, job_id=job_id, status=status, result=result, error=error)
-        if status == "succeeded":
+        job_store.finish_job(
+            session=session, job_id=job_id, status=status, result=result, error=error, failure_code=code
+        )
+        if status == JobStatus.SUCCEEDED:
             job_store.update_job(session=session, job_id=job_id, message="Done")
     log.info("job %s %s", job_id, status)
     dispatch(settings=settings)  # hand our slot to the next queued job
-    return status
+    return str(status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from backend.core.enums import ACTIVE_JOB_STATUSES
 from backend.runtime import runner
 from backend.store import jobs as job_store
 from backend.store.engine import session_scope
@@ -15,7 +16,7 @@ _throttle = {"last_reap": 0.0}  # one throttle per console process
 def list_jobs(*, limit: int = 20, kind: str | None = None, active_only: bool = False) -> list[Job]:
     """Newest jobs, optionally of one kind or only the unfinished ones."""
     with session_scope() as session:
-        statuses = ["queued", "starting", "running"] if active_only else None
+        statuses = ACTIVE_JOB_STATUSES if active_only else None
         return job_store.list_jobs(session=session, limit=limit, kind=kind, statuses=statuses)
 
 

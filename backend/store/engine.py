@@ -30,7 +30,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(get_settings().store_busy_timeout_s * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -45,7 +45,7 @@ def get_engine(url: str | None = None) -> Engine:
                 db_path = url.split("///", 1)[-1]
                 if db_path and db_path != ":memory:":
                     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(url, connect_args={"timeout": 30})
+                engine = create_engine(url, connect_args={"timeout": get_settings().store_busy_timeout_s})
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(url, pool_pre_ping=True)

@@ -76,6 +76,7 @@ class Job:
     error: str | None
     live: dict[str, Any] = field(default_factory=dict)
     failure_code: str | None = None  # a FailureCode value when the job failed
+    host: str | None = None  # the machine its worker runs on; its pid means something only there
 
     @property
     def active(self) -> bool:

@@ -83,6 +83,7 @@ class JobRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     live: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. per-epoch metrics while training
     failure_code: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a FailureCode value
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)  # machine the worker runs on (pid check)
 
 
 class RunRow(Base):

@@ -1,36 +1,30 @@
-"""Training runs as the console sees them: launch, estimate, resume, and the job body that trains, evaluates,
-records the run and registers the model as a candidate.
-
-The job body runs inside a worker process (`jobs.worker`), never in the console.
+"""Training runs as the console sees them: launch (`start_training`), resume, estimate, and reads for the Train
+page. The job body that trains lives in `backend.training.tasks` and runs in a worker process, never in the console.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.core.clock import utcnow
-from backend.core.errors import BadInputError, PlateOpsError
-from backend.core.hashing import file_sha256
+from backend.core.enums import RESUMABLE_RUN_STATUSES, JobKind, RunStatus
+from backend.core.errors import BadInputError
 from backend.core.params import Params, TrainConfig, load_params
-from backend.core.progress import sub_progress
 from backend.core.settings import get_settings
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
-from backend.store.records import DatasetVersion, Run
+from backend.store.records import Job, Run
 
 if TYPE_CHECKING:
     from backend.training.tracking import OfflineSession
 
 log = logging.getLogger(__name__)
-TRAIN_KIND = "train"
 # Used when no run finished yet: seconds per image-epoch at 320 px on one CPU core (measured on the demo set).
 _DEFAULT_S_PER_IMAGE_EPOCH_320 = 0.19
 
@@ -51,7 +45,8 @@ def estimate_seconds(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> 
     Returns None for GPU runs without history (no honest default exists across GPUs).
     """
     with session_scope() as session:
-        runs = [r for r in run_store.list_runs(session=session, limit=50, status="succeeded") if r.duration_s]
+        runs = run_store.list_runs(session=session, limit=50, status=RunStatus.SUCCEEDED)
+    runs = [r for r in runs if r.duration_s]
     rates = []
     for run in runs:
         p = run.params
@@ -92,7 +87,7 @@ def start_training(
         version = dataset_store.get_version(session=session, version_id=version_id)
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
     if version.validation_status == "errors" and not allow_errors:
-        errors = version.validation_summary.get("by_severity", {}).get("error", "some")
+        errors = version.validation_summary.get("issues_by_severity", {}).get("error", "some")
         raise BadInputError(
             f"{dataset.name} {version.label} has {errors} error-level data issue(s). Fix them on the Datasets page, "
             "or confirm that you want to train anyway."
@@ -104,7 +99,7 @@ def start_training(
         "config": cfg.model_dump(),
         "run_name": _slug(run_name),
     }
-    return runner.submit(TRAIN_KIND, params, title=f"Train {_slug(run_name)} ({cfg.model}, {cfg.epochs} epochs)")
+    return runner.submit(JobKind.TRAIN, params, title=f"Train {_slug(run_name)} ({cfg.model}, {cfg.epochs} epochs)")
 
 
 def resume_training(run_id: int) -> int:
@@ -112,7 +107,7 @@ def resume_training(run_id: int) -> int:
     with session_scope() as session:
         run = run_store.get_run(session=session, run_id=run_id)
     last = Path(run.run_dir) / "weights" / "last.pt"
-    if run.status not in ("failed", "cancelled"):
+    if run.status not in RESUMABLE_RUN_STATUSES:
         raise BadInputError(f"Run {run.name} is {run.status}; only a failed or cancelled run can be resumed.")
     if not last.is_file():
         raise BadInputError(f"Run {run.name} has no last.pt (it stopped before its first epoch ended). Start anew.")
@@ -123,158 +118,7 @@ def resume_training(run_id: int) -> int:
         "run_name": run.name,
         "resume_run_id": run.id,
     }
-    return runner.submit(TRAIN_KIND, params, title=f"Resume {run.name}")
-
-
-def _history_dicts(history: list[Any]) -> list[dict[str, Any]]:
-    return [asdict(h) if not isinstance(h, dict) else h for h in history]
-
-
-@runner.register_task(TRAIN_KIND)
-def train_task(ctx: runner.JobContext) -> dict[str, Any]:
-    """Job body: train, evaluate on the val split, record the run and register the model as a candidate."""
-    from backend.training.evaluation import evaluate
-    from backend.training.trainer import TrainingCancelledError, train
-
-    p = ctx.params
-    settings = ctx.settings
-    cfg = TrainConfig.model_validate(p["config"])
-    with session_scope() as session:
-        version: DatasetVersion = dataset_store.get_version(session=session, version_id=int(p["version_id"]))
-        if p.get("resume_run_id"):
-            run = run_store.update_run(
-                session=session, run_id=int(p["resume_run_id"]), status="running", job_id=ctx.job_id
-            )
-        else:
-            run = run_store.create_run(
-                session=session,
-                name=p["run_name"],
-                job_id=ctx.job_id,
-                dataset_version_id=version.id,
-                model=cfg.model,
-                preset=p.get("preset") or "custom",
-                params=cfg.model_dump(exclude={"resume"}),
-            )
-            run_dir = settings.runs_dir / f"run-{run.id}-{p['run_name']}"
-            run = run_store.update_run(session=session, run_id=run.id, run_dir=str(run_dir.resolve()))
-    history: list[dict[str, Any]] = list(run.history if p.get("resume_run_id") else [])
-    if settings.executor == "clearml-queue":
-        try:
-            return _enqueue_remote(ctx, cfg, version, run)
-        except PlateOpsError:
-            with session_scope() as session:
-                run_store.update_run(session=session, run_id=run.id, status="failed", finished_at=utcnow())
-            raise
-
-    def on_epoch(metrics: Any) -> None:
-        row = asdict(metrics)
-        history[:] = [h for h in history if h["epoch"] < row["epoch"]] + [row]
-        ctx.publish({"run_id": run.id, "epochs": history})
-        with session_scope() as session:
-            run_store.update_run(session=session, run_id=run.id, history=list(history))
-
-    ctx.publish({"run_id": run.id, "epochs": history})
-    status = "failed"
-    try:
-        result = train(
-            cfg,
-            data_yaml=Path(version.path) / "data.yaml",
-            out_dir=Path(run.run_dir),
-            run_name=run.name,
-            tags=[f"dataset:{version.id}", f"preset:{run.preset}"],
-            dataset_version=str(version.id),
-            progress=sub_progress(ctx.progress, 0.0, 0.9),
-            on_epoch=on_epoch,
-            settings=settings,
-        )
-        ctx.progress(0.9, "Evaluating the best model on the validation images")
-        params = load_project_params()
-        evaluation = evaluate(
-            result.best,
-            Path(version.path) / "data.yaml",
-            imgsz=cfg.imgsz,
-            device=cfg.device,
-            conf=params.evaluate.conf,
-            iou=params.evaluate.iou,
-            progress=sub_progress(ctx.progress, 0.9, 1.0, "Evaluating: "),
-        ).to_dict()
-        status = "succeeded"
-    except runner.JobCancelled:
-        status = "cancelled"
-        raise
-    except TrainingCancelledError as exc:  # training stops at a clean point on SIGTERM; last.pt is kept
-        status = "cancelled"
-        raise runner.JobCancelled(str(exc)) from exc
-    except PlateOpsError:
-        status = "failed"
-        raise
-    finally:
-        if status != "succeeded":
-            with session_scope() as session:
-                run_store.update_run(session=session, run_id=run.id, status=status, finished_at=utcnow())
-    final = {
-        **result.final,
-        "epochs_completed": result.epochs_completed,
-        "device": result.device,
-        "train_images": version.stats.get("train"),
-    }
-    with session_scope() as session:
-        previous = run.duration_s if p.get("resume_run_id") and run.duration_s else 0.0
-        run_store.update_run(
-            session=session,
-            run_id=run.id,
-            status="succeeded",
-            weights_path=str(result.best),
-            metrics=final,
-            evaluation=evaluation,
-            history=_history_dicts(result.history),
-            tracking=result.tracking.to_dict(),
-            finished_at=utcnow(),
-            duration_s=previous + result.seconds,
-        )
-        model = model_store.register_model(
-            session=session,
-            name=run.name,
-            weights_path=str(result.best),
-            run_id=run.id,
-            metrics={k: evaluation.get(k) for k in ("map50", "map50_95", "precision", "recall", "latency_ms")},
-            weights_sha256=file_sha256(Path(result.best)),  # the registry refuses the file if it changes later
-            class_thresholds=evaluation.get("class_thresholds") or {},
-        )
-    return {
-        "run_id": run.id,
-        "model_id": model.id,
-        "map50": evaluation.get("map50"),
-        "summary": result.summary_line(),
-        "tracking": result.tracking.to_dict(),
-    }
-
-
-def _enqueue_remote(ctx: runner.JobContext, cfg: TrainConfig, version: DatasetVersion, run: Run) -> dict[str, Any]:
-    """The `clearml-queue` executor: hand the run to a ClearML queue served by `clearml-agent` on GPU hosts.
-
-    `jobs/train.py` runs there unchanged; the run row keeps the task id and its web link.
-    """
-    from backend.training.tracking import enqueue_training
-
-    ctx.progress(0.5, f"Sending {run.name} to the ClearML queue '{ctx.settings.clearml_queue}'")
-    task_id = enqueue_training(
-        cfg,
-        data_yaml=Path(version.path) / "data.yaml",
-        run_name=run.name,
-        queue=ctx.settings.clearml_queue,
-        tags=[f"dataset:{version.id}", f"preset:{run.preset}"],
-        dataset_version=str(version.id),
-        settings=ctx.settings,
-    )
-    with session_scope() as session:
-        run_store.update_run(
-            session=session,
-            run_id=run.id,
-            status="queued-remote",
-            tracking={"mode": "online", "task_id": task_id, "queue": ctx.settings.clearml_queue},
-        )
-    return {"run_id": run.id, "clearml_task_id": task_id, "queue": ctx.settings.clearml_queue}
+    return runner.submit(JobKind.TRAIN, params, title=f"Resume {run.name}")
 
 
 def get_run(run_id: int) -> Run:
@@ -293,6 +137,13 @@ def run_for_job(job_id: int) -> Run | None:
     """The run a training job created (None until the worker has created it)."""
     with session_scope() as session:
         return run_store.find_run_by_job(session=session, job_id=job_id)
+
+
+def planned_epochs(job: Job) -> int | None:
+    """How many epochs a training job was asked to train (None when its parameters do not say)."""
+    config = job.params.get("config")
+    epochs = config.get("epochs") if isinstance(config, dict) else None
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
 
 
 # --- read helpers for the Train page ----------------------------------------------------------------------------
@@ -317,7 +168,7 @@ def device_runs_on_gpu(device: str) -> bool:
 def can_resume(run: Run) -> bool:
     """True when a failed or cancelled run has a last.pt to continue from."""
     return (
-        run.status in ("failed", "cancelled")
+        run.status in RESUMABLE_RUN_STATUSES
         and bool(run.run_dir)
         and (Path(run.run_dir) / "weights" / "last.pt").is_file()
     )

@@ -273,7 +273,7 @@ def test_failed_run_explains_and_resumes_from_last_pt(tmp_path: Path) -> None:
         "The GPU ran out of memory at batch size 16 and image size 256. Lower the batch size (e.g. --batch 8) "
         "or the image size, then start again (or resume: last.pt keeps the completed epochs)."
     )
-    job_id = add_job("failed", error=error, epochs_live=2)
+    job_id = add_job("failed", error=error, epochs_live=2, failure_code="out_of_memory")
     run_dir = tmp_path / "runs" / "run-1"
     (run_dir / "weights").mkdir(parents=True)
     (run_dir / "weights" / "last.pt").write_bytes(b"checkpoint")
@@ -293,9 +293,43 @@ def test_failed_run_explains_and_resumes_from_last_pt(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("queued_only")
+def test_crashed_run_shows_failed_with_the_reason_and_resumes(tmp_path: Path) -> None:
+    """A worker killed mid-run (dead pid): the runner fails the job, the train recovery fails the run, the page
+    offers Resume from last.pt."""
+    import subprocess
+
+    from backend.runtime import runner
+
+    version_id = add_version(tmp_path)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs, as a SIGKILLed worker's
+    job_id = add_job("running", epochs_live=3, pid=gone.pid, host=runner.HOST)
+    run_dir = tmp_path / "runs" / "run-1"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / "weights" / "last.pt").write_bytes(b"checkpoint")
+    run_id = add_run(job_id, version_id, run_dir, "running", history=[epoch_row(e) for e in (1, 2, 3)])
+
+    at = open_page(PAGE)  # the page's poll reaps: the dead worker is found and its run settled
+    with session_scope() as session:
+        job = job_store.get_job(session=session, job_id=job_id)
+        settled = run_store.get_run(session=session, run_id=run_id)
+    assert (job.status, job.failure_code, settled.status) == ("failed", "worker_lost", "failed")
+    assert settled.finished_at is not None
+    text = all_text(at)
+    assert "The worker stopped unexpectedly" in text and "Out of memory" in text
+    assert "3 epoch(s) finished" in text
+    at.button(key=f"train-resume-{run_id}").click()
+    run(at)
+    newest = train_jobs()[0]
+    assert newest.id != job_id and newest.params["resume_run_id"] == run_id
+
+
+@pytest.mark.usefixtures("queued_only")
 def test_failed_before_first_epoch_offers_no_resume_and_links_data(tmp_path: Path) -> None:
     version_id = add_version(tmp_path)
-    job_id = add_job("failed", error="The dataset cannot be used for training: labels missing")
+    job_id = add_job(
+        "failed", error="The dataset cannot be used for training: labels missing", failure_code="dataset"
+    )
     add_run(job_id, version_id, tmp_path / "runs" / "empty", "failed")
     at = open_page(PAGE)
     text = all_text(at)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.core.enums import FailureCode, JobKind, JobStatus
 from backend.core.settings import Settings, get_settings
 from backend.runtime import runner
 from backend.store import jobs as job_store
@@ -79,18 +80,40 @@ def test_cancel_mid_run(jobs_ws: Settings, tmp_path: Path) -> None:
             time.sleep(0.1)
 
 
-def test_killed_worker_is_failed_once_heartbeat_is_stale(
+def test_killed_worker_is_failed_as_soon_as_its_process_is_gone(jobs_ws: Settings, tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    job_id = runner.submit("test.hang", {"seconds": 120, "marker": str(marker)})
+    _wait_file(marker)
+    with session_scope() as session:
+        job = job_store.get_job(session=session, job_id=job_id)
+    assert job.host == runner.HOST
+    os.killpg(job.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    failed: list[int] = []
+    while job_id not in failed:  # the heartbeat is fresh (timeout 60 s): only the pid check can see it
+        assert time.monotonic() < deadline, "dead worker was never reaped"
+        time.sleep(0.1)
+        failed = runner.reap()
+    with session_scope() as session:
+        job = job_store.get_job(session=session, job_id=job_id)
+    assert job.status == JobStatus.FAILED
+    assert job.error == runner.DEAD_MESSAGE
+    assert job.failure_code == FailureCode.WORKER_LOST
+
+
+def test_frozen_worker_is_failed_once_heartbeat_is_stale(
     jobs_ws: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = tmp_path / "started"
     job_id = runner.submit("test.hang", {"seconds": 120, "marker": str(marker)})
     _wait_file(marker)
     monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "3")  # the console's view: silent for 3 s = dead
+    monkeypatch.setenv("PLATEOPS_STORE_BUSY_TIMEOUT_S", "1")  # (the timeout must outlast a busy wait)
     get_settings.cache_clear()
     with session_scope() as session:
         job = job_store.get_job(session=session, job_id=job_id)
-    os.killpg(job.pid, signal.SIGKILL)
-    assert runner.reap() == []  # the heartbeat is still fresh right after the kill
+    os.killpg(job.pid, signal.SIGSTOP)  # alive but silent, as a worker on another machine that died looks
+    assert runner.reap() == []  # the heartbeat is still fresh right after it froze
     deadline = time.monotonic() + 30
     failed: list[int] = []
     while job_id not in failed:
@@ -99,8 +122,33 @@ def test_killed_worker_is_failed_once_heartbeat_is_stale(
         failed = runner.reap()
     with session_scope() as session:
         job = job_store.get_job(session=session, job_id=job_id)
-    assert job.status == "failed"
+    assert job.status == JobStatus.FAILED
     assert job.error == runner.STALE_MESSAGE
+    assert job.failure_code == FailureCode.WORKER_LOST
+    with pytest.raises(ProcessLookupError):  # the frozen worker was killed, so it can never finish later
+        for _ in range(50):
+            runner.reap()
+            os.killpg(job.pid, 0)
+            time.sleep(0.1)
+
+
+def test_failure_codes_follow_the_error_type(jobs_ws: Settings) -> None:
+    plain = runner.wait_for(runner.submit("test.fail", {"message": "The dataset has no images."}), timeout_s=60)
+    crash = runner.wait_for(runner.submit("test.crash", {}), timeout_s=60)
+    bad = runner.wait_for(runner.submit("test.fail", {"message": "Bad name.", "code": "bad_input"}), timeout_s=60)
+    done = runner.wait_for(runner.submit(JobKind.NOOP, {}), timeout_s=60)
+    assert (plain.failure_code, crash.failure_code) == (FailureCode.ERROR, FailureCode.CRASH)
+    assert bad.failure_code == FailureCode.BAD_INPUT
+    assert done.status == JobStatus.SUCCEEDED and done.failure_code is None
+
+
+def test_every_job_kind_is_registered_with_a_recovery() -> None:
+    from backend.runtime import registry
+
+    known = registry.known_kinds()
+    assert set(JobKind) <= set(known), f"job kinds without a task: {set(JobKind) - set(known)}"
+    with pytest.raises(TypeError, match="must declare how a crash is settled"):
+        registry.register_task("test.undeclared", recover=None)  # type: ignore[arg-type]
 
 
 def test_concurrency_limit_queues_in_order(jobs_ws: Settings, tmp_path: Path) -> None:

@@ -6,30 +6,31 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend.core.errors import PlateOpsError
-from backend.runtime.runner import JobContext, register_task
+from backend.core.errors import BadInputError, PlateOpsError
+from backend.runtime.registry import JobContext, nothing_to_recover, register_task
 
 
-@register_task("test.add")
+@register_task("test.add", recover=nothing_to_recover)
 def add_task(ctx: JobContext) -> dict[str, Any]:
     """Succeeds with the sum of params a and b."""
     ctx.progress(0.5, "adding")
     return {"sum": ctx.params["a"] + ctx.params["b"]}
 
 
-@register_task("test.fail")
+@register_task("test.fail", recover=nothing_to_recover)
 def fail_task(ctx: JobContext) -> dict[str, Any]:
-    """Fails with a plain-language message."""
-    raise PlateOpsError(ctx.params.get("message", "The dataset has no images."))
+    """Fails with a plain-language message (a BadInputError when params say `code: bad_input`)."""
+    error = BadInputError if ctx.params.get("code") == "bad_input" else PlateOpsError
+    raise error(ctx.params.get("message", "The dataset has no images."))
 
 
-@register_task("test.crash")
+@register_task("test.crash", recover=nothing_to_recover)
 def crash_task(ctx: JobContext) -> dict[str, Any]:
     """Fails with an unexpected exception."""
     return {"value": 1 / ctx.params.get("zero", 0)}
 
 
-@register_task("test.sleep")
+@register_task("test.sleep", recover=nothing_to_recover)
 def sleep_task(ctx: JobContext) -> dict[str, Any]:
     """Runs for `seconds`, reporting progress in steps; touches `marker` when it starts."""
     seconds = float(ctx.params.get("seconds", 30))
@@ -42,7 +43,7 @@ def sleep_task(ctx: JobContext) -> dict[str, Any]:
     return {"slept": seconds}
 
 
-@register_task("test.hang")
+@register_task("test.hang", recover=nothing_to_recover)
 def hang_task(ctx: JobContext) -> dict[str, Any]:
     """Hangs without ever reporting; the heartbeat thread alone keeps it alive."""
     if marker := ctx.params.get("marker"):

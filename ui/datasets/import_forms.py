@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -11,7 +12,7 @@ from backend.data.datasets import (
     check_import_source,
     save_upload,
 )
-from backend.runtime import runner
+from backend.data.tasks import start_demo_dataset, start_import
 from ui.datasets.versions import remember_job, remembered_job, watch_job
 from ui.widgets.calls import call
 
@@ -75,8 +76,22 @@ def _common_fields(prefix: str, default_name: str = "") -> dict[str, Any]:
     }
 
 
-def _submit_import(params: dict[str, Any], title: str) -> None:
-    job_id = call(runner.submit, "import_dataset", params, title=title, action="Starting the import")
+def _submit_import(
+    source: Path, fields: dict[str, Any], *, title: str, images_dir: Path | None = None, upload: bool = False
+) -> None:
+    job_id = call(
+        start_import,
+        source,
+        name=fields["name"],
+        images_dir=images_dir,
+        val_fraction=fields["val_fraction"],
+        seed=fields["seed"],
+        author=fields["author"],
+        message=fields["message"],
+        delete_source_after=upload,
+        title=title,
+        action="Starting the import",
+    )
     if job_id is not None:
         remember_job("import", job_id)
         st.toast(f"Import started (job {job_id}).")
@@ -99,10 +114,7 @@ def _upload_form() -> None:
     saved = call(save_upload, upload, upload.name, action="Saving the upload")
     if saved is None:
         return
-    _submit_import(
-        {**fields, "name": name, "source": str(saved), "delete_source_after": True},
-        title=f"Import {upload.name} as {name}",
-    )
+    _submit_import(saved, {**fields, "name": name}, title=f"Import {upload.name} as {name}", upload=True)
 
 
 def _server_form() -> None:
@@ -126,10 +138,7 @@ def _server_form() -> None:
     if paths is None:
         return
     path, images = paths
-    params = {**fields, "name": name, "source": str(path), "delete_source_after": False}
-    if images is not None:
-        params["images_dir"] = str(images)
-    _submit_import(params, title=f"Import {path.name} as {name}")
+    _submit_import(path, {**fields, "name": name}, title=f"Import {path.name} as {name}", images_dir=images)
 
 
 def _demo_form() -> None:
@@ -157,10 +166,11 @@ def _demo_form() -> None:
     if checked is None:
         return
     job_id = call(
-        runner.submit,
-        "demo_dataset",
-        {"name": checked, "images": int(images), "seed": int(seed), "defects": bool(defects)},
-        title=f"Create demo dataset {checked} ({int(images)} images)",
+        start_demo_dataset,
+        name=checked,
+        images=int(images),
+        seed=int(seed),
+        defects=bool(defects),
         action="Starting the demo dataset",
     )
     if job_id is not None:

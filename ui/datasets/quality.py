@@ -11,7 +11,7 @@ from backend.data.datasets import (
     check_descriptions,
     send_to_review,
 )
-from backend.runtime import runner
+from backend.data.tasks import start_validation
 from backend.store.records import DatasetVersion
 from ui.datasets.versions import remember_job, remembered_job, watch_job
 from ui.widgets.calls import call
@@ -54,13 +54,7 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
             "Validate again", key="ds_validate", icon=":material/refresh:", help="Re-run every data-quality check"
         )
     if validate_clicked:
-        job_id = call(
-            runner.submit,
-            "validate",
-            {"version_id": version.id},
-            title=f"Validate {version.label}",
-            action="Starting validation",
-        )
+        job_id = call(start_validation, version.id, title=f"Validate {version.label}", action="Starting validation")
         if job_id is not None:
             remember_job(f"validate-{version.id}", job_id)
             st.toast(f"Validation started (job {job_id}).")

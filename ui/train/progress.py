@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.core.clock import utcnow
+from backend.core.enums import FailureCode, JobStatus
 from backend.runtime import runner
 from backend.runtime.views import get_job, keep_runner_healthy
 from backend.store.records import Job, Run
@@ -173,16 +174,13 @@ def epoch_charts(epochs: list[dict[str, Any]]) -> None:
             show_chart(_line_chart(scores, "Scores on validation images (higher is better)"))
 
 
-def failure_kind(error: str) -> str | None:
-    """Which plain-language advice fits a failed run's error: "memory", "weights", "data" or None."""
-    text = error.lower()
-    if "out of memory" in text or "no heartbeat" in text:
-        return "memory"
-    if "cannot be downloaded" in text or ("weights" in text and "offline" in text):
-        return "weights"
-    if "dataset" in text or "data.yaml" in text or "data issue" in text or "images listed" in text:
-        return "data"
-    return None
+# Which plain-language advice fits a failed run, by the failure code its job recorded (never by message text).
+ADVICE: dict[str, str] = {
+    FailureCode.OUT_OF_MEMORY: "memory",
+    FailureCode.WORKER_LOST: "memory",  # killed from outside: on a small machine the out-of-memory killer
+    FailureCode.WEIGHTS_UNAVAILABLE: "weights",
+    FailureCode.DATASET: "data",
+}
 
 
 def failure_ui(job: Job, run: Run | None) -> None:
@@ -192,7 +190,7 @@ def failure_ui(job: Job, run: Run | None) -> None:
         st.warning(error, icon=":material/cancel:")
     else:
         st.error(error, icon=":material/error:")
-    kind = failure_kind(error) if job.status == "failed" else None
+    kind = ADVICE.get(job.failure_code or "") if job.status == JobStatus.FAILED else None
     if kind == "memory":
         st.info(
             "**Out of memory.** Lower the batch size (Custom preset → Batch) or the image size and start again, "

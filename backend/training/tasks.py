@@ -1,0 +1,188 @@
+"""The training job: what its worker runs (train, evaluate, record the run, register the candidate) and how a
+crash of it is settled. `backend.training.service` starts it (`start_training`, `resume_training`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from backend.core.clock import utcnow
+from backend.core.enums import JobKind, RunStatus
+from backend.core.errors import PlateOpsError
+from backend.core.hashing import file_sha256
+from backend.core.params import TrainConfig
+from backend.core.progress import sub_progress
+from backend.runtime.registry import JobCancelled, JobContext, register_task
+from backend.store import datasets as dataset_store
+from backend.store import registry as model_store
+from backend.store import runs as run_store
+from backend.store.engine import session_scope
+from backend.store.records import DatasetVersion, Job, Run
+from backend.training.service import load_project_params
+
+
+def recover_training(job: Job) -> None:
+    """After a killed training worker: its run, left `running`, ends as the job ended (failed or cancelled).
+
+    The reason is the job's error (the run's job). The run keeps its per-epoch history and its `last.pt`, so the
+    Train page offers Resume. A run that already ended, or one handed to a ClearML queue, is left as it is.
+    """
+    with session_scope() as session:
+        run = run_store.find_run_by_job(session=session, job_id=job.id)
+        if run is None or run.status != RunStatus.RUNNING:
+            return
+        status = RunStatus.CANCELLED if job.status == RunStatus.CANCELLED else RunStatus.FAILED
+        run_store.update_run(session=session, run_id=run.id, status=status, finished_at=job.finished_at or utcnow())
+
+
+def _history_dicts(history: list[Any]) -> list[dict[str, Any]]:
+    return [asdict(h) if not isinstance(h, dict) else h for h in history]
+
+
+@register_task(JobKind.TRAIN, recover=recover_training)
+def train_task(ctx: JobContext) -> dict[str, Any]:
+    """Job body: train, evaluate on the val split, record the run and register the model as a candidate."""
+    from backend.training.evaluation import evaluate
+    from backend.training.trainer import TrainingCancelledError, train
+
+    p = ctx.params
+    settings = ctx.settings
+    cfg = TrainConfig.model_validate(p["config"])
+    with session_scope() as session:
+        version: DatasetVersion = dataset_store.get_version(session=session, version_id=int(p["version_id"]))
+        if p.get("resume_run_id"):
+            run = run_store.update_run(
+                session=session, run_id=int(p["resume_run_id"]), status=RunStatus.RUNNING, job_id=ctx.job_id
+            )
+        else:
+            run = run_store.create_run(
+                session=session,
+                name=p["run_name"],
+                job_id=ctx.job_id,
+                dataset_version_id=version.id,
+                model=cfg.model,
+                preset=p.get("preset") or "custom",
+                params=cfg.model_dump(exclude={"resume"}),
+            )
+            run_dir = settings.runs_dir / f"run-{run.id}-{p['run_name']}"
+            run = run_store.update_run(session=session, run_id=run.id, run_dir=str(run_dir.resolve()))
+    history: list[dict[str, Any]] = list(run.history if p.get("resume_run_id") else [])
+    if settings.executor == "clearml-queue":
+        try:
+            return _enqueue_remote(ctx, cfg, version, run)
+        except PlateOpsError:
+            with session_scope() as session:
+                run_store.update_run(session=session, run_id=run.id, status=RunStatus.FAILED, finished_at=utcnow())
+            raise
+
+    def on_epoch(metrics: Any) -> None:
+        row = asdict(metrics)
+        history[:] = [h for h in history if h["epoch"] < row["epoch"]] + [row]
+        ctx.publish({"run_id": run.id, "epochs": history})
+        with session_scope() as session:
+            run_store.update_run(session=session, run_id=run.id, history=list(history))
+
+    ctx.publish({"run_id": run.id, "epochs": history})
+    status = RunStatus.FAILED
+    try:
+        result = train(
+            cfg,
+            data_yaml=Path(version.path) / "data.yaml",
+            out_dir=Path(run.run_dir),
+            run_name=run.name,
+            tags=[f"dataset:{version.id}", f"preset:{run.preset}"],
+            dataset_version=str(version.id),
+            progress=sub_progress(ctx.progress, 0.0, 0.9),
+            on_epoch=on_epoch,
+            settings=settings,
+        )
+        ctx.progress(0.9, "Evaluating the best model on the validation images")
+        params = load_project_params()
+        evaluation = evaluate(
+            result.best,
+            Path(version.path) / "data.yaml",
+            imgsz=cfg.imgsz,
+            device=cfg.device,
+            conf=params.evaluate.conf,
+            iou=params.evaluate.iou,
+            progress=sub_progress(ctx.progress, 0.9, 1.0, "Evaluating: "),
+        ).to_dict()
+        status = RunStatus.SUCCEEDED
+    except JobCancelled:
+        status = RunStatus.CANCELLED
+        raise
+    except TrainingCancelledError as exc:  # training stops at a clean point on SIGTERM; last.pt is kept
+        status = RunStatus.CANCELLED
+        raise JobCancelled(str(exc)) from exc
+    except PlateOpsError:
+        status = RunStatus.FAILED
+        raise
+    finally:
+        if status != RunStatus.SUCCEEDED:
+            with session_scope() as session:
+                run_store.update_run(session=session, run_id=run.id, status=status, finished_at=utcnow())
+    final = {
+        **result.final,
+        "epochs_completed": result.epochs_completed,
+        "device": result.device,
+        "train_images": version.stats.get("train"),
+    }
+    with session_scope() as session:
+        previous = run.duration_s if p.get("resume_run_id") and run.duration_s else 0.0
+        run_store.update_run(
+            session=session,
+            run_id=run.id,
+            status=RunStatus.SUCCEEDED,
+            weights_path=str(result.best),
+            metrics=final,
+            evaluation=evaluation,
+            history=_history_dicts(result.history),
+            tracking=result.tracking.to_dict(),
+            finished_at=utcnow(),
+            duration_s=previous + result.seconds,
+        )
+        model = model_store.register_model(
+            session=session,
+            name=run.name,
+            weights_path=str(result.best),
+            run_id=run.id,
+            metrics={k: evaluation.get(k) for k in ("map50", "map50_95", "precision", "recall", "latency_ms")},
+            weights_sha256=file_sha256(Path(result.best)),  # the registry refuses the file if it changes later
+            class_thresholds=evaluation.get("class_thresholds") or {},
+        )
+    return {
+        "run_id": run.id,
+        "model_id": model.id,
+        "map50": evaluation.get("map50"),
+        "summary": result.summary_line(),
+        "tracking": result.tracking.to_dict(),
+    }
+
+
+def _enqueue_remote(ctx: JobContext, cfg: TrainConfig, version: DatasetVersion, run: Run) -> dict[str, Any]:
+    """The `clearml-queue` executor: hand the run to a ClearML queue served by `clearml-agent` on GPU hosts.
+
+    `jobs/train.py` runs there unchanged; the run row keeps the task id and its web link.
+    """
+    from backend.training.tracking import enqueue_training
+
+    ctx.progress(0.5, f"Sending {run.name} to the ClearML queue '{ctx.settings.clearml_queue}'")
+    task_id = enqueue_training(
+        cfg,
+        data_yaml=Path(version.path) / "data.yaml",
+        run_name=run.name,
+        queue=ctx.settings.clearml_queue,
+        tags=[f"dataset:{version.id}", f"preset:{run.preset}"],
+        dataset_version=str(version.id),
+        settings=ctx.settings,
+    )
+    with session_scope() as session:
+        run_store.update_run(
+            session=session,
+            run_id=run.id,
+            status=RunStatus.QUEUED_REMOTE,
+            tracking={"mode": "online", "task_id": task_id, "queue": ctx.settings.clearml_queue},
+        )
+    return {"run_id": run.id, "clearml_task_id": task_id, "queue": ctx.settings.clearml_queue}
