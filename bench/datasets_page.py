@@ -81,7 +81,6 @@ def _record(
         **summary,
         "issues_by_check": dict(sorted(Counter(i["check"] for i in issues).items())),
         "issues_by_severity": by_sev,
-        "by_severity": by_sev,
     }
     status = "errors" if by_sev["error"] else "warnings" if by_sev["warning"] else "passed"
     with session_scope() as session:

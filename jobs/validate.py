@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from backend.core.progress import TerminalProgress
     from backend.core.settings import get_settings
-    from backend.data.quality import validate_dataset
+    from backend.data.quality.validate import validate_dataset
 
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be 1 or more.", file=sys.stderr)

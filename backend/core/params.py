@@ -40,6 +40,17 @@ class PrepareParams(_Strict):
     seed: int = Field(default=0, description="Random seed of the train/val split.")
 
 
+class QualityParams(_Strict):
+    """Limits of the data-quality checks that flag unusual photos (warnings; see `params.yaml`)."""
+
+    dark_max_p95: float = Field(default=50.0, ge=0, le=255, description="Dark when the 95th grey percentile is under.")
+    light_min_p5: float = Field(default=200.0, ge=0, le=255, description="Light when the 5th grey percentile is over.")
+    blurry_max_sharpness: float = Field(default=10.0, ge=0, description="Blurry under this Laplacian variance.")
+    grayscale_max_colour: float = Field(default=4.0, ge=0, le=255, description="Grayscale at or under this spread.")
+    max_aspect_ratio: float = Field(default=2.5, gt=1, description="Odd when long side / short side exceeds this.")
+    low_information_max_entropy: float = Field(default=4.0, ge=0, le=8, description="Low under this entropy (bits).")
+
+
 class TrainConfig(_Strict):
     """Everything one training run needs besides the data (see `params.yaml` for each key's meaning)."""
 
@@ -132,6 +143,7 @@ class Params(_Strict):
 
     demo: DemoParams = Field(default_factory=DemoParams)
     prepare: PrepareParams = Field(default_factory=PrepareParams)
+    quality: QualityParams = Field(default_factory=QualityParams)
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     registry: RegistryParams = Field(default_factory=RegistryParams)

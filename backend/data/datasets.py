@@ -23,7 +23,10 @@ from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import Settings, get_settings
 from backend.data.archive import detect_dataset_layout, safe_extract_zip
 from backend.data.prepare import REPORT_NAME, prepare_coco, prepare_yolo
-from backend.data.quality import CHECKS, SEVERITY_RANK, ValidationReport, read_yolo_dataset, validate_dataset
+from backend.data.quality.checks import CHECKS, SEVERITY_RANK, Check, CheckInfo, Severity
+from backend.data.quality.reader import read_yolo_dataset
+from backend.data.quality.report import ValidationReport
+from backend.data.quality.validate import validate_dataset
 from backend.data.versions import dvc_file_for, track_version
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
@@ -116,15 +119,14 @@ def validate_version(version_id: int, *, progress: ProgressFn = null_progress) -
         version = dataset_store.get_version(session=session, version_id=version_id)
     report = validate_dataset(Path(version.path), cache_dir=settings.cache_dir, progress=progress)
     report.write(settings.reports_dir / f"validation-v{version.id}.json")
-    by_sev = report.summary.get("issues_by_severity", {})
-    status = "errors" if by_sev.get("error") else "warnings" if by_sev.get("warning") else "passed"
-    summary = {**report.summary, "by_severity": by_sev}
+    by_sev = report.summary["issues_by_severity"]
+    status = "errors" if by_sev[Severity.ERROR] else "warnings" if by_sev[Severity.WARNING] else "passed"
     with session_scope() as session:
         dataset_store.set_validation(
             session=session,
             version_id=version_id,
             status=status,
-            summary=summary,
+            summary=report.summary,
             issues=[i.to_dict() for i in report.issues],
         )
     return report
@@ -371,9 +373,9 @@ def prepare_report(version_id: int) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def check_descriptions() -> dict[str, tuple[str, str]]:
+def check_descriptions() -> dict[Check, CheckInfo]:
     """Every data-quality check: name → (severity, plain description), most severe first."""
-    return dict(sorted(CHECKS.items(), key=lambda kv: (-SEVERITY_RANK.get(kv[1][0], 0), kv[0])))
+    return dict(sorted(CHECKS.items(), key=lambda kv: (-SEVERITY_RANK[kv[1].severity], kv[0])))
 
 
 def send_to_review(version_id: int, files: list[str], reason: str) -> int:

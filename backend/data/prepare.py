@@ -28,14 +28,14 @@ import yaml
 
 from backend.core.errors import BadInputError
 from backend.core.progress import ProgressFn, null_progress
-from backend.data.quality import (
-    IssueCollector,
+from backend.data.quality.checks import Check, IssueCollector, Severity
+from backend.data.quality.measurements import probe_images
+from backend.data.quality.reader import (
     label_path_for,
     list_images,
     load_data_yaml,
     parse_names,
     parse_yolo_line,
-    probe_images,
     resolve_split_dirs,
 )
 
@@ -113,7 +113,7 @@ def _assign_out_names(items: list[_Item], issues: IssueCollector) -> None:
         taken.add(os.path.splitext(name)[0].casefold())
         item.out_name = name
         if name != base:
-            issues.add(name, "name_collision", f"another image is also called {base}; this one was renamed {name}")
+            issues.add(name, Check.NAME_COLLISION, f"another image is also called {base}; this one was renamed {name}")
 
 
 def _yolo_line(cls: int, cx: float, cy: float, w: float, h: float) -> str:
@@ -245,7 +245,7 @@ def _write_dataset(
         issue_list = issues.issues()
         per_file: dict[str, list[str]] = defaultdict(list)
         for issue in issue_list:
-            per_file[issue.file].append(issue.check)
+            per_file[issue.file].append(str(issue.check))
         report["files"] = [
             {
                 "file": item.out_name,
@@ -271,7 +271,7 @@ def _write_dataset(
         data_yaml=out_dir / "data.yaml",
         report_path=out_dir / REPORT_NAME,
         counts=dict(report["counts"]),
-        issues_by_severity={s: severities.get(s, 0) for s in ("error", "warning", "info")},
+        issues_by_severity={str(s): severities.get(s, 0) for s in Severity},
     )
 
 
@@ -285,13 +285,13 @@ def _probe_and_filter(items: list[_Item], issues: IssueCollector, progress: Prog
         if item.source is None or not item.source.is_file():
             item.usable = False
             message = f"is listed as {item.original!r} but is not in the images folder; left out"
-            issues.add(item.out_name, "missing_image", message)
+            issues.add(item.out_name, Check.MISSING_IMAGE, message)
     sizes: dict[str, tuple[int, int]] = {}
     paths = [i.source for i in present]
     for index, (item, probe) in enumerate(zip(present, probe_images(paths, max_pixels=max_pixels), strict=True)):  # type: ignore[arg-type]
         if probe.error:
             item.usable = False
-            issues.add(item.out_name, "corrupt_image", f"does not decode ({probe.error}); left out")
+            issues.add(item.out_name, Check.CORRUPT_IMAGE, f"does not decode ({probe.error}); left out")
         elif probe.width and probe.height:
             sizes[item.out_name] = (probe.width, probe.height)
         if index % 100 == 0:
@@ -394,28 +394,32 @@ def _polygon_box(segmentation: Any) -> tuple[float, float, float, float] | None:
     return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
 
 
-def _coco_box(ann: dict[str, Any]) -> tuple[tuple[float, float, float, float] | None, str | None, str | None]:
+def _coco_box(ann: dict[str, Any]) -> tuple[tuple[float, float, float, float] | None, Check | None, str | None]:
     """(box, issue check, message) for one annotation; box None means drop it."""
     bbox = ann.get("bbox")
     if isinstance(bbox, list | tuple) and len(bbox) == 4:
         try:
             x, y, w, h = (float(v) for v in bbox)
         except (TypeError, ValueError):
-            return None, "degenerate_bbox", f"annotation {ann.get('id')} has a box with non-numbers: {bbox!r}"
+            return None, Check.DEGENERATE_BBOX, f"annotation {ann.get('id')} has a box with non-numbers: {bbox!r}"
         if not all(math.isfinite(v) for v in (x, y, w, h)):
-            return None, "degenerate_bbox", f"annotation {ann.get('id')} has a box with non-finite numbers"
+            return None, Check.DEGENERATE_BBOX, f"annotation {ann.get('id')} has a box with non-finite numbers"
         return (x, y, w, h), None, None
     segmentation = ann.get("segmentation")
     box = _polygon_box(segmentation)
     if box is not None:
-        return box, "bbox_from_segmentation", f"annotation {ann.get('id')} had no box; it was computed from its polygon"
+        return (
+            box,
+            Check.BBOX_FROM_SEGMENTATION,
+            f"annotation {ann.get('id')} had no box; it was computed from its polygon",
+        )
     if isinstance(segmentation, dict):
         return (
             None,
-            "degenerate_bbox",
+            Check.DEGENERATE_BBOX,
             (f"annotation {ann.get('id')} has only an RLE mask and no box; it was dropped (add a bbox to keep it)"),
         )
-    return None, "degenerate_bbox", f"annotation {ann.get('id')} has no box and no polygon; it was dropped"
+    return None, Check.DEGENERATE_BBOX, f"annotation {ann.get('id')} has no box and no polygon; it was dropped"
 
 
 def prepare_coco(
@@ -486,7 +490,7 @@ def prepare_coco(
         if real and listed[0] is not None and listed[1] is not None and (listed[0], listed[1]) != real:
             issues.add(
                 item.out_name,
-                "size_mismatch",
+                Check.SIZE_MISMATCH,
                 f"the annotations say {listed[0]}x{listed[1]} px but the file is {real[0]}x{real[1]} px "
                 "(the real size was used)",
             )
@@ -505,14 +509,14 @@ def prepare_coco(
             continue
         name = item.out_name
         if ann.get("iscrowd") in (1, True):
-            issues.add(name, "crowd_annotation", f"crowd annotation {ann.get('id')} was left out")
+            issues.add(name, Check.CROWD_ANNOTATION, f"crowd annotation {ann.get('id')} was left out")
             extra["crowd_excluded"] += 1
             continue
         cls = class_of.get(ann.get("category_id"))
         if cls is None:
             issues.add(
                 name,
-                "unknown_class",
+                Check.UNKNOWN_CLASS,
                 f"annotation {ann.get('id')} uses category {ann.get('category_id')!r}, "
                 "which is not in the categories; it was dropped",
             )
@@ -528,7 +532,9 @@ def prepare_coco(
         x, y, w, h = box
         if w <= 0 or h <= 0:
             issues.add(
-                name, "degenerate_bbox", f"annotation {ann.get('id')} has width {w:g} and height {h:g}; it was dropped"
+                name,
+                Check.DEGENERATE_BBOX,
+                f"annotation {ann.get('id')} has width {w:g} and height {h:g}; it was dropped",
             )
             extra["annotations_dropped"] += 1
             continue
@@ -536,7 +542,7 @@ def prepare_coco(
         if x2 <= x1 or y2 <= y1:
             issues.add(
                 name,
-                "degenerate_bbox",
+                Check.DEGENERATE_BBOX,
                 f"annotation {ann.get('id')} lies entirely outside the {width}x{height} image; it was dropped",
             )
             extra["annotations_dropped"] += 1
@@ -545,7 +551,7 @@ def prepare_coco(
         if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
             issues.add(
                 name,
-                "bbox_out_of_bounds",
+                Check.BBOX_OUT_OF_BOUNDS,
                 f"annotation {ann.get('id')} extends past the {width}x{height} image; it was clipped",
             )
             extra["boxes_clipped"] += 1
@@ -556,7 +562,7 @@ def prepare_coco(
 
     for item in items:
         if item.usable and not item.lines:
-            issues.add(item.out_name, "missing_label", "has no boxes; kept as a background image")
+            issues.add(item.out_name, Check.MISSING_LABEL, "has no boxes; kept as a background image")
     usable = [i for i in items if i.usable]
     assignment = stratified_split({i.out_name: i.classes for i in usable}, val_fraction=val_fraction, seed=seed)
     for item in usable:
@@ -656,7 +662,7 @@ def prepare_yolo(
             continue
         _read_yolo_labels(item, nc, issues, extra)
         if not item.lines:
-            issues.add(item.out_name, "missing_label", "has no boxes; kept as a background image")
+            issues.add(item.out_name, Check.MISSING_LABEL, "has no boxes; kept as a background image")
     present = {i.split for i in items if i.usable}
     keep = "train" in present and "val" in present
     if not keep:
@@ -689,7 +695,7 @@ def _read_yolo_labels(item: _Item, nc: int, issues: IssueCollector, extra: Count
     except FileNotFoundError:
         return
     except (OSError, UnicodeDecodeError) as exc:
-        issues.add(item.out_name, "label_format", f"label file {label.name} cannot be read ({exc}); no boxes kept")
+        issues.add(item.out_name, Check.LABEL_FORMAT, f"label file {label.name} cannot be read ({exc}); no boxes kept")
         return
     name = item.out_name
     for number, line in enumerate(text.splitlines(), start=1):
@@ -697,29 +703,29 @@ def _read_yolo_labels(item: _Item, nc: int, issues: IssueCollector, extra: Count
             continue
         parsed = parse_yolo_line(line)
         if isinstance(parsed, str):
-            issues.add(name, "label_format", f"label line {number} {parsed}; it was dropped")
+            issues.add(name, Check.LABEL_FORMAT, f"label line {number} {parsed}; it was dropped")
             extra["annotations_dropped"] += 1
             continue
         cls, cx, cy, w, h, from_polygon = parsed
         extra["annotations"] += 1
         if cls >= nc:
-            issues.add(name, "unknown_class", f"label line {number} uses class {cls} but there are {nc}; dropped")
+            issues.add(name, Check.UNKNOWN_CLASS, f"label line {number} uses class {cls} but there are {nc}; dropped")
             extra["annotations_dropped"] += 1
             continue
         if from_polygon:
-            issues.add(name, "bbox_from_segmentation", f"label line {number} is a polygon; its box was used")
+            issues.add(name, Check.BBOX_FROM_SEGMENTATION, f"label line {number} is a polygon; its box was used")
         if w <= 0 or h <= 0:
-            issues.add(name, "degenerate_bbox", f"label line {number} has width {w:g} and height {h:g}; dropped")
+            issues.add(name, Check.DEGENERATE_BBOX, f"label line {number} has width {w:g} and height {h:g}; dropped")
             extra["annotations_dropped"] += 1
             continue
         x1, y1, x2, y2 = max(0.0, cx - w / 2), max(0.0, cy - h / 2), min(1.0, cx + w / 2), min(1.0, cy + h / 2)
         if x2 <= x1 or y2 <= y1:
-            issues.add(name, "degenerate_bbox", f"label line {number} lies entirely outside the image; dropped")
+            issues.add(name, Check.DEGENERATE_BBOX, f"label line {number} lies entirely outside the image; dropped")
             extra["annotations_dropped"] += 1
             continue
         tol = 1e-4
         if cx - w / 2 < -tol or cy - h / 2 < -tol or cx + w / 2 > 1 + tol or cy + h / 2 > 1 + tol:
-            issues.add(name, "bbox_out_of_bounds", f"label line {number} extends past the image; it was clipped")
+            issues.add(name, Check.BBOX_OUT_OF_BOUNDS, f"label line {number} extends past the image; it was clipped")
             extra["boxes_clipped"] += 1
         item.lines.append(_yolo_line(cls, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1))
         item.classes.add(cls)

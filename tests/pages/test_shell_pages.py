@@ -30,7 +30,7 @@ def test_home_with_data_jobs_and_models(workspace: Settings) -> None:
             session=session,
             version_id=v.id,
             status="errors",
-            summary={"by_severity": {"error": 2}},
+            summary={"issues_by_severity": {"error": 2}},
             issues=[{"file": "a.jpg", "check": "corrupt_image", "severity": "error", "message": "broken"}],
         )
         model_store.register_model(

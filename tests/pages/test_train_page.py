@@ -84,7 +84,7 @@ def add_version(tmp_path: Path, status: str = "passed", errors: int = 0) -> int:
             {"file": f"train_00{i}.png", "check": "corrupt_image", "severity": "error", "message": "broken"}
             for i in range(errors)
         ]
-        summary = {"by_severity": {"error": errors}} if errors else {"by_severity": {}}
+        summary = {"issues_by_severity": {"error": errors}} if errors else {"issues_by_severity": {}}
         dataset_store.set_validation(
             session=session, version_id=version.id, status=status, summary=summary, issues=issues
         )

@@ -13,15 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from backend.data.quality import (
-    CHECKS,
-    Issue,
-    IssueCollector,
-    measure_bytes,
-    near_duplicate_pairs,
-    phash_of,
-    validate_dataset,
-)
+from backend.data.quality.checks import CHECKS, Check, Issue, IssueCollector, Severity, near_duplicate_pairs
+from backend.data.quality.measurements import measure_bytes, phash_of
+from backend.data.quality.validate import validate_dataset
 from jobs import validate as validate_cli
 
 CHECKS_MD = Path("/work/notes/CHECKS.md")
@@ -234,10 +228,10 @@ def test_phash_matches_imagehash_and_catches_truncation() -> None:
         ours = imagehash.hex_to_hash(f"{phash_of(image.convert('L')):016x}")
         assert ours - imagehash.phash(image) <= 2
     data = jpeg_bytes(photo((200, 150), 5))
-    assert measure_bytes(data, max_pixels=10**7)["error"] is None
+    assert measure_bytes(data, max_pixels=10**7).error is None
     cut = measure_bytes(data[: int(len(data) * 0.9)], max_pixels=10**7)
-    assert cut["error"] and "truncated" in cut["error"]
-    assert measure_bytes(data, max_pixels=100)["too_large"] is True
+    assert cut.error and "truncated" in cut.error
+    assert measure_bytes(data, max_pixels=100).too_large is True
 
 
 def test_near_duplicate_pairs_on_hashes() -> None:
@@ -328,7 +322,7 @@ def test_cached_label_checks_match_and_follow_edits(defect_dataset: Path, tmp_pa
 
 
 def test_list_images_matches_pathlib_order(tmp_path: Path) -> None:
-    from backend.data.quality import list_images, read_yolo_dataset
+    from backend.data.quality.reader import list_images, read_yolo_dataset
 
     folder = tmp_path / "images" / "train"
     for rel in ("a.jpg", "a-b.jpg", "a/b.png", "a/c/d.JPG", "b.txt", ".hidden", "x.jpg."):

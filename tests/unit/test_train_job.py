@@ -100,7 +100,11 @@ def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_
 def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, tiny_version: int) -> None:
     with session_scope() as session:
         dataset_store.set_validation(
-            session=session, version_id=tiny_version, status="errors", summary={"by_severity": {"error": 3}}, issues=[]
+            session=session,
+            version_id=tiny_version,
+            status="errors",
+            summary={"issues_by_severity": {"error": 3}},
+            issues=[],
         )
     with pytest.raises(BadInputError, match="3 error-level data issue"):
         runs.start_training(tiny_version, preset="quick_cpu")
