@@ -9,9 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from backend.core.errors import PlateOpsError
 from backend.core.progress import TerminalProgress
 from backend.data.demo import MAX_IMAGES, generate_demo_dataset
+from jobs._cli import cli_parser, run_cli
 
 
 def _count(text: str) -> int:
@@ -26,9 +26,8 @@ def _count(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.demo_data",
-        description="Draw a COCO-format food dataset (12 classes on plates and tables), deterministic by seed.",
+    parser = cli_parser(
+        "jobs.demo_data", "Draw a COCO-format food dataset (12 classes on plates and tables), deterministic by seed."
     )
     parser.add_argument("--out", type=Path, required=True, help="folder to write (images/, annotations.json)")
     parser.add_argument("--images", type=_count, default=400, help="number of clean images (default 400)")
@@ -45,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def run() -> str:
         summary = generate_demo_dataset(
             args.out,
             images=args.images,
@@ -54,11 +54,9 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             progress=TerminalProgress("demo_data"),
         )
-    except PlateOpsError as exc:
-        print(f"demo_data: error: {exc}", file=sys.stderr)
-        return 1
-    print(summary.describe())
-    return 0
+        return summary.describe()
+
+    return run_cli(run)
 
 
 if __name__ == "__main__":

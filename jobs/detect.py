@@ -23,14 +23,15 @@ from backend.core.progress import TerminalProgress, null_progress
 from backend.imaging.loading import load_image
 from backend.serving.inference import DetectionResult, Detector
 from backend.training.yolo import ultralytics_logs_to_stderr
+from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, bad_arguments, cli_parser, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.detect",
-        description="Detect food on images with YOLO weights (.pt from our training, or .onnx).",
-        epilog="Exit status: 0 all images done; 1 some image could not be read (see its 'error'); 2 bad arguments.",
+    parser = cli_parser(
+        "jobs.detect",
+        "Detect food on images with YOLO weights (.pt from our training, or .onnx).",
+        findings="some image could not be read (its line carries 'error')",
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="JPEG, PNG, WebP or BMP files.")
     parser.add_argument("--weights", required=True, type=Path, help="Model weights: .pt or .onnx.")
@@ -46,15 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run detection on the given images and print the results; returns the exit status."""
     args = build_parser().parse_args(argv)
     if not 0.0 <= args.conf <= 1.0 or not 0.0 <= args.iou <= 1.0:
-        print(f"error: --conf and --iou must be between 0 and 1 (got {args.conf}, {args.iou}).", file=sys.stderr)
-        return 2
+        return bad_arguments(f"--conf and --iou must be between 0 and 1 (got {args.conf}, {args.iou}).")
     ultralytics_logs_to_stderr()
-    try:
-        detector = Detector.load(args.weights, device=args.device)
-    except PlateOpsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: _detect(args))
 
+
+def _detect(args: argparse.Namespace) -> Outcome:
+    """Load the weights (bad weights: exit 2) and detect on every image; an unreadable image is a finding."""
+    detector = Detector.load(args.weights, device=args.device)
     total = len(args.images)
     progress = TerminalProgress("detect") if total > 1 else null_progress
     failed = 0
@@ -83,12 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Detected {objects} objects on {total - failed} of {total} images with {args.weights.name} "
         f"(mean {mean_latency:.1f} ms per image)" + (f"; {failed} failed" if failed else "")
     )
-    if args.json:
-        print(summary, file=sys.stderr)
-    else:
+    if not args.json:
         _print_table(rows)
-        print(summary)
-    return 1 if failed else 0
+    return Outcome(summary, EXIT_FINDINGS if failed else EXIT_DONE, to_stderr=args.json)
 
 
 def _json_record(image: str, result: DetectionResult | None, error: str) -> dict[str, object]:

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jobs._cli import run_cli
+from jobs._cli import cli_parser, run_cli
 
 
 def run(args: argparse.Namespace) -> str:
@@ -43,9 +43,8 @@ def run(args: argparse.Namespace) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.evaluate",
-        description="Evaluate weights on the validation split; writes mAP, per-class AP and latency as JSON.",
+    parser = cli_parser(
+        "jobs.evaluate", "Evaluate weights on the validation split; writes mAP, per-class AP and latency as JSON."
     )
     parser.add_argument("--weights", metavar="W", required=True, help="trained weights (.pt)")
     parser.add_argument("--data", metavar="DATA_YAML", required=True, help="data.yaml written by jobs.prepare")

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jobs._cli import run_cli
+from jobs._cli import cli_parser, run_cli
 
 
 def run(args: argparse.Namespace) -> str:
@@ -30,10 +30,7 @@ def run(args: argparse.Namespace) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.export",
-        description="Export YOLO .pt weights to an ONNX model for CPU serving. Exit 0 written, 2 bad input.",
-    )
+    parser = cli_parser("jobs.export", "Export YOLO .pt weights to an ONNX model for CPU serving.")
     parser.add_argument("--weights", metavar="W.pt", required=True, help="trained weights from a PlateOps run")
     parser.add_argument("--out", metavar="M.onnx", required=True, help="ONNX file to write")
     parser.add_argument("--imgsz", type=int, metavar="N", help="input size (default: the training size)")

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from backend.core.errors import BadInputError
-from jobs._cli import run_cli
+from jobs._cli import bad_arguments, cli_parser, run_cli
 
 
 def _extract(archive: Path, out: Path) -> Path:
@@ -102,9 +102,8 @@ def _images_root(extracted: Path) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.prepare",
-        description="Convert a COCO or YOLO/Roboflow dataset into a YOLO dataset with a deterministic split.",
+    parser = cli_parser(
+        "jobs.prepare", "Convert a COCO or YOLO/Roboflow dataset into a YOLO dataset with a deterministic split."
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--coco", metavar="JSON", help="COCO annotations .json (or a .zip of the whole dataset)")
@@ -120,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.images and args.yolo:
-        print("error: --images goes with --coco, not --yolo.", file=sys.stderr)
-        return 2
+        return bad_arguments("--images goes with --coco, not --yolo.")
     return run_cli(lambda: run(args))
 
 

@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 
-from jobs._cli import run_cli
+from jobs._cli import cli_parser, run_cli
 
 EXIT_BLOCKED = 1
 
@@ -42,11 +42,11 @@ def run(args: argparse.Namespace, outcome: dict[str, bool]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.promote",
-        description="Promote a run's model to production through the gate (per-class AP50 drop and CPU latency "
-        "budget from params.yaml), or roll back one step. Prints the gate's figures as JSON. "
-        "Exit 0 promoted, 1 blocked, 2 bad input.",
+    parser = cli_parser(
+        "jobs.promote",
+        "Promote a run's model to production through the gate (per-class AP50 drop and CPU latency budget from "
+        "params.yaml), or roll back one step. Prints the gate's figures as JSON.",
+        findings="the gate blocked the promotion",
     )
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--run", type=int, metavar="RUN_ID", help="training run whose model to promote")

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from backend.core.errors import BadInputError
-from jobs._cli import run_cli
+from jobs._cli import cli_parser, run_cli
 
 
 def _parse_sets(items: list[str]) -> dict[str, Any]:
@@ -96,11 +96,12 @@ def run(args: argparse.Namespace) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.train",
-        description="Train a YOLO detector on a prepared dataset; writes RUN/weights/{best,last}.pt and "
-        "RUN/metrics.json and logs to ClearML (offline sessions unless a server is configured).",
+    parser = cli_parser(
+        "jobs.train",
+        "Train a YOLO detector on a prepared dataset; writes RUN/weights/{best,last}.pt and RUN/metrics.json and "
+        "logs to ClearML (offline sessions unless a server is configured).",
     )
+    parser.epilog = f"{parser.epilog} 130 stopped by a signal (continue with --resume)."
     parser.add_argument("--data", metavar="DATA_YAML", required=True, help="data.yaml written by jobs.prepare")
     parser.add_argument("--out", metavar="RUN", required=True, help="run folder for weights and metrics")
     parser.add_argument("--model", help="architecture .yaml (from scratch), local .pt, or weights name (online)")

@@ -11,14 +11,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from backend.core.errors import PlateOpsError
+from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, bad_arguments, cli_parser, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.validate",
-        description="Run every data-quality check on a prepared YOLO dataset (including prepare's findings).",
+    parser = cli_parser(
+        "jobs.validate",
+        "Run every data-quality check on a prepared YOLO dataset (including prepare's findings).",
+        findings="an issue at or above --fail-on exists",
     )
     parser.add_argument("--dataset", metavar="OUT", required=True, help="prepared dataset folder (with data.yaml)")
     parser.add_argument("--report", metavar="R.json", required=True, help="where to write the JSON report")
@@ -45,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     from backend.data.quality.validate import validate_dataset
 
     if args.workers is not None and args.workers < 1:
-        print("error: --workers must be 1 or more.", file=sys.stderr)
-        return 2
+        return bad_arguments("--workers must be 1 or more.")
     cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else get_settings().cache_dir
-    try:
+
+    def run() -> Outcome:
         report = validate_dataset(
             Path(args.dataset),
             cache_dir=cache_dir,
@@ -57,14 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             progress=TerminalProgress("validate"),
         )
         report.write(Path(args.report))
-    except PlateOpsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: cannot write the report: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(report.summary_line())
-    return 1 if report.has_issues_at_or_above(args.fail_on) else 0
+        findings = report.has_issues_at_or_above(args.fail_on)
+        return Outcome(report.summary_line(), EXIT_FINDINGS if findings else EXIT_DONE)
+
+    return run_cli(run)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 
@@ -14,21 +13,26 @@ def _early_sigterm(signum: int, _frame: object) -> None:
 
 signal.signal(signal.SIGTERM, _early_sigterm)
 
-from backend.core.errors import PlateOpsError  # noqa: E402 - the handler above must be in place first
+from backend.core.enums import JobStatus  # noqa: E402 - the handler above must be in place first
 from backend.runtime.runner import run_job  # noqa: E402
+from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, cli_parser, run_cli  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.worker", description=__doc__)
+    """Entry point; returns the exit status."""
+    parser = cli_parser(
+        "jobs.worker",
+        "Run one stored job: progress, heartbeat and how it ended go to the store (the console starts this).",
+        findings="the job failed or was cancelled",
+    )
     parser.add_argument("job_id", type=int, help="id of the job row to run")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> Outcome:
         status = run_job(args.job_id)
-    except PlateOpsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"Job {args.job_id} {status}.")
-    return 0 if status == "succeeded" else 1
+        return Outcome(f"Job {args.job_id} {status}.", EXIT_DONE if status == JobStatus.SUCCEEDED else EXIT_FINDINGS)
+
+    return run_cli(run)
 
 
 if __name__ == "__main__":
