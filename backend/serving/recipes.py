@@ -518,21 +518,6 @@ def empty_state_message(
 # --------------------------------------------------------------------------------------------------- browsing
 
 
-def recipes_for_class(name: str, *, recipes: Iterable[Recipe] | None = None) -> tuple[Recipe, ...]:
-    """Recipes that use a detector class.
-
-    Args:
-        name: A class from `FOOD_CLASSES` (case-insensitive).
-        recipes: Recipes to search; the shipped database when None.
-
-    Returns:
-        Matching recipes in database order; empty for a name outside the vocabulary.
-    """
-    key = name.strip().lower()
-    pool = load_recipes() if recipes is None else recipes
-    return tuple(recipe for recipe in pool if key in recipe.foods)
-
-
 def vocabulary_coverage(*, recipes: Iterable[Recipe] | None = None) -> dict[str, int]:
     """How many recipes use each detector class.
 

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from backend.core.clock import utcnow
+from backend.core.enums import RunStatus
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
@@ -180,7 +181,8 @@ def serving_model() -> ServingModel | None:
     """
     with session_scope() as session:
         production = model_store.get_production_model(session=session)
-        runs = [] if production is not None else run_store.list_runs(session=session, status="succeeded", limit=50)
+        succeeded = RunStatus.SUCCEEDED
+        runs = [] if production is not None else run_store.list_runs(session=session, status=succeeded, limit=50)
     if production is not None:
         served = _from_registered(production)
         problem = integrity_problem(served)

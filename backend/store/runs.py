@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.core.enums import RunStatus
 from backend.store.engine import get_row
 from backend.store.records import (
     Run,
@@ -37,7 +38,7 @@ def create_run(
         preset=preset,
         params=params or {},
         run_dir=run_dir,
-        status="running",
+        status=RunStatus.RUNNING,
     )
     session.add(row)
     session.flush()

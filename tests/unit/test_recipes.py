@@ -26,7 +26,6 @@ from backend.serving.recipes import (
     load_recipes,
     match_recipe,
     rank_recipes,
-    recipes_for_class,
     vocabulary_coverage,
 )
 
@@ -215,14 +214,6 @@ def test_staples_are_recognised(recipes: tuple[Recipe, ...]) -> None:
     staples = {ing.item for r in recipes for ing in r.ingredients if ing.is_staple}
     assert staples and staples <= PANTRY_STAPLES
     assert not any(ing.is_staple and ing.food for r in recipes for ing in r.ingredients)
-
-
-def test_recipes_for_class(recipes: tuple[Recipe, ...]) -> None:
-    pizzas = recipes_for_class("pizza")
-    assert len(pizzas) >= 10 and all("pizza" in r.foods for r in pizzas)
-    assert recipes_for_class(" Pizza ") == pizzas
-    assert not recipes_for_class("sushi")
-    assert [r.id for r in recipes_for_class("tomato")] == [r.id for r in recipes if "tomato" in r.foods]
 
 
 # ----------------------------------------------------------------------------------------------- loader
