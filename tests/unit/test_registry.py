@@ -1,0 +1,277 @@
+"""backend.registry: the promotion gate (pass, block, override with a reason), rollback, the audit trail, the sha256
+check of registered weights, ONNX export on promotion, and `jobs.promote` / `jobs.export` exit codes.
+
+The gate's evaluations are real (ultralytics `val` of tiny detectors on a tiny frozen split, CPU). Tiny untrained
+detectors score about zero AP everywhere, so the AP50-drop rule is exercised on evaluation dicts (`decide`) and,
+end to end, with an evaluation that reports fixed per-class AP for each weights file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.core.errors import BadInputError
+from backend.core.params import RegistryParams
+from backend.core.settings import Settings, get_settings
+from backend.registry import service as registry
+from backend.registry.gate import decide
+from backend.serving.service import load_detector, serving_model
+from backend.store import registry as model_store
+from backend.store.engine import session_scope
+from backend.store.records import DatasetVersion
+from jobs import export as export_cli
+from jobs import promote as promote_cli
+from tests.utils.registry_runs import add_dataset_version, add_version_run
+from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
+from tests.utils.tiny_yolo import make_tiny_yolo_dataset
+
+
+@pytest.fixture(scope="module", name="files")
+def fixture_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two tiny detectors (imgsz 64) and a tiny YOLO split with the same three classes."""
+    root = tmp_path_factory.mktemp("registry")
+    return {
+        "a": save_untrained_detector(root / "a.pt", imgsz=64, seed=1),
+        "b": save_grid_detector(root / "b.pt", imgsz=64),
+        "data": make_tiny_yolo_dataset(root / "data", train=4, val=4, size=64).parent,
+    }
+
+
+@pytest.fixture(name="version")
+def fixture_version(workspace: Settings, files: dict[str, Path]) -> DatasetVersion:
+    return add_dataset_version(files["data"])
+
+
+def _params_file(workspace: Settings, monkeypatch: pytest.MonkeyPatch, **registry_values: Any) -> None:
+    """A params.yaml for this workspace with the given registry values (the rest from the project's file)."""
+    import yaml
+
+    data = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    data["registry"].update(registry_values)
+    path = workspace.home / "params.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setenv("PLATEOPS_PARAMS_FILE", str(path))
+    get_settings.cache_clear()
+
+
+def _production_id() -> int | None:
+    with session_scope() as session:
+        model = model_store.get_production_model(session=session)
+    return model.id if model else None
+
+
+def _fixed_ap(per_weights: dict[str, dict[str, float]]) -> Any:
+    """An evaluation reporting fixed per-class AP50 for each weights file name (and 10 ms latency)."""
+
+    def evaluate_fn(weights: Path, data_yaml: Path) -> dict[str, Any]:
+        assert data_yaml.is_file()
+        ap = per_weights[Path(weights).parent.parent.name]
+        return {
+            "map50": sum(ap.values()) / len(ap),
+            "per_class": {k: {"ap50": v} for k, v in ap.items()},
+            "latency_ms": 10.0,
+        }
+
+    return evaluate_fn
+
+
+# --------------------------------------------------------------------------------------------------- decide
+
+
+def test_decide_blocks_a_class_whose_ap50_drops_too_far_and_a_slow_model() -> None:
+    params = RegistryParams(max_ap50_drop=0.05, latency_budget_ms=100)
+    production = {"per_class": {"apple": {"ap50": 0.80}, "banana": {"ap50": 0.60}}}
+    fine = {"per_class": {"apple": {"ap50": 0.76}, "banana": {"ap50": 0.70}}, "latency_ms": 40.0}
+    checks, reasons = decide(fine, production, params=params)
+    assert reasons == []
+    assert [(c.name, c.delta, c.blocked) for c in checks] == [("apple", -0.04, False), ("banana", 0.1, False)]
+
+    worse = {"per_class": {"apple": {"ap50": 0.70}, "banana": {"ap50": 0.70}}, "latency_ms": 140.0}
+    checks, reasons = decide(worse, production, params=params)
+    assert [c.name for c in checks if c.blocked] == ["apple"]
+    assert len(reasons) == 2 and reasons[0].startswith("apple: AP50 drops from 0.800 to 0.700")
+    assert "140.0 ms per image is over the 100 ms budget" in reasons[1]
+
+    first, reasons = decide(fine, None, params=params)  # nothing in production: only the latency budget applies
+    assert reasons == [] and all(c.production_ap50 is None for c in first)
+
+
+# --------------------------------------------------------------------------------------------------- the gate
+
+
+def test_first_promotion_passes_exports_onnx_and_serving_names_it(
+    version: DatasetVersion, files: dict[str, Path]
+) -> None:
+    run, model = add_version_run(files["a"], version, name="run-a")
+    assert model is not None
+    figures = registry.promote_run(run.id, actor="tester", export=True)
+    assert figures.passed and figures.promoted and not figures.overridden
+    assert figures.production_model_id is None and figures.production == {}
+    assert figures.dataset == "tiny-shapes v1 val split (candidate's dataset version)"
+    assert figures.candidate["latency_ms"] is not None and figures.candidate["latency_ms"] > 0
+    assert {c.name for c in figures.classes} == {"apple", "banana", "broccoli"}
+
+    with session_scope() as session:
+        stored = model_store.get_model(session=session, model_id=model.id)
+    assert stored.stage == "production" and stored.onnx_path and Path(stored.onnx_path).is_file()
+    assert len(stored.onnx_sha256) == 64
+    served = serving_model()
+    assert served is not None and served.model_id == model.id and served.kind == "onnx"
+    assert load_detector(served, device="cpu").names == ["apple", "banana", "broccoli"]
+    trail = registry.audit_trail()
+    assert [e.action for e in trail] == ["exported", "promoted"]
+    assert trail[1].actor == "tester" and trail[1].figures["passed"] is True
+
+
+def test_latency_budget_blocks_and_a_written_reason_overrides(
+    version: DatasetVersion, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, workspace: Settings
+) -> None:
+    run_a, model_a = add_version_run(files["a"], version, name="run-a")
+    registry.promote_run(run_a.id, export=False)
+    _params_file(workspace, monkeypatch, latency_budget_ms=0.001)
+    run_b, model_b = add_version_run(files["b"], version, name="run-b")
+    assert model_a is not None and model_b is not None
+
+    blocked = registry.promote_run(run_b.id, actor="tester", export=False)
+    assert not blocked.passed and not blocked.promoted
+    assert blocked.production_model_id == model_a.id and blocked.production["latency_ms"] is not None
+    assert any("over the 0.001 ms budget" in r for r in blocked.reasons)
+    assert _production_id() == model_a.id  # the production model keeps answering
+
+    overridden = registry.promote_run(
+        run_b.id, actor="tester", reason="latency measured on a busy CI box", export=False
+    )
+    assert overridden.promoted and overridden.overridden and not overridden.passed
+    assert _production_id() == model_b.id
+    trail = registry.audit_trail()
+    assert [e.action for e in trail][:2] == ["overridden", "blocked"]
+    assert trail[0].reason == "latency measured on a busy CI box" and trail[0].previous == f"run-a (#{model_a.id})"
+    assert trail[0].figures["reasons"] == overridden.reasons
+
+
+def test_an_ap50_drop_blocks_promotion(version: DatasetVersion, files: dict[str, Path]) -> None:
+    evaluate_fn = _fixed_ap(
+        {
+            "run-a": {"apple": 0.9, "banana": 0.8, "broccoli": 0.7},
+            "run-b": {"apple": 0.95, "banana": 0.7, "broccoli": 0.7},
+        }
+    )
+    run_a, model_a = add_version_run(files["a"], version, name="run-a")
+    registry.promote_run(run_a.id, evaluate_fn=evaluate_fn, export=False)
+    run_b, _ = add_version_run(files["b"], version, name="run-b")
+    figures = registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False)
+    assert not figures.promoted and [c.name for c in figures.classes if c.blocked] == ["banana"]
+    assert figures.reasons == ["banana: AP50 drops from 0.800 to 0.700 (-0.100; at most -0.050 allowed)"]
+    assert model_a is not None and _production_id() == model_a.id
+
+
+def test_rollback_goes_back_one_step_and_detect_answers_with_it(
+    version: DatasetVersion, files: dict[str, Path]
+) -> None:
+    evaluate_fn = _fixed_ap({"run-a": {"apple": 0.5}, "run-b": {"apple": 0.5}, "run-c": {"apple": 0.5}})
+    models = []
+    for name, weights in (("run-a", files["a"]), ("run-b", files["b"]), ("run-c", files["a"])):
+        run, model = add_version_run(weights, version, name=name)
+        registry.promote_run(run.id, evaluate_fn=evaluate_fn, export=False)
+        models.append(model)
+    a, b, c = (m.id for m in models if m is not None)
+    assert registry.production_history() == [a, b, c]
+    assert registry.rollback(actor="tester", reason="c misses apples").id == b
+    served = serving_model()
+    assert served is not None and served.model_id == b and served.label.startswith("production model run-b")
+    assert registry.rollback().id == a
+    assert registry.production_history() == [a]
+    with pytest.raises(BadInputError, match="no earlier production model"):
+        registry.rollback()
+    assert [e.action for e in registry.audit_trail()][:2] == ["rolled_back", "rolled_back"]
+
+
+# --------------------------------------------------------------------------------------------------- sha256
+
+
+def test_changed_weights_are_refused_and_the_previous_production_keeps_answering(
+    version: DatasetVersion, files: dict[str, Path]
+) -> None:
+    evaluate_fn = _fixed_ap({"run-a": {"apple": 0.5}, "run-b": {"apple": 0.5}})
+    run_a, model_a = add_version_run(files["a"], version, name="run-a")
+    registry.promote_run(run_a.id, evaluate_fn=evaluate_fn, export=False)
+    run_b, model_b = add_version_run(files["b"], version, name="run-b")
+    assert model_a is not None and model_b is not None
+    weights_b = Path(str(run_b.weights_path))
+    weights_b.write_bytes(weights_b.read_bytes() + b"tampered")
+    with pytest.raises(registry.WeightsIntegrityError, match="changed since registration"):
+        registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False)
+    assert _production_id() == model_a.id
+
+    # a production model whose file changes after promotion is refused at serving time; the one before answers
+    weights_b.write_bytes(files["b"].read_bytes())
+    registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False)
+    weights_b.write_bytes(b"corrupt")
+    served = serving_model()
+    assert served is not None and served.model_id == model_a.id
+    assert "changed since it was registered" in served.warning and "run-a" in served.warning
+    assert load_detector(served, device="cpu").names == ["apple", "banana", "broccoli"]
+    with pytest.raises(registry.WeightsIntegrityError, match="changed since registration"):
+        registry.verify_weights(model_b)
+
+
+def test_weights_outside_the_runs_folder_are_refused(version: DatasetVersion, files: dict[str, Path]) -> None:
+    with session_scope() as session:
+        outside = model_store.register_model(
+            session=session, name="outside", weights_path=str(files["a"]), weights_sha256="0" * 64
+        )
+    with pytest.raises(registry.WeightsIntegrityError, match="outside the workspace runs folder"):
+        registry.verify_weights(outside)
+
+
+# --------------------------------------------------------------------------------------------------- the CLIs
+
+
+def _cli(main: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_promote_cli_exit_codes(
+    version: DatasetVersion,
+    files: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    workspace: Settings,
+) -> None:
+    status, _, err = _cli(promote_cli.main, ["--run", "999"], capsys)
+    assert status == 2 and err.startswith("error: ")
+    status, _, err = _cli(promote_cli.main, ["--rollback"], capsys)
+    assert status == 2 and "no earlier production model" in err
+
+    run_a, model_a = add_version_run(files["a"], version, name="run-a")
+    status, out, _ = _cli(promote_cli.main, ["--run", str(run_a.id), "--no-export"], capsys)
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert status == 0 and figures["promoted"] and figures["candidate_model_id"] == model_a.id
+    assert {"passed", "reasons", "classes", "candidate", "production", "dataset"} <= set(figures)
+
+    _params_file(workspace, monkeypatch, latency_budget_ms=0.001)
+    run_b, _ = add_version_run(files["b"], version, name="run-b")
+    status, out, _ = _cli(promote_cli.main, ["--run", str(run_b.id), "--no-export"], capsys)
+    assert status == 1 and json.loads(out.strip().splitlines()[-1])["reasons"]
+    status, out, _ = _cli(promote_cli.main, ["--run", str(run_b.id), "--reason", "accepted", "--no-export"], capsys)
+    assert status == 0 and json.loads(out.strip().splitlines()[-1])["overridden"] is True
+
+    status, out, _ = _cli(promote_cli.main, ["--rollback"], capsys)
+    assert status == 0 and json.loads(out.strip().splitlines()[-1])["production_model_id"] == model_a.id
+
+
+def test_export_cli_writes_onnx_at_the_training_size(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], workspace: Settings
+) -> None:
+    out = tmp_path / "m.onnx"
+    status, stdout, _ = _cli(export_cli.main, ["--weights", str(files["a"]), "--out", str(out)], capsys)
+    assert status == 0 and out.is_file() and "64x64 input" in stdout.strip().splitlines()[-1]
+    status, _, err = _cli(export_cli.main, ["--weights", str(tmp_path / "missing.pt"), "--out", str(out)], capsys)
+    assert status == 2 and "not found" in err
