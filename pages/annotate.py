@@ -1,13 +1,63 @@
-"""Annotate: fix boxes in the browser; every save makes a new immutable dataset version."""
+"""Annotate: work through the review queue (or any image), fix boxes on the canvas, save a new immutable version."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from backend.annotation.service import load_editor_image, version_images
+from backend.core.vocab import color_for
+from backend.data.datasets import list_versions_with_datasets
+from ui.annotate.editor import box_table_ui, canvas_ui, save_ui, saved_banner_ui
+from ui.annotate.picker import VERSION_KEY, reasons_ui, selection_ui, version_ui
+from ui.widgets.calls import call
+from ui.widgets.shell import ROLES, current_role
+
 st.title("Annotate")
-st.info(
-    "Coming next: pick an image from a dataset version or the review queue, drag, add or delete boxes on a "
-    "canvas, and save — every save creates a new immutable version with a box-level changelog. "
-    "Until then, fix labels in your own tool and import them on the Datasets page."
+st.caption(
+    "Fix the boxes of images the review queue found (validation issues, user feedback, suspected label errors), "
+    "or of any image. Each save makes a new immutable dataset version with a box-level changelog."
 )
-st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
+saved_banner_ui()
+
+entries = call(list_versions_with_datasets, action="Reading datasets")
+if entries is None:
+    st.stop()
+if not entries:
+    st.info("**No dataset yet.** Import one or create the demo food set on the Datasets page, then come back.")
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
+    st.stop()
+
+dataset, version = version_ui(entries)
+images = call(version_images, version.id, action="Reading the version")
+if images is None:
+    st.stop()
+selection = selection_ui(dataset, version, images.files, images.names)
+if selection.file is None:
+    st.stop()
+image = call(load_editor_image, version.id, selection.file, action="Opening the image")
+if image is None:
+    st.stop()
+
+author = ROLES.get(current_role(), current_role())
+editor_col, side_col = st.columns([3, 2])
+with side_col:
+    reasons_ui(selection, by=author)
+    new_class = st.selectbox(
+        "Class of new boxes",
+        images.names,
+        key="annot_new_class",
+        help="Draw a box on the picture and it gets this class. Change a box's class in the table below.",
+    )
+    st.markdown(
+        f"<span style='color:{color_for(new_class)}'>■</span> drawing **{new_class}** · Alt+← / Alt+→ previous / "
+        "next · Ctrl+Enter saves. Turn on the canvas's edit toggle to move, resize or delete boxes.",
+        unsafe_allow_html=True,
+    )
+with editor_col:
+    boxes = canvas_ui(image, images.names, new_class)
+with side_col:
+    box_table_ui(image, images.names, boxes)
+    saved = save_ui(image, boxes, author=author)
+if saved is not None:
+    st.session_state[VERSION_KEY] = saved.version.id
+    st.rerun()

@@ -1,0 +1,1 @@
+"""Annotate page helpers: the box canvas, the review-queue picker and the save panel."""

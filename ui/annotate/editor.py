@@ -1,0 +1,191 @@
+"""The editor: the image with its boxes on the canvas, the box table (class per box, delete), and the save panel.
+
+Edits live in `st.session_state` per (version, image) until saved, so a refused save (someone changed the image
+first) or a page switch loses nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from backend.annotation.edits import EditConflictError, SavedEdit
+from backend.annotation.service import EditorImage, save_image_boxes, start_validation
+from backend.core.errors import PlateOpsError
+from backend.core.vocab import color_for
+from ui.annotate.canvas import (
+    CanvasUnavailableError,
+    PixelBox,
+    canvas_module,
+    fit_scale,
+    from_drawing,
+    same_boxes,
+    to_drawing,
+)
+
+EDITS_KEY = "annot_edits"  # {"<version>:<file>": [[class, [x1, y1, x2, y2]], ...]}
+GEN_KEY = "annot_gen"  # bumped to remount the canvas after the table changed the boxes
+SAVED_KEY = "annot_saved"  # the last save's outcome, shown after the rerun
+REFUSED_KEY = "annot_refused"
+
+
+def _edit_key(image: EditorImage) -> str:
+    return f"{image.version_id}:{image.file}"
+
+
+def current_boxes(image: EditorImage) -> list[tuple[str, PixelBox]]:
+    """The boxes on screen: the unsaved edits of this image, else its saved boxes."""
+    stored = st.session_state.get(EDITS_KEY, {}).get(_edit_key(image))
+    if stored is None:
+        return list(image.boxes)
+    return [(str(name), (float(b[0]), float(b[1]), float(b[2]), float(b[3]))) for name, b in stored]
+
+
+def _store(image: EditorImage, boxes: list[tuple[str, PixelBox]]) -> None:
+    edits = st.session_state.setdefault(EDITS_KEY, {})
+    if same_boxes(boxes, list(image.boxes), tol=0.01):
+        edits.pop(_edit_key(image), None)
+    else:
+        edits[_edit_key(image)] = [[name, list(box)] for name, box in boxes]
+
+
+def has_unsaved(image: EditorImage) -> bool:
+    """True when this image has edits not saved yet."""
+    return _edit_key(image) in st.session_state.get(EDITS_KEY, {})
+
+
+def unsaved_files(version_id: int) -> set[str]:
+    """Files of a version with edits not saved yet."""
+    prefix = f"{version_id}:"
+    return {key[len(prefix) :] for key in st.session_state.get(EDITS_KEY, {}) if key.startswith(prefix)}
+
+
+def _bump(image: EditorImage) -> None:
+    gens = st.session_state.setdefault(GEN_KEY, {})
+    gens[_edit_key(image)] = gens.get(_edit_key(image), 0) + 1
+
+
+def canvas_ui(image: EditorImage, names: list[str], new_class: str) -> list[tuple[str, PixelBox]]:
+    """Draw the image and its boxes on the canvas; returns the boxes as they are now (image pixels)."""
+    boxes = current_boxes(image)
+    try:
+        sdc = canvas_module()
+    except CanvasUnavailableError as exc:
+        st.error(f"The box editor cannot start: {exc}")
+        return boxes
+    scale = fit_scale(image.width, image.height)
+    gen = st.session_state.get(GEN_KEY, {}).get(_edit_key(image), 0)
+    result = sdc.st_canvas(
+        background_image=Path(image.path).read_bytes(),
+        initial_drawing=to_drawing(boxes, scale),
+        drawing_mode="labeled_rect",
+        label=new_class,
+        stroke_color=color_for(new_class),
+        stroke_width=3,
+        fill_color="rgba(0, 0, 0, 0)",
+        width=round(image.width * scale),
+        height=round(image.height * scale),
+        font_size=13,
+        key=f"annot-canvas-{image.version_id}-{image.file}-{gen}",
+    )
+    drawn = from_drawing(
+        result.json_data, scale, width=image.width, height=image.height, default_class=new_class, names=names
+    )
+    if drawn is not None and not same_boxes(drawn, boxes):
+        boxes = drawn
+        _store(image, boxes)
+    return boxes
+
+
+def box_table_ui(image: EditorImage, names: list[str], boxes: list[tuple[str, PixelBox]]) -> None:
+    """One row per box: change its class or delete it (the canvas redraws with the change)."""
+    if not boxes:
+        st.caption("No boxes on this image. Draw one on the picture.")
+        return
+    import pandas as pd  # type: ignore[import-untyped]
+
+    gen = st.session_state.get(GEN_KEY, {}).get(_edit_key(image), 0)
+    frame = pd.DataFrame(
+        [
+            {"class": name, "x1": round(b[0]), "y1": round(b[1]), "x2": round(b[2]), "y2": round(b[3]), "delete": False}
+            for name, b in boxes
+        ]
+    )
+    edited = st.data_editor(
+        frame,
+        key=f"annot-table-{image.version_id}-{image.file}-{gen}",
+        hide_index=True,
+        width="stretch",
+        disabled=["x1", "y1", "x2", "y2"],
+        column_config={
+            "class": st.column_config.SelectboxColumn("Class", options=names, required=True),
+            "delete": st.column_config.CheckboxColumn("Delete"),
+        },
+    )
+    new_boxes = [
+        (str(row["class"]), box)
+        for row, (_, box) in zip(edited.to_dict("records"), boxes, strict=True)
+        if not row["delete"]
+    ]
+    if new_boxes != boxes:
+        _store(image, new_boxes)
+        _bump(image)
+        st.rerun()
+
+
+def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: str) -> SavedEdit | None:
+    """Message, save and reset; returns what a save made (the caller moves to the new version)."""
+    unsaved = has_unsaved(image)
+    message = st.text_input(
+        "What did you change?", value=f"Fixed boxes on {image.file}", key=f"annot-msg-{image.version_id}-{image.file}"
+    )
+    cols = st.columns(2)
+    save = cols[0].button(
+        "Save as a new version",
+        type="primary",
+        icon=":material/save:",
+        disabled=not unsaved,
+        shortcut="ctrl+enter",
+        help="Ctrl+Enter. Saves this image's boxes as a new immutable version of the dataset.",
+        key="annot-save",
+    )
+    if cols[1].button("Undo my edits", icon=":material/undo:", disabled=not unsaved, key="annot-reset"):
+        st.session_state.get(EDITS_KEY, {}).pop(_edit_key(image), None)
+        st.session_state.pop(REFUSED_KEY, None)
+        _bump(image)
+        st.rerun()
+    refused = st.session_state.get(REFUSED_KEY)
+    if refused and refused[0] == _edit_key(image):
+        st.error(refused[1] + " Your edits are still on screen.", icon=":material/block:")
+    if not save:
+        return None
+    try:
+        saved = save_image_boxes(image.version_id, image.file, boxes, message=message, author=author)
+    except EditConflictError as exc:
+        st.session_state[REFUSED_KEY] = (_edit_key(image), str(exc))
+        st.error(str(exc) + " Your edits are still on screen.", icon=":material/block:")
+        return None
+    except PlateOpsError as exc:
+        st.error(f"Not saved: {exc}")
+        return None
+    st.session_state.get(EDITS_KEY, {}).pop(_edit_key(image), None)
+    st.session_state.pop(REFUSED_KEY, None)
+    try:
+        job_id: int | None = start_validation(saved.version.id)
+    except PlateOpsError:
+        job_id = None
+    st.session_state[SAVED_KEY] = {"version": saved.version.number, "changelog": saved.changelog, "job": job_id}
+    return saved
+
+
+def saved_banner_ui() -> None:
+    """What the last save made: the new version and its changelog totals."""
+    saved: dict[str, Any] | None = st.session_state.pop(SAVED_KEY, None)
+    if not saved:
+        return
+    totals = saved["changelog"].get("totals", {})
+    changed = ", ".join(f"{n} {kind}" for kind, n in totals.items() if n) or "no box changes"
+    job = f" Validation job #{saved['job']} checks it now." if saved.get("job") else ""
+    st.success(f"Saved as v{saved['version']}: {changed}.{job}", icon=":material/check_circle:")
