@@ -17,6 +17,8 @@ class JobKind(StrEnum):
     IMPORT_DATASET = "import_dataset"
     VALIDATE = "validate"
     TRAIN = "train"
+    DRIFT_REPORT = "drift_report"
+    SIMULATE_TRAFFIC = "simulate_traffic"
 
 
 class JobStatus(StrEnum):

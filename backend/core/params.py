@@ -124,6 +124,34 @@ class RegistryParams(_Strict):
     export_onnx: bool = Field(default=True, description="Export the ONNX model on promotion.")
 
 
+DriftMethod = Literal[
+    "ks", "chisquare", "z", "wasserstein", "psi", "jensenshannon", "kl_div", "anderson", "cramer_von_mises",
+    "mannw", "t_test", "hellinger", "energy_distance", "g_test", "TVD",
+]
+
+
+class FeatureTest(_Strict):
+    """One monitored feature's drift test, overriding the section's method and threshold."""
+
+    method: DriftMethod | None = Field(default=None, description="Evidently stat test name.")
+    threshold: float | None = Field(default=None, gt=0, description="p-value (p-value tests) or distance cut-off.")
+
+
+class MonitorParams(_Strict):
+    """Drift monitoring (Evidently reports on the prediction log; jobs.drift)."""
+
+    window: int = Field(default=200, ge=10, le=1_000_000, description="Latest predictions a report compares.")
+    min_window: int = Field(default=30, ge=5, description="Fewest predictions a report is built on.")
+    drift_share: float = Field(default=0.15, gt=0, le=1, description="Share of drifted features that alarms.")
+    num_method: DriftMethod = "ks"
+    cat_method: DriftMethod = "chisquare"
+    threshold: float = Field(default=0.001, gt=0, description="Per-feature p-value (or distance) cut-off.")
+    features: dict[str, FeatureTest] = Field(default_factory=dict)
+    auto_report_every: int = Field(default=200, ge=0, description="New predictions between automatic reports.")
+    reference_images: int = Field(default=1000, ge=10, description="Most training images in the reference.")
+    conf: float = Field(default=0.25, ge=0, le=1, description="Detector confidence for the reference run.")
+
+
 class Preset(_Strict):
     """A named bundle of train overrides."""
 
@@ -146,6 +174,7 @@ class Params(_Strict):
     quality: QualityParams = Field(default_factory=QualityParams)
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
     registry: RegistryParams = Field(default_factory=RegistryParams)
     presets: dict[str, Preset] = Field(default_factory=dict)
 

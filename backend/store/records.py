@@ -201,6 +201,9 @@ class DriftReport:
     details: dict[str, Any]
     html_path: str | None
     created_at: datetime
+    snapshot_path: str | None = None
+    trigger: str = "manual"
+    last_prediction_id: int | None = None
 
 
 def from_row(cls: type[T], row: object) -> T:

@@ -222,4 +222,7 @@ class DriftReportRow(Base):
     drifted: Mapped[bool] = mapped_column(Boolean, default=False)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     html_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    snapshot_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")  # manual | auto | cli
+    last_prediction_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # newest prediction covered
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

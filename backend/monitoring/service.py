@@ -1,0 +1,325 @@
+"""Drift reports for the console: reference from the serving model's training version, current from the prediction log.
+
+`build_drift_report` is the job body (on demand from the Monitor page, or automatic every `monitor.auto_report_every`
+new predictions). Each report is kept three ways: `report.html` + `snapshot.json` in the workspace
+(`reports/drift/<stamp>/`), a store row with the headline figures and every feature's verdict, and a run in the local
+Evidently workspace (`<home>/evidently`, project "PlateOps drift"), so `evidently ui --workspace <home>/evidently`
+shows the same history.
+
+The reference is computed once per (dataset version, model weights) and kept as a parquet file in the cache folder:
+the image features of a seeded sample of the version's images plus the serving model's predictions on them, so the
+prediction columns compare the model with itself on training-like pictures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backend.core.clock import utcnow
+from backend.core.enums import JobKind, JobStatus
+from backend.core.errors import BadInputError, NotFoundError
+from backend.core.params import MonitorParams, load_params
+from backend.core.progress import ProgressFn, null_progress
+from backend.core.settings import get_settings
+from backend.monitoring.reports import BuiltReport, build_report, write_report
+from backend.monitoring.tables import frame_from_images, frame_from_predictions, list_images
+from backend.runtime import runner
+from backend.serving.service import ServingModel, load_detector, serving_model
+from backend.store import datasets as dataset_store
+from backend.store import drift as drift_store
+from backend.store import jobs as job_store
+from backend.store import runs as run_store
+from backend.store.engine import session_scope
+from backend.store.records import DatasetVersion, DriftReport
+
+logger = logging.getLogger(__name__)
+
+EVIDENTLY_PROJECT = "PlateOps drift"
+REFERENCE_SEED = 0
+
+
+class Trigger:
+    """Who asked for a report (stored in the row's `trigger`)."""
+
+    MANUAL = "manual"
+    AUTO = "auto"
+
+
+def monitor_params() -> MonitorParams:
+    """The `monitor` section of `params.yaml`."""
+    return load_params(get_settings().params_file).monitor
+
+
+def evidently_dir() -> Path:
+    """The local Evidently workspace (`evidently ui --workspace <this>`)."""
+    return get_settings().home / "evidently"
+
+
+# --------------------------------------------------------------------------------------------------- starting jobs
+
+
+def start_drift_report(*, window: int | None = None, trigger: str = Trigger.MANUAL) -> int:
+    """Queue a drift report on the latest `window` predictions (default `monitor.window`); returns the job id.
+
+    Raises:
+        BadInputError: The window is smaller than `monitor.min_window`.
+    """
+    params = monitor_params()
+    size = int(window or params.window)
+    if size < params.min_window:
+        raise BadInputError(f"A report needs a window of at least {params.min_window} predictions (got {size}).")
+    return runner.submit(
+        JobKind.DRIFT_REPORT,
+        {"window": size, "trigger": trigger},
+        title=f"Drift report on the last {size} predictions" + (" (automatic)" if trigger == Trigger.AUTO else ""),
+    )
+
+
+def start_simulated_traffic(*, shift: str, images: int, seed: int = 0) -> int:
+    """Queue a job that sends `images` generated pictures with `shift` through the serving model; returns the job id.
+
+    Raises:
+        BadInputError: Unknown shift or a count out of range.
+        NotFoundError: No model can serve yet.
+    """
+    from backend.monitoring.traffic import MAX_TRAFFIC_IMAGES, parse_shift
+
+    kind = parse_shift(shift)
+    if not 1 <= int(images) <= MAX_TRAFFIC_IMAGES:
+        raise BadInputError(f"Send between 1 and {MAX_TRAFFIC_IMAGES:,} pictures (got {images}).")
+    if serving_model() is None:
+        raise NotFoundError("No model can answer yet: train one on the Train page first.")
+    return runner.submit(
+        JobKind.SIMULATE_TRAFFIC,
+        {"shift": kind.value, "images": int(images), "seed": int(seed)},
+        title=f"Simulated traffic: {images} pictures, shift {kind.value}",
+    )
+
+
+def maybe_start_auto_report() -> int | None:
+    """Start an automatic report when `monitor.auto_report_every` predictions arrived since the last report.
+
+    Returns:
+        The job id, or None when none is due (or one is already queued or running).
+    """
+    params = monitor_params()
+    if params.auto_report_every <= 0:
+        return None
+    with session_scope() as session:
+        covered = drift_store.last_covered_prediction_id(session=session)
+        new = drift_store.count_predictions_after(session=session, prediction_id=covered)
+        active = job_store.list_jobs(
+            session=session, statuses=[s.value for s in JobStatus if s.active], kind=JobKind.DRIFT_REPORT, limit=1
+        )
+    if new < params.auto_report_every or active or new < params.min_window:
+        return None
+    return start_drift_report(window=params.window, trigger=Trigger.AUTO)
+
+
+# --------------------------------------------------------------------------------------------------- the report
+
+
+def build_drift_report(
+    *,
+    window: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    trigger: str = Trigger.MANUAL,
+    progress: ProgressFn = null_progress,
+) -> DriftReport:
+    """Build, keep and record a drift report of the serving model's latest predictions against its training data.
+
+    Args:
+        window: How many of the latest predictions (default `monitor.window`).
+        since: Only predictions logged at or after this time.
+        until: Only predictions logged before this time.
+        trigger: "manual" or "auto" (stored with the row).
+        progress: Receives (fraction, message).
+
+    Returns:
+        The stored report row.
+
+    Raises:
+        NotFoundError: No model serves, or its training dataset version is gone.
+        BadInputError: Too few predictions in the window, or a model without a recorded training version.
+    """
+    params = monitor_params()
+    model = serving_model()
+    if model is None:
+        raise NotFoundError("No model serves yet, so there is nothing to monitor: train one on the Train page.")
+    version = _training_version(model)
+    with session_scope() as session:
+        predictions = drift_store.latest_predictions(
+            session=session, limit=int(window or params.window), model_label=model.log_label, since=since, until=until
+        )
+    if len(predictions) < params.min_window:
+        raise BadInputError(
+            f"Only {len(predictions)} predictions of {model.label} are logged in the window; a drift report needs "
+            f"{params.min_window}. Detect more pictures (or simulate traffic) first."
+        )
+    progress(0.05, f"Reference: training version {version.label}")
+    reference = reference_frame(version, model, params=params, progress=lambda f, m: progress(0.05 + 0.6 * (f or 0), m))
+    current = frame_from_predictions(predictions)
+    progress(0.7, f"Comparing {len(current)} predictions with {len(reference)} training images")
+    built = build_report(reference, current, params)
+    out_dir = get_settings().reports_dir / "drift" / f"{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    paths = write_report(built, out_dir)
+    progress(0.9, "Adding the run to the Evidently workspace")
+    _add_to_evidently_workspace(built, name=f"{trigger} report {out_dir.name}")
+    details = built.result.details()
+    details["model_label"] = model.label
+    details["window"] = int(window or params.window)
+    details["prediction_ids"] = [int(v) for v in current["prediction_id"]]
+    with session_scope() as session:
+        report = drift_store.add_drift_report(
+            session=session,
+            reference_version_id=version.id,
+            model_id=model.model_id,
+            window_start=predictions[0].created_at,
+            window_end=predictions[-1].created_at,
+            n_reference=len(reference),
+            n_current=len(current),
+            drift_share=built.result.share,
+            drifted=built.result.drift_detected,
+            details=details,
+            html_path=str(paths["html"].resolve()),
+            snapshot_path=str(paths["snapshot"].resolve()),
+            trigger=trigger,
+            last_prediction_id=predictions[-1].id,
+        )
+    progress(1.0, built.result.summary_line())
+    return report
+
+
+def _training_version(model: ServingModel) -> DatasetVersion:
+    """The dataset version the serving model was trained on."""
+    if model.run_id is None:
+        raise BadInputError(f"{model.label} has no training run on record, so there is no reference to compare with.")
+    with session_scope() as session:
+        run = run_store.get_run(session=session, run_id=model.run_id)
+        if run.dataset_version_id is None:
+            raise BadInputError(
+                f"The run behind {model.label} does not record its dataset version, so there is no reference."
+            )
+        return dataset_store.get_version(session=session, version_id=run.dataset_version_id)
+
+
+def reference_frame(
+    version: DatasetVersion, model: ServingModel, *, params: MonitorParams, progress: ProgressFn = null_progress
+) -> pd.DataFrame:
+    """The reference table of a dataset version under a model: computed once, then read from the cache.
+
+    Args:
+        version: The training dataset version (its `images/` folder is measured).
+        model: The model whose predictions form the prediction columns (its weights' path and time key the cache).
+        params: `reference_images` (sample size) and `conf`.
+        progress: Receives (fraction, message) while measuring.
+
+    Raises:
+        NotFoundError: The version's images are gone.
+    """
+    key = hashlib.sha256(
+        f"{model.weights}:{model.mtime_ns}:{params.reference_images}:{params.conf}".encode()
+    ).hexdigest()
+    cache = get_settings().cache_dir / "monitoring" / f"reference-v{version.id}-{key[:12]}.parquet"
+    if cache.is_file():
+        return pd.read_parquet(cache)
+    images = reference_images(Path(version.path), limit=params.reference_images)
+    if not images:
+        raise NotFoundError(f"Dataset version {version.label} has no images at {version.path}.")
+    frame = frame_from_images(images, load_detector(model), conf=params.conf, progress=progress)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".part")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(cache)
+    return frame
+
+
+def reference_images(dataset_dir: Path, *, limit: int, seed: int = REFERENCE_SEED) -> list[Path]:
+    """A seeded sample of at most `limit` images of a prepared dataset (its `images/` folder, else the folder)."""
+    root = dataset_dir / "images" if (dataset_dir / "images").is_dir() else dataset_dir
+    images = list_images(root)
+    if len(images) <= limit:
+        return images
+    keep = np.random.default_rng(seed).choice(len(images), size=limit, replace=False)
+    return [images[i] for i in sorted(keep)]
+
+
+def _add_to_evidently_workspace(built: BuiltReport, *, name: str) -> None:
+    """Add the snapshot to the local Evidently workspace project (created on first use)."""
+    try:
+        from evidently.ui.workspace import Workspace
+
+        workspace = Workspace.create(str(evidently_dir()))
+        projects = workspace.search_project(EVIDENTLY_PROJECT)
+        project = (
+            projects[0]
+            if projects
+            else workspace.create_project(
+                EVIDENTLY_PROJECT, description="Image-property and prediction drift of the PlateOps serving model"
+            )
+        )
+        workspace.add_run(project.id, built.snapshot, name=name)
+    except Exception:  # an optional mirror for `evidently ui`: the report itself is already kept
+        logger.warning("could not add the drift report to the Evidently workspace", exc_info=True)
+
+
+def drift_between_folders(
+    reference_dir: Path,
+    current_dir: Path,
+    *,
+    weights: Path,
+    out_dir: Path,
+    params: MonitorParams | None = None,
+    progress: ProgressFn = null_progress,
+) -> BuiltReport:
+    """The Monitor page's report for a folder of new images against a prepared dataset (`jobs.drift`).
+
+    Args:
+        reference_dir: A prepared dataset (its `images/` folder is sampled) or any folder of images.
+        current_dir: The new images.
+        weights: Model weights (`.pt` or `.onnx`) whose predictions form the prediction columns.
+        out_dir: Where `report.html`, `snapshot.json` and `summary.json` go.
+        params: Thresholds; default the `monitor` section of `params.yaml`.
+        progress: Receives (fraction, message).
+
+    Returns:
+        The report (files written).
+
+    Raises:
+        BadInputError: A folder is missing or holds too few images, or the weights are not a model.
+        NotFoundError: The weights file does not exist.
+    """
+    from backend.serving.inference import Detector
+    from backend.serving.service import default_device
+
+    params = params or monitor_params()
+    for label, folder in (("reference dataset", reference_dir), ("current images folder", current_dir)):
+        if not Path(folder).is_dir():
+            raise BadInputError(f"The {label} {folder} is not a folder.")
+    ref_images = reference_images(Path(reference_dir), limit=params.reference_images)
+    cur_images = list_images(Path(current_dir))
+    for label, found, folder in (("reference", ref_images, reference_dir), ("current", cur_images, current_dir)):
+        if len(found) < params.min_window:
+            raise BadInputError(
+                f"The {label} folder {folder} holds {len(found)} images; a drift report needs at least "
+                f"{params.min_window}."
+            )
+    detector = Detector.load(Path(weights), device=default_device())
+    reference = frame_from_images(
+        ref_images, detector, conf=params.conf, progress=lambda f, m: progress(0.5 * (f or 0), m)
+    )
+    current = frame_from_images(
+        cur_images, detector, conf=params.conf, progress=lambda f, m: progress(0.5 + 0.4 * (f or 0), m)
+    )
+    built = build_report(reference, current, params)
+    write_report(built, Path(out_dir))
+    progress(1.0, built.result.summary_line())
+    return built
