@@ -21,8 +21,11 @@ import yaml
 from backend.core.errors import BadInputError
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import Settings, get_settings
-from backend.data.archive import detect_dataset_layout, safe_extract_zip
-from backend.data.prepare import REPORT_NAME, prepare_coco, prepare_yolo
+from backend.data.archive import safe_extract_zip
+from backend.data.formats.build import prepare_source
+from backend.data.formats.export import ExportResult, export_dataset_dir
+from backend.data.formats.read import find_layout, read_layout
+from backend.data.prepare import REPORT_NAME
 from backend.data.quality.checks import CHECKS, SEVERITY_RANK, Check, CheckInfo, Severity
 from backend.data.quality.reader import read_yolo_dataset
 from backend.data.quality.report import ValidationReport
@@ -393,6 +396,34 @@ def list_versions_with_datasets() -> list[tuple[str, DatasetVersion]]:
     with session_scope() as session:
         names = {d.id: d.name for d in dataset_store.list_datasets(session=session)}
         return [(names.get(v.dataset_id, "?"), v) for v in dataset_store.list_versions(session=session)]
+
+
+# --- export ---------------------------------------------------------------------------------------------------
+
+
+def find_version(dataset: str, number: int) -> DatasetVersion:
+    """The version `number` of the dataset called `dataset`.
+
+    Raises:
+        BadInputError: No such dataset or version (the message lists the versions there are).
+    """
+    with session_scope() as session:
+        found = dataset_store.find_dataset(session=session, name=dataset)
+        if found is None:
+            raise BadInputError(f"There is no dataset called {dataset[:80]!r}.")
+        versions = dataset_store.list_versions(session=session, dataset_id=found.id)
+    for version in versions:
+        if version.number == number:
+            return version
+    numbers = ", ".join(str(v.number) for v in sorted(versions, key=lambda v: v.number)) or "none"
+    raise BadInputError(f"{dataset} has no version {number} (versions: {numbers}).")
+
+
+def export_version(version_id: int, fmt: str, out_zip: Path, *, progress: ProgressFn = null_progress) -> ExportResult:
+    """Write a version as a COCO, YOLO or Pascal VOC zip (see `backend.data.formats.export`)."""
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+    return export_dataset_dir(Path(version.path), fmt, Path(out_zip), progress=progress)
 
 
 # --- console helpers (Datasets page) --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Output layout (what ultralytics trains on):
 
-    OUT/images/{train,val}/     the images, hard-linked from the source when possible (copied across devices)
+    OUT/images/{train,val}/     the images: hard-linked when the workspace owns the source, else copied
     OUT/labels/{train,val}/     one `class cx cy w h` text file per image (empty for background images)
     OUT/data.yaml               path (absolute), train/val (relative), names {id: name}, nc
     OUT/prepare_report.json     class map, counts, per-file outcome, issues
@@ -183,11 +183,19 @@ def stratified_split(images: dict[str, set[int]], *, val_fraction: float, seed: 
     return split
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+def _link_or_copy(src: Path, dst: Path, workspace: Path) -> None:
+    """Hard-link a file the workspace owns (an extracted upload, generated demo images); copy anything else.
+
+    A user's own files never share an inode with a version: DVC would make them read-only, and editing the
+    source later would change the "immutable" version.
+    """
+    if src.resolve().is_relative_to(workspace):
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass  # another device or a file system without hard links: copy instead
+    shutil.copyfile(src, dst)
 
 
 def _check_out_dir(out_dir: Path, sources: list[Path]) -> None:
@@ -224,11 +232,14 @@ def _write_dataset(
     for split in {"train", "val", *splits}:
         (staging / "images" / split).mkdir(parents=True, exist_ok=True)
         (staging / "labels" / split).mkdir(parents=True, exist_ok=True)
+    from backend.core.settings import get_settings
+
+    workspace = get_settings().home.resolve()
     try:
         usable = [i for i in items if i.usable]
         for index, item in enumerate(usable):
             assert item.source is not None and item.split is not None
-            _link_or_copy(item.source, staging / "images" / item.split / item.out_name)
+            _link_or_copy(item.source, staging / "images" / item.split / item.out_name, workspace)
             label = staging / "labels" / item.split / (os.path.splitext(item.out_name)[0] + ".txt")
             label.write_text("".join(line + "\n" for line in item.lines), encoding="utf-8")
             if index % 100 == 0:

@@ -144,12 +144,22 @@ def test_missing_images_and_bad_boxes_are_reported_not_dropped_silently(demo: De
 @pytest.mark.parametrize(
     ("payload", "fragment"),
     [
-        ({"images": [{"id": [1], "file_name": "a.jpg"}], "annotations": [], "categories": [{"id": 1, "name": "a"}]},
-         "needs an 'id'"),
-        ({"images": [{"id": 1, "file_name": {"x": 1}}], "annotations": [], "categories": [{"id": 1, "name": "a"}]},
-         "must be text"),
-        ({"images": [{"id": 1, "file_name": "a" * 5000 + ".jpg"}], "annotations": [],
-          "categories": [{"id": 1, "name": "a"}]}, "longer than"),
+        (
+            {"images": [{"id": [1], "file_name": "a.jpg"}], "annotations": [], "categories": [{"id": 1, "name": "a"}]},
+            "needs an 'id'",
+        ),
+        (
+            {"images": [{"id": 1, "file_name": {"x": 1}}], "annotations": [], "categories": [{"id": 1, "name": "a"}]},
+            "must be text",
+        ),
+        (
+            {
+                "images": [{"id": 1, "file_name": "a" * 5000 + ".jpg"}],
+                "annotations": [],
+                "categories": [{"id": 1, "name": "a"}],
+            },
+            "longer than",
+        ),
         ({"images": [], "annotations": [], "categories": [{"id": {"a": 1}, "name": "a"}]}, "integer 'id'"),
         ({"images": [], "annotations": [], "categories": [{"id": 1, "name": ["a"]}]}, "class name must be text"),
     ],
@@ -182,7 +192,9 @@ def test_deeply_nested_json_is_refused(tmp_path: Path) -> None:
 def test_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
     lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
     for index in range(1, 9):
-        lines.append(f"{'abcdefghi'[index]}: &{'abcdefghi'[index]} [" + ", ".join(["*" + "abcdefghi"[index - 1]] * 9) + "]")
+        lines.append(
+            f"{'abcdefghi'[index]}: &{'abcdefghi'[index]} [" + ", ".join(["*" + "abcdefghi"[index - 1]] * 9) + "]"
+        )
     lines += ["names: *i", "train: images"]
     (tmp_path / "images").mkdir()
     (tmp_path / "data.yaml").write_text("\n".join(lines))

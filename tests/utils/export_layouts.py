@@ -109,13 +109,35 @@ def build_roboflow_coco(demo: Demo, out: Path) -> Expected:
             name = roboflow_name(image["file_name"])
             _copy(demo, image, out / split / name)
             new_id = len(images)
-            images.append({"id": new_id, "license": 1, "file_name": name, "height": image["height"],
-                           "width": image["width"], "date_captured": "2026-01-01T00:00:00+00:00"})
+            images.append(
+                {
+                    "id": new_id,
+                    "license": 1,
+                    "file_name": name,
+                    "height": image["height"],
+                    "width": image["width"],
+                    "date_captured": "2026-01-01T00:00:00+00:00",
+                }
+            )
             for cls, bbox in demo.boxes[image["id"]]:
-                annotations.append({"id": len(annotations), "image_id": new_id, "category_id": cls + 1, "bbox": bbox,
-                                    "area": bbox[2] * bbox[3], "segmentation": [], "iscrowd": 0})
-        data = {"info": {"description": PROJECT}, "licenses": [], "categories": categories, "images": images,
-                "annotations": annotations}
+                annotations.append(
+                    {
+                        "id": len(annotations),
+                        "image_id": new_id,
+                        "category_id": cls + 1,
+                        "bbox": bbox,
+                        "area": bbox[2] * bbox[3],
+                        "segmentation": [],
+                        "iscrowd": 0,
+                    }
+                )
+        data = {
+            "info": {"description": PROJECT},
+            "licenses": [],
+            "categories": categories,
+            "images": images,
+            "annotations": annotations,
+        }
         _write(out / split / "_annotations.coco.json", json.dumps(data))
     _write(out / "README.roboflow.txt", f"{PROJECT} - v1\nExported via roboflow.com\n")
     return demo.expected(splits=True)
@@ -128,9 +150,14 @@ def build_roboflow_yolo(demo: Demo, out: Path) -> Expected:
         name = roboflow_name(image["file_name"])
         _copy(demo, image, out / split / "images" / name)
         _write(out / split / "labels" / (name.rsplit(".", 1)[0] + ".txt"), _yolo_lines(demo, image))
-    data = {"train": "../train/images", "val": "../valid/images", "test": "../test/images",
-            "nc": len(demo.names), "names": demo.names,
-            "roboflow": {"workspace": "w", "project": PROJECT, "version": 1}}
+    data = {
+        "train": "../train/images",
+        "val": "../valid/images",
+        "test": "../test/images",
+        "nc": len(demo.names),
+        "names": demo.names,
+        "roboflow": {"workspace": "w", "project": PROJECT, "version": 1},
+    }
     _write(out / "data.yaml", yaml.safe_dump(data, sort_keys=False))
     _write(out / "README.roboflow.txt", "Exported via roboflow.com\n")
     return demo.expected(splits=True)
@@ -144,8 +171,10 @@ def build_label_studio_yolo(demo: Demo, out: Path) -> Expected:
         _copy(demo, image, out / "images" / name)
         _write(out / "labels" / (name.rsplit(".", 1)[0] + ".txt"), _yolo_lines(demo, image))
     _write(out / "classes.txt", "".join(f"{n}\n" for n in demo.names))
-    notes = {"categories": [{"id": i, "name": n} for i, n in enumerate(demo.names)],
-             "info": {"year": 2026, "version": "1.0", "contributor": "Label Studio"}}
+    notes = {
+        "categories": [{"id": i, "name": n} for i, n in enumerate(demo.names)],
+        "info": {"year": 2026, "version": "1.0", "contributor": "Label Studio"},
+    }
     _write(out / "notes.json", json.dumps(notes))
     return demo.expected(splits=False)
 
@@ -163,8 +192,11 @@ def build_cvat_yolo(demo: Demo, out: Path) -> Expected:
         _write(out / folder / (image["file_name"].rsplit(".", 1)[0] + ".txt"), _yolo_lines(demo, image))
         lists[subset].append(f"data/{folder}/{image['file_name']}")
     _write(out / "obj.names", "".join(f"{n}\n" for n in demo.names))
-    _write(out / "obj.data", f"classes = {len(demo.names)}\ntrain = data/train.txt\nvalid = data/valid.txt\n"
-           "names = data/obj.names\nbackup = backup/\n")
+    _write(
+        out / "obj.data",
+        f"classes = {len(demo.names)}\ntrain = data/train.txt\nvalid = data/valid.txt\n"
+        "names = data/obj.names\nbackup = backup/\n",
+    )
     for subset, lines in lists.items():
         _write(out / f"{subset}.txt", "".join(f"{line}\n" for line in lines))
     expected = demo.expected(splits=False)
@@ -232,8 +264,13 @@ def build_fiftyone_yolov5(demo: Demo, out: Path) -> Expected:
         split = demo.split_of(index, ("train", "val", "test"))
         _copy(demo, image, out / "images" / split / image["file_name"])
         _write(out / "labels" / split / (image["file_name"].rsplit(".", 1)[0] + ".txt"), _yolo_lines(demo, image))
-    data = {"path": ".", "train": "./images/train/", "val": "./images/val/", "test": "./images/test/",
-            "names": dict(enumerate(demo.names))}
+    data = {
+        "path": ".",
+        "train": "./images/train/",
+        "val": "./images/val/",
+        "test": "./images/test/",
+        "names": dict(enumerate(demo.names)),
+    }
     _write(out / "dataset.yaml", yaml.safe_dump(data, sort_keys=False))
     return demo.expected(splits=True)
 

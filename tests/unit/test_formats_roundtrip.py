@@ -1,0 +1,119 @@
+"""Export a version as COCO, YOLO and VOC, import the zip again: same images, classes, splits and boxes."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from backend.core.settings import Settings
+from backend.data import datasets
+from backend.data.quality.reader import read_yolo_dataset
+from backend.store.records import DatasetVersion
+from tests.utils.export_layouts import image_size
+
+# VOC stores whole pixels; COCO three decimals; YOLO the version's own label text.
+TOLERANCE_PX = {"coco": 0.01, "yolo": 0.01, "voc": 1.0}
+
+
+@pytest.fixture(scope="module")
+def demo_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from backend.data.demo import generate_demo_dataset
+
+    raw = tmp_path_factory.mktemp("raw")
+    generate_demo_dataset(raw, images=20, seed=5, workers=1)
+    return raw
+
+
+def _contents(version: DatasetVersion) -> tuple[list[str], dict[str, tuple[str, str, list[tuple[int, ...]]]]]:
+    """Class names and {image name: (split, sha256, sorted pixel boxes)} of a version."""
+    dataset = read_yolo_dataset(Path(version.path))
+    images = {}
+    for image in dataset.images:
+        width, height = image_size(image.path)
+        boxes = []
+        if image.label_path.is_file():
+            for line in image.label_path.read_text().splitlines():
+                cls, cx, cy, w, h = line.split()
+                x1, y1 = (float(cx) - float(w) / 2) * width, (float(cy) - float(h) / 2) * height
+                boxes.append((int(cls), x1, y1, x1 + float(w) * width, y1 + float(h) * height))
+        digest = hashlib.sha256(image.path.read_bytes()).hexdigest()
+        images[image.name] = (image.split, digest, sorted(boxes))
+    return dataset.names, images
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo", "voc"])
+def test_export_then_import_gives_the_same_dataset(
+    workspace: Settings, demo_raw: Path, tmp_path: Path, fmt: str
+) -> None:
+    original = datasets.import_dataset(demo_raw / "annotations.json", name="food", images_dir=demo_raw / "images")
+    result = datasets.export_version(original.id, fmt, tmp_path / f"food-{fmt}.zip")
+    assert result.images == 20 and result.path.is_file()
+
+    back = datasets.import_dataset(result.path, name=f"food-{fmt}")
+
+    names, images = _contents(original)
+    names_back, images_back = _contents(back)
+    assert names_back == names
+    assert images_back.keys() == images.keys()
+    report = datasets.prepare_report(back.id)
+    assert report.counts["left_out_images"] == 0
+    for name, (split, digest, boxes) in images.items():
+        split_back, digest_back, boxes_back = images_back[name]
+        assert (split_back, digest_back) == (split, digest), name
+        assert len(boxes_back) == len(boxes), name
+        for box, box_back in zip(boxes, boxes_back, strict=True):
+            assert box_back[0] == box[0]
+            assert all(abs(a - b) <= TOLERANCE_PX[fmt] for a, b in zip(box[1:], box_back[1:], strict=True)), name
+
+
+def test_cli_import_and_export(
+    workspace: Settings, demo_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    importer = importlib.import_module("jobs.import")
+    exporter = importlib.import_module("jobs.export_dataset")
+    code = importer.main(
+        ["--source", str(demo_raw / "annotations.json"), "--images", str(demo_raw / "images"), "--name", "lunch"]
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"dataset": "lunch", "version": 1}
+
+    out = tmp_path / "lunch.zip"
+    code = exporter.main(["--dataset", "lunch", "--version", "1", "--format", "voc", "--out", str(out)])
+    assert code == 0 and out.is_file()
+    assert "Exported 20 images" in capsys.readouterr().out
+
+    assert importer.main(["--source", str(out), "--name", "lunch"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"dataset": "lunch", "version": 2}
+
+
+def test_cli_bad_input_exits_2(workspace: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    importer = importlib.import_module("jobs.import")
+    exporter = importlib.import_module("jobs.export_dataset")
+    (tmp_path / "empty").mkdir()
+    assert importer.main(["--source", str(tmp_path / "empty"), "--name", "x"]) == 2
+    assert "No dataset found" in capsys.readouterr().err
+    assert importer.main(["--source", str(tmp_path / "missing"), "--name", "x"]) == 2
+    assert exporter.main(["--dataset", "nope", "--version", "1", "--format", "coco", "--out", "x.zip"]) == 2
+    assert "no dataset called" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        exporter.main(["--dataset", "nope", "--version", "1", "--format", "pdf", "--out", "x.zip"])
+    assert info.value.code == 2
+
+
+def test_folder_import_copies_so_the_source_can_change(workspace: Settings, demo_raw: Path, tmp_path: Path) -> None:
+    source = tmp_path / "mine"
+    (source / "images").mkdir(parents=True)
+    for image in (demo_raw / "images").iterdir():
+        (source / "images" / image.name).write_bytes(image.read_bytes())
+    (source / "annotations.json").write_bytes((demo_raw / "annotations.json").read_bytes())
+    version = datasets.import_dataset(source, name="mine")
+    before = {p.name: p.read_bytes() for p in Path(version.path).rglob("*.jpg")}
+    for image in (source / "images").iterdir():
+        assert image.stat().st_nlink == 1  # never hard-linked into the version (or DVC's cache)
+        image.write_bytes(b"overwritten")
+    after = {p.name: p.read_bytes() for p in Path(version.path).rglob("*.jpg")}
+    assert after == before and len(before) == 20
