@@ -15,15 +15,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from jobs._cli import run_cli
+from jobs._cli import cli_parser, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.export_dataset",
-        description="Export a dataset version as a COCO, YOLO or Pascal VOC zip.",
-        epilog="Exit status: 0 written; 2 bad input (unknown dataset, version or format; output not a .zip).",
+    parser = cli_parser(
+        "jobs.export_dataset",
+        "Export a dataset version as a COCO, YOLO or Pascal VOC zip (bad input: unknown dataset, version or format, "
+        "an output that is not a .zip).",
     )
     parser.add_argument("--dataset", metavar="NAME", required=True, help="dataset name")
     parser.add_argument("--version", metavar="N", type=int, required=True, help="version number")

@@ -19,17 +19,16 @@ import json
 import sys
 from pathlib import Path
 
-from jobs._cli import run_cli
+from jobs._cli import cli_parser, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.import",
-        description="Import a dataset (COCO, YOLO, Label Studio, CVAT, Pascal VOC, FiftyOne, Roboflow; a folder, "
-        'a .zip or a COCO .json) as a new validated version and print {"dataset": NAME, "version": N}.',
-        epilog="Exit status: 0 imported; 2 bad input (unknown layout, malformed files, bad arguments; nothing is "
-        "imported).",
+    parser = cli_parser(
+        "jobs.import",
+        "Import a dataset (COCO, YOLO, Label Studio, CVAT, Pascal VOC, FiftyOne, Roboflow; a folder, a .zip or a "
+        'COCO .json) as a new validated version and print {"dataset": NAME, "version": N}. Nothing is imported on '
+        "bad input (unknown layout, malformed files).",
     )
     parser.add_argument("--source", metavar="PATH", required=True, help="dataset folder, .zip or COCO .json")
     parser.add_argument("--name", metavar="NAME", required=True, help="dataset name (an existing one gets a version)")

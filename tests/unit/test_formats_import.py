@@ -108,7 +108,7 @@ def test_voc_flags_are_reported_and_boxes_are_one_based(demo: Demo, tmp_path: Pa
     assert checks["voc_difficult"] == 3 and checks["voc_truncated"] == 2
     # A box written as xmin..xmax (1-based, inclusive) spans [xmin - 1, xmax] pixels.
     image = demo.images[0]
-    cls, (x, y, w, h) = demo.boxes[image["id"]][0]
+    cls, (x, _y, w, _h) = demo.boxes[image["id"]][0]
     label = next((tmp_path / "out" / "labels").rglob(image["file_name"].rsplit(".", 1)[0] + ".txt"))
     first = label.read_text().splitlines()[0].split()
     width = float(first[3]) * image["width"]
@@ -190,11 +190,10 @@ def test_deeply_nested_json_is_refused(tmp_path: Path) -> None:
 
 
 def test_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
+    keys = "abcdefghi"
     lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
     for index in range(1, 9):
-        lines.append(
-            f"{'abcdefghi'[index]}: &{'abcdefghi'[index]} [" + ", ".join(["*" + "abcdefghi"[index - 1]] * 9) + "]"
-        )
+        lines.append(f"{keys[index]}: &{keys[index]} [" + ", ".join(["*" + keys[index - 1]] * 9) + "]")
     lines += ["names: *i", "train: images"]
     (tmp_path / "images").mkdir()
     (tmp_path / "data.yaml").write_text("\n".join(lines))
