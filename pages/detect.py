@@ -9,6 +9,7 @@ from backend.serving.service import best_per_class, serving_model
 from ui.detect.detection import (
     answer_ui,
     cached_detector,
+    class_thresholds_ui,
     detect_all,
     model_badge_ui,
     no_model_ui,
@@ -39,12 +40,13 @@ if detector is None:
     st.stop()
 
 conf, iou = thresholds_ui(model)
+per_class = class_thresholds_ui(model)
 pictures = pictures_ui()
 if not pictures:
     st.info("Upload one or more photos above to start.", icon=":material/photo_camera:")
     st.stop()
 
-answers = detect_all(pictures, detector=detector, model=model, conf=conf, iou=iou)
+answers = detect_all(pictures, detector=detector, model=model, conf=conf, iou=iou, class_thresholds=per_class)
 for answer in answers:
     answer_ui(answer, class_names=detector.names)
 

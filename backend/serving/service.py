@@ -30,7 +30,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -348,6 +348,7 @@ def detect_image(
     source: Source = "upload",
     store_images: bool | None = None,
     imgsz: int | None = None,
+    class_thresholds: Mapping[str, float] | None = None,
 ) -> DetectOutcome:
     """Detect food on one uploaded picture and log the prediction.
 
@@ -361,6 +362,8 @@ def detect_image(
         source: "upload", "camera" or "cli".
         store_images: Keep a resized copy and a thumbnail; default the `store_prediction_images` setting.
         imgsz: Inference size; default the model's own.
+        class_thresholds: Per-class minimum confidences (the model's F1-optimal ones, `ServingModel.class_thresholds`);
+            a class's detections are kept at or above the higher of `conf` and its own threshold.
 
     Returns:
         The outcome, with the logged prediction's id.
@@ -374,6 +377,8 @@ def detect_image(
         raise BadInputError(f"Confidence and IoU must be between 0 and 1 (got conf={conf}, iou={iou}).")
     loaded = load_image(data, name=name)
     result = detector.predict([loaded.image], conf=conf, iou=iou, imgsz=imgsz)[0]
+    if class_thresholds:
+        result.detections = [d for d in result.detections if d.confidence >= class_thresholds.get(d.class_name, conf)]
     features = image_features(loaded.image, file_size=loaded.file_size).as_dict()
     annotated = draw_detections(loaded.image, result.detections)
 

@@ -70,7 +70,9 @@ def no_model_ui(role: str) -> None:
 
 
 def model_badge_ui(model: ServingModel) -> None:
-    """Say which model answers."""
+    """Say which model answers (and why, when the production model was refused)."""
+    if model.warning:
+        st.warning(model.warning, icon=":material/gpp_maybe:")
     if model.production:
         st.badge(f"Answering: {model.label}", icon=":material/verified:", color="green")
     else:
@@ -110,6 +112,21 @@ def thresholds_ui(model: ServingModel) -> tuple[float, float]:
     return float(conf), float(iou)
 
 
+def class_thresholds_ui(model: ServingModel) -> dict[str, float]:
+    """A toggle for the model's per-class thresholds (on by default when it has them); returns those in use."""
+    if not model.class_thresholds:
+        return {}
+    listed = ", ".join(f"{name} {value:.2f}" for name, value in sorted(model.class_thresholds.items()))
+    use = st.toggle(
+        "Per-class thresholds",
+        value=True,
+        key=f"detect_per_class_{model.cache_key}",
+        help=f"Each item needs at least its own confidence, the one that balanced misses and false alarms best "
+        f"on the validation images (and at least the minimum above): {listed}.",
+    )
+    return dict(model.class_thresholds) if use else {}
+
+
 def pictures_ui() -> list[Picture]:
     """File uploader (several pictures) and, behind a toggle, the camera; returns the pictures given."""
     settings = get_settings()
@@ -138,18 +155,28 @@ def _sha256(data: bytes) -> str:
 
 
 def detect_all(
-    pictures: list[Picture], *, detector: Detector, model: ServingModel, conf: float, iou: float
+    pictures: list[Picture],
+    *,
+    detector: Detector,
+    model: ServingModel,
+    conf: float,
+    iou: float,
+    class_thresholds: dict[str, float] | None = None,
 ) -> list[Answer]:
-    """Detect on each picture once per (content, model, conf, IoU) in this session; refusals become messages."""
-    cache: OrderedDict[tuple[str, str, str, float, float], Answer] = st.session_state.setdefault(
+    """Detect on each picture once per (content, model, conf, IoU, thresholds) in this session; refusals become
+    messages."""
+    cache: OrderedDict[tuple[str, str, str, float, float, str], Answer] = st.session_state.setdefault(
         _CACHE_KEY, OrderedDict()
     )
     answers = []
+    per_class = ",".join(f"{k}={v}" for k, v in sorted((class_thresholds or {}).items()))
     for picture in pictures:
-        key = (_sha256(picture.data), picture.name, model.cache_key, round(conf, 4), round(iou, 4))
+        key = (_sha256(picture.data), picture.name, model.cache_key, round(conf, 4), round(iou, 4), per_class)
         answer = cache.get(key)
         if answer is None:
-            answer = _detect_one(picture, detector=detector, model=model, conf=conf, iou=iou)
+            answer = _detect_one(
+                picture, detector=detector, model=model, conf=conf, iou=iou, class_thresholds=class_thresholds
+            )
             cache[key] = answer
             while len(cache) > _CACHE_SIZE:
                 cache.popitem(last=False)
@@ -159,7 +186,15 @@ def detect_all(
     return answers
 
 
-def _detect_one(picture: Picture, *, detector: Detector, model: ServingModel, conf: float, iou: float) -> Answer:
+def _detect_one(
+    picture: Picture,
+    *,
+    detector: Detector,
+    model: ServingModel,
+    conf: float,
+    iou: float,
+    class_thresholds: dict[str, float] | None = None,
+) -> Answer:
     with st.spinner(f"Looking for food in {picture.name}…"):
         try:
             outcome = detect_image(
@@ -170,6 +205,7 @@ def _detect_one(picture: Picture, *, detector: Detector, model: ServingModel, co
                 conf=conf,
                 iou=iou,
                 source=picture.source,
+                class_thresholds=class_thresholds,
             )
         except PlateOpsError as exc:
             return Answer(picture_name=picture.name, error=str(exc))
