@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.console.overview import get_overview
+from ui.home.cards import dataset_card_ui
 from ui.widgets.jobs import jobs_panel
 from ui.widgets.text import ago
 
@@ -32,29 +33,15 @@ with left:
             st.info("No dataset yet. Import a COCO or YOLO dataset, or create the demo food set.")
         st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
     for status in ov.datasets:
-        latest = status.latest
-        with st.container(border=True):
-            st.markdown(f"**{status.dataset.name}** · {status.versions} version(s) · from {status.dataset.source}")
-            if latest is None:
-                st.caption("No version yet.")
-                continue
-            counts = latest.validation_summary.get("by_severity", {})
-            verdict = {
-                "passed": ":green[:material/check_circle:] passed all checks",
-                "warnings": f":orange[:material/warning:] {counts.get('warning', 0)} warning(s)",
-                "errors": f":red[:material/error:] {counts.get('error', 0)} error(s) — fix before training",
-                "not_checked": "not validated yet",
-            }.get(latest.validation_status, latest.validation_status)
-            images = latest.stats.get("images", "?")
-            st.caption(f"Latest {latest.label}: {images} images, {verdict}, created {ago(latest.created_at)}")
+        dataset_card_ui(status)
     st.page_link("pages/datasets.py", label="Browse datasets", icon=":material/photo_library:")
 
 with right:
     st.subheader("Models")
     if ov.production_model:
         m = ov.production_model
-        map50 = m.metrics.get("map50")
-        score = f" · mAP50 {map50:.2f}" if isinstance(map50, int | float) else ""
+        map50 = m.scores.map50
+        score = f" · mAP50 {map50:.2f}" if map50 is not None else ""
         st.success(f"**{m.name}** serves the Detect page{score} (promoted {ago(m.promoted_at)}).")
     elif ov.latest_run:
         st.info(f"No model promoted yet; the Detect page uses the newest run, **{ov.latest_run.name}**.")

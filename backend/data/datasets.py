@@ -25,6 +25,7 @@ from backend.data.archive import safe_extract_zip
 from backend.data.formats.build import prepare_source
 from backend.data.formats.export import ExportResult, export_dataset_dir
 from backend.data.formats.read import find_layout, read_layout
+from backend.data.preflight import PreflightReport
 from backend.data.prepare import REPORT_NAME
 from backend.data.quality.checks import CHECKS, SEVERITY_RANK, Check, CheckInfo, Severity
 from backend.data.quality.reader import read_yolo_dataset
@@ -368,12 +369,12 @@ def gallery(version_id: int) -> tuple[list[str], list[GalleryImage]]:
     return dataset.names, images
 
 
-def prepare_report(version_id: int) -> dict[str, Any]:
-    """The pre-flight report `prepare` wrote for a version."""
+def prepare_report(version_id: int) -> PreflightReport:
+    """The pre-flight report `prepare` wrote for a version (an empty one when the version has none)."""
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
     path = Path(version.path) / REPORT_NAME
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return PreflightReport.from_json(json.loads(path.read_text(encoding="utf-8")) if path.exists() else {})
 
 
 def check_descriptions() -> dict[Check, CheckInfo]:

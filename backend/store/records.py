@@ -8,6 +8,16 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from backend.core.enums import ACTIVE_JOB_STATUSES
+from backend.store.summaries import (
+    EpochRow,
+    JobOutcome,
+    Scores,
+    Tracking,
+    TrainingFacts,
+    ValidationSummary,
+    VersionCounts,
+    epoch_rows,
+)
 
 T = TypeVar("T")
 
@@ -44,6 +54,16 @@ class DatasetVersion:
     @property
     def data_yaml(self) -> str:
         return f"{self.path}/data.yaml"
+
+    @property
+    def counts(self) -> VersionCounts:
+        """Images in all and per split, from `stats`."""
+        return VersionCounts.from_json(self.stats)
+
+    @property
+    def validation(self) -> ValidationSummary:
+        """What the last validation found, from `validation_summary`."""
+        return ValidationSummary.from_json(self.validation_summary)
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,16 @@ class Job:
     def active(self) -> bool:
         return self.status in ACTIVE_JOB_STATUSES
 
+    @property
+    def outcome(self) -> JobOutcome:
+        """What the job made (a version, a run, a model), from `result`."""
+        return JobOutcome.from_json(self.result)
+
+    @property
+    def live_epochs(self) -> list[EpochRow]:
+        """The epochs a running training job has published so far, from `live`."""
+        return epoch_rows((self.live or {}).get("epochs"))
+
     def elapsed_s(self, now: datetime) -> float | None:
         """Seconds the job has run (until it finished, else until `now`)."""
         if self.started_at is None:
@@ -109,6 +139,26 @@ class Run:
     finished_at: datetime | None
     duration_s: float | None
 
+    @property
+    def scores(self) -> Scores:
+        """Scores on the validation images, from `evaluation`."""
+        return Scores.from_json(self.evaluation)
+
+    @property
+    def facts(self) -> TrainingFacts:
+        """Epochs completed, device and the trainer's own scores, from `metrics`."""
+        return TrainingFacts.from_json(self.metrics)
+
+    @property
+    def epochs(self) -> list[EpochRow]:
+        """Every finished epoch, from `history`."""
+        return epoch_rows(self.history)
+
+    @property
+    def tracking_info(self) -> Tracking:
+        """Where the run is tracked in ClearML, from `tracking`."""
+        return Tracking.from_json(self.tracking)
+
 
 @dataclass(frozen=True)
 class RegisteredModel:
@@ -125,6 +175,11 @@ class RegisteredModel:
     promoted_at: datetime | None
     weights_sha256: str = ""
     onnx_sha256: str = ""
+
+    @property
+    def scores(self) -> Scores:
+        """Scores recorded when the model was registered, from `metrics`."""
+        return Scores.from_json(self.metrics)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -15,6 +14,7 @@ from backend.data.datasets import (
     prepare_report,
     version_image_sizes,
 )
+from backend.data.preflight import PreflightReport
 from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart, table_height
@@ -28,7 +28,7 @@ def _image_sizes(version_id: int) -> list[tuple[str, str, int, int]]:
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=8)
-def _prepare_report(version_id: int) -> dict[str, Any]:
+def _prepare_report(version_id: int) -> PreflightReport:
     return prepare_report(version_id)
 
 
@@ -70,7 +70,7 @@ def overview_ui(version: DatasetVersion, names: list[str], images: list[GalleryI
             st.caption("No readable image sizes.")
 
     report = call(_prepare_report, version.id, action="Reading the pre-flight report")
-    if report:
+    if report is not None and report.found:
         preflight_ui(report)
 
 
@@ -178,41 +178,42 @@ COUNT_LABELS = {
 }
 
 
-def preflight_ui(report: dict[str, Any]) -> None:
+def preflight_ui(report: PreflightReport) -> None:
     """The pre-flight report of the conversion: counts, class-id mapping, per-file table."""
     st.subheader("Pre-flight report", help="What the import did when it converted the data to YOLO format.")
-    fmt = str(report.get("format", "?")).upper()
-    share, seed = report.get("val_fraction", "?"), report.get("seed", "?")
+    fmt = (report.format or "?").upper()
+    share = "?" if report.val_fraction is None else f"{report.val_fraction:g}"
+    seed = "?" if report.seed is None else report.seed
     st.caption(f"Converted from {fmt} · validation share {share} · seed {seed}")
     left, right = st.columns(2)
-    counts = report.get("counts", {})
     with left:
         st.markdown("**Counts**")
-        rows = [{"what": COUNT_LABELS.get(k, k.replace("_", " ")), "count": v} for k, v in counts.items()]
+        rows = [{"what": COUNT_LABELS.get(k, k.replace("_", " ")), "count": v} for k, v in report.counts.items()]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=table_height(len(rows)))
     with right:
         st.markdown("**Class ids** — source id → YOLO id")
-        class_map = report.get("class_map", [])
-        if class_map:
-            frame = pd.DataFrame(class_map).rename(
-                columns={"coco_id": "source id", "class_id": "YOLO id", "name": "class"}
+        if report.class_map:
+            frame = pd.DataFrame(
+                [{"source id": c.source_id, "YOLO id": c.class_id, "class": c.name} for c in report.class_map]
             )
             st.dataframe(frame, hide_index=True, width="stretch", height=table_height(len(frame)))
         else:
             st.caption("The source already used YOLO class ids.")
-    files = report.get("files", [])
+    files = report.files
     with st.expander(f"Every file ({len(files)})"):
         if files:
-            frame = pd.DataFrame(files)
-            if "issues" in frame:
-                frame["issues"] = frame["issues"].map(_issues_text)
+            frame = pd.DataFrame(
+                [
+                    {
+                        "file": f.file,
+                        "source": f.source,
+                        "split": f.split,
+                        "boxes": f.boxes,
+                        "issues": ", ".join(f.issues),
+                    }
+                    for f in files
+                ]
+            )
             st.dataframe(frame, hide_index=True, width="stretch")
         else:
             st.caption("No per-file records.")
-
-
-def _issues_text(issues: object) -> str:
-    if not isinstance(issues, list):
-        return str(issues or "")
-    parts = [i.get("check", str(i)) if isinstance(i, dict) else str(i) for i in issues]
-    return ", ".join(parts)

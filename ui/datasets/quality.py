@@ -41,8 +41,8 @@ def issue_frame(images: list[GalleryImage]) -> pd.DataFrame:
 
 def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
     """Validation summary, what each check means, a filterable issue table, revalidation and review hand-off."""
-    summary = version.validation_summary
-    by_sev = summary.get("by_severity") or summary.get("issues_by_severity") or {}
+    summary = version.validation
+    by_sev = summary.by_severity
     top, action = st.columns([4, 1], vertical_alignment="bottom")
     with top:
         st.markdown(VERDICTS.get(version.validation_status, version.validation_status))
@@ -63,12 +63,12 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
         watch_job(job_id, key=f"ds-validate-{version.id}")
 
     c1, c2, c3 = st.columns(3)
-    c1.metric(f"{SEVERITY_ICONS['error']} Errors", by_sev.get("error", 0), help="Fix these before training")
-    c2.metric(f"{SEVERITY_ICONS['warning']} Warnings", by_sev.get("warning", 0), help="Worth a look")
-    c3.metric(f"{SEVERITY_ICONS['info']} Notes", by_sev.get("info", 0), help="Things the import did for you")
+    c1.metric(f"{SEVERITY_ICONS['error']} Errors", by_sev.error, help="Fix these before training")
+    c2.metric(f"{SEVERITY_ICONS['warning']} Warnings", by_sev.warning, help="Worth a look")
+    c3.metric(f"{SEVERITY_ICONS['info']} Notes", by_sev.info, help="Things the import did for you")
 
     descriptions = check_descriptions()
-    by_check = summary.get("issues_by_check", {})
+    by_check = summary.issues_by_check
     if by_check:
         frame = pd.DataFrame(
             [
@@ -111,12 +111,12 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
 
 def summary_line(version: DatasetVersion) -> str:
     """'42 images checked in 0.9 s (46 images/s)' from the stored summary, or ''."""
-    summary = version.validation_summary
-    if "images" not in summary:
+    summary = version.validation
+    if summary.images is None:
         return ""
-    seconds = summary.get("seconds")
-    speed = f" in {seconds:.1f} s ({summary.get('images_per_second', '?')} images/s)" if seconds is not None else ""
-    return f"{summary['images']} images checked{speed}."
+    seconds, rate = summary.seconds, summary.images_per_second
+    speed = f" in {seconds:.1f} s ({'?' if rate is None else f'{rate:g}'} images/s)" if seconds is not None else ""
+    return f"{summary.images} images checked{speed}."
 
 
 def check_chart(frame: pd.DataFrame) -> alt.Chart:

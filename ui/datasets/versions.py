@@ -14,7 +14,7 @@ from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
 from ui.widgets.jobs import render_job
 from ui.widgets.quality import status_badge
-from ui.widgets.text import ago
+from ui.widgets.text import ago, count_text
 
 TABS = (
     ":material/insights: Overview",
@@ -57,7 +57,7 @@ def version_picker_ui(entries: list[tuple[str, DatasetVersion]]) -> DatasetVersi
 
 
 def _version_option(version: DatasetVersion) -> str:
-    images = version.stats.get("images", "?")
+    images = count_text(version.counts.images)
     note = f" — {version.message}" if version.message else ""
     # No "3 min ago" here: an option's text must not change between reruns, or the widget forgets the choice.
     return f"{version.label} · {images} images · {version.created_at:%Y-%m-%d %H:%M}{note}"[:110]
@@ -90,7 +90,7 @@ def _gallery(version_id: int, marker: str) -> tuple[list[str], list[GalleryImage
 
 def load_gallery(version: DatasetVersion) -> tuple[list[str], list[GalleryImage]] | None:
     """Class names and images of a version (cached), or None after showing why it could not be read."""
-    marker = f"{version.validation_status}:{sorted(version.validation_summary.get('issues_by_check', {}).items())}"
+    marker = f"{version.validation_status}:{sorted(version.validation.issues_by_check.items())}"
     return call(_gallery, version.id, marker, action="Reading this version")
 
 
@@ -115,9 +115,9 @@ def watch_job(job_id: int, key: str) -> None:
         seen.add(job_id)
         if st.session_state.get("ds_rerun_on_finish", True):
             st.rerun()  # the new version or fresh validation must show outside this fragment too
-    result = job.result or {}
-    if job.status == "succeeded" and result.get("version_id"):
-        _version_ready(int(result["version_id"]), key)
+    made = job.outcome.version_id
+    if job.status == "succeeded" and made is not None:
+        _version_ready(made, key)
 
 
 def _version_ready(version_id: int, key: str) -> None:
@@ -128,7 +128,7 @@ def _version_ready(version_id: int, key: str) -> None:
     if found is None:
         return
     name, version = found
-    images = version.stats.get("images", "?")
+    images = count_text(version.counts.images)
     st.success(f"Done: **{name} {version.label}** is ready with {images} images.", icon=":material/check_circle:")
     st.button(
         f"Show {name} {version.label}",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -13,17 +11,20 @@ from backend.core.enums import FailureCode, JobStatus
 from backend.runtime import runner
 from backend.runtime.views import get_job, keep_runner_healthy
 from backend.store.records import Job, Run
+from backend.store.summaries import ClassScore, EpochRow
 from backend.training.service import (
     can_resume,
     offline_session_for,
+    planned_epochs,
     resume_training,
     run_for_job,
+    trained_all_epochs,
 )
 from backend.training.tracking import import_command
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart
 from ui.widgets.jobs import STATUS_ICONS
-from ui.widgets.text import ago, duration
+from ui.widgets.text import ago, duration, score_text
 
 JOB_KEY = "train_job"
 PENDING_JOB_KEY = "train_pending_job"
@@ -83,17 +84,16 @@ def _head(job: Job) -> None:
             st.rerun()  # show the new state at once, on the whole page
 
 
-def _epochs(job: Job, run: Run | None) -> list[dict[str, Any]]:
-    live = (job.live or {}).get("epochs") or []
-    history = list(run.history) if run is not None and run.history else []
-    return history if len(history) >= len(live) else list(live)
+def _epochs(job: Job, run: Run | None) -> list[EpochRow]:
+    live = job.live_epochs
+    history = run.epochs if run is not None else []
+    return history if len(history) >= len(live) else live
 
 
-def _planned_epochs(job: Job, epochs: list[dict[str, Any]]) -> int:
-    planned = (job.params.get("config") or {}).get("epochs")
-    if epochs and epochs[-1].get("epochs"):
-        return int(epochs[-1]["epochs"])
-    return int(planned or 0)
+def _planned_epochs(job: Job, epochs: list[EpochRow]) -> int:
+    if epochs and epochs[-1].epochs:
+        return epochs[-1].epochs
+    return planned_epochs(job) or 0
 
 
 @st.fragment(run_every="2s")
@@ -107,7 +107,7 @@ def live_run(job_id: int) -> None:
         st.rerun()  # the whole page redraws with the results (and the runs table) once the job ends
     with st.container(border=True):
         _head(job)
-        epochs = list((job.live or {}).get("epochs") or [])
+        epochs = job.live_epochs
         total = _planned_epochs(job, epochs)
         if job.status == "queued":
             st.info(
@@ -124,25 +124,21 @@ def live_run(job_id: int) -> None:
         if epochs:
             last = epochs[-1]
             m1, m2, m3 = st.columns(3)
-            m1.metric("mAP50 (last epoch)", _fmt(last.get("map50")))
-            m2.metric("mAP50-95 (last epoch)", _fmt(last.get("map50_95")))
-            m3.metric("Box loss (last epoch)", _fmt(last.get("box_loss")))
+            m1.metric("mAP50 (last epoch)", score_text(last.map50))
+            m2.metric("mAP50-95 (last epoch)", score_text(last.map50_95))
+            m3.metric("Box loss (last epoch)", score_text(last.box_loss))
             epoch_charts(epochs)
         with st.expander("Log (last lines)", expanded=not epochs):
             st.code(runner.tail_log(job, 15) or "(no output yet)", language=None)
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    return f"{value:.{digits}f}" if isinstance(value, int | float) else "—"
-
-
-def epochs_frame(epochs: list[dict[str, Any]], series: dict[str, str]) -> pd.DataFrame:
+def epochs_frame(epochs: list[EpochRow], series: dict[str, str]) -> pd.DataFrame:
     """Long-form (epoch, series, value) rows of the named per-epoch values, for charts."""
     rows = [
-        {"epoch": e.get("epoch"), "series": label, "value": e.get(key)}
+        {"epoch": e.epoch, "series": label, "value": e.value(key)}
         for e in epochs
         for key, label in series.items()
-        if isinstance(e.get(key), int | float)
+        if e.value(key) is not None
     ]
     return pd.DataFrame(rows, columns=["epoch", "series", "value"])
 
@@ -161,7 +157,7 @@ def _line_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
     )
 
 
-def epoch_charts(epochs: list[dict[str, Any]]) -> None:
+def epoch_charts(epochs: list[EpochRow]) -> None:
     """Losses and validation scores per epoch, side by side."""
     left, right = st.columns(2)
     losses = epochs_frame(epochs, LOSS_SERIES)
@@ -216,6 +212,8 @@ def failure_ui(job: Job, run: Run | None) -> None:
             if new_job is not None:
                 show_job(new_job)
                 st.rerun()
+    elif run is not None and trained_all_epochs(run):
+        st.caption("It stopped after its last epoch, while scoring the model; start it again above.")
     elif job.status in ("failed", "cancelled"):
         st.caption("It stopped before its first epoch ended, so there is nothing to resume; start it again above.")
 
@@ -241,23 +239,25 @@ def finished_ui(job: Job, run: Run | None) -> None:
 
 def results_ui(run: Run) -> None:
     """Final scores, per-epoch and per-class charts, and where the run is tracked."""
-    ev = run.evaluation or {}
+    ev = run.scores
+    facts = run.facts
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("mAP50", _fmt(ev.get("map50")), help="Share of food found at a loose box overlap (0–1).")
-    c2.metric("mAP50-95", _fmt(ev.get("map50_95")), help="The same, averaged over strict box overlaps.")
-    c3.metric("Precision", _fmt(ev.get("precision")), help="Of the boxes it draws, the share that are right.")
-    c4.metric("Recall", _fmt(ev.get("recall")), help="Of the food in the pictures, the share it finds.")
-    latency = ev.get("latency_ms")
-    c5.metric("Latency", f"{latency:.0f} ms" if isinstance(latency, int | float) else "—", help="Per image, CPU.")
+    c1.metric("mAP50", score_text(ev.map50), help="Share of food found at a loose box overlap (0–1).")
+    c2.metric("mAP50-95", score_text(ev.map50_95), help="The same, averaged over strict box overlaps.")
+    c3.metric("Precision", score_text(ev.precision), help="Of the boxes it draws, the share that are right.")
+    c4.metric("Recall", score_text(ev.recall), help="Of the food in the pictures, the share it finds.")
+    latency = ev.latency_ms
+    c5.metric("Latency", f"{latency:.0f} ms" if latency is not None else "—", help="Per image, CPU.")
+    epochs_done = facts.epochs_completed if facts.epochs_completed is not None else len(run.history)
     st.caption(
-        f"Scored on the validation images. {run.metrics.get('epochs_completed', len(run.history))} epochs on "
-        f"{run.metrics.get('device', '?')} in {duration(run.duration_s)}. The model is now a candidate on the "
+        f"Scored on the validation images. {epochs_done} epochs on "
+        f"{facts.device or '?'} in {duration(run.duration_s)}. The model is now a candidate on the "
         "Models page."
     )
     st.page_link("pages/models.py", label="Compare and promote on Models", icon=":material/leaderboard:")
     if run.history:
-        epoch_charts(list(run.history))
-    per_class = per_class_frame(ev.get("per_class") or {})
+        epoch_charts(run.epochs)
+    per_class = per_class_frame(ev.per_class)
     if not per_class.empty:
         chart = (
             alt.Chart(per_class, title="Average precision per class (AP50)")
@@ -274,19 +274,17 @@ def results_ui(run: Run) -> None:
     tracking_ui(run)
 
 
-def per_class_frame(per_class: dict[str, dict[str, float]]) -> pd.DataFrame:
+def per_class_frame(per_class: dict[str, ClassScore]) -> pd.DataFrame:
     """One row per class with its AP50 and AP50-95."""
-    rows = [
-        {"class": name, "AP50": v.get("ap50", 0.0), "AP50-95": v.get("ap50_95", 0.0)} for name, v in per_class.items()
-    ]
+    rows = [{"class": name, "AP50": v.ap50, "AP50-95": v.ap50_95} for name, v in per_class.items()]
     return pd.DataFrame(rows, columns=["class", "AP50", "AP50-95"])
 
 
 def tracking_ui(run: Run) -> None:
     """Where the run is tracked in ClearML: the offline session with its import command, or the web link."""
     st.markdown("**Experiment tracking (ClearML)**")
-    tracking = run.tracking or {}
-    mode = tracking.get("mode")
+    tracking = run.tracking_info
+    mode = tracking.mode
     if mode == "offline":
         session = call(offline_session_for, run, action="Reading ClearML sessions")
         st.markdown(
@@ -298,13 +296,13 @@ def tracking_ui(run: Run) -> None:
             st.code(import_command(session), language="bash")
             st.caption("Run this where `clearml-init` has set up the server's address and credentials.")
         else:
-            st.caption(f"The session ({tracking.get('session_zip') or 'no file'}) is no longer in the workspace.")
+            st.caption(f"The session ({tracking.session_zip or 'no file'}) is no longer in the workspace.")
     elif mode == "online":
-        url = tracking.get("web_url")
-        st.markdown(f"Logged to the ClearML server as task `{tracking.get('task_id') or '?'}`.")
+        url = tracking.web_url
+        st.markdown(f"Logged to the ClearML server as task `{tracking.task_id or '?'}`.")
         if url:
             st.link_button("Open in ClearML", url, icon=":material/open_in_new:")
     else:
         st.caption("Tracking was off for this run.")
-    if tracking.get("note"):
-        st.caption(tracking["note"])
+    if tracking.note:
+        st.caption(tracking.note)

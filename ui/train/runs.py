@@ -13,14 +13,14 @@ def runs_frame(runs: list[Run], version_names: dict[int, str], preset_labels: di
     """The recent runs as a table: name, dataset version, preset, status, mAP50, duration, started."""
     rows = []
     for run in runs:
-        map50 = (run.evaluation or {}).get("map50", (run.metrics or {}).get("map50"))
+        map50 = run.scores.map50 if run.scores.map50 is not None else run.facts.map50
         rows.append(
             {
                 "run": run.name,
                 "dataset version": version_names.get(run.dataset_version_id or -1, "—"),
                 "preset": preset_labels.get(run.preset, run.preset),
                 "status": run.status,
-                "mAP50": map50 if isinstance(map50, int | float) else None,
+                "mAP50": map50,
                 "duration": duration(run.duration_s) if run.duration_s else "—",
                 "started": f"{run.created_at:%Y-%m-%d %H:%M}",
             }

@@ -18,7 +18,7 @@ from backend.training.service import (
 )
 from ui.widgets.calls import call
 from ui.widgets.quality import status_badge
-from ui.widgets.text import duration
+from ui.widgets.text import count_text, duration
 
 CUSTOM = "custom"
 OTHER_MODEL = "other"
@@ -36,7 +36,7 @@ IMAGE_SIZES = tuple(range(64, 1281, 32))
 
 
 def _version_text(name: str, version: DatasetVersion) -> str:
-    images = version.stats.get("images", "?")
+    images = count_text(version.counts.images)
     # No "3 min ago" here: an option's text must not change between reruns, or the widget forgets the choice.
     return f"{name} {version.label} · {images} images · {version.created_at:%Y-%m-%d %H:%M}"
 
@@ -62,12 +62,12 @@ def version_choice_ui(entries: list[tuple[str, DatasetVersion]]) -> tuple[str, D
 
 def data_check_ui(version: DatasetVersion) -> bool:
     """Explain the version's validation result; returns False while error-level issues block the launch."""
-    counts = version.validation_summary.get("by_severity", {})
-    stats = version.stats
-    st.caption(f"{stats.get('train', '?')} training images, {stats.get('val', '?')} validation images.")
+    issues = version.validation.by_severity
+    split = version.counts
+    st.caption(f"{count_text(split.train)} training images, {count_text(split.val)} validation images.")
     if version.validation_status == "errors":
         st.error(
-            f"This version has {counts.get('error', 'some')} error-level data issue(s), such as broken images or "
+            f"This version has {issues.error or 'some'} error-level data issue(s), such as broken images or "
             "boxes outside the picture. A model trained on it may learn the mistakes. Fix them on the Datasets "
             "page (the Quality tab lists each one), or train anyway.",
             icon=":material/error:",
@@ -76,7 +76,7 @@ def data_check_ui(version: DatasetVersion) -> bool:
         return st.checkbox("I understand the data has errors; train anyway", key="train_confirm_errors")
     if version.validation_status == "warnings":
         st.caption(
-            f":orange[:material/warning:] {counts.get('warning', 'Some')} warning(s): training works, "
+            f":orange[:material/warning:] {issues.warning or 'Some'} warning(s): training works, "
             "but the model may learn less. The Datasets page shows them."
         )
     elif version.validation_status == "not_checked":
@@ -197,7 +197,7 @@ def settings_ui(params: Params) -> tuple[str | None, dict[str, Any], TrainConfig
 
 def estimate_ui(cfg: TrainConfig, version: DatasetVersion) -> None:
     """The estimated training time for this config on this version."""
-    images = int(version.stats.get("images") or 0)
+    images = version.counts.images or 0
     on_gpu = device_runs_on_gpu(cfg.device)
     seconds = call(estimate_seconds, cfg, images, on_gpu=on_gpu, action="Estimating the time")
     if seconds is None:

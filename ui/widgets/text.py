@@ -31,3 +31,13 @@ def duration(seconds: float | None) -> str:
     if s >= 60:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s} s"
+
+
+def count_text(value: int | None, missing: str = "?") -> str:
+    """A count, or `missing` when it was not recorded."""
+    return missing if value is None else str(value)
+
+
+def score_text(value: float | None, digits: int = 3) -> str:
+    """A score such as mAP50 with `digits` decimals, or '—' when it was not measured."""
+    return "—" if value is None else f"{value:.{digits}f}"
