@@ -20,8 +20,8 @@ from PIL import Image
 
 from backend.core.errors import BadInputError
 from backend.core.vocab import FOOD_CLASSES
-from backend.data import demo
 from backend.data.demo import CATEGORY_IDS, CHECK_KINDS, generate_demo_dataset, save_sample_grid
+from backend.data.demo.foods import render_item
 from tests.utils.spec import SPEC_CHECKS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,7 +112,7 @@ def test_coco_schema(demo_set: Path) -> None:
 def test_sprites_are_cropped_tight_and_boxes_cover_food(demo_set: Path) -> None:
     light = np.array([-0.5, -0.5, 0.7071], np.float32)
     for i, name in enumerate(FOOD_CLASSES):
-        sprite = demo._render_item(name, random.Random(i), np.random.default_rng(i), 90.0, light)
+        sprite = render_item(name, random.Random(i), np.random.default_rng(i), 90.0, light)
         ys, xs = np.nonzero(sprite.alpha >= 0.3)
         h, w = sprite.alpha.shape
         # the drawn food reaches (within the anti-aliased rim) all four sides of its sprite, from which boxes come
