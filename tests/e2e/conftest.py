@@ -108,6 +108,15 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where browser tests save screenshots: a temporary folder, so a test run changes no tracked file.
+
+    The README pictures are made on purpose by `python -m bench.screenshots`.
+    """
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture
 def page(browser) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
+from tests.e2e.conftest import Console, error_texts, start_console, stop_console, wait_idle
 from tests.utils.homes import build_demo_home
 
 pytestmark = pytest.mark.e2e
-
-SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot_datasets.png"
 
 
 @pytest.fixture(scope="module", name="console")
@@ -26,7 +25,7 @@ def fixture_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consol
         stop_console(proc)
 
 
-def test_gallery_thumbnails_and_detail(console: Console, page: Page) -> None:
+def test_gallery_thumbnails_and_detail(console: Console, page: Page, screenshots: Path) -> None:
     # Start at Home, as people do: the router runs there first (a cold deep link skips it while pages/ exists).
     page.goto(console.url)
     wait_idle(page)
@@ -59,7 +58,7 @@ def test_gallery_thumbnails_and_detail(console: Console, page: Page) -> None:
         "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].every(i => i.complete && i.naturalWidth)"
     )
     wait_idle(page)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
+    shot = screenshots / "datasets.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
     assert "Traceback" not in page.inner_text("body")

@@ -11,14 +11,12 @@ from playwright.sync_api import Page
 from backend.core.settings import get_settings
 from backend.store import predictions as prediction_store
 from backend.store.engine import dispose_all, session_scope
-from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
+from tests.e2e.conftest import Console, error_texts, start_console, stop_console, wait_idle
 from tests.utils.homes import build_home
 from tests.utils.serving_models import add_finished_run
 from tests.utils.tiny_data import save_grid_detector
 
 pytestmark = pytest.mark.e2e
-
-SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot_detect.png"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +59,9 @@ def _prediction_rows(home: Path) -> list:
             get_settings.cache_clear()
 
 
-def test_upload_shows_boxes_items_and_recipes(console: Console, page: Page, demo_photo: Path) -> None:
+def test_upload_shows_boxes_items_and_recipes(
+    console: Console, page: Page, demo_photo: Path, screenshots: Path
+) -> None:
     page.goto(f"{console.url}/?role=user")  # end users land on Detect
     wait_idle(page)
     page.get_by_role("heading", name="Detect").first.wait_for()
@@ -91,11 +91,11 @@ def test_upload_shows_boxes_items_and_recipes(console: Console, page: Page, demo
     page.wait_for_function(  # every picture has loaded before the screenshot
         "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].every(i => i.complete && i.naturalWidth)"
     )
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    shot = screenshots / "detect.png"
     page.set_viewport_size({"width": 1400, "height": 2300})  # the app scrolls inside its own container
     wait_idle(page)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
 
     # Feedback: open "Is this right?" and confirm the first item; a toast thanks the user, no new prediction row.
     page.get_by_text("Is this right? Tell us").first.click()
