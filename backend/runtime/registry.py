@@ -25,6 +25,7 @@ from typing import Any
 
 from backend.core.enums import JobKind
 from backend.core.errors import NotFoundError
+from backend.core.progress import ProgressFn
 from backend.core.settings import Settings
 from backend.store.records import Job
 
@@ -43,7 +44,7 @@ class JobContext:
     job_id: int
     params: dict[str, Any]
     settings: Settings
-    progress: Callable[[float | None, str], None]
+    progress: ProgressFn
     publish: Callable[[dict[str, Any]], None]
     extra: dict[str, Any] = field(default_factory=dict)
 
