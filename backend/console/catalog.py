@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import backend.data.tasks  # registers demo_dataset, import_dataset, validate
+import backend.monitoring.tasks  # registers drift_report, simulate_traffic
 import backend.training.tasks  # registers train
 from backend.core.enums import JobKind
 from backend.runtime.registry import JobContext, nothing_to_recover, register_task

@@ -1,0 +1,151 @@
+"""Monitoring in a workspace: reports from the prediction log with files, store rows and the Evidently workspace,
+history and drill-down into the review queue, automatic reports as real jobs, and the two CLIs' exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend.core.enums import JobKind, ReviewSource
+from backend.core.errors import BadInputError, NotFoundError
+from backend.core.settings import Settings
+from backend.monitoring import service, views
+from backend.runtime import runner
+from backend.store import drift as drift_store
+from backend.store import review as review_store
+from backend.store.engine import session_scope
+from tests.utils.monitoring import add_monitored_model, send_shifted
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_reports_from_the_prediction_log(workspace: Settings, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="No model serves"):
+        service.build_drift_report()
+    add_monitored_model(tmp_path)
+    with pytest.raises(BadInputError, match="Only 0 predictions"):
+        service.build_drift_report()
+    send_shifted(tmp_path, [("none", 40, 1)])
+    calm = service.build_drift_report(window=40)
+    assert calm.drifted is False and calm.n_current == 40 and calm.n_reference == 60
+    assert Path(calm.html_path or "").is_file() and Path(calm.snapshot_path or "").is_file()
+    assert calm.trigger == "manual" and calm.last_prediction_id == 40
+    assert (workspace.home / "evidently").is_dir()  # the same run in the local Evidently workspace
+
+    send_shifted(tmp_path, [("dark", 40, 2)])
+    dark = service.build_drift_report(window=40)
+    assert dark.drifted is True
+    assert {"brightness", "contrast"} <= set(views.drifted_features(dark))
+    assert not {"width", "height", "aspect_ratio"} & set(views.drifted_features(dark))
+    assert dark.window_start is not None and dark.window_end is not None
+    with session_scope() as session:
+        assert [r.id for r in drift_store.list_drift_reports(session=session)] == [dark.id, calm.id]
+
+    status = views.drift_status()
+    assert status.state == "drift" and "brightness" in status.headline
+    history = views.history_frame(views.report_history())
+    assert list(history["alarm"]) == [False, True]
+    assert history["brightness"].iloc[1] > 3 > history["brightness"].iloc[0]  # -log10(p) against the 0.001 cut
+
+    segment = views.suggest_segment(dark, "brightness")
+    assert segment.side == "below"
+    images = views.segment_images(dark, segment)
+    assert len(images) >= 30 and all(Path(i.thumb_path or "").is_file() for i in images)
+    assert all(float(i.value) < float(segment.value) for i in images)
+    picked = [i.prediction_id for i in images[:3]]
+    assert views.send_to_review(picked, reason=f"drift: {segment.describe()}") == 3
+    assert views.send_to_review(picked, reason="again") == 0  # already waiting
+    with session_scope() as session:
+        items = review_store.list_review_items(session=session, status="open")
+    assert sorted(i.prediction_id for i in items if i.source == ReviewSource.DRIFT) == sorted(picked)
+
+
+def test_class_share_and_error_rates(workspace: Settings, tmp_path: Path) -> None:
+    from backend.serving.service import record_feedback
+
+    add_monitored_model(tmp_path)
+    ids = send_shifted(tmp_path, [("none", 3, 1)])
+    record_feedback(ids[0], "missed", class_name="apple")
+    record_feedback(ids[1], "missed", class_name="apple")
+    record_feedback(ids[2], "correct", class_name="banana", detection_index=0)
+    rates = views.error_rates().set_index("class")
+    assert rates.loc["apple", "error rate"] == 1.0 and rates.loc["banana", "error rate"] == 0.0
+    assert views.class_share_over_time().empty  # the untrained model detects nothing
+
+
+def test_automatic_report_runs_as_a_job(workspace: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("monitor:\n  auto_report_every: 30\n  window: 40\n", encoding="utf-8")
+    monkeypatch.setenv("PLATEOPS_PARAMS_FILE", str(params))
+    from backend.core.settings import get_settings
+
+    get_settings.cache_clear()
+    add_monitored_model(tmp_path)
+    send_shifted(tmp_path, [("blur", 20, 3)])
+    assert service.maybe_start_auto_report() is None  # 20 < 30 new predictions
+    send_shifted(tmp_path, [("blur", 20, 4)])
+    job_id = service.maybe_start_auto_report()
+    assert job_id is not None
+    job = runner.wait_for(job_id, timeout_s=300)
+    assert job.kind == JobKind.DRIFT_REPORT and job.status == "succeeded", job.error
+    report = views.latest_report()
+    assert report is not None and report.trigger == "auto" and report.drifted
+    assert "sharpness" in views.drifted_features(report)
+    assert service.maybe_start_auto_report() is None  # everything is covered now
+
+
+def _cli(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = dict(os.environ)
+    if env_home is not None:
+        env["PLATEOPS_HOME"] = str(env_home)
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_cli_exit_codes(workspace: Settings, tmp_path: Path) -> None:
+    from tests.utils.tiny_data import save_untrained_detector
+
+    weights = save_untrained_detector(tmp_path / "w.pt", imgsz=64)
+    ref = _cli("jobs.simulate_traffic", "--shift", "none", "--images", "40", "--out", str(tmp_path / "ref" / "images"))
+    assert ref.returncode == 0, ref.stderr
+    assert len(list((tmp_path / "ref" / "images").glob("traffic_none_0_*.jpg"))) == 40
+    cur = _cli(
+        "jobs.simulate_traffic", "--shift", "blur", "--images", "40", "--out", str(tmp_path / "cur"), "--seed", "9"
+    )
+    assert cur.returncode == 0, cur.stderr
+    out = tmp_path / "report"
+    done = _cli(
+        "jobs.drift", "--reference", str(tmp_path / "ref"), "--current", str(tmp_path / "cur"),
+        "--weights", str(weights), "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["drift_detected"] is True and "sharpness" in summary["drifted_features"]
+    assert summary["reference_images"] == 40 and summary["current_images"] == 40
+    assert (out / "report.html").is_file() and (out / "snapshot.json").is_file()
+
+    same = _cli(
+        "jobs.drift", "--reference", str(tmp_path / "ref"), "--current", str(tmp_path / "ref" / "images"),
+        "--weights", str(weights), "--out", str(tmp_path / "same"),
+    )  # fmt: skip
+    assert same.returncode == 0, same.stderr  # no drift is still exit 0
+    assert json.loads((tmp_path / "same" / "summary.json").read_text())["drift_detected"] is False
+
+    missing = _cli(
+        "jobs.drift", "--reference", str(tmp_path / "nope"), "--current", str(tmp_path / "cur"),
+        "--weights", str(weights), "--out", str(tmp_path / "x"),
+    )  # fmt: skip
+    assert missing.returncode == 2 and "error:" in missing.stderr and "not a folder" in missing.stderr
+    assert _cli("jobs.simulate_traffic", "--shift", "sepia", "--images", "3", "--out", str(tmp_path)).returncode == 2
+    bad_count = _cli("jobs.simulate_traffic", "--shift", "dark", "--images", "0", "--out", str(tmp_path / "z"))
+    assert bad_count.returncode == 2 and "between 1 and" in bad_count.stderr
+    no_model = _cli(
+        "jobs.simulate_traffic", "--shift", "none", "--images", "2", "--out", str(tmp_path / "s"), "--send",
+        env_home=workspace.home,
+    )  # fmt: skip
+    assert no_model.returncode == 2 and "No model" in no_model.stderr
