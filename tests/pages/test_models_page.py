@@ -1,0 +1,130 @@
+"""AppTest: the Models page without runs, and with two evaluated runs: table, comparison, promotion through the gate,
+a blocked promotion overridden with a reason, rollback and the audit trail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend.core.settings import Settings
+from backend.store import registry as model_store
+from backend.store import runs as run_store
+from backend.store.engine import session_scope
+from backend.store.records import Run
+from tests.pages.apptest_utils import all_text, open_page
+from tests.utils.registry_runs import add_dataset_version, add_version_run
+from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
+from tests.utils.tiny_yolo import make_tiny_yolo_dataset
+
+PAGE = "pages/models.py"
+
+
+@pytest.fixture(scope="module", name="files")
+def fixture_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two tiny detectors, a tiny split, and each detector's real evaluation on it (imgsz 64, CPU)."""
+    from backend.training.evaluation import evaluate
+
+    root = tmp_path_factory.mktemp("models_page")
+    data_yaml = make_tiny_yolo_dataset(root / "data", train=4, val=4, size=64)
+    a = save_untrained_detector(root / "a.pt", imgsz=64, seed=1)
+    b = save_grid_detector(root / "b.pt", imgsz=64)
+    return {
+        "a": a,
+        "b": b,
+        "data": data_yaml.parent,
+        "eval_a": evaluate(a, data_yaml, imgsz=64, device="cpu").to_dict(),
+        "eval_b": evaluate(b, data_yaml, imgsz=64, device="cpu").to_dict(),
+    }
+
+
+@pytest.fixture(name="runs")
+def fixture_runs(workspace: Settings, files: dict[str, Any]) -> list[Run]:
+    version = add_dataset_version(files["data"])
+    history = [{"epoch": 1, "map50": 0.1, "box_loss": 2.0}, {"epoch": 2, "map50": 0.2, "box_loss": 1.5}]
+    made = []
+    for name, key in (("run-a", "a"), ("run-b", "b")):
+        run, _ = add_version_run(files[key], version, name=name, evaluation=files[f"eval_{key}"])
+        with session_scope() as session:
+            made.append(run_store.update_run(session=session, run_id=run.id, history=history))
+    return made
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def frame_with(at: AppTest, column: str) -> Any:
+    """The first table on the page with this column (AppTest keeps keys only of selectable tables)."""
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def production_name() -> str | None:
+    with session_scope() as session:
+        model = model_store.get_production_model(session=session)
+    return model.name if model else None
+
+
+def promote(at: AppTest, run_id: int, reason: str = "") -> AppTest:
+    at.selectbox(key="models_candidate").set_value(run_id)
+    at.text_area(key="models_reason").input(reason)
+    next(b for b in at.button if b.label == "Run the gate and promote").click()
+    return run(at)
+
+
+def test_without_runs_the_page_points_to_training(workspace: Settings) -> None:
+    at = open_page(PAGE)
+    assert "No finished training run yet" in all_text(at)
+
+
+def test_table_compare_promote_override_and_rollback(
+    runs: list[Run], monkeypatch: pytest.MonkeyPatch, workspace: Settings
+) -> None:
+    run_a, run_b = runs
+    at = open_page(PAGE, timeout=180)
+    text = all_text(at)
+    assert "No model is in production yet" in text
+    table = at.dataframe(key="models_table").value
+    assert set(table["name"]) == {"run-a", "run-b"} and {"mAP50", "stage", "dataset version"} <= set(table.columns)
+    assert set(table["stage"]) == {"candidate"}
+
+    deltas = frame_with(at, "Δ map50")  # the first two runs are compared by default
+    assert len(deltas) == 2 and "Δ map50" in deltas.columns
+
+    promote(at, run_a.id)
+    assert production_name() == "run-a"
+    assert "In production: run-a" in all_text(at)
+    assert "The gate passed" in all_text(at)
+
+    # a blocked promotion: the latency budget is tiny
+    params = (
+        Path("params.yaml").read_text(encoding="utf-8").replace("latency_budget_ms: 150.0", "latency_budget_ms: 0.001")
+    )
+    custom = workspace.home / "params.yaml"
+    custom.write_text(params, encoding="utf-8")
+    monkeypatch.setenv("PLATEOPS_PARAMS_FILE", str(custom))
+    from backend.core.settings import get_settings
+
+    get_settings.cache_clear()
+    promote(at, run_b.id)
+    assert production_name() == "run-a"
+    assert any("Blocked:" in str(e.value) for e in at.error)
+    assert "yes" in set(frame_with(at, "candidate AP50")["blocks"])
+
+    promote(at, run_b.id, reason="faster hardware arrives next week")
+    assert production_name() == "run-b"
+    assert any("override" in str(w.value) for w in at.warning)
+    audit = frame_with(at, "previous production")
+    assert [a for a in audit["action"] if a != "exported"][:2] == ["overridden", "blocked"]
+    assert "exported" in set(audit["action"])  # ONNX export on promotion
+    assert "faster hardware arrives next week" in set(audit["reason"])
+
+    at.button(key="models_rollback").click()
+    run(at)
+    assert production_name() == "run-a"
+    assert "Rolled back: run-a" in all_text(at)
+    assert frame_with(at, "previous production")["action"].iloc[0] == "rolled_back"
