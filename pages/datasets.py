@@ -6,6 +6,7 @@ import streamlit as st
 
 from backend.data.datasets import list_versions_with_datasets
 from backend.runtime.views import list_jobs
+from ui.datasets.export import export_ui
 from ui.datasets.gallery import gallery_ui
 from ui.datasets.import_forms import import_ui
 from ui.datasets.overview import overview_ui
@@ -49,6 +50,7 @@ if overview_tab.open or quality_tab.open or gallery_tab.open:
         if overview_tab.open:
             with overview_tab:
                 overview_ui(version, names, images)
+                export_ui(version, st.session_state.get("ds_pick_dataset", ""))
         if quality_tab.open:
             with quality_tab:
                 quality_ui(version, images)

@@ -24,6 +24,7 @@ from backend.core.settings import Settings, get_settings
 from backend.data.archive import safe_extract_zip
 from backend.data.formats.build import prepare_source
 from backend.data.formats.export import ExportResult, export_dataset_dir
+from backend.data.formats.model import ExportFormat
 from backend.data.formats.read import find_layout, read_layout
 from backend.data.preflight import PreflightReport
 from backend.data.prepare import REPORT_NAME
@@ -425,6 +426,17 @@ def export_version(version_id: int, fmt: str, out_zip: Path, *, progress: Progre
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
     return export_dataset_dir(Path(version.path), fmt, Path(out_zip), progress=progress)
+
+
+def export_to_workspace(version_id: int, fmt: str, *, progress: ProgressFn = null_progress) -> ExportResult:
+    """Export a version into `<home>/exports/<dataset>-v<N>-<format>.zip` for the Datasets page to offer."""
+    if fmt not in set(ExportFormat):
+        raise BadInputError(f"Unknown export format {fmt[:20]!r}: use coco, yolo or voc.")
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+        dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
+    out = get_settings().home / "exports" / f"{dataset.name}-{version.label}-{fmt}.zip"
+    return export_dataset_dir(Path(version.path), fmt, out, progress=progress)
 
 
 # --- console helpers (Datasets page) --------------------------------------------------------------------------
