@@ -64,14 +64,14 @@ def _detect(args: argparse.Namespace) -> Outcome:
     for index, path in enumerate(args.images, start=1):
         try:
             loaded = load_image(path, name=path.name)
-            result = detector.predict([loaded.image], conf=args.conf, iou=args.iou, imgsz=args.imgsz)[0]
+            predicted = detector.predict([loaded.image], conf=args.conf, iou=args.iou, imgsz=args.imgsz)[0]
         except PlateOpsError as exc:
             failed += 1
             result, error = None, str(exc)
         else:
-            error = ""
-            objects += len(result.detections)
-            latencies.append(result.latency_ms)
+            result, error = predicted, ""
+            objects += len(predicted.detections)
+            latencies.append(predicted.latency_ms)
         if args.json:
             print(json.dumps(_json_record(str(path), result, error)), flush=True)
         else:

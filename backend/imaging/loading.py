@@ -22,6 +22,7 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -251,7 +252,8 @@ def _normalise(image: Image.Image, *, label: str) -> tuple[Image.Image, bool, li
         rgba = image.convert("RGBA")
         alpha = rgba.getchannel("A")
         rgb = rgba.convert("RGB")
-        if alpha.getextrema()[0] < 255:
+        lowest_alpha, _highest = cast("tuple[int, int]", alpha.getextrema())  # one band: (min, max)
+        if lowest_alpha < 255:
             background = Image.new("RGB", rgba.size, _WHITE)
             background.paste(rgb, mask=alpha)
             rgb = background

@@ -41,7 +41,7 @@ def _tag(run: Run | None, stage: ModelStage, *, publish: bool) -> str:
     try:
         from clearml import Task
 
-        task = Task.get_task(task_id=str(task_id))
+        task: Task = Task.get_task(task_id=str(task_id))
         stale = [t for t in task.get_tags() if t.startswith("stage:")]
         task.set_tags([t for t in task.get_tags() if t not in stale] + [f"stage:{stage}"])
         if publish:

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from PIL import Image
@@ -31,6 +31,7 @@ from backend.training.yolo import ultralytics_yolo
 
 if TYPE_CHECKING:
     from ultralytics import YOLO
+    from ultralytics.engine.results import Results
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +181,9 @@ class Detector:
         assert self._model is not None
         train_imgsz = self._model.overrides.get("imgsz")
         self._model.predict(Image.new("RGB", (32, 32)), imgsz=train_imgsz or 640, device=self._device, verbose=False)
-        backend = self._model.predictor.model
+        predictor = self._model.predictor
+        assert predictor is not None  # predict() above built it
+        backend = predictor.model
         names = backend.names if isinstance(backend.names, dict) else dict(enumerate(backend.names))
         self._names = [str(names[i]) for i in sorted(names)]
         if self._kind == "onnx":
@@ -261,8 +264,13 @@ class Detector:
             rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
             return self._onnx.detect(rgb, conf=conf, iou=iou).tolist()
         assert self._model is not None
-        outputs = self._model.predict(image, conf=conf, iou=iou, imgsz=imgsz, device=self._device, verbose=False)
-        return outputs[0].boxes.data.tolist()
+        outputs = cast(  # without stream=True, predict returns a list of Results
+            "list[Results]",
+            self._model.predict(image, conf=conf, iou=iou, imgsz=imgsz, device=self._device, verbose=False),
+        )
+        boxes = outputs[0].boxes
+        assert boxes is not None  # a detection model's results always carry boxes
+        return boxes.data.tolist()
 
     def _to_detections(self, rows: list[list[float]]) -> list[Detection]:
         """Turn ultralytics' [x1, y1, x2, y2, conf, cls] rows (original-image pixels) into detections.

@@ -93,7 +93,11 @@ class OnnxYolo:
         new_w, new_h = round(width * gain), round(height * gain)
         dw, dh = (size - new_w) / 2, (size - new_h) / 2
         top, left = round(dh - 0.1), round(dw - 0.1)
-        resized = rgb if (new_w, new_h) == (width, height) else cv2.resize(rgb, (new_w, new_h), cv2.INTER_LINEAR)
+        resized = (
+            rgb
+            if (new_w, new_h) == (width, height)
+            else cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        )
         canvas = self._buffer
         canvas.fill(PAD_VALUE)
         canvas[top : top + new_h, left : left + new_w] = resized

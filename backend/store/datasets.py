@@ -5,9 +5,9 @@ frozen records.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from backend.store.engine import get_row
@@ -139,7 +139,7 @@ def set_validation(
         for i in issues
     ]
     if records:
-        session.execute(ValidationIssueRow.__table__.insert(), records)
+        session.execute(cast(Table, ValidationIssueRow.__table__).insert(), records)  # a declarative row's table
     session.flush()
     return len(records)
 

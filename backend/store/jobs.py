@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.core.enums import ACTIVE_JOB_STATUSES, JobStatus
@@ -76,7 +76,7 @@ def finish_job(
     if status == JobStatus.SUCCEEDED:
         values["progress"] = 1.0
     active = JobRow.status.in_(ACTIVE_JOB_STATUSES)
-    res = session.execute(update(JobRow).where(JobRow.id == job_id, active).values(**values))
+    res = cast(CursorResult[Any], session.execute(update(JobRow).where(JobRow.id == job_id, active).values(**values)))
     return res.rowcount == 1
 
 
@@ -88,11 +88,14 @@ def claim_job(*, session: Session, job_id: int, kind: str, limit: int) -> bool:
         .where(JobRow.kind == kind, JobRow.status.in_((JobStatus.STARTING, JobStatus.RUNNING)))
         .scalar_subquery()
     )
-    res = session.execute(
-        update(JobRow)
-        .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED, active < limit)
-        .values(status=JobStatus.STARTING, started_at=utcnow(), heartbeat_at=utcnow())
-        .execution_options(synchronize_session=False)
+    res = cast(
+        CursorResult[Any],  # an UPDATE's result is a CursorResult, which has the rowcount
+        session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED, active < limit)
+            .values(status=JobStatus.STARTING, started_at=utcnow(), heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     return res.rowcount == 1
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from backend.store.engine import get_row
@@ -56,7 +56,7 @@ def add_predictions_bulk(*, session: Session, records: Sequence[dict[str, Any]])
         }
         for r in records
     ]
-    session.execute(PredictionRow.__table__.insert(), rows)
+    session.execute(cast(Table, PredictionRow.__table__).insert(), rows)  # a declarative row's table is a Table
     return len(rows)
 
 

@@ -205,9 +205,10 @@ class ClearMLRun:
             # ClearML reports from a forked helper process by default on Linux. Forking a process that already runs
             # torch and ClearML threads can deadlock (seen here: a jobs.train run hung on a futex at start), so
             # report from threads in this process instead.
-            Task._report_subprocess_enabled = False
+            # ClearML types this deferred setting as its lazy wrapper, but reads it as a plain bool.
+            Task._report_subprocess_enabled = False  # type: ignore[assignment]  # pylint: disable=protected-access
             Task.set_offline(mode is TrackingMode.OFFLINE)
-            task = Task.init(
+            task: Task = Task.init(
                 project_name=self.project,
                 task_name=self.name,
                 task_type=Task.TaskTypes.training,
@@ -334,7 +335,7 @@ class ClearMLRun:
                 # `locked` and raises before reaching its own offline branch; call that branch directly.
                 if not self._task.is_offline():
                     raise
-                model._update_weights_offline(weights_filename=str(weights))
+                model._update_weights_offline(weights_filename=str(weights))  # pylint: disable=protected-access
         except Exception as exc:  # noqa: BLE001 - optional integration
             self.info.note = _join(self.info.note, f"Model not registered in ClearML ({exc}).")
 
@@ -530,7 +531,7 @@ def enqueue_training(
     requirements = repo_root / "requirements.txt"
     try:
         Task.set_offline(False)
-        task = Task.create(
+        task: Task = Task.create(
             project_name=settings.clearml_project,
             task_name=run_name,
             task_type="training",

@@ -748,7 +748,9 @@ def train(
         finally:
             tracking = tracker.close()
             seconds = round(time.monotonic() - started, 2)
-            final = {k: summary[k] for k in ("map50", "map50_95", "precision", "recall") if k in summary}
+            final: dict[str, Any] = {
+                k: summary[k] for k in ("map50", "map50_95", "precision", "recall") if k in summary
+            }
             if not final and history:
                 h = history[-1]
                 final = {"map50": h.map50, "map50_95": h.map50_95, "precision": h.precision, "recall": h.recall}
