@@ -111,6 +111,8 @@ def resume_training(run_id: int) -> int:
         raise BadInputError(f"Run {run.name} is {run.status}; only a failed or cancelled run can be resumed.")
     if not last.is_file():
         raise BadInputError(f"Run {run.name} has no last.pt (it stopped before its first epoch ended). Start anew.")
+    if trained_all_epochs(run):
+        raise BadInputError(f"Run {run.name} finished all its epochs before it stopped; start a new run instead.")
     params = {
         "version_id": run.dataset_version_id,
         "preset": run.preset,
@@ -166,12 +168,19 @@ def device_runs_on_gpu(device: str) -> bool:
 
 
 def can_resume(run: Run) -> bool:
-    """True when a failed or cancelled run has a last.pt to continue from."""
+    """True when a failed or cancelled run has a last.pt to continue from and epochs left to train."""
     return (
         run.status in RESUMABLE_RUN_STATUSES
         and bool(run.run_dir)
         and (Path(run.run_dir) / "weights" / "last.pt").is_file()
+        and not trained_all_epochs(run)
     )
+
+
+def trained_all_epochs(run: Run) -> bool:
+    """True when every planned epoch finished (a run stopped after that, while scoring, has nothing to resume)."""
+    planned = run.params.get("epochs")
+    return isinstance(planned, int) and len(run.history or []) >= planned
 
 
 def offline_session_for(run: Run) -> OfflineSession | None:

@@ -4,6 +4,8 @@ crash of it is settled. `backend.training.service` starts it (`start_training`, 
 
 from __future__ import annotations
 
+import json
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,32 @@ def recover_training(job: Job) -> None:
             return
         status = RunStatus.CANCELLED if job.status == RunStatus.CANCELLED else RunStatus.FAILED
         run_store.update_run(session=session, run_id=run.id, status=status, finished_at=job.finished_at or utcnow())
+    last = Path(run.run_dir) / "weights" / "last.pt" if run.run_dir else None
+    if last is not None and last.is_file() and not _complete_checkpoint(last):
+        last.unlink()  # killed while writing it: a resume would crash on it, so the page offers none
+
+
+def _keep_earlier_epochs(metrics_path: Path, history: list[dict[str, Any]]) -> None:
+    """Before a resume, make metrics.json hold the epochs the store saw, so the resumed run's history starts at 1.
+
+    A killed worker never wrote metrics.json (it is written when training ends); the run row kept every epoch.
+    """
+    try:
+        written = json.loads(metrics_path.read_text(encoding="utf-8")).get("history", [])
+    except (OSError, ValueError, AttributeError):
+        written = []
+    if len(written) < len(history):
+        metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        metrics_path.write_text(json.dumps({"history": history}, default=str), encoding="utf-8")
+
+
+def _complete_checkpoint(path: Path) -> bool:
+    """True when a checkpoint file is whole (torch saves a zip: a kill mid-write leaves it without its index)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def _history_dicts(history: list[Any]) -> list[dict[str, Any]]:
@@ -69,6 +97,8 @@ def train_task(ctx: JobContext) -> dict[str, Any]:
             run_dir = settings.runs_dir / f"run-{run.id}-{p['run_name']}"
             run = run_store.update_run(session=session, run_id=run.id, run_dir=str(run_dir.resolve()))
     history: list[dict[str, Any]] = list(run.history if p.get("resume_run_id") else [])
+    if p.get("resume_run_id"):
+        _keep_earlier_epochs(Path(run.run_dir) / "metrics.json", history)
     if settings.executor == "clearml-queue":
         try:
             return _enqueue_remote(ctx, cfg, version, run)

@@ -306,7 +306,8 @@ def test_crashed_run_shows_failed_with_the_reason_and_resumes(tmp_path: Path) ->
     job_id = add_job("running", epochs_live=3, pid=gone.pid, host=runner.HOST)
     run_dir = tmp_path / "runs" / "run-1"
     (run_dir / "weights").mkdir(parents=True)
-    (run_dir / "weights" / "last.pt").write_bytes(b"checkpoint")
+    with zipfile.ZipFile(run_dir / "weights" / "last.pt", "w") as checkpoint:  # torch saves a zip; a whole one
+        checkpoint.writestr("archive/data.pkl", b"epoch 3")
     run_id = add_run(job_id, version_id, run_dir, "running", history=[epoch_row(e) for e in (1, 2, 3)])
 
     at = open_page(PAGE)  # the page's poll reaps: the dead worker is found and its run settled

@@ -1,0 +1,135 @@
+"""Crash consistency: a worker SIGKILLed mid-job is failed at once and its kind's recovery settles every row and file,
+so the action the page offers (retry, resume) succeeds. One kill point per job kind here; several seeded points per
+kind run under the `slow` marker (tests/slow/test_kill_anywhere.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.core.enums import JobStatus, RunStatus
+from backend.core.settings import Settings, get_settings
+from backend.data.datasets import discard_job_leftovers, import_dataset
+from backend.data.demo import generate_demo_dataset
+from backend.data.tasks import start_demo_dataset, start_import, start_validation
+from backend.runtime import runner
+from backend.store import datasets as dataset_store
+from backend.store.engine import session_scope
+from backend.store.records import DatasetVersion
+from backend.training import service as training
+from tests.utils.crash import assert_settled, kill_at, leftovers
+from tests.utils.tiny_yolo import make_tiny_yolo_dataset
+
+TINY_TRAIN = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "yolov8n.yaml", "device": "cpu"}
+
+
+@pytest.fixture
+def crash_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A workspace whose workers beat often; the heartbeat timeout is long, so only the pid check sees a kill."""
+    monkeypatch.setenv("PLATEOPS_HEARTBEAT_INTERVAL_S", "0.5")
+    monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "60")
+    get_settings.cache_clear()
+    yield get_settings()
+
+
+@pytest.fixture(scope="module")
+def demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small COCO demo set (annotations.json + images/) to import."""
+    raw = tmp_path_factory.mktemp("demo-source")
+    generate_demo_dataset(raw, images=24, seed=3, workers=1)
+    return raw
+
+
+def _version(name: str) -> DatasetVersion | None:
+    with session_scope() as session:
+        dataset = dataset_store.find_dataset(session=session, name=name)
+        versions = dataset_store.list_versions(session=session, dataset_id=dataset.id) if dataset else []
+    return versions[0] if versions else None
+
+
+def test_killed_import_leaves_no_half_made_version_and_retry_succeeds(crash_ws: Settings, demo_source: Path) -> None:
+    def start() -> int:
+        return start_import(demo_source / "annotations.json", name="lunch", images_dir=demo_source / "images")
+
+    kill = kill_at(start(), 0.6)  # while converting and recording the version
+    assert kill.killed
+    assert_settled(kill, crash_ws)
+    assert _version("lunch") is None or _version("lunch").validation_status != "not_checked"
+    retry = runner.wait_for(start(), timeout_s=300)
+    assert retry.status == JobStatus.SUCCEEDED, retry.error
+    version = _version("lunch")
+    assert version is not None and version.validation_status != "not_checked"
+    assert version.stats["images"] == 24
+    assert not leftovers(crash_ws)
+
+
+def test_killed_demo_job_leaves_nothing_and_retry_succeeds(crash_ws: Settings) -> None:
+    kill = kill_at(start_demo_dataset(name="demo", images=16, seed=2), 0.2)  # while drawing
+    assert kill.killed
+    assert_settled(kill, crash_ws)
+    retry = runner.wait_for(start_demo_dataset(name="demo", images=16, seed=2), timeout_s=300)
+    assert retry.status == JobStatus.SUCCEEDED, retry.error
+    assert _version("demo").stats["images"] == 16
+
+
+def test_killed_validation_keeps_the_previous_result(crash_ws: Settings, demo_source: Path) -> None:
+    version = import_dataset(demo_source / "annotations.json", name="kept", images_dir=demo_source / "images")
+    before = (version.validation_status, version.validation_summary["issues_by_severity"])
+    kill = kill_at(start_validation(version.id), 0.3)
+    assert_settled(kill, crash_ws)
+    after = _version("kept")
+    assert (after.validation_status, after.validation_summary["issues_by_severity"]) == before
+    retry = runner.wait_for(start_validation(version.id), timeout_s=300)
+    assert retry.status == JobStatus.SUCCEEDED, retry.error
+    assert _version("kept").validation_summary["issues_by_severity"] == before[1]
+
+
+def test_killed_training_run_is_failed_and_resumes_to_the_last_epoch(crash_ws: Settings, tmp_path: Path) -> None:
+    data_yaml = make_tiny_yolo_dataset(tmp_path / "tiny")
+    version = import_dataset(data_yaml.parent, name="tiny")
+    job_id = training.start_training(version.id, preset=None, overrides={**TINY_TRAIN, "epochs": 3}, name="killed")
+    kill = kill_at(job_id, 0.45)  # during the second of three epochs
+    assert kill.killed
+    assert_settled(kill, crash_ws)
+    run = training.run_for_job(job_id)
+    assert run is not None and run.status == RunStatus.FAILED and run.finished_at is not None
+    assert training.can_resume(run), "a killed run with last.pt must offer Resume"
+    resumed = runner.wait_for(training.resume_training(run.id), timeout_s=600)
+    assert resumed.status == JobStatus.SUCCEEDED, f"{resumed.error}\n{runner.tail_log(resumed, 40)}"
+    run = training.get_run(run.id)
+    assert run.status == RunStatus.SUCCEEDED
+    assert [h["epoch"] for h in run.history] == [1, 2, 3]
+    metrics = json.loads((Path(run.run_dir) / "metrics.json").read_text())
+    assert len(metrics["history"]) == 3
+
+
+def test_import_recovery_removes_exactly_its_own_leftovers(crash_ws: Settings, demo_source: Path) -> None:
+    """The recovery on its own, for each moment of an import: staging, unpacked archive, a folder moved into place
+    whose row never committed, and a committed but unvalidated version. Another job's staging stays."""
+    kept = import_dataset(demo_source / "annotations.json", name="meals", images_dir=demo_source / "images")
+    base = crash_ws.datasets_dir / "meals"
+    (base / ".staging-job-7").mkdir()
+    (base / ".staging-job-8").mkdir()  # another job's: must stay
+    (crash_ws.home / "imports" / "job-7").mkdir(parents=True)
+    orphan = base / "v9"
+    orphan.mkdir()
+    (orphan / ".plateops-job").write_text("7")
+    with session_scope() as session:
+        half = dataset_store.create_version(
+            session=session,
+            dataset_id=kept.dataset_id,
+            path=str(base / "v2"),
+            changelog=[{"action": "import", "job": 7}],
+        )
+    shutil.copytree(Path(kept.path), base / "v2", symlinks=True)
+    removed = discard_job_leftovers(7, name="meals")
+    assert "version v2" in removed
+    assert not (base / ".staging-job-7").exists() and (base / ".staging-job-8").exists()
+    assert not orphan.exists() and not (base / "v2").exists() and Path(kept.path).is_dir()
+    with session_scope() as session:
+        assert [v.id for v in dataset_store.list_versions(session=session, dataset_id=kept.dataset_id)] == [kept.id]
+    assert half.id != kept.id
