@@ -67,7 +67,7 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
     c2.metric(f"{SEVERITY_ICONS['warning']} Warnings", by_sev.warning, help="Worth a look")
     c3.metric(f"{SEVERITY_ICONS['info']} Notes", by_sev.info, help="Things the import did for you")
 
-    descriptions = check_descriptions()
+    descriptions = {str(check): info for check, info in check_descriptions().items()}
     by_check = summary.issues_by_check
     if by_check:
         frame = pd.DataFrame(
@@ -75,8 +75,8 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
                 {
                     "check": c,
                     "issues": n,
-                    "severity": descriptions.get(c, ("warning", ""))[0],
-                    "meaning": descriptions.get(c, ("", ""))[1],
+                    "severity": str(descriptions[c].severity) if c in descriptions else "warning",
+                    "meaning": descriptions[c].description if c in descriptions else "",
                 }
                 for c, n in by_check.items()
                 if n
@@ -86,8 +86,13 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
             show_chart(check_chart(frame))
     with st.expander("What each check looks for", expanded=not by_check):
         rows = [
-            {"check": c, "severity": sev, "found here": by_check.get(c, 0), "what it means": text}
-            for c, (sev, text) in descriptions.items()
+            {
+                "check": c,
+                "severity": str(info.severity),
+                "found here": by_check.get(c, 0),
+                "what it means": info.description,
+            }
+            for c, info in descriptions.items()
         ]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=table_height(len(rows)))
 
