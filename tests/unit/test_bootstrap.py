@@ -31,3 +31,23 @@ def test_workspace_with_data_gets_no_demo(workspace: Settings, monkeypatch: pyte
     with session_scope() as session:
         dataset_store.create_dataset(session=session, name="mine", source="coco")
     assert "demo" not in bootstrap.start_console()
+
+
+def test_start_settles_jobs_whose_workers_died_while_the_console_was_down(workspace: Settings) -> None:
+    import subprocess
+
+    from backend.core.enums import FailureCode, JobKind, JobStatus
+    from backend.runtime import runner
+    from backend.store.engine import init_db
+
+    init_db()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # the worker's pid no longer runs (a reboot, or killed with the console)
+    with session_scope() as session:
+        job = job_store.create_job(session=session, kind=JobKind.VALIDATE, params={"version_id": 1})
+        job_store.update_job(session=session, job_id=job.id, status=JobStatus.RUNNING, pid=gone.pid, host=runner.HOST)
+    done = bootstrap.start_console()
+    assert done["recovered"] == str(job.id)
+    with session_scope() as session:
+        settled = job_store.get_job(session=session, job_id=job.id)
+    assert (settled.status, settled.failure_code) == (JobStatus.FAILED, FailureCode.WORKER_LOST)
