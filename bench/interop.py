@@ -95,7 +95,7 @@ def bench(*, images: int, annotations: int, pool: int, rounds: int) -> dict[str,
 def report(r: dict[str, Any]) -> str:
     """The BENCHMARKS.md section."""
     ratio = r["formats_s"] / r["current_s"]
-    rows = [
+    rows: list[tuple[str, ...]] = [
         ("`prepare_coco` (current COCO path)", f"{r['current_s']:.2f} s", "1.00"),
         ("detect + `read_layout` + `prepare_source`", f"{r['formats_s']:.2f} s", f"**{ratio:.2f}**"),
     ]

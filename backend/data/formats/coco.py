@@ -98,8 +98,8 @@ def find_images_dir(part: CocoPart, data: dict[str, Any], root: Path) -> Path:
         candidates += [base / stem_tail, base / "images" / stem_tail, base / "images", base / "data", base]
         if part.split:
             candidates += [base / part.split, base / "images" / part.split]
-    sample = [e.get("file_name") for e in data["images"][:20] if isinstance(e, dict)]
-    sample = [n for n in sample if isinstance(n, str) and n and len(n) < 1000]
+    names = [e.get("file_name") for e in data["images"][:20] if isinstance(e, dict)]
+    sample: list[str] = [n for n in names if isinstance(n, str) and n and len(n) < 1000]
     for candidate in candidates:
         if candidate.is_dir() and any(_locate(candidate, name) is not None for name in sample):
             return candidate
@@ -172,12 +172,11 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
         if entry["id"] in by_id:
             raise BadInputError(f"{where}: two images share the id {quote(entry['id'])}; ids must be unique.")
         width, height = entry.get("width"), entry.get("height")
-        listed = (
-            (width, height) if all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)) else None
-        )
-        image = SourceImage(
-            path=_locate(part.images_dir, file_name), original=file_name, split=part.split, listed_size=listed
-        )
+        listed: tuple[int, int] | None = None
+        if type(width) is int and type(height) is int:  # bool is an int subclass: not a size
+            listed = (width, height)
+        located = _locate(part.images_dir, file_name) if part.images_dir is not None else None
+        image = SourceImage(path=located, original=file_name, split=part.split, listed_size=listed)
         by_id[entry["id"]] = image
         source.images.append(image)
     for ann in data.get("annotations", []):
@@ -185,8 +184,8 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
             source.counts["annotations_ignored"] += 1
             continue
         image_id = ann.get("image_id")
-        image = by_id.get(image_id) if is_scalar_id(image_id) else None
-        if image is None:
+        found = by_id.get(image_id) if is_scalar_id(image_id) else None
+        if found is None:
             source.counts["annotations_without_image"] += 1
             source.notes.append(
                 (
@@ -196,6 +195,7 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
                 )
             )
             continue
+        image = found
         source.counts["annotations"] += 1
         ref = f"annotation {quote(ann.get('id'))}"
         if ann.get("iscrowd") in (1, True):
@@ -203,7 +203,7 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
             source.counts["crowd_excluded"] += 1
             continue
         category = ann.get("category_id")
-        cls = class_of.get(category) if is_scalar_id(category) else None
+        cls = class_of.get(category) if isinstance(category, int) and not isinstance(category, bool) else None
         if cls is None:
             image.notes.append(
                 (Check.UNKNOWN_CLASS, f"{ref} uses category {quote(category)}, which is not a class; dropped")

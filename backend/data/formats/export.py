@@ -83,7 +83,8 @@ def _coco_files(entries: list[_Entry], names: list[str]) -> dict[str, bytes]:
         chosen = [e for e in entries if e.image.split == split]
         if not chosen:
             continue
-        images, annotations = [], []
+        images: list[dict[str, Any]] = []
+        annotations: list[dict[str, Any]] = []
         for image_id, entry in enumerate(chosen, start=1):
             images.append({"id": image_id, "file_name": entry.image.name, "width": entry.width, "height": entry.height})
             for cls, x1, y1, x2, y2 in entry.boxes:

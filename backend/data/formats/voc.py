@@ -47,13 +47,16 @@ def _parse(xml_path: Path) -> ET.Element:
     try:
         if xml_path.stat().st_size > MAX_XML_BYTES:
             raise BadInputError(f"{xml_path.name} is larger than {MAX_XML_BYTES // 1024**2} MiB; not a VOC file.")
-        return safe_parse(xml_path).getroot()
+        root: ET.Element | None = safe_parse(xml_path).getroot()
     except DefusedXmlException as exc:
         raise BadInputError(f"{xml_path.name} uses XML entities or a DTD; refusing it.") from exc
     except ET.ParseError as exc:
         raise BadInputError(f"{xml_path.name} is not well-formed XML ({str(exc)[:120]}).") from exc
     except OSError as exc:
         raise BadInputError(f"Cannot read {xml_path.name}: {exc.strerror or exc}.") from exc
+    if root is None:
+        raise BadInputError(f"{xml_path.name} holds no XML element.")
+    return root
 
 
 def _labelmap(root: Path) -> list[str]:
