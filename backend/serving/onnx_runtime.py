@@ -83,14 +83,18 @@ class OnnxYolo:
         self._input = self._session.get_inputs()[0].name
         self._buffer = np.full((self.meta.imgsz, self.meta.imgsz, 3), PAD_VALUE, dtype=np.uint8)
 
-    def _letterbox(self, rgb: np.ndarray) -> tuple[np.ndarray, float, tuple[int, int]]:
-        """Resize keeping the aspect ratio and pad to the square input, as ultralytics' LetterBox(center=True)."""
+    def _letterbox(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
+        """Resize keeping the aspect ratio and pad to the square input, as ultralytics' LetterBox(center=True).
+
+        Returns the input blob, the (x, y) scale of the resized picture (each side rounded, as ultralytics'
+        `scale_boxes` assumes) and the (left, top) padding.
+        """
         import cv2
 
         size = self.meta.imgsz
         height, width = rgb.shape[:2]
         gain = min(size / height, size / width)
-        new_w, new_h = round(width * gain), round(height * gain)
+        new_w, new_h = max(round(width * gain), 1), max(round(height * gain), 1)
         dw, dh = (size - new_w) / 2, (size - new_h) / 2
         top, left = round(dh - 0.1), round(dw - 0.1)
         resized = (
@@ -102,7 +106,7 @@ class OnnxYolo:
         canvas.fill(PAD_VALUE)
         canvas[top : top + new_h, left : left + new_w] = resized
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1 / 255)
-        return blob, gain, (left, top)
+        return blob, (new_w / width, new_h / height), (left, top)
 
     def detect(self, rgb: np.ndarray, *, conf: float, iou: float) -> np.ndarray:
         """Detect on one RGB uint8 image (H, W, 3).
@@ -110,12 +114,12 @@ class OnnxYolo:
         Returns:
             Rows [x1, y1, x2, y2, confidence, class] in the image's pixels, highest confidence first.
         """
-        blob, gain, (pad_x, pad_y) = self._letterbox(np.ascontiguousarray(rgb))
+        blob, (gain_x, gain_y), (pad_x, pad_y) = self._letterbox(np.ascontiguousarray(rgb))
         output = self._session.run(None, {self._input: blob})[0][0]  # (4 + nc, anchors)
         rows = nms(output.T, conf=conf, iou=iou)
         if rows.size:
-            rows[:, [0, 2]] = ((rows[:, [0, 2]] - pad_x) / gain).clip(0, rgb.shape[1])
-            rows[:, [1, 3]] = ((rows[:, [1, 3]] - pad_y) / gain).clip(0, rgb.shape[0])
+            rows[:, [0, 2]] = ((rows[:, [0, 2]] - pad_x) / gain_x).clip(0, rgb.shape[1])
+            rows[:, [1, 3]] = ((rows[:, [1, 3]] - pad_y) / gain_y).clip(0, rgb.shape[0])
         return rows
 
 
