@@ -366,6 +366,9 @@ def run_job(job_id: int) -> str:
         )
         if status == JobStatus.SUCCEEDED:
             job_store.update_job(session=session, job_id=job_id, message="Done")
+        finished = job_store.get_job(session=session, job_id=job_id)
+    if status != JobStatus.SUCCEEDED:
+        recover_job(finished)  # a task that failed half-way leaves what a crash would: settle it the same way
     log.info("job %s %s", job_id, status)
     dispatch(settings=settings)  # hand our slot to the next queued job
     return str(status)

@@ -142,6 +142,24 @@ def test_failure_codes_follow_the_error_type(jobs_ws: Settings) -> None:
     assert done.status == JobStatus.SUCCEEDED and done.failure_code is None
 
 
+def test_recovery_runs_in_the_runner_after_a_kill_and_in_the_worker_after_a_failure(
+    jobs_ws: Settings, tmp_path: Path
+) -> None:
+    marker, killed_note, failed_note = tmp_path / "started", tmp_path / "killed", tmp_path / "failed"
+    job_id = runner.submit("test.hang", {"seconds": 120, "marker": str(marker), "recovered": str(killed_note)})
+    _wait_file(marker)
+    with session_scope() as session:
+        os.kill(job_store.get_job(session=session, job_id=job_id).pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while job_id not in runner.reap():
+        assert time.monotonic() < deadline, "dead worker was never reaped"
+        time.sleep(0.1)
+    assert killed_note.read_text() == f"failed {os.getpid()}"  # settled here, by the process that reaped
+    failed = runner.wait_for(runner.submit("test.fail", {"recovered": str(failed_note)}), timeout_s=60)
+    status, pid = failed_note.read_text().split()
+    assert status == "failed" and int(pid) == failed.pid  # settled by the worker itself
+
+
 def test_every_job_kind_is_registered_with_a_recovery() -> None:
     from backend.runtime import registry
 

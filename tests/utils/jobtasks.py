@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from backend.core.errors import BadInputError, PlateOpsError
 from backend.runtime.registry import JobContext, nothing_to_recover, register_task
+from backend.store.records import Job
 
 
 @register_task("test.add", recover=nothing_to_recover)
@@ -17,7 +19,13 @@ def add_task(ctx: JobContext) -> dict[str, Any]:
     return {"sum": ctx.params["a"] + ctx.params["b"]}
 
 
-@register_task("test.fail", recover=nothing_to_recover)
+def note_recovery(job: Job) -> None:
+    """Recovery of the test kinds: writes how the job ended to the file named by its `recovered` param."""
+    if target := job.params.get("recovered"):
+        Path(target).write_text(f"{job.status} {os.getpid()}")
+
+
+@register_task("test.fail", recover=note_recovery)
 def fail_task(ctx: JobContext) -> dict[str, Any]:
     """Fails with a plain-language message (a BadInputError when params say `code: bad_input`)."""
     error = BadInputError if ctx.params.get("code") == "bad_input" else PlateOpsError
@@ -43,7 +51,7 @@ def sleep_task(ctx: JobContext) -> dict[str, Any]:
     return {"slept": seconds}
 
 
-@register_task("test.hang", recover=nothing_to_recover)
+@register_task("test.hang", recover=note_recovery)
 def hang_task(ctx: JobContext) -> dict[str, Any]:
     """Hangs without ever reporting; the heartbeat thread alone keeps it alive."""
     if marker := ctx.params.get("marker"):
