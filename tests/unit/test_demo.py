@@ -22,7 +22,7 @@ from backend.core.errors import BadInputError
 from backend.core.vocab import FOOD_CLASSES
 from backend.data.demo import CATEGORY_IDS, CHECK_KINDS, generate_demo_dataset, save_sample_grid
 from backend.data.demo.foods import render_item
-from tests.utils.spec import SPEC_CHECKS
+from tests.utils.spec import PHOTO_CHECKS, SPEC_CHECKS
 
 REPO = Path(__file__).resolve().parents[2]
 N_CLEAN = 100
@@ -138,8 +138,8 @@ def test_classes_are_balanced(demo_set: Path) -> None:
 
 def test_defects_list_every_check_and_each_is_real(demo_set: Path) -> None:
     defects = json.loads((demo_set / "defects.json").read_text(encoding="utf-8"))
-    assert set(CHECK_KINDS) == SPEC_CHECKS
-    assert {d["kind"] for d in defects} == SPEC_CHECKS
+    assert set(CHECK_KINDS) == SPEC_CHECKS | PHOTO_CHECKS
+    assert {d["kind"] for d in defects} == SPEC_CHECKS | PHOTO_CHECKS
     coco = _coco(demo_set)
     images = {im["file_name"]: im for im in coco["images"]}
     cats = {c["id"] for c in coco["categories"]}
@@ -194,8 +194,40 @@ def test_defects_list_every_check_and_each_is_real(demo_set: Path) -> None:
             assert any(_iou(a["bbox"], b["bbox"]) >= 0.9 for a, b in same)
         elif kind == "missing_label":
             assert not boxes and gray.std() >= 4.0
+        elif kind in PHOTO_CHECKS:
+            _assert_photo_defect(kind, pic_rgb(data), boxes)
         else:
             pytest.fail(f"unexpected kind {kind}")
+
+
+def pic_rgb(data: bytes) -> np.ndarray:
+    """An image file's pixels as an HxWx3 float array."""
+    with Image.open(io.BytesIO(data)) as pic:
+        return np.asarray(pic.convert("RGB"), np.float32)
+
+
+def _assert_photo_defect(kind: str, rgb: np.ndarray, boxes: list[list[float]]) -> None:
+    """The planted photo defect is what its name says, measured here independently of the validator."""
+    gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    h, w = gray.shape
+    assert boxes, kind  # photo defects keep their boxes, so they are not also missing_label
+    if kind == "dark":
+        assert np.percentile(gray, 95) < 50
+    elif kind == "light":
+        assert np.percentile(gray, 5) > 200
+    elif kind == "blurry":
+        small = np.asarray(Image.fromarray(gray.astype(np.uint8)).resize((w * 256 // max(w, h), h * 256 // max(w, h))))
+        small = small.astype(np.float32)
+        lap = small[:-2, 1:-1] + small[2:, 1:-1] + small[1:-1, :-2] + small[1:-1, 2:] - 4 * small[1:-1, 1:-1]
+        assert lap.var() < 10
+    elif kind == "grayscale":
+        assert np.abs(rgb - rgb.mean(axis=2, keepdims=True)).max() <= 3
+    elif kind == "odd_aspect_ratio":
+        assert max(w, h) / min(w, h) > 2.5
+    elif kind == "low_information":
+        counts = np.bincount(gray.astype(np.uint8).ravel(), minlength=256) / gray.size
+        share = counts[counts > 0]
+        assert -(share * np.log2(share)).sum() < 4 and gray.std() >= 4
 
 
 def test_clean_images_raise_no_false_positives(demo_set: Path) -> None:
@@ -257,7 +289,7 @@ def test_cli_small_run_matches_the_api(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     assert len(lines) == 1
-    pattern = r"Wrote 3 images \(\+14 with planted defects\) with [\d,]+ boxes in \d+ classes to .+ \([\d.]+ s\)"
+    pattern = r"Wrote 3 images \(\+20 with planted defects\) with [\d,]+ boxes in \d+ classes to .+ \([\d.]+ s\)"
     assert re.fullmatch(pattern, lines[0]), lines[0]
     coco = _coco(tmp_path / "ds")
     assert len(_clean_images(coco)) == 3

@@ -5,16 +5,26 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import imagehash
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from backend.data.quality.checks import CHECKS, Check, Issue, IssueCollector, Severity, near_duplicate_pairs
-from backend.data.quality.measurements import measure_bytes, phash_of
+from backend.core.errors import BadInputError
+from backend.core.params import QualityParams, load_params
+from backend.data.quality.checks import (
+    CHECKS,
+    Check,
+    Issue,
+    IssueCollector,
+    Severity,
+    check_image,
+    near_duplicate_pairs,
+)
+from backend.data.quality.measurements import Measurements, measure_bytes, phash_of
 from backend.data.quality.validate import validate_dataset
 from jobs import validate as validate_cli
 
@@ -336,3 +346,101 @@ def test_list_images_matches_pathlib_order(tmp_path: Path) -> None:
     assert images[0].path == folder / "a" / "b.png"  # parts order: "a" sorts before "a-b.jpg"
     assert images[0].label_path == tmp_path / "labels" / "train" / "a" / "b.txt"
     assert images[0].name == "b.png"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Photo checks (issue 11): each fires on an image built to trip it, and not on a near miss just inside its limit.
+
+
+def shapes(size: tuple[int, int], seed: int, *, texture: bool) -> Image.Image:
+    """Flat coloured discs and bars on a flat table; with `texture`, a varied photo underneath instead."""
+    rng = np.random.default_rng(seed)
+    image = photo(size, seed) if texture else Image.new("RGB", size, (140, 128, 110))
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    for k, colour in enumerate(((236, 140, 32), (196, 38, 30), (60, 150, 70))):
+        r = int(min(w, h) * 0.18)
+        cx, cy = int(w * (0.2 + 0.3 * k)), int(rng.integers(r, h - r))
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+    return image
+
+
+def scaled(image: Image.Image, factor: float, *, towards: float = 0.0) -> Image.Image:
+    """Pixels moved towards a grey level: `towards + (p - towards) * factor`."""
+    pixels = np.asarray(image, np.float32)
+    return Image.fromarray(np.clip(towards + (pixels - towards) * factor, 0, 255).astype(np.uint8))
+
+
+def tinted(image: Image.Image, red: int) -> Image.Image:
+    """The image with `red` added to its red channel."""
+    pixels = np.asarray(image, np.int16).copy()
+    pixels[..., 0] += red
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def photo_findings(image: Image.Image, thresholds: QualityParams | None = None) -> set[Check]:
+    """The checks `check_image` reports for the image saved as a JPEG."""
+    issues = IssueCollector()
+    facts = measure_bytes(jpeg_bytes(image, 92), max_pixels=10**8)
+    check_image("x.jpg", facts, issues, thresholds=thresholds or QualityParams(), max_pixels=10**8)
+    return {i.check for i in issues.issues()}
+
+
+def base(seed: int = 7) -> Image.Image:
+    return shapes((480, 360), seed, texture=True)
+
+
+PHOTO_CASES: dict[Check, tuple[Callable[[], Image.Image], Callable[[], Image.Image]]] = {
+    Check.DARK: (lambda: scaled(base(), 0.15), lambda: scaled(base(), 0.4)),
+    Check.LIGHT: (lambda: scaled(base(), 0.12, towards=255), lambda: scaled(base(), 0.4, towards=255)),
+    Check.BLURRY: (
+        lambda: base().filter(ImageFilter.GaussianBlur(4)),
+        lambda: base().filter(ImageFilter.GaussianBlur(0.5)),
+    ),
+    Check.GRAYSCALE: (
+        lambda: base().convert("L").convert("RGB"),
+        lambda: tinted(base().convert("L").convert("RGB"), 14),
+    ),
+    Check.ODD_ASPECT_RATIO: (lambda: shapes((600, 200), 3, texture=True), lambda: shapes((440, 200), 3, texture=True)),
+    Check.LOW_INFORMATION: (lambda: shapes((480, 360), 4, texture=False), lambda: shapes((480, 360), 4, texture=True)),
+}
+
+
+@pytest.mark.parametrize("check", list(PHOTO_CASES), ids=str)
+def test_photo_check_fires_on_its_defect_alone(check: Check) -> None:
+    trips, _ = PHOTO_CASES[check]
+    assert photo_findings(trips()) == {check}
+    assert CHECKS[check].severity == Severity.WARNING
+
+
+@pytest.mark.parametrize("check", list(PHOTO_CASES), ids=str)
+def test_photo_check_quiet_on_a_near_miss(check: Check) -> None:
+    _, near_miss = PHOTO_CASES[check]
+    assert photo_findings(near_miss()) == set()
+
+
+def test_photo_thresholds_come_from_params(tmp_path: Path) -> None:
+    ds = YoloBuilder(tmp_path / "ds", ["egg"])
+    ds.add("a.jpg", jpeg_bytes(scaled(base(), 0.4)), "0 0.5 0.5 0.3 0.3\n")
+    ds.add("b.jpg", jpeg_bytes(base(8)), "0 0.5 0.5 0.3 0.3\n", split="val")
+    assert validate_dataset(ds.root, workers=1).issues == []
+    strict = QualityParams(dark_max_p95=120.0)
+    assert validate_dataset(ds.root, workers=1, thresholds=strict).files_with(Check.DARK) == ["a.jpg"]
+    params = tmp_path / "params.yaml"
+    params.write_text("quality:\n  dark_max_p95: 120\n", encoding="utf-8")
+    assert load_params(params).quality == strict
+    with pytest.raises(BadInputError, match=r"quality\.dark_level"):
+        params.write_text("quality:\n  dark_level: 120\n", encoding="utf-8")
+        load_params(params)
+
+
+def test_blank_or_badly_exposed_images_get_one_finding() -> None:
+    assert photo_findings(Image.new("RGB", (320, 240), (128, 120, 110))) == {Check.LOW_VARIANCE}
+    assert photo_findings(Image.new("RGB", (320, 240), (5, 5, 5))) == {Check.DARK, Check.LOW_VARIANCE}
+    # a dim picture squeezed into a few grey levels is dark, not also low_information
+    dim = Measurements(
+        format="JPEG", width=320, height=240, std=6.0, grey_p5=2, grey_p95=20, sharpness=200, colour=30, entropy=3.0
+    )
+    issues = IssueCollector()
+    check_image("dim.jpg", dim, issues, thresholds=QualityParams(), max_pixels=10**8)
+    assert [i.check for i in issues.issues()] == [Check.DARK]

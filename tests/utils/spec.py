@@ -19,3 +19,6 @@ SPEC_CHECKS = frozenset(
         "missing_label",
     }
 )
+
+# Photo checks added for issue 11 (what CleanVision finds); all warnings. The demo generator plants each too.
+PHOTO_CHECKS = frozenset({"dark", "light", "blurry", "grayscale", "odd_aspect_ratio", "low_information"})

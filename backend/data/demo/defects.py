@@ -21,6 +21,12 @@ demo_defect_tiny_bbox.jpg              tiny_bbox           one extra 3x3 px box
 demo_defect_unknown_class.jpg          unknown_class       one box relabelled to category_id 999
 demo_defect_duplicate_box.jpg          duplicate_box       a copy of the largest box shifted by 1 px
 demo_defect_missing_label.jpg          missing_label       an empty table scene with no annotations
+demo_defect_dark.jpg                   dark                a scene scaled down until its 95th grey percentile is 40
+demo_defect_light.jpg                  light               a scene lifted (gamma) until its 5th grey percentile is 215
+demo_defect_blurry.jpg                 blurry              a scene under a Gaussian blur of radius 10 px
+demo_defect_grayscale.jpg              grayscale           a scene in black and white (RGB channels equal)
+demo_defect_odd_aspect_ratio.jpg       odd_aspect_ratio    a 960x320 px scene (3 : 1)
+demo_defect_low_information.jpg        low_information     three flat round foods on a flat table, no texture
 =====================================  ==================  =================================================
 
 Each defect draws from its own random streams in a fixed order, so the files are the same for the same seed.
@@ -29,13 +35,14 @@ Each defect draws from its own random streams in a fixed order, so the files are
 from __future__ import annotations
 
 import io
+import math
 import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from backend.core.vocab import FOOD_CLASSES
 from backend.data.demo.coco import CocoBox, add_image
@@ -56,6 +63,12 @@ CHECK_KINDS: tuple[Check, ...] = (
     Check.UNKNOWN_CLASS,
     Check.DUPLICATE_BOX,
     Check.MISSING_LABEL,
+    Check.DARK,
+    Check.LIGHT,
+    Check.BLURRY,
+    Check.GRAYSCALE,
+    Check.ODD_ASPECT_RATIO,
+    Check.LOW_INFORMATION,
 )
 
 
@@ -90,10 +103,10 @@ class _Planter:
             classes = [self.rng.randrange(len(FOOD_CLASSES)) for _ in range(self.rng.randint(2, 4))]
         return render_scene((self.seed, k, DEFECT_STREAM), classes, size)
 
-    def scene_with(self, min_boxes: int = 1) -> Scene:
+    def scene_with(self, min_boxes: int = 1, size: tuple[int, int] | None = None) -> Scene:
         """A fresh scene with at least `min_boxes` boxes (the tenth try is kept whatever it holds)."""
         for _ in range(10):
-            sc = self.fresh()
+            sc = self.fresh(size=size)
             if len(sc.boxes) >= min_boxes:
                 return sc
         return sc
@@ -248,6 +261,60 @@ class _Planter:
         sc = self.fresh([])
         self.add(Check.MISSING_LABEL, "demo_defect_missing_label.jpg", jpeg_bytes(sc.pixels, 88), *_dims(sc), [])
 
+    def plant_photo_defects(self) -> None:
+        """Photos a validator should question: dark, light, blurry, grayscale, odd aspect ratio, low information."""
+        sc = self.scene_with()
+        pixels = sc.pixels.astype(np.float32)
+        grey = np.asarray(Image.fromarray(sc.pixels).convert("L"), np.float32)
+        scale = min(0.5, 40.0 / max(1.0, float(np.percentile(grey, 95))))
+        dark = np.clip(pixels * scale, 0, 255).astype(np.uint8)
+        self.add(Check.DARK, "demo_defect_dark.jpg", jpeg_bytes(dark, 88), *_dims(sc), _boxes_of(sc))
+
+        sc = self.scene_with()
+        pixels = sc.pixels.astype(np.float32)
+        grey = np.asarray(Image.fromarray(sc.pixels).convert("L"), np.float32)
+        # a gamma curve lifts the darkest 5 % to grey level 215 and keeps more contrast than a linear squeeze
+        gamma = math.log(215.0 / 255.0) / math.log(min(200.0, max(1.0, float(np.percentile(grey, 5)))) / 255.0)
+        light = np.clip(255.0 * (pixels / 255.0) ** gamma, 0, 255).astype(np.uint8)
+        self.add(Check.LIGHT, "demo_defect_light.jpg", jpeg_bytes(light, 88), *_dims(sc), _boxes_of(sc))
+
+        sc = self.scene_with()
+        blurred = np.asarray(Image.fromarray(sc.pixels).filter(ImageFilter.GaussianBlur(10)))
+        self.add(Check.BLURRY, "demo_defect_blurry.jpg", jpeg_bytes(blurred, 88), *_dims(sc), _boxes_of(sc))
+
+        sc = self.scene_with()
+        grey_rgb = np.asarray(Image.fromarray(sc.pixels).convert("L").convert("RGB"))
+        self.add(Check.GRAYSCALE, "demo_defect_grayscale.jpg", jpeg_bytes(grey_rgb, 88), *_dims(sc), _boxes_of(sc))
+
+        sc = self.scene_with(size=(960, 320))
+        self.add(
+            Check.ODD_ASPECT_RATIO,
+            "demo_defect_odd_aspect_ratio.jpg",
+            jpeg_bytes(sc.pixels, 88),
+            960,
+            320,
+            _boxes_of(sc),
+        )
+
+        self.plant_low_information()
+
+    def plant_low_information(self) -> None:
+        """Three flat round foods on a flat table: sharp edges and colour, but only four grey levels."""
+        rng = self.rng
+        w, h = 640, 480
+        table = (rng.randint(110, 160), rng.randint(110, 160), rng.randint(110, 160))
+        flat = Image.new("RGB", (w, h), table)
+        draw = ImageDraw.Draw(flat)
+        colours = {"orange": (236, 140, 32), "tomato": (196, 38, 30), "egg": (244, 238, 222)}
+        boxes: list[CocoBox] = []
+        for k, (food, colour) in enumerate(colours.items()):
+            r = rng.randint(50, 80)
+            cx, cy = 130 + 190 * k, rng.randint(140, 340)
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+            boxes.append((FOOD_CLASSES.index(food), [float(cx - r), float(cy - r), float(2 * r + 1), float(2 * r + 1)]))
+        data = jpeg_bytes(np.asarray(flat), 92)
+        self.add(Check.LOW_INFORMATION, "demo_defect_low_information.jpg", data, w, h, boxes)
+
 
 def plant_defects(
     images_dir: Path, seed: int, n: int, coco_images: list[dict[str, Any]], coco_anns: list[dict[str, Any]]
@@ -268,4 +335,5 @@ def plant_defects(
     planter.plant_file_defects()
     planter.plant_duplicates(n)
     planter.plant_box_defects()
+    planter.plant_photo_defects()
     return planter.planted

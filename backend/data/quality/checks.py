@@ -33,11 +33,6 @@ class Severity(StrEnum):
     WARNING = "warning"
     INFO = "info"
 
-    @property
-    def rank(self) -> int:
-        """2 for errors, 1 for warnings, 0 for notes (higher is more severe)."""
-        return SEVERITY_RANK[self]
-
 
 SEVERITY_RANK: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
@@ -111,7 +106,10 @@ CHECKS: dict[Check, CheckInfo] = {
     ),
     Check.DARK: CheckInfo(_W, f"The image is very dark: even its brightest parts are dim {_PARAMS}."),
     Check.LIGHT: CheckInfo(_W, f"The image is washed out (overexposed): even its darkest parts are bright {_PARAMS}."),
-    Check.BLURRY: CheckInfo(_W, f"The image is blurry: its sharpness (edge strength) is under the limit {_PARAMS}."),
+    Check.BLURRY: CheckInfo(
+        _W,
+        f"The image is blurry: its edges are weak (sharpness under the limit) {_PARAMS}.",
+    ),
     Check.GRAYSCALE: CheckInfo(_W, f"The image has no colour (black and white), unlike a usual photo {_PARAMS}."),
     Check.ODD_ASPECT_RATIO: CheckInfo(
         _W, f"The image is unusually long and narrow: its long side over its short side exceeds the limit {_PARAMS}."
@@ -206,10 +204,6 @@ class IssueCollector:
         self._counts[key] += 1
         self._imported.add(key)
 
-    def has(self, file: str, check: Check) -> bool:
-        """Whether (file, check) was recorded."""
-        return (file, check) in self._issues
-
     def issues(self) -> list[Issue]:
         """The issues, most severe first, then by check and file."""
         out = []
@@ -259,8 +253,15 @@ def check_image(
 
 
 def _check_pixels(name: str, facts: Measurements, issues: IssueCollector, thresholds: QualityParams) -> None:
-    """The checks on what the pixels look like; a blank image gets low_variance, not also blurry and the rest."""
+    """The checks on what the pixels look like.
+
+    A blank image gets low_variance, not also blurry, grayscale and low_information; a dark or washed-out image
+    gets dark or light, not also low_information (squeezing the grey levels into a narrow band takes away entropy:
+    the exposure is the cause to report).
+    """
+    exposure = False
     if facts.grey_p95 is not None and facts.grey_p95 < thresholds.dark_max_p95:
+        exposure = True
         issues.add(
             name,
             Check.DARK,
@@ -268,6 +269,7 @@ def _check_pixels(name: str, facts: Measurements, issues: IssueCollector, thresh
             f"under {thresholds.dark_max_p95:g})",
         )
     if facts.grey_p5 is not None and facts.grey_p5 > thresholds.light_min_p5:
+        exposure = True
         issues.add(
             name,
             Check.LIGHT,
@@ -289,7 +291,7 @@ def _check_pixels(name: str, facts: Measurements, issues: IssueCollector, thresh
             Check.GRAYSCALE,
             f"has no colour (colour spread {facts.colour:.0f} of 255, at most {thresholds.grayscale_max_colour:g})",
         )
-    if facts.entropy is not None and facts.entropy < thresholds.low_information_max_entropy:
+    if not exposure and facts.entropy is not None and facts.entropy < thresholds.low_information_max_entropy:
         limit = thresholds.low_information_max_entropy
         issues.add(
             name,

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 # Bump when a measurement changes meaning or a new one is added: old cache rows are then ignored.
-MEASUREMENTS_VERSION = 2
+MEASUREMENTS_VERSION = 3
 
 # Longest side of the grey copy sharpness is measured on, so the same scene at 4000 or 1000 pixels gets about the
 # same figure; smaller than monitoring's 512 so the slight softness of many good photos does not count as blur.
@@ -52,7 +52,8 @@ class Measurements:
         phash: 64-bit perceptual hash as 16 hex digits.
         grey_p5: 5th percentile of the grey levels (0-255): the level the darkest 5 % of pixels are under.
         grey_p95: 95th percentile of the grey levels (0-255): the level the brightest 5 % of pixels are over.
-        sharpness: Variance of the Laplacian of the grey levels on a copy at most `SHARPNESS_MAX_SIDE` px long.
+        sharpness: Variance of the Laplacian of the grey levels on a copy at most `SHARPNESS_MAX_SIDE` px long,
+            its levels stretched so the 1st to 99th percentiles span 0-255 (a dim or hazy photo is not "blurry").
         colour: 99th percentile over pixels of (largest - smallest RGB channel), 0 for a grey picture (0-255).
         entropy: Shannon entropy of the grey-level histogram in bits (0-8).
     """
@@ -136,7 +137,11 @@ def grey_statistics(gray: Image.Image) -> GreyStatistics:
 
 
 def sharpness_of(gray: Image.Image) -> float:
-    """Variance of the 4-neighbour Laplacian on a copy at most `SHARPNESS_MAX_SIDE` px long (near 0 is blurry)."""
+    """Edge strength: variance of the 4-neighbour Laplacian on a contrast-stretched copy (near 0 is blurry).
+
+    The copy is at most `SHARPNESS_MAX_SIDE` px long and its 1st to 99th grey percentiles are stretched to 0-255,
+    so the figure measures blur, not exposure or contrast.
+    """
     longest = max(gray.size)
     if longest > SHARPNESS_MAX_SIDE:
         scale = SHARPNESS_MAX_SIDE / longest
@@ -145,6 +150,8 @@ def sharpness_of(gray: Image.Image) -> float:
     pixels = np.asarray(gray, dtype=np.float32)
     if pixels.shape[0] < 3 or pixels.shape[1] < 3:
         return 0.0
+    low, high = np.percentile(pixels, (1, 99))
+    pixels = (pixels - low) * (255.0 / max(float(high - low), 1.0))
     lap = pixels[:-2, 1:-1] + pixels[2:, 1:-1] + pixels[1:-1, :-2] + pixels[1:-1, 2:] - 4.0 * pixels[1:-1, 1:-1]
     return float(lap.var())
 
