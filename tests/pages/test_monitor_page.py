@@ -1,0 +1,99 @@
+"""AppTest: the Monitor page without a model, with a model and no report, and with reports: alarm, badges, embedded
+Evidently report, history, drill-down to the review queue, and the report and traffic buttons queueing jobs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from backend.core.enums import JobKind, ReviewSource
+from backend.core.settings import Settings, get_settings
+from backend.monitoring.service import build_drift_report
+from backend.store import jobs as job_store
+from backend.store import review as review_store
+from backend.store.engine import dispose_all, session_scope
+from tests.pages.apptest_utils import all_text, open_page
+from tests.utils.monitoring import add_monitored_model, send_shifted
+
+PAGE = "pages/monitor.py"
+
+
+@pytest.fixture(scope="module", name="monitored_home")
+def fixture_monitored_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with a calm report and then a dark-traffic report, built once for this file."""
+    from tests.utils.homes import workspace_at
+
+    home = tmp_path_factory.mktemp("monitor_page") / "workspace"
+    with workspace_at(home):
+        scratch = home.parent / "scratch"
+        add_monitored_model(scratch)
+        send_shifted(scratch, [("none", 40, 1)])
+        build_drift_report(window=40)
+        send_shifted(scratch, [("dark", 40, 2)])
+        build_drift_report(window=40)
+    return home
+
+
+@pytest.fixture(name="with_reports")
+def fixture_with_reports(workspace: Settings, monitored_home: Path) -> Settings:
+    """A copy of the monitored workspace as this test's own."""
+    dispose_all()
+    shutil.rmtree(workspace.home, ignore_errors=True)
+    shutil.copytree(monitored_home, workspace.home)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def test_without_a_model_the_page_explains(workspace: Settings) -> None:
+    at = open_page(PAGE)
+    text = all_text(at)
+    assert "No model serves yet" in text and "No drift report yet" in text
+
+
+def test_latest_report_with_alarm_badges_and_embedded_report(with_reports: Settings) -> None:
+    at = open_page(PAGE)
+    text = all_text(at)
+    assert "Drift alarm" in text and "brightness" in text
+    assert ":red-badge[:material/trending_up: brightness: drift]" in text
+    assert ":green-badge[width: ok]" in text
+    assert "evidently ui --workspace" in text
+    frames = at.get("iframe")
+    assert frames, "the Evidently report is embedded"
+    assert "Dataset Drift" in str(frames[0].proto)  # Evidently's own HTML report
+
+
+def test_drill_down_sends_the_dark_pictures_to_review(with_reports: Settings) -> None:
+    at = open_page(PAGE)
+    assert at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("drill-feature-"))).value in (
+        "brightness",
+        "contrast",
+        "sharpness",
+    )
+    feature_box = at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("drill-feature-")))
+    feature_box.set_value("brightness").run()
+    assert not at.exception
+    assert "where brightness below" in all_text(at)
+    send = next(b for b in at.button if b.key and b.key.startswith("drill-send-"))
+    assert send.label.startswith("Send ") and "picture(s) to the review queue" in send.label
+    send.click().run()
+    assert not at.exception
+    assert "to the review queue" in all_text(at)
+    with session_scope() as session:
+        items = review_store.list_review_items(session=session, status="open")
+    assert items and all(i.source == ReviewSource.DRIFT and "brightness below" in i.reason for i in items)
+
+
+def test_buttons_queue_a_report_and_simulated_traffic(with_reports: Settings) -> None:
+    at = open_page(PAGE)
+    at.button(key="monitor-build").click().run()
+    assert not at.exception
+    at.selectbox(key="monitor-shift").select_index(2)  # blur
+    at.number_input(key="monitor-images").set_value(5)
+    next(b for b in at.button if b.label == "Send traffic").click().run()
+    assert not at.exception
+    with session_scope() as session:
+        kinds = {j.kind: j for j in job_store.list_jobs(session=session, limit=10)}
+    assert JobKind.DRIFT_REPORT in kinds and JobKind.SIMULATE_TRAFFIC in kinds
+    assert kinds[JobKind.SIMULATE_TRAFFIC].params == {"shift": "blur", "images": 5, "seed": 0}
