@@ -69,7 +69,7 @@ def main() -> None:
         f"{PAGE_POLL_S:.0f} s. Default heartbeat settings ({settings.heartbeat_interval_s:g} s beat, "
         f"{settings.heartbeat_timeout_s:g} s timeout): the dead-pid check sees the kill; the heartbeat is the "
         "backstop for a frozen worker or one on another machine. Goal: seen within 15 s, ratio ≤ 1.\n\n"
-        + table(rows, ("kill → failed", "reap loop", "+ page poll", "(+ page poll) / 15 s"))
+        + table(rows, ("over the rounds", "kill → failed (reap loop)", "+ page poll", "(+ page poll) / 15 s"))
         + f"\n\nUntouched jobs that still succeeded (no false alarm under load): {survived} of {args.rounds}. "
         f"Rounds with no staging, unpacked or half-made folder left after recovery: {clean} of {args.rounds}."
     )
