@@ -40,6 +40,14 @@ class PreparedFile:
 
 
 @dataclass(frozen=True)
+class DroppedCategory:
+    """A source category the import left out (e.g. Roboflow's project placeholder), with why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class PreflightReport:
     """What an import did.
 
@@ -50,6 +58,11 @@ class PreflightReport:
         counts: Named counts (images, train, val, boxes, classes, ...) in the order `prepare` wrote them.
         class_map: How source class ids became YOLO ids.
         files: Every source image and what became of it.
+        layout: The export layout detected, as the tool that wrote it would name it (None for older reports).
+        splits_given: The splits the source gave ("train", "val", "test").
+        splits_kept: Whether those splits were kept as given.
+        images_split_here: How many images the import had to split into train / val itself.
+        dropped_categories: Source categories left out, with why.
     """
 
     format: str | None = None
@@ -58,6 +71,11 @@ class PreflightReport:
     counts: dict[str, int] = field(default_factory=dict)
     class_map: list[ClassMapping] = field(default_factory=list)
     files: list[PreparedFile] = field(default_factory=list)
+    layout: str | None = None
+    splits_given: tuple[str, ...] = ()
+    splits_kept: bool | None = None
+    images_split_here: int | None = None
+    dropped_categories: tuple[DroppedCategory, ...] = ()
 
     @property
     def found(self) -> bool:
@@ -87,6 +105,15 @@ class PreflightReport:
             counts=counts,
             class_map=class_map,
             files=files,
+            layout=str(raw["layout"])[:300] if raw.get("layout") else None,
+            splits_given=tuple(str(x) for x in raw.get("splits_given") or [] if isinstance(x, str)),
+            splits_kept=raw["splits_kept"] if isinstance(raw.get("splits_kept"), bool) else None,
+            images_split_here=_int_or_none(raw.get("images_split_here")),
+            dropped_categories=tuple(
+                DroppedCategory(str(_mapping(d).get("name", "")), str(_mapping(d).get("reason", "")))
+                for d in (raw.get("dropped_categories") or [])
+                if isinstance(d, Mapping)
+            ),
         )
 
 

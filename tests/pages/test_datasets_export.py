@@ -29,6 +29,7 @@ def test_export_control_writes_a_zip_and_offers_it(built_home: Path, workspace: 
     dispose_all()
     shutil.copytree(built_home, workspace.home, symlinks=True, dirs_exist_ok=True)
     at = open_page(PAGE)
+    assert any(str(t.value).startswith("Layout: COCO dataset") for t in at.text), "the layout is named"
     at.radio(key="ds_export_fmt_1").set_value(fmt).run()
     at.button(key="ds_export_go_1").click().run()
     assert not at.exception, [e.value for e in at.exception]

@@ -61,6 +61,8 @@ def test_export_then_import_gives_the_same_dataset(
     assert images_back.keys() == images.keys()
     report = datasets.prepare_report(back.id)
     assert report.counts["left_out_images"] == 0
+    assert report.layout is not None and report.splits_kept is True
+    assert {"coco": "COCO", "yolo": "YOLO", "voc": "Pascal VOC"}[fmt] in report.layout
     for name, (split, digest, boxes) in images.items():
         split_back, digest_back, boxes_back = images_back[name]
         assert (split_back, digest_back) == (split, digest), name

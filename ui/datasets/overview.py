@@ -175,7 +175,23 @@ COUNT_LABELS = {
     "annotations": "Annotations read",
     "boxes_clipped": "Boxes clipped to the image border",
     "annotations_dropped": "Annotations dropped (unusable)",
+    "boxes_of_left_out_images": "Boxes on images left out",
+    "annotations_without_image": "Annotations naming no listed image",
+    "labels_without_image": "Label files without an image",
+    "crowd_excluded": "Crowd annotations left out",
+    "difficult_boxes": "Boxes marked difficult (VOC, kept)",
+    "truncated_boxes": "Boxes marked truncated (VOC, kept)",
 }
+
+
+def layout_caption(report: PreflightReport) -> None:
+    """The layout detected, what happened to the source's splits, and the categories left out (plain text)."""
+    if report.layout:
+        given = ", ".join(report.splits_given) or "none"
+        kept = "kept as given" if report.splits_kept else f"{report.images_split_here or 0} images split here"
+        st.text(f"Layout: {report.layout}. Splits in the source: {given}; {kept}.")
+    for dropped in report.dropped_categories:
+        st.text(f"Category left out: {dropped.name} ({dropped.reason}).")
 
 
 def preflight_ui(report: PreflightReport) -> None:
@@ -185,6 +201,7 @@ def preflight_ui(report: PreflightReport) -> None:
     share = "?" if report.val_fraction is None else f"{report.val_fraction:g}"
     seed = "?" if report.seed is None else report.seed
     st.caption(f"Converted from {fmt} · validation share {share} · seed {seed}")
+    layout_caption(report)
     left, right = st.columns(2)
     with left:
         st.markdown("**Counts**")
