@@ -1,8 +1,11 @@
 """The job runner: a job is a store row plus a detached subprocess (`python -m jobs.worker JOB_ID`).
 
 The console calls `submit()` and returns at once; the worker process calls `run_job()`, which runs the registered
-task function, writes progress and a heartbeat to the store and records how the job ended. `cancel()` signals the
-worker's process group; `reap()` fails workers whose heartbeat went stale and starts queued jobs when a slot frees.
+task function, writes progress and a heartbeat to the store and records how the job ended (with a failure code when
+it failed). `cancel()` signals the worker's process group. `reap()` fails jobs whose worker died — its process on
+this machine is gone (seen at once) or its heartbeat went stale (a frozen worker, or one on another machine) — runs
+the kind's recovery (`backend.runtime.registry`) to settle what the worker left half-done, and starts queued jobs
+when a slot frees.
 """
 
 from __future__ import annotations
