@@ -77,7 +77,9 @@ def start_import(
 
 def start_validation(version_id: int, *, title: str = "") -> int:
     """Queue a job that re-runs every data-quality check on a dataset version; returns the job id."""
-    return runner.submit(JobKind.VALIDATE, {"version_id": int(version_id)}, title=title or f"Validate {version_id}")
+    return runner.submit(
+        JobKind.VALIDATE, {"version_id": int(version_id)}, title=title or f"Validate dataset version {version_id}"
+    )
 
 
 # --- job bodies (run in the worker) and their crash recovery (run by the runner) ----------------------------------
