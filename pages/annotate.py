@@ -39,24 +39,27 @@ if image is None:
     st.stop()
 
 author = ROLES.get(current_role(), current_role())
-editor_col, side_col = st.columns([3, 2])
-with side_col:
+reasons_col, class_col = st.columns([3, 2])
+with reasons_col:
     reasons_ui(selection, by=author)
+with class_col:
     new_class = st.selectbox(
         "Class of new boxes",
         images.names,
         key="annot_new_class",
         help="Draw a box on the picture and it gets this class. Change a box's class in the table below.",
     )
-    st.markdown(
-        f"<span style='color:{color_for(new_class)}'>■</span> drawing **{new_class}** · Alt+← / Alt+→ previous / "
-        "next · Ctrl+Enter saves. Turn on the canvas's edit toggle to move, resize or delete boxes.",
-        unsafe_allow_html=True,
-    )
-with editor_col:
-    boxes = canvas_ui(image, images.names, new_class)
-with side_col:
+st.markdown(
+    f"<span style='color:{color_for(new_class)}'>■</span> Drag on the picture to draw a **{new_class}** box. "
+    "Turn on the canvas's edit toggle (pencil) to move, resize or delete boxes · Alt+← / Alt+→ previous / next · "
+    "Ctrl+Enter saves.",
+    unsafe_allow_html=True,
+)
+boxes = canvas_ui(image, images.names, new_class)
+table_col, save_col = st.columns([3, 2])
+with table_col:
     box_table_ui(image, images.names, boxes)
+with save_col:
     saved = save_ui(image, boxes, author=author)
 if saved is not None:
     st.session_state[VERSION_KEY] = saved.version.id

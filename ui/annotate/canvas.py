@@ -47,7 +47,7 @@ def _shim_image_to_url() -> None:
     st_image.image_to_url = image_to_url  # type: ignore[attr-defined]
 
 
-def fit_scale(width: int, height: int, *, max_width: int = 760, max_height: int = 620) -> float:
+def fit_scale(width: int, height: int, *, max_width: int = 820, max_height: int = 640) -> float:
     """The display scale that fits an image into the editor (never enlarged past 2×)."""
     return min(max_width / width, max_height / height, 2.0)
 

@@ -29,6 +29,7 @@ EDITS_KEY = "annot_edits"  # {"<version>:<file>": [[class, [x1, y1, x2, y2]], ..
 GEN_KEY = "annot_gen"  # bumped to remount the canvas after the table changed the boxes
 SAVED_KEY = "annot_saved"  # the last save's outcome, shown after the rerun
 REFUSED_KEY = "annot_refused"
+INITIAL_KEY = "annot_initial"  # {canvas key: the drawing it was mounted with}
 
 
 def _edit_key(image: EditorImage) -> str:
@@ -77,9 +78,16 @@ def canvas_ui(image: EditorImage, names: list[str], new_class: str) -> list[tupl
         return boxes
     scale = fit_scale(image.width, image.height)
     gen = st.session_state.get(GEN_KEY, {}).get(_edit_key(image), 0)
+    key = f"annot-canvas-{image.version_id}-{image.file}-{gen}"
+    # The drawing a canvas starts from stays the same for its whole life: a changed initial_drawing would make
+    # the browser redraw and send the drawing back, a rerun that can swallow a click made meanwhile.
+    initial = st.session_state.setdefault(INITIAL_KEY, {})
+    if key not in initial:
+        initial.clear()
+        initial[key] = to_drawing(boxes, scale)
     result = sdc.st_canvas(
         background_image=Path(image.path).read_bytes(),
-        initial_drawing=to_drawing(boxes, scale),
+        initial_drawing=initial[key],
         drawing_mode="labeled_rect",
         label=new_class,
         stroke_color=color_for(new_class),
@@ -88,7 +96,7 @@ def canvas_ui(image: EditorImage, names: list[str], new_class: str) -> list[tupl
         width=round(image.width * scale),
         height=round(image.height * scale),
         font_size=13,
-        key=f"annot-canvas-{image.version_id}-{image.file}-{gen}",
+        key=key,
     )
     drawn = from_drawing(
         result.json_data, scale, width=image.width, height=image.height, default_class=new_class, names=names

@@ -68,7 +68,10 @@ def version_ui(entries: list[tuple[str, DatasetVersion]]) -> tuple[str, DatasetV
 
 def selection_ui(dataset: str, version: DatasetVersion, all_files: list[str], names: list[str]) -> Selection:
     """Queue or all images, filters, and the position with previous / next (Alt+← / Alt+→)."""
-    mode = st.segmented_control("Images", [QUEUE, ALL], default=QUEUE, key="annot_mode") or QUEUE
+    if "annot_mode" not in st.session_state:  # start in the queue when it holds something, else on all images
+        waiting = call(review_queue, version.dataset_id, action="Reading the queue")
+        st.session_state["annot_mode"] = QUEUE if waiting else ALL
+    mode = st.radio("Images", [QUEUE, ALL], key="annot_mode", horizontal=True)
     items: list[ReviewItem] = []
     if mode == QUEUE:
         filter_cols = st.columns(2)
