@@ -54,10 +54,13 @@ def run(args: argparse.Namespace) -> str:
     try:
         if args.yolo:
             src = Path(args.yolo)
+            confine_to = None
             if _is_zip(src):
                 temporary.append(_extract(src, out))
-                src = temporary[-1] / "x"
-            result = prepare_yolo(src, out, val_fraction=args.val_fraction, seed=args.seed, progress=progress)
+                src = confine_to = temporary[-1] / "x"
+            result = prepare_yolo(
+                src, out, val_fraction=args.val_fraction, seed=args.seed, progress=progress, confine_to=confine_to
+            )
             return result.summary_line()
         coco = Path(args.coco)
         images = Path(args.images) if args.images else None

@@ -33,7 +33,6 @@ from backend.data.quality.measurements import probe_images
 from backend.data.quality.reader import (
     label_path_for,
     list_images,
-    load_data_yaml,
     parse_names,
     parse_yolo_line,
     resolve_split_dirs,
@@ -617,6 +616,7 @@ def prepare_yolo(
     val_fraction: float = 0.2,
     seed: int = 0,
     progress: ProgressFn = null_progress,
+    confine_to: Path | None = None,
 ) -> PrepareResult:
     """Import a YOLO folder or Roboflow export (a data.yaml with train / valid|val / test image folders).
 
@@ -630,19 +630,24 @@ def prepare_yolo(
         val_fraction: Share of images for val when the source has no val split.
         seed: Seed of that split.
         progress: Progress callback.
+        confine_to: For an extracted archive: every folder the data.yaml names must resolve inside it.
 
     Returns:
         A PrepareResult.
 
     Raises:
-        BadInputError: No data.yaml, bad names, no image folders, bad arguments.
+        BadInputError: No data.yaml, bad names, a YAML alias bomb, no image folders, a folder outside
+            `confine_to`, bad arguments.
     """
     src, out_dir = Path(src), Path(out_dir)
     _check_fraction(val_fraction)
     if not src.exists():
         raise BadInputError(f"The dataset {src} does not exist.")
     yaml_path = _find_data_yaml(src)
-    data = load_data_yaml(yaml_path)
+    from backend.data.formats.model import confine
+    from backend.data.formats.yolo import load_yaml_safely
+
+    data = load_yaml_safely(yaml_path)
     names = parse_names(data.get("names"))
     if not names:
         raise BadInputError(f"{yaml_path.name} defines no class names.")
@@ -654,6 +659,8 @@ def prepare_yolo(
     found = {split: [f for f in folders if f.is_dir()] for split, folders in split_dirs.items()}
     if not any(found.values()):
         raise BadInputError(f"None of the image folders in {yaml_path.name} exist: {', '.join(missing)}.")
+    for folder in (f for folders in found.values() for f in folders):
+        confine(folder, confine_to, f"{yaml_path.name} names the folder {folder.name}/, which")
     _check_out_dir(out_dir, [yaml_path.parent])
     issues = IssueCollector()
     items: list[_Item] = []

@@ -230,3 +230,17 @@ def test_nothing_recognisable_names_the_layouts(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="Label Studio") as info:
         read_source(tmp_path)
     assert "CVAT" in str(info.value) and "Pascal VOC" in str(info.value)
+
+
+def test_prepare_yolo_refuses_archive_folders_outside_the_archive(demo: Demo, tmp_path: Path) -> None:
+    from backend.data.prepare import prepare_yolo
+
+    outside = tmp_path / "server" / "images"
+    outside.mkdir(parents=True)
+    shutil.copyfile(demo.root / "images" / demo.images[0]["file_name"], outside / "secret.jpg")
+    archive = tmp_path / "extracted"
+    archive.mkdir()
+    (archive / "data.yaml").write_text(f"names: [a]\ntrain: {outside}\n")
+    with pytest.raises(BadInputError, match="outside the imported archive"):
+        prepare_yolo(archive, tmp_path / "out", confine_to=archive)
+    assert not (tmp_path / "out").exists()
