@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import yaml
 from PIL import Image
 
 from backend.core.errors import BadInputError
+from backend.core.settings import Settings
 from backend.data.prepare import coco_class_map, prepare_coco, prepare_yolo, stratified_split
 from jobs import prepare as prepare_cli
 
@@ -179,12 +181,18 @@ def test_coco_conversion_reports_every_case(coco_case: tuple[Path, Path], tmp_pa
     assert line.startswith("Prepared 8 images (") and str(out.resolve()) in line
 
 
-def test_images_are_hardlinked_not_copied(coco_case: tuple[Path, Path], tmp_path: Path) -> None:
+def test_user_images_are_copied_workspace_images_hardlinked(
+    coco_case: tuple[Path, Path], tmp_path: Path, workspace: Settings
+) -> None:
     coco_json, images = coco_case
-    out = tmp_path / "out"
-    prepare_coco(coco_json, images, out)
-    written = next((out / "images").rglob("plain.jpg"))
-    assert written.stat().st_ino == (images / "plain.jpg").stat().st_ino
+    prepare_coco(coco_json, images, tmp_path / "out")
+    written = next((tmp_path / "out" / "images").rglob("plain.jpg"))
+    assert written.stat().st_ino != (images / "plain.jpg").stat().st_ino  # the user's file is never shared
+    owned = workspace.home / "raw"
+    shutil.copytree(coco_json.parent, owned)
+    prepare_coco(owned / coco_json.name, owned / images.relative_to(coco_json.parent), tmp_path / "out2")
+    written = next((tmp_path / "out2" / "images").rglob("plain.jpg"))
+    assert written.stat().st_ino == (owned / images.relative_to(coco_json.parent) / "plain.jpg").stat().st_ino
 
 
 def test_duplicate_category_names_are_refused(tmp_path: Path) -> None:
