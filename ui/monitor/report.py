@@ -21,7 +21,7 @@ def alarm_ui(report: DriftReport) -> None:
     when = f"{ago(report.created_at)} ({report.trigger})"
     window = f"{report.n_current} recent predictions vs {report.n_reference} training images"
     if report.drifted:
-        st.error(
+        st.warning(
             f"**Drift alarm**: {len(drifted)} of {len(tested)} features drifted ({', '.join(drifted)}). "
             f"{window}; report {when}.",
             icon=":material/warning:",
