@@ -94,7 +94,7 @@ def _same(a: LabelBox, b: LabelBox) -> bool:
 
 def diff_boxes(old: list[LabelBox], new: list[LabelBox]) -> BoxDiff:
     """Count what changed from `old` to `new` (one image's boxes): each box change counted once per kind."""
-    from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+    from scipy.optimize import linear_sum_assignment
 
     diff = BoxDiff()
     rest_new = list(new)

@@ -182,7 +182,7 @@ def build_report(reference: pd.DataFrame, current: pd.DataFrame, params: Monitor
     preset = DataDriftPreset(
         columns=columns,
         drift_share=params.drift_share,
-        per_column_method=dict(methods),  # type: ignore[arg-type]
+        per_column_method=dict(methods),
         per_column_threshold=dict(thresholds),
     )
     with warnings.catch_warnings():

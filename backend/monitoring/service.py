@@ -26,7 +26,7 @@ from backend.core.clock import utcnow
 from backend.core.enums import JobKind, JobStatus
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.params import MonitorParams, load_params
-from backend.core.progress import ProgressFn, null_progress
+from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import get_settings
 from backend.monitoring.reports import BuiltReport, build_report, write_report
 from backend.monitoring.tables import frame_from_images, frame_from_predictions, list_images
@@ -165,7 +165,7 @@ def build_drift_report(
             f"{params.min_window}. Detect more pictures (or simulate traffic) first."
         )
     progress(0.05, f"Reference: training version {version.label}")
-    reference = reference_frame(version, model, params=params, progress=lambda f, m: progress(0.05 + 0.6 * (f or 0), m))
+    reference = reference_frame(version, model, params=params, progress=sub_progress(progress, 0.05, 0.65))
     current = frame_from_predictions(predictions)
     progress(0.7, f"Comparing {len(current)} predictions with {len(reference)} training images")
     built = build_report(reference, current, params)
@@ -313,12 +313,8 @@ def drift_between_folders(
                 f"{params.min_window}."
             )
     detector = Detector.load(Path(weights), device=default_device())
-    reference = frame_from_images(
-        ref_images, detector, conf=params.conf, progress=lambda f, m: progress(0.5 * (f or 0), m)
-    )
-    current = frame_from_images(
-        cur_images, detector, conf=params.conf, progress=lambda f, m: progress(0.5 + 0.4 * (f or 0), m)
-    )
+    reference = frame_from_images(ref_images, detector, conf=params.conf, progress=sub_progress(progress, 0.0, 0.5))
+    current = frame_from_images(cur_images, detector, conf=params.conf, progress=sub_progress(progress, 0.5, 0.9))
     built = build_report(reference, current, params)
     write_report(built, Path(out_dir))
     progress(1.0, built.result.summary_line())

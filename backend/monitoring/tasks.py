@@ -6,6 +6,7 @@ import shutil
 from typing import Any
 
 from backend.core.enums import JobKind
+from backend.core.progress import sub_progress
 from backend.runtime.registry import JobContext, nothing_to_recover, register_task
 
 
@@ -41,9 +42,9 @@ def simulate_traffic_task(ctx: JobContext) -> dict[str, Any]:
             out_dir=folder,
             seed=int(ctx.params.get("seed", 0)),
             workers=1,
-            progress=lambda f, m: ctx.progress(0.5 * (f or 0.0), m),
+            progress=sub_progress(ctx.progress, 0.0, 0.5),
         )
-        ids = send_traffic(batch.files, progress=lambda f, m: ctx.progress(0.5 + 0.5 * (f or 0.0), m))
+        ids = send_traffic(batch.files, progress=sub_progress(ctx.progress, 0.5, 1.0))
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the prediction log keeps its own copies
     report_job = maybe_start_auto_report()

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from backend.core.errors import BadInputError
-from backend.core.progress import ProgressFn, null_progress
+from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.data.demo import generate_demo_dataset
 
 MAX_TRAFFIC_IMAGES = 20_000
@@ -112,7 +112,7 @@ def generate_traffic(
             images=pool_size,
             seed=TRAFFIC_SEED_BASE + seed,
             workers=workers,
-            progress=lambda f, m: progress(0.8 * (f or 0.0), m),
+            progress=sub_progress(progress, 0.0, 0.8),
         )
         coco = json.loads((Path(tmp) / "annotations.json").read_text(encoding="utf-8"))
         entries = _entries(coco)
