@@ -1,1 +1,2 @@
-"""Training: the ultralytics trainer, the training service and job, evaluation, ClearML tracking and ONNX export."""
+"""Training: the ultralytics trainer, the training service (start, resume, estimate), the training job and its crash
+recovery (tasks), evaluation, ClearML tracking and ONNX export."""
