@@ -14,9 +14,10 @@ from the workspace runs folder; the Detect page accepts pictures, never model fi
 Bad input: `detect_image` loads the picture with `backend.imaging.loading.load_image` first, so a file it refuses raises
 `BadInputError` before anything is written (no prediction row, no image file).
 
-Cost: the work around the model (safe decode, features, drawing, two small JPEGs, one row) runs after it, in the
-caller's thread. Running it beside the model in a thread was tried: on a small CPU machine it competes with torch's
-own threads and made the model slower (bench/detect.py), so it stays sequential.
+Cost: the work around the model (safe decode, features, drawing, one row) runs after it, in the caller's thread.
+Running it beside the model in a thread was tried: on a small CPU machine it competes with torch's own threads and
+made the model slower (bench/detect.py). The two JPEG copies are encoded and written after the answer, on one
+background thread, once the row that points at them is stored (`wait_for_copies` waits for them).
 
 Stored pictures: unless `store_prediction_images` is off, a copy resized to at most `STORED_MAX_SIDE` pixels and a
 thumbnail of at most `THUMB_MAX_SIDE` go to `predictions_dir/YYYY/MM/DD/<uuid>.jpg` and `<uuid>_thumb.jpg` (upright,
@@ -28,9 +29,11 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -45,7 +48,7 @@ from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
 from backend.imaging.features import image_features
-from backend.imaging.loading import LoadedImage, load_image
+from backend.imaging.loading import load_image
 from backend.serving.inference import Detection, Detector
 from backend.store import predictions as prediction_store
 from backend.store import registry as model_store
@@ -386,30 +389,26 @@ def detect_image(
     keep = settings.store_prediction_images if store_images is None else store_images
     image_path = thumb_path = None
     if keep:
-        image_path, thumb_path = _save_copies(loaded, settings.predictions_dir)
-    try:
-        with session_scope() as session:
-            row = prediction_store.add_prediction(
-                session=session,
-                model_id=model.model_id,
-                model_label=model.log_label,
-                source=source,
-                image_name=name,
-                image_sha256=loaded.sha256,
-                image_path=str(image_path) if image_path else None,
-                thumb_path=str(thumb_path) if thumb_path else None,
-                features=features,
-                detections=[det.as_dict() for det in result.detections],
-                latency_ms=result.latency_ms,
-                conf=conf,
-                iou=iou,
-            )
-    except BaseException:
-        # No row points at the files: do not leave orphans behind.
-        for path in (image_path, thumb_path):
-            if path is not None:
-                path.unlink(missing_ok=True)
-        raise
+        image_path, thumb_path = _copy_paths(settings.predictions_dir)
+    with session_scope() as session:
+        row = prediction_store.add_prediction(
+            session=session,
+            model_id=model.model_id,
+            model_label=model.log_label,
+            source=source,
+            image_name=name,
+            image_sha256=loaded.sha256,
+            image_path=str(image_path) if image_path else None,
+            thumb_path=str(thumb_path) if thumb_path else None,
+            features=features,
+            detections=[det.as_dict() for det in result.detections],
+            latency_ms=result.latency_ms,
+            conf=conf,
+            iou=iou,
+        )
+    if image_path is not None and thumb_path is not None:
+        # after the answer: the row is stored, so no file is ever written without a row pointing at it
+        _schedule_copies(loaded.image, image_path, thumb_path)
     return DetectOutcome(
         prediction_id=row.id,
         image_name=name,
@@ -427,16 +426,60 @@ def detect_image(
     )
 
 
-def _save_copies(loaded: LoadedImage, root: Path) -> tuple[Path, Path]:
-    """Write the resized copy and the thumbnail under root/YYYY/MM/DD/ and return their absolute paths."""
+def _copy_paths(root: Path) -> tuple[Path, Path]:
+    """Fresh absolute paths for the resized copy and the thumbnail under root/YYYY/MM/DD/ (folder created)."""
     folder = (root / utcnow().strftime("%Y/%m/%d")).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     stem = uuid.uuid4().hex
-    copy_path, thumb_path = folder / f"{stem}.jpg", folder / f"{stem}_thumb.jpg"
-    copy = _fit(loaded.image, STORED_MAX_SIDE)
+    return folder / f"{stem}.jpg", folder / f"{stem}_thumb.jpg"
+
+
+def _save_copies(image: Image.Image, copy_path: Path, thumb_path: Path) -> None:
+    """Write the resized copy and the thumbnail (each atomically)."""
+    copy = _fit(image, STORED_MAX_SIDE)
     _write_jpeg(copy, copy_path, quality=88)
     _write_jpeg(_fit(copy, THUMB_MAX_SIDE), thumb_path, quality=80)
-    return copy_path, thumb_path
+
+
+class _CopyWriter:
+    """Encodes and writes prediction pictures on one background thread (PIL releases the GIL while encoding)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: set[Future[None]] = set()
+
+    def submit(self, image: Image.Image, copy_path: Path, thumb_path: Path) -> None:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plateops-copies")
+            future = self._pool.submit(_save_copies, image, copy_path, thumb_path)
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        if future.exception() is not None:  # the row stays; readers treat a missing picture as "not kept"
+            logger.warning("Could not write a prediction picture: %s", future.exception())
+
+    def wait(self, timeout: float | None) -> None:
+        with self._lock:
+            pending = list(self._pending)
+        wait(pending, timeout=timeout)
+
+
+_COPIES = _CopyWriter()
+
+
+def _schedule_copies(image: Image.Image, copy_path: Path, thumb_path: Path) -> None:
+    """Write the copies after the answer, on the background writer."""
+    _COPIES.submit(image, copy_path, thumb_path)
+
+
+def wait_for_copies(timeout: float | None = 30.0) -> None:
+    """Block until every scheduled picture copy is written (tests, benchmarks, shutdown)."""
+    _COPIES.wait(timeout)
 
 
 def _fit(image: Image.Image, max_side: int) -> Image.Image:

@@ -25,6 +25,7 @@ from backend.serving.service import (
     load_detector,
     record_feedback,
     serving_model,
+    wait_for_copies,
 )
 from backend.store import predictions as prediction_store
 from backend.store import registry as model_store
@@ -65,6 +66,7 @@ def _predictions() -> list:
 
 
 def _stored_files(settings: Settings) -> list[Path]:
+    wait_for_copies()
     root = settings.predictions_dir
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
@@ -162,7 +164,8 @@ def test_detect_image_logs_features_detections_and_pictures(
     assert {d["class"] for d in row.detections} == {"banana"}
     assert row.latency_ms == outcome.latency_ms > 0
     assert outcome.total_ms >= outcome.latency_ms
-    # A resized copy and a thumbnail under predictions/YYYY/MM/DD/.
+    # A resized copy and a thumbnail under predictions/YYYY/MM/DD/, written after the answer.
+    wait_for_copies()
     copy, thumb = Path(str(row.image_path)), Path(str(row.thumb_path))
     assert copy == outcome.image_path and thumb == outcome.thumb_path
     assert copy.parent == thumb.parent and copy.parent.parent.parent.parent == workspace.predictions_dir.resolve()
@@ -223,6 +226,7 @@ def test_exif_rotated_photo_gives_boxes_on_the_upright_picture(
     boxes = sorted(tuple(d["box"]) for d in _predictions()[0].detections)
     np.testing.assert_allclose(np.array(boxes), np.array(expected), atol=0.11)
     assert max(b[3] for b in boxes) > 60  # below the stored picture's height: upright coordinates
+    wait_for_copies()
     with Image.open(str(outcome.image_path)) as stored:
         assert stored.size == (60, 120)  # the kept copy is upright too
         assert stored.getexif().get(imgs.EXIF_ORIENTATION) is None
