@@ -45,6 +45,8 @@ LAYOUTS: list[tuple[str, Callable[[Demo, Path], Expected], LayoutKind, str]] = [
     ("cvat_yolo", tools.build_cvat_yolo, LayoutKind.YOLO_DARKNET, "CVAT YOLO 1.1"),
     ("voc", tools.build_voc, LayoutKind.VOC, "Pascal VOC"),
     ("labelimg", tools.build_labelimg_voc, LayoutKind.VOC, "LabelImg"),
+    ("roboflow_voc", tools.build_roboflow_voc, LayoutKind.VOC, "Roboflow VOC"),
+    ("fiftyone_yolov4", tools.build_fiftyone_yolov4, LayoutKind.YOLO_DARKNET, "FiftyOne YOLOv4"),
     ("fiftyone_coco", tools.build_fiftyone_coco, LayoutKind.COCO, "FiftyOne COCO"),
     ("fiftyone_yolov5", tools.build_fiftyone_yolov5, LayoutKind.YOLO, "FiftyOne YOLOv5"),
     ("cvat_coco", tools.build_cvat_coco, LayoutKind.COCO, "CVAT COCO"),

@@ -119,3 +119,23 @@ def test_folder_import_copies_so_the_source_can_change(workspace: Settings, demo
         image.write_bytes(b"overwritten")
     after = {p.name: p.read_bytes() for p in Path(version.path).rglob("*.jpg")}
     assert after == before and len(before) == 20
+
+
+def test_cli_refuses_an_archive_whose_data_yaml_points_outside(
+    workspace: Settings, demo_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    outside = tmp_path / "server-photos"
+    outside.mkdir()
+    image = next((demo_raw / "images").iterdir())
+    (outside / image.name).write_bytes(image.read_bytes())
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("export/data.yaml", f"names: [apple]\ntrain: {outside}\nval: {outside}\n")
+        zf.writestr("export/images/placeholder.txt", "")
+    importer = importlib.import_module("jobs.import")
+    assert importer.main(["--source", str(archive), "--name", "evil"]) == 2
+    err = capsys.readouterr().err
+    assert "outside the imported archive" in err and "Traceback" not in err
+    assert not any((workspace.home / "datasets").glob("evil/v*"))

@@ -250,6 +250,30 @@ def build_labelimg_voc(demo: Demo, out: Path) -> Expected:
     return demo.expected(splits=False)
 
 
+def build_roboflow_voc(demo: Demo, out: Path) -> Expected:
+    """Roboflow Pascal VOC: train/, valid/, test/ each holding the images and their .xml side by side."""
+    build_voc(demo, out / "tmp", flags=False)
+    for index, image in enumerate(demo.images):
+        split = demo.split_of(index)
+        stem = image["file_name"].rsplit(".", 1)[0]
+        (out / split).mkdir(parents=True, exist_ok=True)
+        shutil.move(out / "tmp" / "JPEGImages" / image["file_name"], out / split / image["file_name"])
+        shutil.move(out / "tmp" / "Annotations" / f"{stem}.xml", out / split / f"{stem}.xml")
+    shutil.rmtree(out / "tmp")
+    _write(out / "README.roboflow.txt", "Exported via roboflow.com\n")
+    return demo.expected(splits=True)
+
+
+def build_fiftyone_yolov4(demo: Demo, out: Path) -> Expected:
+    """FiftyOne YOLOv4Dataset: obj.names, images.txt listing data/<file>, data/ with images and label .txt files."""
+    for image in demo.images:
+        _copy(demo, image, out / "data" / image["file_name"])
+        _write(out / "data" / (image["file_name"].rsplit(".", 1)[0] + ".txt"), _yolo_lines(demo, image))
+    _write(out / "obj.names", "".join(f"{n}\n" for n in demo.names))
+    _write(out / "images.txt", "".join(f"data/{i['file_name']}\n" for i in demo.images))
+    return demo.expected(splits=False)
+
+
 def build_fiftyone_coco(demo: Demo, out: Path) -> Expected:
     """FiftyOne COCODetectionDataset: data/ and labels.json."""
     for image in demo.images:
