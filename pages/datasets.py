@@ -27,7 +27,8 @@ if entries is None:
 if not entries:
     st.info(
         "**No dataset yet.** A dataset is a set of food photos with a box around each food item. "
-        "Import your own (a COCO or YOLO/Roboflow export), or create the demo food set to try PlateOps out."
+        "Import your own (a COCO, YOLO or Pascal VOC export from Roboflow, CVAT, Label Studio or FiftyOne), "
+        "or create the demo food set to try PlateOps out."
     )
     demo_jobs = call(list_jobs, kind="demo_dataset", active_only=True, action="Reading jobs") or []
     if demo_jobs:

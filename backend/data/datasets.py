@@ -1,4 +1,4 @@
-"""Datasets as the console sees them: import (COCO, YOLO/Roboflow, zip, demo) into immutable DVC versions,
+"""Datasets as the console sees them: import (COCO, YOLO, VOC and tool layouts, zip, demo) into DVC versions,
 validation stored per image, and the gallery's view of a version.
 
 Import pipeline: extract safely → detect layout → pre-flight conversion into `datasets/<name>/v<N>/` →
@@ -461,7 +461,7 @@ def save_upload(stream: BinaryIO, filename: str) -> Path:
         BadInputError: The file is not a .zip.
     """
     if Path(filename).suffix.lower() != ".zip":
-        raise BadInputError(f"{filename} is not a .zip file. Upload a .zip of a COCO or YOLO/Roboflow export.")
+        raise BadInputError(f"{filename} is not a .zip file. Upload a .zip of a COCO, YOLO or Pascal VOC export.")
     folder = get_settings().home / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     stem = _UPLOAD_NAME_RE.sub("_", Path(filename).stem)[:60] or "upload"

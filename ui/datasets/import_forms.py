@@ -99,7 +99,10 @@ def _submit_import(
 
 def _upload_form() -> None:
     with st.form("ds_upload_form", border=True):
-        st.caption("A .zip of a COCO export (annotations .json + images) or a YOLO / Roboflow export (data.yaml).")
+        st.caption(
+            "A .zip exported from Roboflow, CVAT, Label Studio, LabelImg or FiftyOne: COCO (one .json, or one per "
+            "split), YOLO (data.yaml, classes.txt or obj.names) or Pascal VOC (xml). Splits are kept as given."
+        )
         upload = st.file_uploader("Dataset archive", type=["zip"], key="ds_upload_file")
         fields = _common_fields("ds_upload")
         submitted = st.form_submit_button("Import", type="primary", key="ds_upload_submit", icon=":material/upload:")
@@ -120,8 +123,8 @@ def _upload_form() -> None:
 def _server_form() -> None:
     with st.form("ds_server_form", border=True):
         st.caption(
-            "A path the server can read: a folder with a COCO .json and images, a YOLO folder with "
-            "data.yaml, a COCO .json file, or a .zip."
+            "A path the server can read: a folder or .zip in any layout the upload takes (COCO, YOLO, "
+            "Label Studio, CVAT, Pascal VOC, FiftyOne), or a COCO .json file."
         )
         source = st.text_input("Path on the server", key="ds_server_path", placeholder="/data/lunch/annotations.json")
         images_dir = st.text_input(
