@@ -168,10 +168,11 @@ def stratified_split(images: dict[str, set[int]], *, val_fraction: float, seed: 
         for cls in sorted(class_count):
             if class_count[cls] < 2 or present[cls] > 0:
                 continue
-            candidates = sorted(
-                (n for n, s in split.items() if s == other and cls in images[n]),
-                key=lambda n, left=left: (not all(left[c] >= 2 for c in images[n]), len(images[n]), n),
-            )
+
+            def donor_rank(n: str, left: Counter[int] = left) -> tuple[bool, int, str]:
+                return (not all(left[c] >= 2 for c in images[n]), len(images[n]), n)
+
+            candidates = sorted((n for n, s in split.items() if s == other and cls in images[n]), key=donor_rank)
             if not candidates:
                 continue
             chosen = candidates[0]
@@ -510,14 +511,14 @@ def prepare_coco(
         if not isinstance(ann, dict):
             extra["annotations_ignored"] += 1
             continue
-        item = by_image_id.get(ann.get("image_id"))
-        if item is None:
+        owner = by_image_id.get(ann.get("image_id"))
+        if owner is None:
             extra["annotations_without_image"] += 1
             continue
         extra["annotations"] += 1
-        if not item.usable:
+        if not owner.usable:
             continue
-        name = item.out_name
+        name = owner.out_name
         if ann.get("iscrowd") in (1, True):
             issues.add(name, Check.CROWD_ANNOTATION, f"crowd annotation {ann.get('id')} was left out")
             extra["crowd_excluded"] += 1
@@ -565,10 +566,10 @@ def prepare_coco(
                 f"annotation {ann.get('id')} extends past the {width}x{height} image; it was clipped",
             )
             extra["boxes_clipped"] += 1
-        item.lines.append(
+        owner.lines.append(
             _yolo_line(cls, (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height)
         )
-        item.classes.add(cls)
+        owner.classes.add(cls)
 
     for item in items:
         if item.usable and not item.lines:

@@ -86,9 +86,9 @@ def model_table() -> list[ModelEntry]:
     with session_scope() as session:
         runs = run_store.list_runs(session=session, status="succeeded", limit=500)
         models: dict[int, RegisteredModel] = {}
-        for model in model_store.list_models(session=session):
-            if model.run_id is not None and model.run_id not in models:  # newest registration first
-                models[model.run_id] = model
+        for registered in model_store.list_models(session=session):
+            if registered.run_id is not None and registered.run_id not in models:  # newest registration first
+                models[registered.run_id] = registered
         versions = {v.id: v for v in dataset_store.list_versions(session=session)}
         datasets = {d.id: d.name for d in dataset_store.list_datasets(session=session)}
     entries = []
