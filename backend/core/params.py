@@ -45,7 +45,7 @@ class QualityParams(_Strict):
 
     dark_max_p95: float = Field(default=50.0, ge=0, le=255, description="Dark when the 95th grey percentile is under.")
     light_min_p5: float = Field(default=200.0, ge=0, le=255, description="Light when the 5th grey percentile is over.")
-    blurry_max_sharpness: float = Field(default=30.0, ge=0, description="Blurry under this Laplacian variance.")
+    blurry_max_sharpness: float = Field(default=60.0, ge=0, description="Blurry under this Laplacian variance.")
     grayscale_max_colour: float = Field(default=4.0, ge=0, le=255, description="Grayscale at or under this spread.")
     max_aspect_ratio: float = Field(default=2.5, gt=1, description="Odd when long side / short side exceeds this.")
     low_information_max_entropy: float = Field(default=4.0, ge=0, le=8, description="Low under this entropy (bits).")

@@ -186,7 +186,7 @@ class FactsCache:
 
     def label_results(self, stamps: dict[str, str]) -> dict[str, tuple[str, str, str]]:
         """(context, boxes, findings) stored for the label files whose stat stamp is unchanged."""
-        return self._unchanged("label_checks", "context, boxes, found", stamps)  # type: ignore[return-value]
+        return self._unchanged("label_checks", "context, boxes, found", stamps)
 
     def remember_label_results(self, rows: list[tuple[str, str, str, str, str]]) -> None:
         """Store (label path, stat stamp, check context, boxes, findings JSON) rows."""
