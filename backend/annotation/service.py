@@ -12,7 +12,6 @@ from backend.annotation.labels import index_version, read_label_file
 from backend.core.enums import ReviewSource
 from backend.core.errors import BadInputError
 from backend.imaging.drawing import image_size
-from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
@@ -84,7 +83,9 @@ def save_image_boxes(
 
 def start_validation(version_id: int) -> int:
     """Queue the data-quality checks on a version; returns the job id."""
-    return runner.submit("validate", {"version_id": version_id}, title=f"Validate dataset version {version_id}")
+    from backend.data.tasks import start_validation as start_data_validation
+
+    return start_data_validation(version_id, title=f"Validate dataset version {version_id} (saved on Annotate)")
 
 
 # --- review queue ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import backend.annotation.tasks  # registers label_errors, validate_retrain
 import backend.data.tasks  # registers demo_dataset, import_dataset, validate
 import backend.monitoring.tasks  # registers drift_report, simulate_traffic
 import backend.training.tasks  # registers train

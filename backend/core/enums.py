@@ -19,6 +19,8 @@ class JobKind(StrEnum):
     TRAIN = "train"
     DRIFT_REPORT = "drift_report"
     SIMULATE_TRAFFIC = "simulate_traffic"
+    LABEL_ERRORS = "label_errors"
+    VALIDATE_RETRAIN = "validate_retrain"
 
 
 class JobStatus(StrEnum):

@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
+from tests.e2e.conftest import Console, error_texts, start_console, stop_console, wait_idle
 from tests.utils.homes import build_demo_home, workspace_at
 
 pytestmark = pytest.mark.e2e
-
-SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot_annotate.png"
-
 
 @pytest.fixture(scope="module", name="console")
 def fixture_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
@@ -39,7 +36,7 @@ def _versions(home: Path) -> list[object]:
         return sorted(dataset_store.list_versions(session=session), key=lambda v: v.number)
 
 
-def test_draw_a_box_and_save_a_new_version(console: Console, page: Page) -> None:
+def test_draw_a_box_and_save_a_new_version(console: Console, page: Page, screenshots: Path) -> None:
     from backend.annotation.labels import index_version, read_label_file
     from backend.data.versions import manifest
     from backend.imaging.drawing import image_size
@@ -81,8 +78,7 @@ def test_draw_a_box_and_save_a_new_version(console: Console, page: Page) -> None
     wait_idle(page)
     page.get_by_text("Saved as v2").first.wait_for()
     assert not error_texts(page), error_texts(page)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(screenshots / "annotate.png"))
 
     parent_v, child = _versions(console.home)
     assert child.number == 2 and child.parent_id == parent_v.id and child.message == "Added a lemon in the corner"

@@ -1,0 +1,86 @@
+"""The annotation domain's background jobs: how to start each (typed `start_*`), what its worker runs, and how a
+crash of it is settled.
+
+Kinds: `label_errors` (rank a version's images by cleanlab label quality with the serving model and queue the
+lowest) and `validate_retrain` (after a batch of edits: validate the new version, then queue training on it with
+the previous run's parameters).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from backend.core.enums import JobKind, RunStatus
+from backend.core.errors import BadInputError
+from backend.runtime import runner
+from backend.runtime.registry import JobContext, nothing_to_recover, register_task
+from backend.store import datasets as dataset_store
+from backend.store import runs as run_store
+from backend.store.engine import session_scope
+from backend.store.records import Run
+
+
+def start_label_error_scan(version_id: int, *, top_k: int = 20, weights: Path | None = None) -> int:
+    """Queue a job that scores a version's labels against the serving model and queues the `top_k` worst images."""
+    if top_k < 1:
+        raise BadInputError("Queue at least one image (top K must be 1 or more).")
+    params: dict[str, Any] = {"version_id": int(version_id), "top_k": int(top_k)}
+    if weights is not None:
+        params["weights"] = str(weights)
+    return runner.submit(
+        JobKind.LABEL_ERRORS, params, title=f"Find suspected label errors in dataset version {version_id}"
+    )
+
+
+def previous_run(version_id: int) -> Run | None:
+    """The newest finished run on any version of this version's dataset (whose parameters a retrain reuses)."""
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+        siblings = {v.id for v in dataset_store.list_versions(session=session, dataset_id=version.dataset_id)}
+        runs = run_store.list_runs(session=session, limit=200, status=RunStatus.SUCCEEDED)
+    return next((r for r in runs if r.dataset_version_id in siblings), None)
+
+
+def start_validate_retrain(version_id: int) -> int:
+    """Queue validation of a version, followed by training on it with the previous run's parameters.
+
+    Raises:
+        BadInputError: No earlier finished run on this dataset to take parameters from.
+    """
+    run = previous_run(version_id)
+    if run is None:
+        raise BadInputError("No finished training run on this dataset yet: start the first one on the Train page.")
+    return runner.submit(
+        JobKind.VALIDATE_RETRAIN,
+        {"version_id": int(version_id), "run_id": run.id},
+        title=f"Validate dataset version {version_id}, then retrain like run {run.name}",
+    )
+
+
+@register_task(JobKind.LABEL_ERRORS, recover=nothing_to_recover)
+def label_errors_task(ctx: JobContext) -> dict[str, Any]:
+    """Job body: predict on every image, score with cleanlab, queue the lowest-scoring images."""
+    from backend.annotation.suspects import find_label_errors, queue_suspects
+
+    p = ctx.params
+    weights = Path(p["weights"]) if p.get("weights") else None
+    suspects = find_label_errors(int(p["version_id"]), weights=weights, progress=ctx.progress)
+    added = queue_suspects(int(p["version_id"]), suspects, top_k=int(p.get("top_k", 20)))
+    worst = [{"file": s.file, "score": round(s.score, 4), "kind": s.kind} for s in suspects[:5]]
+    return {"images": len(suspects), "queued": added, "worst": worst}
+
+
+@register_task(JobKind.VALIDATE_RETRAIN, recover=nothing_to_recover)
+def validate_retrain_task(ctx: JobContext) -> dict[str, Any]:
+    """Job body: validate the version; unless it has error-level issues, queue training like the previous run."""
+    from backend.data.datasets import validate_version
+    from backend.training.service import start_training
+
+    version_id = int(ctx.params["version_id"])
+    report = validate_version(version_id, progress=ctx.progress)
+    with session_scope() as session:
+        run = run_store.get_run(session=session, run_id=int(ctx.params["run_id"]))
+    overrides = {k: v for k, v in run.params.items() if k != "resume"}
+    job_id = start_training(version_id, preset=run.preset if run.preset != "custom" else None, overrides=overrides)
+    return {"validation": report.summary_line(), "train_job_id": job_id, "like_run": run.id}
