@@ -41,8 +41,10 @@ def start_import(
     message: str = "",
     delete_source_after: bool = False,
     title: str = "",
+    fresh_split: bool = False,
 ) -> int:
-    """Queue the import of a COCO or YOLO/Roboflow dataset (folder, json or zip) as a new version; returns the job id.
+    """Queue the import of a dataset (folder, json or zip, any layout `formats` reads) as a new version; returns the
+    job id.
 
     Args:
         source: A .zip, a folder holding a COCO json + images or a data.yaml, or a COCO json file, on the server.
@@ -54,6 +56,7 @@ def start_import(
         message: Version note.
         delete_source_after: Delete `source` when the job ends (an upload the console saved to a file of its own).
         title: The job's title; default "Import <source> as <name>".
+        fresh_split: Ignore the source's train / val / test split and split every image anew.
 
     Raises:
         BadInputError: `name` cannot name a dataset.
@@ -69,6 +72,7 @@ def start_import(
         "author": author.strip(),
         "message": message.strip(),
         "delete_source_after": bool(delete_source_after),
+        "fresh_split": bool(fresh_split),
     }
     if images_dir is not None:
         params["images_dir"] = str(images_dir)
@@ -135,6 +139,7 @@ def import_dataset_task(ctx: JobContext) -> dict[str, Any]:
             message=p.get("message", ""),
             progress=ctx.progress,
             job_id=ctx.job_id,
+            fresh_split=bool(p.get("fresh_split", False)),
         )
     finally:
         if p.get("delete_source_after"):  # an upload the console saved to a file of its own: never keep it

@@ -40,3 +40,35 @@ def test_export_control_writes_a_zip_and_offers_it(built_home: Path, workspace: 
     assert ("labelmap.txt" in names) if fmt == "voc" else ("data.yaml" in names)
     assert sum(n.endswith(".jpg") for n in names) == 12
     assert at.get("download_button"), "the zip is offered for download"
+
+
+def test_server_import_can_ask_for_a_fresh_split(
+    built_home: Path, workspace: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from backend.core.settings import get_settings
+    from backend.store import jobs as job_store
+    from backend.store.engine import dispose_all, session_scope
+    from ui.datasets.versions import TABS
+
+    dispose_all()
+    shutil.copytree(built_home, workspace.home, symlinks=True, dirs_exist_ok=True)
+    monkeypatch.setenv("PLATEOPS_JOB_CONCURRENCY", '{"import_dataset": 0}')  # keep the job queued: no worker
+    get_settings.cache_clear()
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "data.yaml").write_text("names: [apple]\ntrain: images/train\nval: images/val\n")
+    at = open_page(PAGE)
+    at.session_state["ds_tab"] = TABS[-1]
+    at.run()
+    at.session_state["ds_import_source"] = "server"
+    at.run()
+    at.text_input(key="ds_server_name").input("lunch")
+    at.text_input(key="ds_server_path").input(str(tmp_path / "export"))
+    at.checkbox(key="ds_server_fresh_split").check()
+    at.button(key="ds_server_submit").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    with session_scope() as session:
+        jobs = job_store.list_jobs(session=session, kind="import_dataset")
+    assert [j.params["fresh_split"] for j in jobs] == [True]

@@ -67,7 +67,14 @@ def _common_fields(prefix: str, default_name: str = "") -> dict[str, Any]:
     c4, c5 = st.columns([1, 2])
     author = c4.text_input("Your name", key=f"{prefix}_author", placeholder="shown in the version history")
     message = c5.text_input("Version note", key=f"{prefix}_message", placeholder="e.g. lunch photos from March")
+    fresh_split = st.checkbox(
+        "Split anew",
+        key=f"{prefix}_fresh_split",
+        help="Ignore the export's own train / val / test split and split every image with the share and seed above "
+        "(by default the export's splits are kept as given).",
+    )
     return {
+        "fresh_split": bool(fresh_split),
         "name": name,
         "val_fraction": float(val_fraction),
         "seed": int(seed),
@@ -89,6 +96,7 @@ def _submit_import(
         author=fields["author"],
         message=fields["message"],
         delete_source_after=upload,
+        fresh_split=fields.get("fresh_split", False),
         title=title,
         action="Starting the import",
     )
