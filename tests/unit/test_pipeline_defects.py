@@ -10,7 +10,8 @@ import pytest
 
 from backend.data.demo import generate_demo_dataset
 from backend.data.prepare import prepare_coco
-from backend.data.quality import ValidationReport, validate_dataset
+from backend.data.quality.report import ValidationReport
+from backend.data.quality.validate import validate_dataset
 from tests.utils.spec import PHOTO_CHECKS, SPEC_CHECKS
 
 
