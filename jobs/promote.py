@@ -20,24 +20,20 @@ import argparse
 import json
 import sys
 
-from jobs._cli import cli_parser, run_cli
-
-EXIT_BLOCKED = 1
+from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, cli_parser, run_cli
 
 
-def run(args: argparse.Namespace, outcome: dict[str, bool]) -> str:
-    """Do the work; return the JSON line and note in `outcome` whether the model was promoted."""
+def run(args: argparse.Namespace) -> Outcome:
+    """Do the work; the JSON line is the summary, exit 1 when the gate blocked the promotion."""
     from backend.registry.service import promote_run, rollback
 
     if args.rollback:
         model = rollback(actor=args.actor or "", reason=args.reason or "")
-        outcome["promoted"] = True
-        return json.dumps({"production_model_id": model.id, "name": model.name, "stage": model.stage})
+        return Outcome(json.dumps({"production_model_id": model.id, "name": model.name, "stage": model.stage}))
     figures = promote_run(
         args.run, reason=args.reason or "", actor=args.actor or "", export=False if args.no_export else None
     )
-    outcome["promoted"] = figures.promoted
-    return json.dumps(figures.to_dict(), default=str)
+    return Outcome(json.dumps(figures.to_dict(), default=str), EXIT_DONE if figures.promoted else EXIT_FINDINGS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "jobs.promote",
         "Promote a run's model to production through the gate (per-class AP50 drop and CPU latency budget from "
         "params.yaml), or roll back one step. Prints the gate's figures as JSON.",
-        findings="the gate blocked the promotion",
+        findings="the gate blocked the promotion (give --reason to override)",
     )
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--run", type=int, metavar="RUN_ID", help="training run whose model to promote")
@@ -60,11 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
-    outcome = {"promoted": False}
-    status = run_cli(lambda: run(args, outcome), quiet_stdout=True)  # ultralytics logs to stdout
-    if status == 0 and not outcome["promoted"]:
-        return EXIT_BLOCKED
-    return status
+    return run_cli(lambda: run(args), quiet_stdout=True)  # ultralytics logs to stdout
 
 
 if __name__ == "__main__":
