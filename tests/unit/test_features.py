@@ -104,3 +104,18 @@ def test_dataset_features_skips_unreadable_files_and_keeps_order(tmp_path: Path)
     assert rows[0]["file_size"] == paths[0].stat().st_size
     assert calls[-1][0] == 1.0 and "skipped 1" in calls[-1][1]
     assert dataset_features([], progress=lambda f, m="": calls.append((f, m))) == []
+
+
+def test_saturation_lookup_equals_pillows_hsv_conversion() -> None:
+    """The table lookup gives exactly Pillow's HSV saturation (so the feature's values never changed)."""
+    from backend.imaging.features import _saturation
+
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (300, 257, 3), dtype=np.uint8)
+    pixels[:20, :20] = 0  # black
+    pixels[20:40, :20] = 128  # grey: max == min
+    every_pair = np.array([[(hi, lo, lo) for lo in range(hi + 1)] for hi in range(256)], dtype=object)
+    pairs = np.array([p for row in every_pair for p in row], dtype=np.uint8).reshape(1, -1, 3)
+    for rgb in (pixels, pairs, np.asarray(_scene(640, 480))):
+        expected = np.asarray(Image.fromarray(rgb).convert("HSV").getchannel("S"))
+        np.testing.assert_array_equal(_saturation(rgb), expected)
