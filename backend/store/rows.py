@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.core.clock import utcnow
@@ -59,6 +59,70 @@ class ValidationIssueRow(Base):
     check: Mapped[str] = mapped_column(String(60))
     severity: Mapped[str] = mapped_column(String(20))
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class DatasetIndexRow(Base):
+    """One per indexed version: whether its index is ready, its class names and a small summary for charts."""
+
+    __tablename__ = "dataset_indexes"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="building")  # building | ready | failed
+    images: Mapped[int] = mapped_column(Integer, default=0)
+    boxes: Mapped[int] = mapped_column(Integer, default=0)
+    names: Mapped[list[Any]] = mapped_column(default=list)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)  # counts by class and split, histograms
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the job building it, if any
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    built_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class IndexImageRow(Base):
+    """One image of an indexed version (what the gallery shows and filters on)."""
+
+    __tablename__ = "index_images"
+    __table_args__ = (
+        Index("ix_index_images_version_position", "version_id", "position", unique=True),
+        Index("ix_index_images_version_file", "version_id", "file"),
+        Index("ix_index_images_version_split", "version_id", "split", "position"),
+        Index("ix_index_images_version_boxes", "version_id", "boxes"),
+        Index("ix_index_images_version_size", "version_id", "width", "height"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # order in the version: split, then path
+    file: Mapped[str] = mapped_column(String(500))  # file name (what validation issues name)
+    rel_path: Mapped[str] = mapped_column(Text)  # inside the version folder
+    split: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: header unreadable
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, default=0)
+    boxes: Mapped[int] = mapped_column(Integer, default=0)
+    classes: Mapped[str] = mapped_column(Text, default="")  # class ids present, e.g. ",0,3,"
+
+
+class IndexBoxRow(Base):
+    """One box of an indexed version (class, centre, size and area as fractions of the image)."""
+
+    __tablename__ = "index_boxes"
+    __table_args__ = (
+        Index("ix_index_boxes_version_class", "version_id", "class_id", "image_position"),
+        Index("ix_index_boxes_version_image", "version_id", "image_position"),
+        Index("ix_index_boxes_version_area", "version_id", "area"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    image_position: Mapped[int] = mapped_column(Integer)  # IndexImageRow.position of its image
+    class_id: Mapped[int] = mapped_column(Integer)
+    cx: Mapped[float] = mapped_column(Float)
+    cy: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    area: Mapped[float] = mapped_column(Float)
 
 
 class JobRow(Base):
