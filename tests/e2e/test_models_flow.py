@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
+from tests.e2e.conftest import Console, error_texts, start_console, stop_console, wait_idle
 from tests.utils.homes import build_home
 from tests.utils.registry_runs import add_dataset_version, add_version_run
 from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
 pytestmark = pytest.mark.e2e
-
-SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot_models.png"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +44,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         stop_console(proc)
 
 
-def test_compare_two_runs_promote_one_and_detect_names_it(console: Console, page: Page) -> None:
+def test_compare_two_runs_promote_one_and_detect_names_it(console: Console, page: Page, screenshots: Path) -> None:
     page.goto(f"{console.url}/models")
     wait_idle(page)
     page.get_by_role("heading", name="Models").first.wait_for()
@@ -69,8 +67,7 @@ def test_compare_two_runs_promote_one_and_detect_names_it(console: Console, page
     assert not error_texts(page), error_texts(page)
     page.set_viewport_size({"width": 1400, "height": 2600})
     wait_idle(page)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshots / "models.png"), full_page=True)
 
     page.goto(f"{console.url}/detect")
     wait_idle(page)

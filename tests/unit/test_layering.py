@@ -160,6 +160,18 @@ def test_ui_package_rule_catches_a_cross_page_import(tmp_path: Path) -> None:
     assert _foreign_ui_imports(probe, UI_SHARED) == {"ui.datasets.versions"}
 
 
+def test_tests_never_write_the_readme_pictures() -> None:
+    """A test run changes no tracked file: screenshots go to the `screenshots` fixture's temporary folder, and the
+    README pictures in docs/ come from `python -m bench.screenshots`."""
+    uses_docs = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if p != Path(__file__).resolve()
+        and any(quoted in p.read_text(encoding="utf-8") for quoted in ('"docs"', "'docs'", '"docs/', "'docs/"))
+    ]
+    assert not uses_docs, f"{uses_docs} point at docs/: save screenshots under the `screenshots` fixture instead"
+
+
 def test_importing_backend_has_no_side_effects(tmp_path: Path) -> None:
     modules = sorted(
         "backend." + p.relative_to(ROOT / "backend").with_suffix("").as_posix().replace("/", ".")
