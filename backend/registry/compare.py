@@ -217,14 +217,19 @@ class VersionDiff:
 Box = tuple[int, float, float, float, float]  # class, x1, y1, x2, y2 (normalised)
 
 
-def _version_labels(version: DatasetVersion) -> tuple[dict[str, list[Box]], list[str]]:
-    """{image stem within its split: boxes} and the class names of a prepared YOLO version."""
+def _class_names(root: Path) -> list[str]:
+    """The class names of a prepared YOLO folder's data.yaml."""
     import yaml
 
-    root = Path(version.path)
     data = yaml.safe_load((root / "data.yaml").read_text(encoding="utf-8")) or {}
     raw = data.get("names") or {}
-    names = [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw]
+    return [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw]
+
+
+def _version_labels(version: DatasetVersion) -> tuple[dict[str, list[Box]], list[str]]:
+    """{image stem within its split: boxes} and the class names of a prepared YOLO version."""
+    root = Path(version.path)
+    names = _class_names(root)
     labels: dict[str, list[Box]] = {}
     for path in sorted((root / "labels").rglob("*.txt")):
         boxes: list[Box] = []
@@ -309,12 +314,13 @@ class Disagreement:
     predictions: dict[str, list[Any]]
 
 
-def val_images(version_id: int, limit: int) -> list[Path]:
-    """Up to `limit` validation images of a dataset version (sorted by name)."""
+def val_images(version_id: int, limit: int) -> tuple[list[Path], list[str]]:
+    """Up to `limit` validation images of a dataset version (sorted by name), and its class names."""
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
     folder = Path(version.path) / "images" / "val"
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    return images, _class_names(Path(version.path))
 
 
 def _truth(image: Path, names: list[str], size: tuple[int, int]) -> list[tuple[str, tuple[float, float, float, float]]]:
@@ -369,14 +375,13 @@ def prediction_disagreements(
         raise BadInputError("Choose at least two runs to compare.")
     if runs[0].dataset_version_id is None:
         raise BadInputError(f"Run {runs[0].name} has no dataset version to take validation images from.")
-    paths = val_images(runs[0].dataset_version_id, images)
+    paths, names = val_images(runs[0].dataset_version_id, images)
     runs_root = get_settings().runs_dir
     detectors = {}
     for run in runs:
         if not run.weights_path:
             raise BadInputError(f"Run {run.name} has no weights.")
         detectors[_label(run)] = Detector.load(Path(run.weights_path), device="cpu", allowed_root=runs_root)
-    names = next(iter(detectors.values())).names
     found = []
     for path in paths:
         with Image.open(path) as opened:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
 from backend.imaging.drawing import draw_detections
 from backend.registry.compare import Comparison, Disagreement, ModelEntry, compare_runs, prediction_disagreements
@@ -77,7 +78,8 @@ def _per_class_ui(comparison: Comparison) -> None:
                 color=alt.Color("run:N", legend=alt.Legend(orient="bottom")),
                 strokeDash="run:N",
             )
-            .facet(facet=alt.Facet("class:N", title=None), columns=4)
+            .properties(width=220)
+            .facet(facet=alt.Facet("class:N", title=None), columns=3)
         )
         st.altair_chart(chart)
     else:
@@ -150,8 +152,6 @@ def _disagreements_ui(run_ids: list[int]) -> None:
         return
     found = call(_disagreements, tuple(run_ids), action="Predicting on the validation images")
     for item in found or []:
-        from PIL import Image
-
         with Image.open(item.image) as opened:
             image = opened.convert("RGB")
         truth = [_Box(name, 1.0, box) for name, box in item.truth]
