@@ -19,7 +19,11 @@ c1.metric("Datasets", len(ov.datasets))
 c2.metric("Jobs running", sum(j.status == "running" for j in ov.active_jobs), help="Queued jobs wait for a free slot")
 c3.metric("Production model", ov.production_model.name if ov.production_model else "none")
 drift = ov.latest_drift
-c4.metric("Drift", ("Drift found" if drift.drifted else "No drift") if drift else "not checked")
+c4.metric(
+    "Drift",
+    ("Drift found" if drift.drifted else "No drift") if drift else "not checked",
+    help=f"Drifted: {', '.join(ov.drifted_features)}" if ov.drifted_features else "Details on the Monitor page",
+)
 
 left, right = st.columns(2)
 
@@ -54,6 +58,7 @@ with right:
         share = f"{drift.drift_share:.0%} of features drifted"
         (st.warning if drift.drifted else st.success)(
             f"Last check {ago(drift.created_at)}: {share} over {drift.n_current} recent predictions."
+            + (f" Drifted: {', '.join(ov.drifted_features)}." if ov.drifted_features else "")
         )
     elif ov.predictions:
         st.info(f"{ov.predictions} predictions logged, no drift check yet.")

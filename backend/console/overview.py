@@ -34,6 +34,7 @@ class Overview:
     latest_drift: DriftReport | None
     predictions: int
     open_reviews: int
+    drifted_features: tuple[str, ...] = ()  # features the latest drift report flagged
 
 
 def get_overview() -> Overview:
@@ -44,6 +45,8 @@ def get_overview() -> Overview:
             versions = dataset_store.list_versions(session=session, dataset_id=ds.id)
             datasets.append(DatasetStatus(dataset=ds, latest=versions[0] if versions else None, versions=len(versions)))
         runs = run_store.list_runs(session=session, limit=1)
+        latest_drift = drift_store.latest_drift_report(session=session)
+        drift_features = latest_drift.details.get("features", []) if latest_drift else []
         return Overview(
             datasets=datasets,
             active_jobs=job_store.list_jobs(session=session, statuses=ACTIVE_JOB_STATUSES, limit=50),
@@ -51,7 +54,8 @@ def get_overview() -> Overview:
             production_model=model_store.get_production_model(session=session),
             latest_run=runs[0] if runs else None,
             candidate_models=len(model_store.list_models(session=session, stage=ModelStage.CANDIDATE)),
-            latest_drift=drift_store.latest_drift_report(session=session),
+            latest_drift=latest_drift,
             predictions=prediction_store.count_predictions(session=session),
             open_reviews=len(review_store.list_review_items(session=session, status="open")),
+            drifted_features=tuple(f["name"] for f in drift_features if f.get("drifted")),
         )

@@ -231,7 +231,7 @@ def reference_frame(
     cache = get_settings().cache_dir / "monitoring" / f"reference-v{version.id}-{key[:12]}.parquet"
     if cache.is_file():
         return pd.read_parquet(cache)
-    images = reference_images(Path(version.path), limit=params.reference_images)
+    images = reference_images(Path(version.path), limit=params.reference_images, min_images=params.min_window)
     if not images:
         raise NotFoundError(f"Dataset version {version.label} has no images at {version.path}.")
     frame = frame_from_images(images, load_detector(model), conf=params.conf, progress=progress)
@@ -242,10 +242,16 @@ def reference_frame(
     return frame
 
 
-def reference_images(dataset_dir: Path, *, limit: int, seed: int = REFERENCE_SEED) -> list[Path]:
-    """A seeded sample of at most `limit` images of a prepared dataset (its `images/` folder, else the folder)."""
+def reference_images(dataset_dir: Path, *, limit: int, seed: int = REFERENCE_SEED, min_images: int = 0) -> list[Path]:
+    """A seeded sample of at most `limit` images of a prepared dataset.
+
+    The held-out split (`images/val`) is preferred when it has at least `min_images` pictures: the model never
+    learnt from them, so its confidence there is what it shows on new pictures (on its own training pictures it is
+    more confident, which would read as prediction drift). Otherwise all of `images/`, else the folder itself.
+    """
     root = dataset_dir / "images" if (dataset_dir / "images").is_dir() else dataset_dir
-    images = list_images(root)
+    held_out = list_images(root / "val") if (root / "val").is_dir() else []
+    images = held_out if min_images and len(held_out) >= min_images else list_images(root)
     if len(images) <= limit:
         return images
     keep = np.random.default_rng(seed).choice(len(images), size=limit, replace=False)
@@ -304,7 +310,7 @@ def drift_between_folders(
     for label, folder in (("reference dataset", reference_dir), ("current images folder", current_dir)):
         if not Path(folder).is_dir():
             raise BadInputError(f"The {label} {folder} is not a folder.")
-    ref_images = reference_images(Path(reference_dir), limit=params.reference_images)
+    ref_images = reference_images(Path(reference_dir), limit=params.reference_images, min_images=params.min_window)
     cur_images = list_images(Path(current_dir))
     for label, found, folder in (("reference", ref_images, reference_dir), ("current", cur_images, current_dir)):
         if len(found) < params.min_window:

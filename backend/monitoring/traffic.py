@@ -115,9 +115,9 @@ def generate_traffic(
             progress=sub_progress(progress, 0.0, 0.8),
         )
         coco = json.loads((Path(tmp) / "annotations.json").read_text(encoding="utf-8"))
-        entries = _entries(coco)
+        entries = coco_entries(coco)
         if shift is TrafficShift.CLASS_MIX:
-            entries = _most_of(entries, CLASS_MIX_FOODS, images)
+            entries = most_of(entries, CLASS_MIX_FOODS, images)
         files = []
         for index, (file_name, boxes) in enumerate(entries[:images]):
             source = Path(tmp) / "images" / file_name
@@ -125,15 +125,15 @@ def generate_traffic(
             if shift in (TrafficShift.NONE, TrafficShift.CLASS_MIX):
                 shutil.copyfile(source, target)
             else:
-                target.write_bytes(_shifted(source.read_bytes(), shift, boxes, rng))
+                target.write_bytes(apply_shift(source.read_bytes(), shift, boxes, rng))
             files.append(target)
             if (index + 1) % 20 == 0 or index + 1 == images:
                 progress(0.8 + 0.2 * (index + 1) / images, f"Wrote {index + 1} of {images} {shift.value} pictures")
     return TrafficBatch(shift=shift, files=files, seed=seed)
 
 
-def _entries(coco: dict) -> list[tuple[str, list[tuple[str, list[float]]]]]:
-    """(file name, [(class, [x, y, w, h])]) per image, in file order."""
+def coco_entries(coco: dict) -> list[tuple[str, list[tuple[str, list[float]]]]]:
+    """(file name, [(class, [x, y, w, h])]) per image of a COCO dict, in file order."""
     names = {c["id"]: c["name"] for c in coco["categories"]}
     boxes: dict[int, list[tuple[str, list[float]]]] = {}
     for ann in coco["annotations"]:
@@ -141,7 +141,7 @@ def _entries(coco: dict) -> list[tuple[str, list[tuple[str, list[float]]]]]:
     return [(im["file_name"], boxes.get(im["id"], [])) for im in sorted(coco["images"], key=lambda i: i["file_name"])]
 
 
-def _most_of(
+def most_of(
     entries: list[tuple[str, list[tuple[str, list[float]]]]], foods: Sequence[str], keep: int
 ) -> list[tuple[str, list[tuple[str, list[float]]]]]:
     """The `keep` pictures with the largest share of boxes of `foods` (ties: more such boxes first), in file order."""
@@ -154,8 +154,17 @@ def _most_of(
     return sorted(ranked, key=lambda e: e[0])
 
 
-def _shifted(data: bytes, shift: TrafficShift, boxes: list[tuple[str, list[float]]], rng: np.random.Generator) -> bytes:
-    """Apply one pixel shift to a JPEG and re-encode it at about the source's quality."""
+def apply_shift(
+    data: bytes, shift: TrafficShift, boxes: list[tuple[str, list[float]]], rng: np.random.Generator
+) -> bytes:
+    """Apply one pixel shift (dark, blur, background) to a JPEG and re-encode it at about the source's quality.
+
+    Args:
+        data: The JPEG bytes.
+        shift: The shift; `none` and `class_mix` leave the pixels as they are (re-encoded).
+        boxes: The picture's food boxes as (class, [x, y, w, h]) (the background shift keeps them).
+        rng: Draws the shift's strength.
+    """
     with Image.open(io.BytesIO(data)) as opened:
         quality = _jpeg_quality(opened)
         image = opened.convert("RGB")

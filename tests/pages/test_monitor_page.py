@@ -97,3 +97,10 @@ def test_buttons_queue_a_report_and_simulated_traffic(with_reports: Settings) ->
         kinds = {j.kind: j for j in job_store.list_jobs(session=session, limit=10)}
     assert JobKind.DRIFT_REPORT in kinds and JobKind.SIMULATE_TRAFFIC in kinds
     assert kinds[JobKind.SIMULATE_TRAFFIC].params == {"shift": "blur", "images": 5, "seed": 0}
+
+
+def test_home_shows_the_drift_status_and_links_to_monitor(with_reports: Settings) -> None:
+    at = open_page()
+    text = all_text(at)
+    assert "Drift Drift found" in text and "Drifted: brightness" in text
+    assert any("monitor" in el.proto.page for el in at.get("page_link"))
