@@ -97,7 +97,8 @@ def test_validation_killed_anywhere(crash_ws: Settings, demo_source: Path, seed:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_training_killed_anywhere(crash_ws: Settings, tmp_path: Path, seed: int) -> None:
     """Kill points span the epochs before the last (progress 0–0.9 is training, one third per epoch); a run killed
-    before its first epoch ended has no last.pt and is started again instead of resumed."""
+    before its first epoch ended has no last.pt and is started again instead of resumed. (A kill while scoring after
+    the last epoch leaves a run with nothing to resume: the page says to start again; see `trained_all_epochs`.)"""
     version = import_dataset(make_tiny_yolo_dataset(tmp_path / "tiny").parent, name="tiny")
     overrides = {**TINY_TRAIN, "epochs": EPOCHS}
     job_id = training.start_training(version.id, preset=None, overrides=overrides, name=f"killed-{seed}")
@@ -113,4 +114,7 @@ def test_training_killed_anywhere(crash_ws: Settings, tmp_path: Path, seed: int)
     assert done.status == JobStatus.SUCCEEDED, f"{done.error}\n{runner.tail_log(done, 40)}"
     finished = training.run_for_job(again)
     assert finished is not None and finished.status == RunStatus.SUCCEEDED
-    assert [h["epoch"] for h in finished.history] == list(range(1, EPOCHS + 1))
+    epochs = [h["epoch"] for h in finished.history]
+    # It reaches the last epoch. An epoch whose checkpoint was saved but whose scores were not yet recorded when the
+    # worker died (ultralytics saves last.pt just before its epoch-end callback) is trained but has no chart row.
+    assert epochs[-1] == EPOCHS and epochs == list(range(epochs[0], EPOCHS + 1)) and epochs[0] <= 2, epochs
