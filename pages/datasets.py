@@ -11,7 +11,7 @@ from ui.datasets.gallery import gallery_ui
 from ui.datasets.import_forms import import_ui
 from ui.datasets.overview import overview_ui
 from ui.datasets.quality import quality_ui
-from ui.datasets.versions import TABS, load_gallery, version_header, version_picker_ui, watch_job
+from ui.datasets.versions import TABS, load_index, version_header, version_picker_ui, watch_job
 from ui.widgets.calls import call
 
 st.title("Datasets")
@@ -45,19 +45,18 @@ version_header(version, parent)
 
 overview_tab, quality_tab, gallery_tab, import_tab = st.tabs(list(TABS), key="ds_tab", on_change="rerun")
 if overview_tab.open or quality_tab.open or gallery_tab.open:
-    loaded = load_gallery(version)
-    if loaded is not None:
-        names, images = loaded
+    index = load_index(version)  # the version's index in the store; built in the background when missing
+    if index is not None:
         if overview_tab.open:
             with overview_tab:
-                overview_ui(version, names, images)
+                overview_ui(version, index)
                 export_ui(version, st.session_state.get("ds_pick_dataset", ""))
         if quality_tab.open:
             with quality_tab:
-                quality_ui(version, images)
+                quality_ui(version)
         if gallery_tab.open:
             with gallery_tab:
-                gallery_ui(names, images)
+                gallery_ui(version, index)
 if import_tab.open:
     with import_tab:
         import_ui()

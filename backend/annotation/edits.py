@@ -39,6 +39,7 @@ from backend.core.enums import FailureCode
 from backend.core.errors import BadInputError, NotFoundError, PlateOpsError
 from backend.core.progress import ProgressFn, null_progress
 from backend.core.settings import get_settings
+from backend.data.index import index_new_version
 from backend.data.versions import track_version
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
@@ -356,4 +357,6 @@ def _record(
             dataset_store.delete_version(session=session, version_id=version.id)
         raise
     with session_scope() as session:
-        return dataset_store.update_version_meta(session=session, version_id=version.id, content_hash=content_hash)
+        version = dataset_store.update_version_meta(session=session, version_id=version.id, content_hash=content_hash)
+    index_new_version(version.id)  # the Datasets page reads the new version's index, never its folder
+    return version

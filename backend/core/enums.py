@@ -21,6 +21,7 @@ class JobKind(StrEnum):
     SIMULATE_TRAFFIC = "simulate_traffic"
     LABEL_ERRORS = "label_errors"
     VALIDATE_RETRAIN = "validate_retrain"
+    INDEX_VERSION = "index_version"
 
 
 class JobStatus(StrEnum):

@@ -26,6 +26,7 @@ from backend.data.formats.build import prepare_source
 from backend.data.formats.export import ExportResult, export_dataset_dir
 from backend.data.formats.model import ExportFormat
 from backend.data.formats.read import find_layout, read_layout
+from backend.data.index import index_new_version
 from backend.data.preflight import PreflightReport
 from backend.data.prepare import REPORT_NAME
 from backend.data.quality.checks import CHECKS, SEVERITY_RANK, Check, CheckInfo, Severity
@@ -114,7 +115,9 @@ def _record_version(
     progress(0.0, "Freezing the version with DVC")
     content_hash = track_version(final, settings=settings)
     with session_scope() as session:
-        return dataset_store.update_version_meta(session=session, version_id=version.id, content_hash=content_hash)
+        version = dataset_store.update_version_meta(session=session, version_id=version.id, content_hash=content_hash)
+    index_new_version(version.id, progress=progress)  # the page's browsing and charts read this, never the folder
+    return version
 
 
 def validate_version(version_id: int, *, progress: ProgressFn = null_progress) -> ValidationReport:

@@ -1,8 +1,9 @@
 """The data domain's background jobs: how to start each (typed `start_*`), what its worker runs, and how a crash
 of it is settled.
 
-Kinds: `demo_dataset` (generate the demo set and import it), `import_dataset` (COCO / YOLO / zip import) and
-`validate` (re-run every data-quality check on a version). Pages call the `start_*` functions; they never build a
+Kinds: `demo_dataset` (generate the demo set and import it), `import_dataset` (COCO / YOLO / zip import),
+`validate` (re-run every data-quality check on a version) and `index_version` (build the index of a version made
+before indexes existed). Pages call the `start_*` functions; they never build a
 job's parameter dict themselves.
 """
 
@@ -86,6 +87,28 @@ def start_validation(version_id: int, *, title: str = "") -> int:
     )
 
 
+def start_index_version(version_id: int) -> int:
+    """Queue the job that builds a version's index (for a version made before indexes existed); returns its id.
+
+    Idempotent: while a job is already building this version's index, that job's id is returned instead.
+    """
+    from backend.runtime.views import get_job
+    from backend.store import dataset_index as index_store
+    from backend.store.engine import session_scope
+
+    with session_scope() as session:
+        state = index_store.get_state(session=session, version_id=version_id)
+    building = state is not None and state.status == index_store.IndexStatus.BUILDING
+    if building and state is not None and state.job_id is not None and get_job(state.job_id).active:
+        return state.job_id
+    job_id = runner.submit(
+        JobKind.INDEX_VERSION, {"version_id": int(version_id)}, title=f"Index dataset version {version_id}"
+    )
+    with session_scope() as session:
+        index_store.mark_building(session=session, version_id=version_id, job_id=job_id)
+    return job_id
+
+
 # --- job bodies (run in the worker) and their crash recovery (run by the runner) ----------------------------------
 
 
@@ -154,3 +177,25 @@ def validate_task(ctx: JobContext) -> dict[str, Any]:
 
     report = validate_version(int(ctx.params["version_id"]), progress=ctx.progress)
     return {"summary_line": report.summary_line(), "issues": len(report.issues)}
+
+
+def recover_index(job: Job) -> None:
+    """After a killed index job: mark that version's index failed (with the reason), so the page can start a new
+    build; a half-written index never shows, because it is replaced in one transaction at the end."""
+    from backend.store import dataset_index as index_store
+    from backend.store.engine import session_scope
+
+    version_id = int(job.params.get("version_id", 0))
+    with session_scope() as session:
+        state = index_store.get_state(session=session, version_id=version_id)
+        if state is not None and state.status == index_store.IndexStatus.BUILDING and state.job_id == job.id:
+            index_store.mark_failed(session=session, version_id=version_id, message=job.error or "The job stopped.")
+
+
+@register_task(JobKind.INDEX_VERSION, recover=recover_index)
+def index_version_task(ctx: JobContext) -> dict[str, Any]:
+    """Read a version's folder once into the store's index (images, boxes, chart summary)."""
+    from backend.data.index import build_version_index
+
+    state = build_version_index(int(ctx.params["version_id"]), progress=ctx.progress, job_id=ctx.job_id)
+    return {"version_id": state.version_id, "images": state.images, "boxes": state.boxes}

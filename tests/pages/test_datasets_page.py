@@ -168,7 +168,11 @@ def test_gallery_filters_by_class_and_opens_detail() -> None:
     with_pizza = [img.file for img in images if "pizza" in img.classes]
     assert 0 < len(with_pizza) < len(images)
 
-    at.multiselect(key="ds_gallery_classes").set_value(["pizza"])
+    from backend.data.index import index_state
+
+    state = index_state(version_id())
+    assert state is not None and state.ready
+    at.multiselect(key="ds_gallery_classes").set_value([state.names.index("pizza")])
     run(at)
     shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**demo")]
     assert shown and set(shown) <= set(with_pizza)

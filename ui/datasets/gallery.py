@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,12 @@ import streamlit as st
 
 from backend.core.errors import PlateOpsError
 from backend.core.vocab import color_for
-from backend.data.datasets import (
-    Box,
-    GalleryImage,
-)
+from backend.data.datasets import Box
+from backend.data.index import GalleryFacets, gallery_facets, gallery_image, gallery_page
 from backend.imaging.drawing import draw_boxes, image_size, letterbox, to_pixels
+from backend.store.dataset_index import ImageQuery, IndexedImage, IndexState
+from backend.store.records import DatasetVersion
+from ui.widgets.calls import call
 from ui.widgets.quality import SEVERITY_ICONS
 
 PAGE_SIZE = 12
@@ -47,63 +47,81 @@ def _rendered(
     return buffer.getvalue(), width, height
 
 
-def render_image(img: GalleryImage, max_side: int) -> tuple[bytes, int, int] | str:
-    """The image drawn with its boxes (cached by path, mtime and size), or a plain reason it cannot be shown."""
-    if not img.path:
+def render_image(version: DatasetVersion, img: IndexedImage, max_side: int) -> tuple[bytes, int, int] | str:
+    """The image drawn with its boxes (cached by path and the file stamp the index holds), or why it cannot be
+    shown."""
+    if not img.rel_path:
         return "Left out at import, so there is no picture."
-    try:
-        stat = Path(img.path).stat()
-    except OSError:
-        return "The file is missing from the version folder."
+    path = str(Path(version.path) / img.rel_path)
     boxes = tuple((b.class_id, b.name, b.cx, b.cy, b.w, b.h) for b in img.boxes)
-    return _rendered(img.path, stat.st_mtime_ns, stat.st_size, boxes, max_side)
+    return _rendered(path, img.mtime_ns, img.bytes, boxes, max_side)
 
 
 # --- gallery --------------------------------------------------------------------------------------------------
 
+BOX_COUNT_CHOICES = {
+    "Any": (None, None),
+    "None (background)": (None, 0),
+    "1–3": (1, 3),
+    "4–8": (4, 8),
+    "9 or more": (9, None),
+}
+BOX_SIZE_CHOICES = {
+    "Any": (None, None),
+    "Tiny (< 1 % of the image)": (None, 0.01),
+    "Small (1–5 %)": (0.01, 0.05),
+    "Medium (5–20 %)": (0.05, 0.20),
+    "Large (> 20 %)": (0.20, None),
+}
+IMAGE_SIZE_CHOICES = {
+    "Any": (None, None),
+    "Under 0.3 MP": (None, 0.3),
+    "0.3–1 MP": (0.3, 1.0),
+    "1–4 MP": (1.0, 4.0),
+    "Over 4 MP": (4.0, None),
+}
 
-@dataclass(frozen=True)
-class GalleryFilters:
-    classes: list[str]
-    splits: list[str]
-    checks: list[str]
 
-
-def gallery_filters_ui(names: list[str], images: list[GalleryImage]) -> GalleryFilters:
-    """Class, split and check filters; returns the choices."""
-    present = sorted({b.name for img in images for b in img.boxes}, key=lambda n: (n not in names, n))
-    splits = [s for s in ("train", "val", "test", "excluded") if any(img.split == s for img in images)]
-    checks = sorted({c for img in images for c, _, _ in img.issues})
+def gallery_filters_ui(facets: GalleryFacets) -> ImageQuery:
+    """Class, split, check, box count, box size and image size filters; returns the query (run in SQL)."""
+    names = dict(facets.classes)
     c1, c2, c3 = st.columns([3, 1, 2])
     classes = c1.multiselect(
         "Food",
-        present,
+        list(names),
+        format_func=lambda cid: names.get(cid, f"class {cid}"),
         key="ds_gallery_classes",
         placeholder="Any food",
         help="Images with at least one box of these classes",
     )
-    split_choice = c2.multiselect("Split", splits, key="ds_gallery_splits", placeholder="Any")
+    split_choice = c2.multiselect("Split", facets.splits, key="ds_gallery_splits", placeholder="Any")
     check_choice = c3.multiselect(
         "Issue",
-        checks,
+        facets.checks,
         key="ds_gallery_checks",
         placeholder="Any or none",
         help="Images with any of these data-quality issues",
     )
-    return GalleryFilters(classes, split_choice, check_choice)
-
-
-def filter_images(images: list[GalleryImage], filters: GalleryFilters) -> list[GalleryImage]:
-    """The images that match every chosen filter."""
-    wanted = set(filters.classes)
-    checks = set(filters.checks)
-    return [
-        img
-        for img in images
-        if (not wanted or wanted & img.classes)
-        and (not filters.splits or img.split in filters.splits)
-        and (not checks or checks & {c for c, _, _ in img.issues})
-    ]
+    c4, c5, c6 = st.columns(3)
+    box_count = c4.selectbox("Boxes in the image", list(BOX_COUNT_CHOICES), key="ds_gallery_box_count")
+    box_size = c5.selectbox(
+        "Box size", list(BOX_SIZE_CHOICES), key="ds_gallery_box_size", help="Images with a box of this size"
+    )
+    size_choice = c6.selectbox("Image size", list(IMAGE_SIZE_CHOICES), key="ds_gallery_image_size")
+    min_boxes, max_boxes = BOX_COUNT_CHOICES.get(box_count, (None, None))
+    min_area, max_area = BOX_SIZE_CHOICES.get(box_size, (None, None))
+    min_mp, max_mp = IMAGE_SIZE_CHOICES.get(size_choice, (None, None))
+    return ImageQuery(
+        classes=tuple(int(c) for c in classes),
+        splits=tuple(split_choice),
+        checks=tuple(check_choice),
+        min_boxes=min_boxes,
+        max_boxes=max_boxes,
+        min_box_area=min_area,
+        max_box_area=max_area,
+        min_megapixels=min_mp,
+        max_megapixels=max_mp,
+    )
 
 
 def _open_image(file: str) -> None:
@@ -114,37 +132,51 @@ def _close_image() -> None:
     st.session_state.pop("ds_open", None)
 
 
-def gallery_ui(names: list[str], images: list[GalleryImage]) -> None:
-    """Filters, the detail view of an opened image, and a paginated thumbnail grid."""
-    filters = gallery_filters_ui(names, images)
-    shown = filter_images(images, filters)
+def gallery_ui(version: DatasetVersion, index: IndexState) -> None:
+    """Filters, the detail view of an opened image, and a paginated thumbnail grid (one SQL page at a time)."""
+    facets = call(gallery_facets, version.id, action="Reading the filters")
+    if facets is None:
+        return
+    query = gallery_filters_ui(facets)
     opened = st.session_state.get("ds_open")
-    detail = next((img for img in images if img.file == opened), None)
-    if detail is not None:
-        detail_ui(detail)
-    if not shown:
+    if opened:
+        detail = call(gallery_image, version.id, str(opened), action="Reading the image")
+        if detail is not None:
+            detail_ui(version, detail)
+    wanted = max(1, int(st.session_state.get("ds_gallery_page", 1)))
+    page = call(
+        gallery_page, version.id, query, offset=(wanted - 1) * PAGE_SIZE, limit=PAGE_SIZE, action="Reading images"
+    )
+    if page is None:
+        return
+    if not page.total:
         st.info("No image matches these filters.")
         return
-    pages = math.ceil(len(shown) / PAGE_SIZE)
-    if st.session_state.get("ds_gallery_page", 1) > pages:
-        st.session_state["ds_gallery_page"] = pages
+    pages = math.ceil(page.total / PAGE_SIZE)
+    if wanted > pages:  # the filters shrank the list: show its last page
+        st.session_state["ds_gallery_page"] = wanted = pages
+        page = call(
+            gallery_page, version.id, query, offset=(pages - 1) * PAGE_SIZE, limit=PAGE_SIZE, action="Reading images"
+        )
+        if page is None:
+            return
     info, pager = st.columns([4, 1], vertical_alignment="bottom")
-    page = pager.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key="ds_gallery_page")
-    first = (int(page) - 1) * PAGE_SIZE
-    chunk = shown[first : first + PAGE_SIZE]
-    of_all = f" (of {len(images)} in the version)" if len(shown) < len(images) else ""
-    info.caption(f"Showing {first + 1}–{first + len(chunk)} of {len(shown)} images{of_all}.")
+    pager.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key="ds_gallery_page")
+    first = (wanted - 1) * PAGE_SIZE
+    chunk = page.images
+    of_all = f" (of {index.images} in the version)" if page.total < index.images else ""
+    info.caption(f"Showing {first + 1}–{first + len(chunk)} of {page.total} images{of_all}.")
     for row_start in range(0, len(chunk), GRID_COLUMNS):
         columns = st.columns(GRID_COLUMNS)
         for column, img in zip(columns, chunk[row_start : row_start + GRID_COLUMNS], strict=False):
             with column:
-                thumbnail_ui(img)
+                thumbnail_ui(version, img)
 
 
-def thumbnail_ui(img: GalleryImage) -> None:
+def thumbnail_ui(version: DatasetVersion, img: IndexedImage) -> None:
     """One tile: picture with boxes, file name, split, box and issue counts, and an Open button."""
     with st.container(border=True):
-        rendered = render_image(img, THUMB_SIDE)
+        rendered = render_image(version, img, THUMB_SIDE)
         if isinstance(rendered, str):
             st.warning(rendered, icon=":material/hide_image:")
         else:
@@ -157,21 +189,21 @@ def thumbnail_ui(img: GalleryImage) -> None:
         )
 
 
-def _issue_summary(img: GalleryImage) -> str:
+def _issue_summary(img: IndexedImage) -> str:
     if not img.issues:
         return ""
     worst = max(img.issues, key=lambda i: ("info", "warning", "error").index(i[1]) if i[1] in SEVERITY_ICONS else 0)
     return f" · {SEVERITY_ICONS.get(worst[1], '')} {', '.join(sorted({c for c, _, _ in img.issues}))}"
 
 
-def detail_ui(img: GalleryImage) -> None:
+def detail_ui(version: DatasetVersion, img: IndexedImage) -> None:
     """A larger picture with its boxes, the box table in pixels and the image's issues."""
     with st.container(border=True):
         head, close = st.columns([6, 1], vertical_alignment="center")
         head.subheader(f":material/zoom_in: {img.file}")
         close.button("Close", key="ds_close", on_click=_close_image, icon=":material/close:", width="stretch")
         picture, side = st.columns([1, 1])
-        rendered = render_image(img, DETAIL_SIDE)
+        rendered = render_image(version, img, DETAIL_SIDE)
         with picture:
             if isinstance(rendered, str):
                 st.warning(rendered, icon=":material/hide_image:")

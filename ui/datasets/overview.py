@@ -2,84 +2,69 @@
 
 from __future__ import annotations
 
-import itertools
-from collections import Counter
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from backend.data.datasets import (
-    GalleryImage,
-    prepare_report,
-    version_image_sizes,
-)
+from backend.data.index import AREA_LABELS
 from backend.data.preflight import PreflightReport
+from backend.store.dataset_index import IndexState
 from backend.store.records import DatasetVersion
-from ui.widgets.calls import call
 from ui.widgets.charts import show_chart, table_height
 
 SPLIT_COLORS = {"train": "#e4572e", "val": "#2e86ab", "test": "#76b041", "excluded": "#9e9e9e"}
 
 
-@st.cache_data(ttl=600, show_spinner=False, max_entries=8)
-def _image_sizes(version_id: int) -> list[tuple[str, str, int, int]]:
-    return version_image_sizes(version_id)
-
-
-@st.cache_data(ttl=600, show_spinner=False, max_entries=8)
-def _prepare_report(version_id: int) -> PreflightReport:
-    return prepare_report(version_id)
-
-
 # --- overview -------------------------------------------------------------------------------------------------
 
 
-def overview_ui(version: DatasetVersion, names: list[str], images: list[GalleryImage]) -> None:
-    """Metrics, the charts of what the version holds, and the pre-flight report."""
-    kept = [img for img in images if img.split != "excluded"]
-    splits = Counter(img.split for img in kept)
-    boxes = sum(len(img.boxes) for img in kept)
+def overview_ui(version: DatasetVersion, index: IndexState) -> None:
+    """Metrics, the charts of what the version holds (from the index summary), and the pre-flight report."""
+    del version  # the index holds everything shown here
+    summary = index.summary
+    splits = summary.get("splits", {})
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("Images", len(kept))
-    c2.metric("Boxes", boxes)
-    c3.metric("Classes", len(names))
+    c1.metric("Images", index.images)
+    c2.metric("Boxes", index.boxes)
+    c3.metric("Classes", len(index.names))
     c4.metric("Train / val", f"{splits.get('train', 0)} / {splits.get('val', 0)}")
-    c5.metric("Without boxes", sum(1 for img in kept if not img.boxes), help="Background images teach 'no food here'")
-    if not kept:
+    c5.metric("Without boxes", summary.get("background", 0), help="Background images teach 'no food here'")
+    if not index.images:
         st.info("This version holds no readable images.")
         return
 
     left, right = st.columns(2)
     with left, st.container(border=True):
         st.markdown("**Boxes per class** — is any food rare, or missing from a split?")
-        show_chart(class_chart(class_frame(kept)))
+        show_chart(class_chart(class_frame(index)))
     with right, st.container(border=True):
         st.markdown("**Boxes per image** — how crowded the plates are")
-        show_chart(boxes_per_image_chart(kept))
+        show_chart(boxes_per_image_chart(summary.get("boxes_per_image", {})))
     left, right = st.columns(2)
     with left, st.container(border=True):
         st.markdown("**Box size** — share of the image a box covers (small boxes are harder)")
-        show_chart(area_chart(kept))
+        show_chart(area_chart(summary.get("area_bins", {})))
     with right, st.container(border=True):
         st.markdown("**Image sizes** — width × height in pixels")
-        sizes = call(_image_sizes, version.id, action="Reading image sizes")
+        sizes = summary.get("sizes", [])
         if sizes:
             show_chart(size_chart(sizes))
         else:
             st.caption("No readable image sizes.")
 
-    report = call(_prepare_report, version.id, action="Reading the pre-flight report")
-    if report is not None and report.found:
-        preflight_ui(report)
+    report = PreflightReport.from_json(summary.get("preflight", {}))
+    if report.found:
+        preflight_ui(report, int(summary.get("preflight_files", len(report.files))))
 
 
-def class_frame(images: list[GalleryImage]) -> pd.DataFrame:
-    """Boxes per (class, split)."""
-    counts = Counter((b.name, img.split) for img in images for b in img.boxes)
-    return pd.DataFrame(
-        [{"class": c, "split": s, "boxes": n} for (c, s), n in counts.items()], columns=["class", "split", "boxes"]
-    )
+def class_frame(index: IndexState) -> pd.DataFrame:
+    """Boxes per (class, split), from the index summary."""
+    names = index.names
+    rows = [
+        {"class": names[c] if 0 <= c < len(names) else f"class {c}", "split": s, "boxes": n}
+        for c, s, n in index.summary.get("class_split", [])
+    ]
+    return pd.DataFrame(rows, columns=["class", "split", "boxes"])
 
 
 def class_chart(frame: pd.DataFrame) -> alt.Chart:
@@ -103,10 +88,10 @@ def class_chart(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
-def boxes_per_image_chart(images: list[GalleryImage]) -> alt.Chart:
-    """Bars: how many images have 0, 1, 2… boxes."""
-    counts = Counter(len(img.boxes) for img in images)
-    frame = pd.DataFrame({"boxes in image": list(range(max(counts) + 1))})
+def boxes_per_image_chart(per_image: dict[str, int]) -> alt.Chart:
+    """Bars: how many images have 0, 1, 2… boxes (from the index summary)."""
+    counts = {int(k): int(v) for k, v in per_image.items()}
+    frame = pd.DataFrame({"boxes in image": list(range(max(counts, default=0) + 1))})
     frame["images"] = frame["boxes in image"].map(lambda n: counts.get(n, 0))
     return (
         alt.Chart(frame)
@@ -120,13 +105,10 @@ def boxes_per_image_chart(images: list[GalleryImage]) -> alt.Chart:
     )
 
 
-def area_chart(images: list[GalleryImage]) -> alt.Chart:
-    """Histogram of box area as a percentage of the image, on a log scale (tiny boxes stand out)."""
-    areas = [max(b.w * b.h, 1e-6) * 100 for img in images for b in img.boxes]
-    edges = [0, 0.5, 1, 2, 5, 10, 20, 100]
-    labels = ["< 0.5%", *(f"{lo:g}–{hi:g}%" for lo, hi in itertools.pairwise(edges[1:-1])), "> 20%"]
-    binned = pd.cut(pd.Series(areas, dtype=float), bins=edges, labels=labels, include_lowest=True)
-    frame = binned.value_counts().reindex(labels, fill_value=0).rename_axis("area").reset_index(name="boxes")
+def area_chart(bins: dict[str, int]) -> alt.Chart:
+    """Histogram of box area as a percentage of the image (bins counted when the index was built)."""
+    labels = list(AREA_LABELS)
+    frame = pd.DataFrame({"area": labels, "boxes": [int(bins.get(label, 0)) for label in labels]})
     return (
         alt.Chart(frame)
         .mark_bar(color="#2e86ab")
@@ -141,22 +123,23 @@ def area_chart(images: list[GalleryImage]) -> alt.Chart:
     )
 
 
-def size_chart(sizes: list[tuple[str, str, int, int]]) -> alt.Chart:
-    """Scatter of image width against height, coloured by split."""
-    frame = pd.DataFrame(sizes, columns=["file", "split", "width", "height"])
+def size_chart(sizes: list[list[object]]) -> alt.Chart:
+    """Scatter of image width against height (one point per distinct size), coloured by split, sized by count."""
+    frame = pd.DataFrame(sizes, columns=["split", "width", "height", "images"])
     splits = sorted(frame["split"].unique())
     return (
         alt.Chart(frame)
-        .mark_circle(size=48, opacity=0.6)
+        .mark_circle(opacity=0.6)
         .encode(
             x=alt.X("width:Q", title="width (px)", scale=alt.Scale(zero=False)),
             y=alt.Y("height:Q", title="height (px)", scale=alt.Scale(zero=False)),
+            size=alt.Size("images:Q", legend=None, scale=alt.Scale(range=[30, 400])),
             color=alt.Color(
                 "split:N",
                 scale=alt.Scale(domain=splits, range=[SPLIT_COLORS.get(s, "#999") for s in splits]),
                 legend=alt.Legend(orient="bottom", title=None),
             ),
-            tooltip=["file", "split", "width", "height"],
+            tooltip=["split", "width", "height", "images"],
         )
         .properties(height=240)
     )
@@ -194,7 +177,7 @@ def layout_caption(report: PreflightReport) -> None:
         st.text(f"Category left out: {dropped.name} ({dropped.reason}).")
 
 
-def preflight_ui(report: PreflightReport) -> None:
+def preflight_ui(report: PreflightReport, files_total: int) -> None:
     """The pre-flight report of the conversion: counts, class-id mapping, per-file table."""
     st.subheader("Pre-flight report", help="What the import did when it converted the data to YOLO format.")
     fmt = (report.format or "?").upper()
@@ -217,7 +200,7 @@ def preflight_ui(report: PreflightReport) -> None:
         else:
             st.caption("The source already used YOLO class ids.")
     files = report.files
-    with st.expander(f"Every file ({len(files)})"):
+    with st.expander(f"Files the import noted something about ({len(files)} of {files_total})"):
         if files:
             frame = pd.DataFrame(
                 [
@@ -233,4 +216,4 @@ def preflight_ui(report: PreflightReport) -> None:
             )
             st.dataframe(frame, hide_index=True, width="stretch")
         else:
-            st.caption("No per-file records.")
+            st.caption("None: every file converted as it was.")

@@ -7,11 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from backend.data.datasets import (
-    GalleryImage,
     check_descriptions,
     send_to_review,
 )
+from backend.data.index import IssuePage, gallery_facets, issue_files, issue_page
 from backend.data.tasks import start_validation
+from backend.store.dataset_index import IssueQuery
 from backend.store.records import DatasetVersion
 from ui.datasets.versions import remember_job, remembered_job, watch_job
 from ui.widgets.calls import call
@@ -29,17 +30,19 @@ VERDICTS = {
 # --- quality --------------------------------------------------------------------------------------------------
 
 
-def issue_frame(images: list[GalleryImage]) -> pd.DataFrame:
-    """One row per stored issue: file, split, check, severity, message."""
+ISSUE_PAGE_SIZE = 200
+
+
+def issue_frame(page: IssuePage) -> pd.DataFrame:
+    """One row per issue of the page: file, split, check, severity, message."""
     rows = [
-        {"file": img.file, "split": img.split, "check": check, "severity": severity, "message": message}
-        for img in images
-        for check, severity, message in img.issues
+        {"file": i.file, "split": i.split, "check": i.check, "severity": i.severity, "message": i.message}
+        for i in page.lines
     ]
     return pd.DataFrame(rows, columns=["file", "split", "check", "severity", "message"])
 
 
-def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
+def quality_ui(version: DatasetVersion) -> None:
     """Validation summary, what each check means, a filterable issue table, revalidation and review hand-off."""
     summary = version.validation
     by_sev = summary.by_severity
@@ -96,22 +99,51 @@ def quality_ui(version: DatasetVersion, images: list[GalleryImage]) -> None:
         ]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=table_height(len(rows)))
 
-    issues = issue_frame(images)
     st.subheader("Issues")
-    if issues.empty:
+    if not sum(by_check.values()):
         if version.validation_status == "not_checked":
             st.info("This version has not been validated yet. Press **Validate again** to check it.")
         else:
             st.success("No issues found: every image passed every check.")
         return
-    filtered = issue_filters_ui(issues)
+    query = issue_filters_ui(version)
+    wanted = max(1, int(st.session_state.get("ds_issue_page", 1)))
+    shown = call(
+        issue_page,
+        version.id,
+        query,
+        offset=(wanted - 1) * ISSUE_PAGE_SIZE,
+        limit=ISSUE_PAGE_SIZE,
+        action="Reading issues",
+    )
+    if shown is None:
+        return
+    pages = max(1, -(-shown.total // ISSUE_PAGE_SIZE))
+    if wanted > pages:  # the filters shrank the table: show its last page
+        st.session_state["ds_issue_page"] = wanted = pages
+        shown = call(
+            issue_page,
+            version.id,
+            query,
+            offset=(pages - 1) * ISSUE_PAGE_SIZE,
+            limit=ISSUE_PAGE_SIZE,
+            action="Reading issues",
+        )
+        if shown is None:
+            return
+    info, pager = st.columns([4, 1], vertical_alignment="bottom")
+    pager.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key="ds_issue_page")
+    offset = (wanted - 1) * ISSUE_PAGE_SIZE
+    info.caption(
+        f"{shown.total} issues match, in {shown.images} images; showing {offset + 1}–{offset + len(shown.lines)}."
+    )
     st.dataframe(
-        filtered,
+        issue_frame(shown),
         hide_index=True,
         width="stretch",
         column_config={"message": st.column_config.TextColumn("message", width="large")},
     )
-    review_ui(version, filtered)
+    review_ui(version, query, shown.images)
 
 
 def summary_line(version: DatasetVersion) -> str:
@@ -144,43 +176,37 @@ def check_chart(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
-def issue_filters_ui(issues: pd.DataFrame) -> pd.DataFrame:
-    """Severity, check and file-name filters over the issue table; returns the rows that match."""
+def issue_filters_ui(version: DatasetVersion) -> IssueQuery:
+    """Severity, check and file-name filters over the issue table (applied in SQL); returns the query."""
+    facets = call(gallery_facets, version.id, action="Reading the checks")
+    severities_present = facets.severities if facets is not None else []
+    checks_present = facets.checks if facets is not None else []
     c1, c2, c3 = st.columns([1, 2, 2])
     severities = c1.multiselect(
         "Severity",
-        [s for s in SEVERITY_COLORS if s in set(issues["severity"])],
+        [s for s in SEVERITY_COLORS if s in set(severities_present)],
         key="ds_issue_severity",
         placeholder="All",
     )
-    checks = c2.multiselect("Check", sorted(issues["check"].unique()), key="ds_issue_checks", placeholder="All")
+    checks = c2.multiselect("Check", checks_present, key="ds_issue_checks", placeholder="All")
     text = c3.text_input("File name contains", key="ds_issue_text", placeholder="e.g. 000123")
-    mask = pd.Series(True, index=issues.index)
-    if severities:
-        mask &= issues["severity"].isin(severities)
-    if checks:
-        mask &= issues["check"].isin(checks)
-    if text.strip():
-        mask &= issues["file"].str.contains(text.strip(), case=False, regex=False)
-    filtered = issues[mask]
-    st.caption(f"{len(filtered)} of {len(issues)} issues, in {filtered['file'].nunique()} images.")
-    return filtered
+    return IssueQuery(severities=tuple(severities), checks=tuple(checks), text=text.strip()[:200])
 
 
-def review_ui(version: DatasetVersion, filtered: pd.DataFrame) -> None:
+def review_ui(version: DatasetVersion, query: IssueQuery, images: int) -> None:
     """Send the images of the filtered issues to the review queue (for the Annotate page)."""
-    files = sorted(filtered["file"].unique())
-    if not files:
+    if not images:
         return
     with st.container(border=True):
         st.markdown("**Fix them on the Annotate page**")
-        checks = ", ".join(sorted(filtered["check"].unique()))
+        checks = ", ".join(query.checks) if query.checks else "all checks"
         reason = st.text_input(
             "Reason (shown to the reviewer)", value=f"Validation: {checks}"[:200], key=f"ds_review_reason_{version.id}"
         )
         if st.button(
-            f"Send {len(files)} flagged image(s) to the review queue", key="ds_send_review", icon=":material/outbox:"
+            f"Send {images} flagged image(s) to the review queue", key="ds_send_review", icon=":material/outbox:"
         ):
+            files = call(issue_files, version.id, query, action="Reading the flagged images") or []
             added = call(
                 send_to_review, version.id, files, reason.strip() or "Flagged by validation", action="Sending to review"
             )

@@ -1,15 +1,14 @@
-"""The version picker and header, the cached read of a version's images, and the live card of a job that
-makes or checks a version."""
+"""The version picker and header, the version's index (built in the background when missing), and the live card of
+a job that makes, checks or indexes a version."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from backend.data.datasets import (
-    GalleryImage,
-    gallery,
-)
+from backend.data.index import index_state
+from backend.data.tasks import start_index_version
 from backend.runtime.views import get_job, keep_runner_healthy
+from backend.store.dataset_index import IndexState, IndexStatus
 from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
 from ui.widgets.jobs import render_job
@@ -78,20 +77,32 @@ def version_header(version: DatasetVersion, parent: DatasetVersion | None) -> No
         )
 
 
-# --- cached reads ---------------------------------------------------------------------------------------------
+# --- the version's index -------------------------------------------------------------------------------------
 
 
-@st.cache_data(ttl=120, show_spinner=False, max_entries=8)
-def _gallery(version_id: int, marker: str) -> tuple[list[str], list[GalleryImage]]:
-    """The version's images and boxes; `marker` changes when a new validation stores new issues."""
-    del marker  # cache key only
-    return gallery(version_id)
+def load_index(version: DatasetVersion) -> IndexState | None:
+    """The version's index when ready; otherwise start building it in the background (once) and show its progress.
 
-
-def load_gallery(version: DatasetVersion) -> tuple[list[str], list[GalleryImage]] | None:
-    """Class names and images of a version (cached), or None after showing why it could not be read."""
-    marker = f"{version.validation_status}:{sorted(version.validation.issues_by_check.items())}"
-    return call(_gallery, version.id, marker, action="Reading this version")
+    Pages read a version only through its index (built when the version was made); a version made before indexes
+    existed gets one the first time it is opened.
+    """
+    state = call(index_state, version.id, action="Reading the version's index")
+    if state is not None and state.ready:
+        return state
+    if state is None or state.status == IndexStatus.FAILED or state.job_id is None:
+        if state is not None and state.status == IndexStatus.FAILED:
+            st.warning(f"The last index build failed: {state.message[:300]}", icon=":material/warning:")
+        job_id = call(start_index_version, version.id, action="Starting the index build")
+    else:
+        job_id = state.job_id
+    st.info(
+        "**Indexing this version.** PlateOps reads its images and labels once into the store, so browsing and "
+        "filtering stay fast; this page fills in when it is done.",
+        icon=":material/manage_search:",
+    )
+    if job_id is not None:
+        watch_job(job_id, key=f"ds-index-{version.id}")
+    return None
 
 
 # --- jobs -----------------------------------------------------------------------------------------------------
