@@ -18,8 +18,8 @@ from tests.utils import export_layouts as tools
 from tests.utils.export_layouts import Demo, Expected
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+@pytest.fixture(scope="module", name="demo")
+def fixture_demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     from backend.data.demo import generate_demo_dataset
 
     root = tmp_path_factory.mktemp("demo")

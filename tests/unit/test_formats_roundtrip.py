@@ -19,8 +19,8 @@ from tests.utils.export_layouts import image_size
 TOLERANCE_PX = {"coco": 0.01, "yolo": 0.01, "voc": 1.0}
 
 
-@pytest.fixture(scope="module")
-def demo_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", name="demo_raw")
+def fixture_demo_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from backend.data.demo import generate_demo_dataset
 
     raw = tmp_path_factory.mktemp("raw")
@@ -46,9 +46,8 @@ def _contents(version: DatasetVersion) -> tuple[list[str], dict[str, tuple[str, 
 
 
 @pytest.mark.parametrize("fmt", ["coco", "yolo", "voc"])
-def test_export_then_import_gives_the_same_dataset(
-    workspace: Settings, demo_raw: Path, tmp_path: Path, fmt: str
-) -> None:
+@pytest.mark.usefixtures("workspace")
+def test_export_then_import_gives_the_same_dataset(demo_raw: Path, tmp_path: Path, fmt: str) -> None:
     original = datasets.import_dataset(demo_raw / "annotations.json", name="food", images_dir=demo_raw / "images")
     result = datasets.export_version(original.id, fmt, tmp_path / f"food-{fmt}.zip")
     assert result.images == 20 and result.path.is_file()
@@ -72,9 +71,8 @@ def test_export_then_import_gives_the_same_dataset(
             assert all(abs(a - b) <= TOLERANCE_PX[fmt] for a, b in zip(box[1:], box_back[1:], strict=True)), name
 
 
-def test_cli_import_and_export(
-    workspace: Settings, demo_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("workspace")
+def test_cli_import_and_export(demo_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     importer = importlib.import_module("jobs.import")
     exporter = importlib.import_module("jobs.export_dataset")
     code = importer.main(
@@ -92,7 +90,8 @@ def test_cli_import_and_export(
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"dataset": "lunch", "version": 2}
 
 
-def test_cli_bad_input_exits_2(workspace: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("workspace")
+def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     importer = importlib.import_module("jobs.import")
     exporter = importlib.import_module("jobs.export_dataset")
     (tmp_path / "empty").mkdir()
@@ -106,7 +105,8 @@ def test_cli_bad_input_exits_2(workspace: Settings, tmp_path: Path, capsys: pyte
     assert info.value.code == 2
 
 
-def test_folder_import_copies_so_the_source_can_change(workspace: Settings, demo_raw: Path, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("workspace")
+def test_folder_import_copies_so_the_source_can_change(demo_raw: Path, tmp_path: Path) -> None:
     source = tmp_path / "mine"
     (source / "images").mkdir(parents=True)
     for image in (demo_raw / "images").iterdir():

@@ -173,7 +173,11 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
             raise BadInputError(f"{where}: two images share the id {quote(entry['id'])}; ids must be unique.")
         width, height = entry.get("width"), entry.get("height")
         listed: tuple[int, int] | None = None
-        if type(width) is int and type(height) is int:  # bool is an int subclass: not a size
+        if (
+            isinstance(width, int)
+            and isinstance(height, int)
+            and not isinstance(width, bool) | isinstance(height, bool)
+        ):
             listed = (width, height)
         located = _locate(part.images_dir, file_name) if part.images_dir is not None else None
         image = SourceImage(path=located, original=file_name, split=part.split, listed_size=listed)
