@@ -112,12 +112,14 @@ def report(results: list[dict[str, Any]], *, images: int, rounds: int, weights: 
     rows = []
     for r in results:
         ms, ratio = r["ms"], r["ratio"]
-        int8 = (
-            f"{ms['plateops onnx int8']:.1f} ms ({ratio['plateops onnx int8']:.2f}, "
-            f"{r['int8_agreement']:.0%} of boxes kept, {r['int8_size']:.2f}× size)"
-            if "plateops onnx int8" in ms
-            else "—"
-        )
+        int8 = "—"
+        if "plateops onnx int8" in ms:
+            kept = r["int8_agreement"]
+            agreement = f"{kept:.0%} of float boxes kept" if kept == kept else "no boxes at conf 0.1 to compare"
+            int8 = (
+                f"{ms['plateops onnx int8']:.1f} ms ({ratio['plateops onnx int8']:.2f}; {agreement}; "
+                f"{r['int8_size']:.2f}× size)"
+            )
         rows.append(
             (
                 f"{r['imgsz']} px",
