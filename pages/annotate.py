@@ -9,6 +9,7 @@ from backend.core.vocab import color_for
 from backend.data.datasets import list_versions_with_datasets
 from ui.annotate.editor import box_table_ui, canvas_ui, save_ui, saved_banner_ui
 from ui.annotate.picker import VERSION_KEY, reasons_ui, selection_ui, version_ui
+from ui.annotate.tools import batch_ui, history_ui, prelabels_ui
 from ui.widgets.calls import call
 from ui.widgets.shell import ROLES, current_role
 
@@ -31,6 +32,11 @@ dataset, version = version_ui(entries)
 images = call(version_images, version.id, action="Reading the version")
 if images is None:
     st.stop()
+tools_col, history_col = st.columns(2)
+with tools_col.expander("Find suspected label errors · validate and retrain", icon=":material/playlist_add_check:"):
+    batch_ui(version)
+with history_col.expander("Version history and diff", icon=":material/history:"):
+    history_ui([v for name, v in entries if name == dataset])
 selection = selection_ui(dataset, version, images.files, images.names)
 if selection.file is None:
     st.stop()
@@ -61,6 +67,7 @@ with table_col:
     box_table_ui(image, images.names, boxes)
 with save_col:
     saved = save_ui(image, boxes, author=author)
+    prelabels_ui(image)
 if saved is not None:
     st.session_state[VERSION_KEY] = saved.version.id
     st.rerun()

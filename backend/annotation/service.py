@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backend.annotation.changelog import VersionDiff, diff_folders
 from backend.annotation.edits import EditedBox, ImageEdit, SavedEdit, save_edits
@@ -16,6 +17,10 @@ from backend.store import datasets as dataset_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
 from backend.store.records import Dataset, DatasetVersion, ReviewItem
+
+if TYPE_CHECKING:
+    from backend.serving.inference import Detector
+    from backend.serving.service import ServingModel
 
 PixelBox = tuple[float, float, float, float]
 
@@ -147,3 +152,46 @@ def diff_versions(old_version_id: int, new_version_id: int) -> VersionDiff:
         old = dataset_store.get_version(session=session, version_id=old_version_id)
         new = dataset_store.get_version(session=session, version_id=new_version_id)
     return diff_folders(Path(old.path), Path(new.path))
+
+
+# --- pre-labels -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreLabel:
+    """A box the model suggests for an image: class, pixel corners, confidence."""
+
+    class_name: str
+    box: PixelBox
+    confidence: float
+
+
+def prelabel_model() -> ServingModel | None:
+    """The model whose suggestions pre-label images (the one that serves: production, else the newest run)."""
+    from backend.serving.service import serving_model
+
+    return serving_model()
+
+
+def load_prelabel_detector(model: ServingModel) -> Detector:
+    """Load a model for pre-labelling (pages cache it per weights file)."""
+    from backend.serving.service import load_detector
+
+    return load_detector(model)
+
+
+def prelabel_image(detector: Detector, version_id: int, file: str, *, conf: float = 0.25) -> list[PreLabel]:
+    """The model's boxes on an image of a version, classes the dataset does not know left out, most confident first.
+
+    Raises:
+        BadInputError: The version has no such image, or it cannot be read.
+    """
+    from backend.imaging.loading import load_image
+
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+    index = index_version(Path(version.path))
+    picture = load_image(index.image(file).path).image
+    (result,) = detector.predict([picture], conf=conf)
+    known = set(index.names)
+    return [PreLabel(d.class_name, d.box, d.confidence) for d in result.detections if d.class_name in known]

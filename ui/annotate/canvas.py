@@ -25,7 +25,7 @@ class CanvasUnavailableError(RuntimeError):
 def canvas_module() -> ModuleType:
     """streamlit_drawable_canvas, imported on first use, with a compatibility shim for older releases."""
     try:
-        import streamlit_drawable_canvas as sdc  # type: ignore[import-untyped]
+        import streamlit_drawable_canvas as sdc
     except ImportError as exc:
         raise CanvasUnavailableError(f"The box editor needs streamlit-drawable-canvas ({exc}).") from exc
     if not hasattr(sdc, "st_canvas"):

@@ -57,6 +57,12 @@ def has_unsaved(image: EditorImage) -> bool:
     return _edit_key(image) in st.session_state.get(EDITS_KEY, {})
 
 
+def add_boxes(image: EditorImage, boxes: list[tuple[str, PixelBox]]) -> None:
+    """Add boxes (accepted suggestions) to the image's edits and redraw the canvas with them."""
+    _store(image, current_boxes(image) + list(boxes))
+    _bump(image)
+
+
 def unsaved_files(version_id: int) -> set[str]:
     """Files of a version with edits not saved yet."""
     prefix = f"{version_id}:"
@@ -112,7 +118,7 @@ def box_table_ui(image: EditorImage, names: list[str], boxes: list[tuple[str, Pi
     if not boxes:
         st.caption("No boxes on this image. Draw one on the picture.")
         return
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
     gen = st.session_state.get(GEN_KEY, {}).get(_edit_key(image), 0)
     frame = pd.DataFrame(
