@@ -246,3 +246,10 @@ def test_prepare_yolo_refuses_archive_folders_outside_the_archive(demo: Demo, tm
     with pytest.raises(BadInputError, match="outside the imported archive"):
         prepare_yolo(archive, tmp_path / "out", confine_to=archive)
     assert not (tmp_path / "out").exists()
+
+
+def test_coco_categories_sharing_a_name_are_refused(tmp_path: Path) -> None:
+    payload = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "egg"}, {"id": 2, "name": "egg"}]}
+    (tmp_path / "annotations.json").write_text(json.dumps(payload))
+    with pytest.raises(BadInputError, match="both called"):
+        read_source(tmp_path / "annotations.json")

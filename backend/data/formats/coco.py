@@ -51,6 +51,7 @@ def _categories(data: dict[str, Any], where: str) -> list[dict[str, Any]]:
     """The categories as {"id", "name", "supercategory"}, checked."""
     cats = []
     seen: set[int] = set()
+    names: dict[str, int] = {}
     for cat in data["categories"]:
         if not isinstance(cat, dict) or not isinstance(cat.get("id"), int) or isinstance(cat.get("id"), bool):
             raise BadInputError(f"{where}: every category needs an integer 'id'; found {quote(cat)}.")
@@ -58,6 +59,12 @@ def _categories(data: dict[str, Any], where: str) -> list[dict[str, Any]]:
             raise BadInputError(f"{where}: two categories share the id {cat['id']}; ids must be unique.")
         seen.add(cat["id"])
         name = check_class_name(cat.get("name"), f"{where}, category {cat['id']}")
+        if name in names:
+            raise BadInputError(
+                f"{where}: two categories are both called {quote(name)} (ids {names[name]} and {cat['id']}); "
+                "rename or merge them first."
+            )
+        names[name] = cat["id"]
         supercategory = cat.get("supercategory")
         cats.append(
             {"id": cat["id"], "name": name, "supercategory": supercategory if isinstance(supercategory, str) else ""}

@@ -7,7 +7,8 @@ Layouts written (each keeps the version's splits, and each is read back by `form
 - YOLO: `data.yaml` (names, nc, relative train / val / test), `images/<split>/`, `labels/<split>/`
   (the ultralytics layout; the label files are the version's own, byte for byte).
 - VOC: `Annotations/<stem>.xml` (1-based pixel boxes), `JPEGImages/`, `ImageSets/Main/<split>.txt`, and
-  CVAT's `labelmap.txt` so the class order survives the trip.
+  CVAT's `labelmap.txt` so the class order survives the trip (left out when a class name holds a ':', which that
+  file cannot express; the classes then come back in name order).
 
 The zip is written beside its destination and moved into place, so a failed export leaves nothing half-written.
 """
@@ -140,8 +141,9 @@ def _voc_files(entries: list[_Entry], names: list[str]) -> dict[str, bytes]:
         stems = [Path(e.image.name).stem for e in entries if e.image.split == split]
         if stems:
             files[f"ImageSets/Main/{split}.txt"] = "".join(f"{s}\n" for s in stems).encode("utf-8")
-    labelmap = "# label:color_rgb:parts:actions\n" + "".join(f"{n}:::\n" for n in names)
-    files["labelmap.txt"] = labelmap.encode("utf-8")
+    if not any(":" in n or "\n" in n for n in names):  # CVAT's labelmap cannot hold such names
+        labelmap = "# label:color_rgb:parts:actions\n" + "".join(f"{n}:::\n" for n in names)
+        files["labelmap.txt"] = labelmap.encode("utf-8")
     return files
 
 
