@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.core.errors import PlateOpsError
+from backend.monitoring.service import maybe_start_auto_report
 from backend.serving.service import best_per_class, serving_model
 from ui.detect.detection import (
     answer_ui,
@@ -17,6 +18,7 @@ from ui.detect.detection import (
     thresholds_ui,
 )
 from ui.detect.recipes import recipes_ui
+from ui.widgets.calls import friendly_errors
 from ui.widgets.shell import current_role
 
 st.title(":material/photo_camera: Detect")
@@ -51,5 +53,8 @@ for answer in answers:
     answer_ui(answer, class_names=detector.names)
 
 found = [a.outcome for a in answers if a.outcome is not None]
+if found:
+    with friendly_errors("Scheduling the drift report"):
+        maybe_start_auto_report()  # a drift report every `monitor.auto_report_every` new predictions; None when not due
 if found:
     recipes_ui(best_per_class(found))
