@@ -69,7 +69,7 @@ def _looks_like_voc(path: Path) -> bool:
             head = handle.read(2048)
     except OSError:
         return False
-    return b"<annotation" in head
+    return re.search(rb"<annotation[\s>]", head) is not None  # VOC's root; not CVAT's <annotations>
 
 
 def split_from_name(path: Path) -> str | None:
