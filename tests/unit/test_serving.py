@@ -344,3 +344,17 @@ def test_bad_feedback_is_refused(workspace: Settings, model: ServingModel, detec
     with pytest.raises(NotFoundError):
         record_feedback(pid + 100, "correct", class_name="banana")
     assert feedback_summary() == {}
+
+
+def test_per_class_thresholds_filter_each_class_at_its_own_confidence(
+    workspace: Settings, model: ServingModel, detector: Detector
+) -> None:
+    data = imgs.solid_jpeg()
+    kept = detect_image(data, name="a.jpg", detector=detector, model=model, class_thresholds={"banana": 0.5})
+    assert kept.detections and {d.class_name for d in kept.detections} == {"banana"}
+    strict = detect_image(data, name="b.jpg", detector=detector, model=model, class_thresholds={"banana": 0.99999})
+    assert strict.detections == []  # the grid model's bananas score sigmoid(8) ≈ 0.9997
+    other = detect_image(data, name="c.jpg", detector=detector, model=model, class_thresholds={"apple": 0.99999})
+    assert len(other.detections) == len(kept.detections)  # classes without a threshold keep the global one
+    rows = _predictions()
+    assert sorted(r.n_detections for r in rows) == sorted([len(kept.detections), 0, len(kept.detections)])
