@@ -21,6 +21,7 @@ import random
 import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -123,6 +124,11 @@ def _half_up(x: float) -> int:
     return math.floor(x + 0.5)
 
 
+def _donor_rank(name: str, *, left: Counter[int], images: dict[str, set[int]]) -> tuple[bool, int, str]:
+    """Sort key for an image to move to the other side: one that leaves its other classes 2+ there first, then few."""
+    return (not all(left[c] >= 2 for c in images[name]), len(images[name]), name)
+
+
 def stratified_split(images: dict[str, set[int]], *, val_fraction: float, seed: int) -> dict[str, str]:
     """Split images into train and val, deterministically and stratified by class.
 
@@ -168,11 +174,10 @@ def stratified_split(images: dict[str, set[int]], *, val_fraction: float, seed: 
         for cls in sorted(class_count):
             if class_count[cls] < 2 or present[cls] > 0:
                 continue
-
-            def donor_rank(n: str, left: Counter[int] = left) -> tuple[bool, int, str]:
-                return (not all(left[c] >= 2 for c in images[n]), len(images[n]), n)
-
-            candidates = sorted((n for n, s in split.items() if s == other and cls in images[n]), key=donor_rank)
+            candidates = sorted(
+                (n for n, s in split.items() if s == other and cls in images[n]),
+                key=partial(_donor_rank, left=left, images=images),
+            )
             if not candidates:
                 continue
             chosen = candidates[0]

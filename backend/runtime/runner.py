@@ -76,7 +76,7 @@ def _spawn_worker(job: Job, settings: Settings) -> int:
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log_file:  # the child keeps its own handle
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with  # a detached worker outlives this call
             [settings.python_executable, "-m", "jobs.worker", str(job.id)],
             cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
