@@ -149,3 +149,21 @@ def test_cli_exit_codes(workspace: Settings, tmp_path: Path) -> None:
         env_home=workspace.home,
     )  # fmt: skip
     assert no_model.returncode == 2 and "No model" in no_model.stderr
+
+
+def test_simulated_traffic_job_logs_predictions(workspace: Settings, tmp_path: Path) -> None:
+    from backend.store import predictions as prediction_store
+
+    with pytest.raises(NotFoundError, match="No model can answer"):
+        service.start_simulated_traffic(shift="dark", images=3)
+    add_monitored_model(tmp_path)
+    with pytest.raises(BadInputError, match="Unknown shift"):
+        service.start_simulated_traffic(shift="sepia", images=3)
+    job = runner.wait_for(service.start_simulated_traffic(shift="dark", images=4, seed=7), timeout_s=300)
+    assert job.kind == JobKind.SIMULATE_TRAFFIC and job.status == "succeeded", job.error
+    assert job.result["sent"] == 4 and job.result["auto_report_job"] is None  # 4 < auto_report_every
+    with session_scope() as session:
+        logged = prediction_store.list_predictions(session=session)
+    assert sorted(p.image_name for p in logged) == [f"traffic_dark_7_{i:05d}.jpg" for i in range(4)]
+    assert all(p.features["brightness"] < 90 for p in logged)
+    assert not (workspace.home / "traffic" / f"job-{job.id}").exists()  # generated files are not kept
