@@ -133,3 +133,39 @@ def test_import_recovery_removes_exactly_its_own_leftovers(crash_ws: Settings, d
     with session_scope() as session:
         assert [v.id for v in dataset_store.list_versions(session=session, dataset_id=kept.dataset_id)] == [kept.id]
     assert half.id != kept.id
+
+
+def test_training_recovery_fails_the_run_and_drops_a_half_written_checkpoint(
+    crash_ws: Settings, tmp_path: Path
+) -> None:
+    """The recovery on its own: the run left `running` ends failed; a last.pt cut off mid-write is removed (a resume
+    would crash on it), a whole one is kept."""
+    import zipfile
+
+    from backend.core.enums import JobKind
+    from backend.store import jobs as job_store
+    from backend.store import runs as run_store
+    from backend.training.tasks import recover_training
+
+    runs = {}
+    for name, whole in (("whole", True), ("cut", False)):
+        weights = tmp_path / name / "weights"
+        weights.mkdir(parents=True)
+        with zipfile.ZipFile(weights / "last.pt", "w") as checkpoint:
+            checkpoint.writestr("archive/data.pkl", b"x" * 4096)
+        if not whole:
+            data = (weights / "last.pt").read_bytes()
+            (weights / "last.pt").write_bytes(data[: len(data) // 2])
+        with session_scope() as session:
+            job = job_store.create_job(session=session, kind=JobKind.TRAIN, params={})
+            job_store.finish_job(session=session, job_id=job.id, status=JobStatus.FAILED, error=runner.DEAD_MESSAGE)
+            run = run_store.create_run(
+                session=session, name=name, job_id=job.id, dataset_version_id=None, model="m", preset="p", params={}
+            )
+            run_store.update_run(session=session, run_id=run.id, run_dir=str(weights.parent))
+            runs[name] = (job_store.get_job(session=session, job_id=job.id), run.id)
+        recover_training(runs[name][0])
+    for name, (_job, run_id) in runs.items():
+        settled = training.get_run(run_id)
+        assert settled.status == RunStatus.FAILED and settled.finished_at is not None
+        assert (Path(settled.run_dir) / "weights" / "last.pt").is_file() == (name == "whole")
