@@ -8,6 +8,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -269,4 +270,86 @@ def test_finished_import_points_at_the_new_version() -> None:
     at.button(key=f"ds-import-show-{vid}").click()
     run(at)
     assert at.session_state["ds_tab"] == OVERVIEW
+    assert any(m.label == "Images" for m in at.metric)
+
+
+@pytest.mark.usefixtures("populated")
+def test_page_reads_no_label_file_and_lists_no_version_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tab, a filter change, a page turn and an opened image: the only version files read are pictures."""
+    import builtins
+    import io
+    import os
+
+    from backend.data.quality.reader import IMAGE_SUFFIXES
+
+    with session_scope() as session:
+        versions_root = str(Path(dataset_store.list_versions(session=session)[0].path).resolve().parent)
+    touched: list[str] = []
+
+    def note(path: object, what: str) -> None:
+        if isinstance(path, (str, os.PathLike)):
+            full = os.path.abspath(os.fspath(path))
+            if full.startswith(versions_root) and (what != "open" or Path(full).suffix.lower() not in IMAGE_SUFFIXES):
+                touched.append(f"{what} {full}")
+
+    def watched(real: Any, what: str) -> Any:
+        def call(path: Any, *args: Any, **kwargs: Any) -> Any:
+            note(path, what)
+            return real(path, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(builtins, "open", watched(builtins.open, "open"))
+    monkeypatch.setattr(io, "open", watched(io.open, "open"))
+    monkeypatch.setattr(os, "open", watched(os.open, "open"))
+    monkeypatch.setattr(os, "scandir", watched(os.scandir, "list"))
+    monkeypatch.setattr(os, "listdir", watched(os.listdir, "list"))
+
+    from backend.data.datasets import gallery
+
+    gallery(version_id())  # the old way (lists the folder, reads every label file) is caught by the watch
+    assert any(t.startswith("list ") for t in touched) and any(t.endswith(".txt") for t in touched)
+    touched.clear()
+
+    at = open_page(PAGE)
+    assert any(m.label == "Images" for m in at.metric)
+    open_tab(at, QUALITY)
+    assert next(d.value for d in at.dataframe if "message" in d.value.columns) is not None
+    open_tab(at, GALLERY)
+    assert len(at.get("image")) == 12
+    at.number_input(key="ds_gallery_page").set_value(2)
+    run(at)
+    at.selectbox(key="ds_gallery_box_count").set_value("4–8")
+    run(at)
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("ds_open_"))).click()
+    run(at)
+    assert any(s.value.startswith(":material/zoom_in:") for s in at.subheader)
+    assert touched == [], touched[:5]
+
+
+@pytest.mark.usefixtures("populated")
+def test_a_version_without_index_gets_one_in_the_background() -> None:
+    from backend.store import dataset_index as index_store
+
+    vid = version_id()
+    with session_scope() as session:
+        index_store.clear_index(session=session, version_id=vid)
+    at = open_page(PAGE)
+    assert "Indexing this version" in all_text(at)
+    assert not any(m.label == "Images" for m in at.metric)
+    with session_scope() as session:
+        jobs = job_store.list_jobs(session=session, kind="index_version")
+    assert len(jobs) == 1 and jobs[0].params == {"version_id": vid}
+    run(at)  # a rerun while it builds starts no second job
+    with session_scope() as session:
+        assert len(job_store.list_jobs(session=session, kind="index_version")) == 1
+    deadline = time.monotonic() + 90
+    while True:  # the real worker builds the index
+        with session_scope() as session:
+            job = job_store.get_job(session=session, job_id=jobs[0].id)
+        if not job.active or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert job.status == "succeeded", job.error
+    run(at)
     assert any(m.label == "Images" for m in at.metric)
