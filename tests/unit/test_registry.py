@@ -275,3 +275,11 @@ def test_export_cli_writes_onnx_at_the_training_size(
     assert status == 0 and out.is_file() and "64x64 input" in stdout.strip().splitlines()[-1]
     status, _, err = _cli(export_cli.main, ["--weights", str(tmp_path / "missing.pt"), "--out", str(out)], capsys)
     assert status == 2 and "not found" in err
+
+
+def test_offline_the_stage_lives_in_the_store_alone(version: DatasetVersion, files: dict[str, Path]) -> None:
+    from backend.core.enums import ModelStage
+    from backend.registry.publishing import publish_stage
+
+    run, _ = add_version_run(files["a"], version, name="run-a")
+    assert publish_stage(run, ModelStage.PRODUCTION) == "offline: stage kept in the store"
