@@ -7,7 +7,7 @@ import streamlit as st
 from backend.core.errors import PlateOpsError
 from backend.monitoring.service import evidently_dir, maybe_start_auto_report
 from backend.monitoring.views import latest_report
-from backend.serving.service import serving_model
+from backend.serving.service import ServingModel, serving_model
 from ui.monitor.actions import monitor_jobs_ui, report_action_ui, traffic_ui
 from ui.monitor.drilldown import gallery_ui, segment_ui
 from ui.monitor.history import class_share_ui, error_rate_ui, history_ui
@@ -20,11 +20,17 @@ st.caption(
     "confidence, boxes per picture, box area) of recent predictions with the training set."
 )
 
-try:
-    model = serving_model()
-except PlateOpsError as exc:
-    st.error(f"The serving model is unavailable: {exc}", icon=":material/error:")
-    model = None
+
+def _serving_model() -> ServingModel | None:
+    """The model being monitored, or None (with the reason shown) when none can serve."""
+    try:
+        return serving_model()
+    except PlateOpsError as exc:
+        st.error(f"The serving model is unavailable: {exc}", icon=":material/error:")
+        return None
+
+
+model = _serving_model()
 if model is None:
     st.info("No model serves yet, so there is nothing to monitor. Train one first.", icon=":material/info:")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")

@@ -289,7 +289,7 @@ def _median(frame: pd.DataFrame, name: str) -> float | None:
 
 
 def _shares(frame: pd.DataFrame) -> dict[str, float]:
-    if "pred_class" not in frame or not len(frame):
+    if "pred_class" not in frame or frame.empty:
         return {}
     counts = frame["pred_class"].value_counts(normalize=True)
     return {str(k): round(float(v), 4) for k, v in counts.items()}
