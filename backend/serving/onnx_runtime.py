@@ -2,7 +2,7 @@
 
 Why not ultralytics' own ONNX backend: it converts every picture through torch tensors and runs torchvision's NMS,
 and opens the session with default options. Here the session is opened once with full graph optimisation, one
-intra-op thread per CPU this process may use (without spin-waiting) and sequential execution; the letterbox is one
+intra-op thread per CPU this process may use but one (without spin-waiting) and sequential execution; the letterbox is one
 OpenCV resize into a preallocated padded buffer; NMS is a few vectorised numpy lines. The outputs match ultralytics'
 `predict` on the same file (same letterbox, same class-offset NMS, same box scaling; tests/unit/test_onnx_serving.py
 checks boxes and confidences against the PyTorch model).
@@ -64,7 +64,9 @@ class OnnxYolo:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.intra_op_num_threads = threads or cpu_threads()
+        # one CPU is left to the page's own work (decode, features, drawing, the web server): on the 2-core machine
+        # of bench/onnx.py, under load, 1 thread ran 0.54x PyTorch's time and 2 threads 0.62x at 256 px
+        options.intra_op_num_threads = threads or max(1, cpu_threads() - 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # no busy-waiting between operators: on a small, shared CPU spinning threads steal time from the work itself
