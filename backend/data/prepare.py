@@ -12,6 +12,10 @@ never a 91→80 style remap. The split is deterministic and stratified by class 
 Images are streamed one at a time (headers and a cheap decode check); pixels are never held for the whole set.
 """
 
+# Over the 600-line and 80-statement limits in pyproject.toml; moving the YOLO re-import into its own module and
+# splitting `prepare_coco` into reading and writing steps is follow-up work to the package split.
+# pylint: disable=too-many-lines
+
 from __future__ import annotations
 
 import json
@@ -438,7 +442,7 @@ def _coco_box(ann: dict[str, Any]) -> tuple[tuple[float, float, float, float] | 
     return None, Check.DEGENERATE_BBOX, f"annotation {ann.get('id')} has no box and no polygon; it was dropped"
 
 
-def prepare_coco(
+def prepare_coco(  # pylint: disable=too-many-statements  # see the note at the top
     coco_json: Path,
     images_dir: Path,
     out_dir: Path,
