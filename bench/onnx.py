@@ -134,11 +134,12 @@ def report(results: list[dict[str, Any]], *, images: int, rounds: int, weights: 
     return (
         "## ONNX serving (`bench/onnx.py`)\n\n"
         "Latency per picture on CPU of PlateOps' ONNX path (onnxruntime with full graph optimisation, one "
-        "non-spinning intra-op thread per CPU but one, numpy letterbox and NMS; what the Detect page and `jobs.detect` use "
-        "when the production model has an ONNX export) against PyTorch `model.predict` on the same YOLOv8n weights, "
-        f"at the served image size, conf 0.25, IoU 0.45, on {images} demo pictures, {rounds} passes, each picture "
-        "timed on every side back to back (order rotating); ratio = total time over PyTorch's. Ultralytics' own "
-        "ONNX backend and the optional dynamic int8 model are shown for reference. Goal: ONNX / PyTorch ≤ 0.45. "
+        "non-spinning intra-op thread per CPU but one, numpy letterbox and NMS; what the Detect page and "
+        "`jobs.detect` use when the production model has an ONNX export) against PyTorch `model.predict` on the "
+        "same YOLOv8n weights, at the served image size, conf 0.25, IoU 0.45, "
+        f"on {images} demo pictures, {rounds} passes, each picture timed on every side back to back (order "
+        "rotating); ratio = total time over PyTorch's. Ultralytics' own ONNX backend and the optional dynamic int8 "
+        "model are shown for reference. Goal: ONNX / PyTorch ≤ 0.45. "
         f"Weights: {weights or 'an untrained YOLOv8n with the 12 food classes (same cost as a trained one)'}.\n\n"
         + table(
             rows,

@@ -2,8 +2,8 @@
 
 Why not ultralytics' own ONNX backend: it converts every picture through torch tensors and runs torchvision's NMS,
 and opens the session with default options. Here the session is opened once with full graph optimisation, one
-intra-op thread per CPU this process may use but one (without spin-waiting) and sequential execution; the letterbox is one
-OpenCV resize into a preallocated padded buffer; NMS is a few vectorised numpy lines. The outputs match ultralytics'
+intra-op thread per CPU this process may use but one (no spin-waiting) and sequential execution; the letterbox is
+one OpenCV resize into a preallocated padded buffer; NMS is a few vectorised numpy lines. The outputs match ultralytics'
 `predict` on the same file (same letterbox, same class-offset NMS, same box scaling; tests/unit/test_onnx_serving.py
 checks boxes and confidences against the PyTorch model).
 
