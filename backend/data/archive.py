@@ -6,7 +6,8 @@ limit (counted from the real bytes written, so a lying header cannot get past it
 suspicious compression ratio (zip bombs). On refusal, whatever was written is removed again.
 
 `detect_dataset_layout` tells a COCO dataset (annotations JSON + images folder) from a YOLO / Roboflow export
-(`data.yaml`).
+(`data.yaml`); `jobs.prepare` uses it. The console's import and `jobs.import` recognise every tool's layout
+(Roboflow, CVAT, Label Studio, LabelImg / VOC, FiftyOne) through `backend.data.formats.detect` instead.
 """
 
 from __future__ import annotations
