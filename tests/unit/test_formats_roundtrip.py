@@ -139,3 +139,27 @@ def test_cli_refuses_an_archive_whose_data_yaml_points_outside(
     err = capsys.readouterr().err
     assert "outside the imported archive" in err and "Traceback" not in err
     assert not any((workspace.home / "datasets").glob("evil/v*"))
+
+
+@pytest.mark.usefixtures("workspace")
+def test_roboflow_coco_zip_imports_every_split_and_twelve_classes(demo_raw: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    from tests.utils import export_layouts as tools
+
+    demo = tools.load_demo(demo_raw)
+    expected = tools.build_roboflow_coco(demo, tmp_path / "food-plates.v1i.coco")
+    archive = tmp_path / "food-plates.v1i.coco.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted((tmp_path / "food-plates.v1i.coco").rglob("*")):
+            zf.write(path, path.relative_to(tmp_path))
+    version = datasets.import_dataset(archive, name="plates")
+    report = datasets.prepare_report(version.id)
+    assert report.counts["images"] == expected.images == 20
+    assert report.counts["boxes"] == expected.boxes
+    assert {s: report.counts[s] for s in ("train", "val", "test")} == expected.splits
+    assert [c.name for c in report.class_map] == demo.names and len(report.class_map) == 12
+    assert [d.name for d in report.dropped_categories] == ["food-plates"]
+    assert report.layout is not None and report.layout.startswith("Roboflow COCO export")
+    data = (Path(version.path) / "data.yaml").read_text()
+    assert "test: images/test" in data
