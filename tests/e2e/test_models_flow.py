@@ -52,7 +52,8 @@ def test_compare_two_runs_promote_one_and_detect_names_it(console: Console, page
 
     # the two runs are compared by default: per-class AP chart, tabs and the training-curve control are there
     compare = page.locator("[data-testid='stMultiSelect']").filter(has_text="Runs to compare")
-    assert compare.get_by_text("shapes-a").count() >= 1 and compare.get_by_text("shapes-b").count() >= 1
+    compare.get_by_text("shapes-a").first.wait_for()
+    compare.get_by_text("shapes-b").first.wait_for()
     page.get_by_role("tab", name="Per-class AP and PR curves").wait_for()
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
     page.get_by_role("tab", name="Confusion matrices and training curves").click()
