@@ -4,6 +4,7 @@ crash of it is settled. `backend.training.service` starts it (`start_training`, 
 
 from __future__ import annotations
 
+import csv
 import json
 import zipfile
 from dataclasses import asdict
@@ -42,11 +43,17 @@ def recover_training(job: Job) -> None:
         last.unlink()  # killed while writing it: a resume would crash on it, so the page offers none
 
 
-def _keep_earlier_epochs(metrics_path: Path, history: list[dict[str, Any]]) -> None:
-    """Before a resume, make metrics.json hold the epochs the store saw, so the resumed run's history starts at 1.
+def _keep_earlier_epochs(metrics_path: Path, history: list[dict[str, Any]], planned: int) -> None:
+    """Before a resume, make metrics.json hold every epoch trained so far, so the resumed run's history starts at 1.
 
-    A killed worker never wrote metrics.json (it is written when training ends); the run row kept every epoch.
+    A killed worker never wrote metrics.json (it is written when training ends). The run row kept each epoch it
+    saw; ultralytics' results.csv also holds an epoch checkpointed just before the kill, before its scores reached
+    the store. `history` is completed in place from there.
     """
+    seen = {int(h["epoch"]) for h in history}
+    from_csv = {row["epoch"]: row for row in _results_csv_epochs(metrics_path.parent / "results.csv", planned)}
+    history.extend(row for epoch, row in from_csv.items() if epoch not in seen)
+    history.sort(key=lambda h: int(h["epoch"]))
     try:
         written = json.loads(metrics_path.read_text(encoding="utf-8")).get("history", [])
     except (OSError, ValueError, AttributeError):
@@ -54,6 +61,43 @@ def _keep_earlier_epochs(metrics_path: Path, history: list[dict[str, Any]]) -> N
     if len(written) < len(history):
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         metrics_path.write_text(json.dumps({"history": history}, default=str), encoding="utf-8")
+
+
+def _results_csv_epochs(path: Path, planned: int) -> list[dict[str, Any]]:
+    """Epoch rows (as the trainer records them) from ultralytics' results.csv; empty when it is missing or odd."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle, skipinitialspace=True))
+    except (OSError, csv.Error):
+        return []
+
+    def number(row: dict[str, str], key: str) -> float | None:
+        try:
+            return float(row[key])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    epochs = []
+    for row in rows:
+        epoch = number(row, "epoch")
+        if epoch is None:
+            continue
+        epochs.append(
+            {
+                "epoch": int(epoch),
+                "epochs": planned,
+                "box_loss": number(row, "train/box_loss"),
+                "cls_loss": number(row, "train/cls_loss"),
+                "dfl_loss": number(row, "train/dfl_loss"),
+                "precision": number(row, "metrics/precision(B)"),
+                "recall": number(row, "metrics/recall(B)"),
+                "map50": number(row, "metrics/mAP50(B)"),
+                "map50_95": number(row, "metrics/mAP50-95(B)"),
+                "lr": number(row, "lr/pg0"),
+                "seconds": None,
+            }
+        )
+    return epochs
 
 
 def _complete_checkpoint(path: Path) -> bool:
@@ -98,7 +142,7 @@ def train_task(ctx: JobContext) -> dict[str, Any]:
             run = run_store.update_run(session=session, run_id=run.id, run_dir=str(run_dir.resolve()))
     history: list[dict[str, Any]] = list(run.history if p.get("resume_run_id") else [])
     if p.get("resume_run_id"):
-        _keep_earlier_epochs(Path(run.run_dir) / "metrics.json", history)
+        _keep_earlier_epochs(Path(run.run_dir) / "metrics.json", history, cfg.epochs)
     if settings.executor == "clearml-queue":
         try:
             return _enqueue_remote(ctx, cfg, version, run)

@@ -169,3 +169,23 @@ def test_training_recovery_fails_the_run_and_drops_a_half_written_checkpoint(
         settled = training.get_run(run_id)
         assert settled.status == RunStatus.FAILED and settled.finished_at is not None
         assert (Path(settled.run_dir) / "weights" / "last.pt").is_file() == (name == "whole")
+
+
+def test_resume_history_takes_an_epoch_the_store_missed_from_results_csv(tmp_path: Path) -> None:
+    """Killed between ultralytics' checkpoint and the epoch-end callback: epoch 2 is in results.csv (and last.pt)
+    but not in the run row; the resumed run's history still starts at 1 without gaps or duplicates."""
+    from backend.training.tasks import _keep_earlier_epochs
+
+    (tmp_path / "results.csv").write_text(
+        "                  epoch,                   time,         train/box_loss,         train/cls_loss,"
+        "         train/dfl_loss,   metrics/precision(B),      metrics/recall(B),       metrics/mAP50(B),"
+        "    metrics/mAP50-95(B),                 lr/pg0\n"
+        "1,3.1,1.5,2.5,1.2,0.1,0.2,0.05,0.02,0.001\n"
+        "2,6.0,1.4,2.4,1.1,0.2,0.3,0.08,0.03,0.002\n"
+    )
+    history = [{"epoch": 1, "epochs": 3, "box_loss": 1.5, "map50": 0.05}]
+    _keep_earlier_epochs(tmp_path / "metrics.json", history, 3)
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[0]["box_loss"] == 1.5 and history[1]["map50"] == 0.08 and history[1]["epochs"] == 3
+    written = json.loads((tmp_path / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in written] == [1, 2]
