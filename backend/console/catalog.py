@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import backend.annotation.tasks  # registers label_errors, validate_retrain
-import backend.data.tasks  # registers demo_dataset, import_dataset, validate
-import backend.monitoring.tasks  # registers drift_report, simulate_traffic
-import backend.training.tasks  # registers train
+from backend.annotation import tasks as annotation_tasks
 from backend.core.enums import JobKind
+from backend.data import tasks as data_tasks
+from backend.monitoring import tasks as monitoring_tasks
 from backend.runtime.registry import JobContext, nothing_to_recover, register_task
+from backend.training import tasks as training_tasks
+
+# Importing a domain's tasks module registers its kinds (with their crash recovery).
+DOMAIN_TASKS = (
+    annotation_tasks,  # label_errors, validate_retrain
+    data_tasks,  # demo_dataset, import_dataset, validate
+    monitoring_tasks,  # drift_report, simulate_traffic
+    training_tasks,  # train
+)
 
 
 @register_task(JobKind.NOOP, recover=nothing_to_recover)
