@@ -47,14 +47,14 @@ def _header_size(path: str) -> tuple[int, int] | None:
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
-def _probe(args: tuple[str, str]) -> tuple[tuple[int, int] | None, os.stat_result | None, str | None]:
-    """Header size, file stamp and label text of one image (run on a small thread pool: mostly I/O)."""
-    path, label = args
+def _probe(args: tuple[str, str, bool]) -> tuple[tuple[int, int] | None, os.stat_result | None, str | None]:
+    """Header size (unless already known), file stamp and label text of one image (on a small thread pool)."""
+    path, label, need_size = args
     try:
         stat = os.stat(path)
     except OSError:
         stat = None
-    return _header_size(path), stat, read_text_fast(label)
+    return _header_size(path) if need_size else None, stat, read_text_fast(label)
 
 
 def _area_bin(area: float) -> int:
@@ -64,18 +64,31 @@ def _area_bin(area: float) -> int:
     return len(AREA_LABELS) - 1
 
 
-def _preflight_summary(folder: Path) -> dict[str, Any]:
-    """The pre-flight report prepare wrote, small: every field, and only the files it noted something about."""
+def _read_report(folder: Path) -> dict[str, Any]:
+    """The pre-flight report prepare wrote into the folder ({} when there is none or it is unreadable)."""
     path = folder / REPORT_NAME
     try:
         raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, ValueError):
         raw = {}
-    if not isinstance(raw, dict):
-        raw = {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _preflight_summary(raw: dict[str, Any]) -> dict[str, Any]:
+    """The pre-flight report, small: every field, and only the files it noted something about."""
     files = [f for f in raw.get("files") or [] if isinstance(f, dict)]
-    noted = [f for f in files if f.get("issues")]
-    return {"preflight": {**raw, "files": noted[:MAX_PREFLIGHT_FILES]}, "preflight_files": len(files)}
+    noted = [{k: v for k, v in f.items() if k not in ("width", "height")} for f in files if f.get("issues")]
+    kept = {k: v for k, v in raw.items() if k not in ("files", "issues")}  # the issues live in the store
+    return {"preflight": {**kept, "files": noted[:MAX_PREFLIGHT_FILES]}, "preflight_files": len(files)}
+
+
+def _known_sizes(raw: dict[str, Any]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(split, file) → (width, height) that prepare's probe already read (so the index opens no image header)."""
+    known = {}
+    for f in raw.get("files") or []:
+        if isinstance(f, dict) and isinstance(f.get("width"), int) and isinstance(f.get("height"), int):
+            known[(str(f.get("split")), str(f.get("file")))] = (int(f["width"]), int(f["height"]))
+    return known
 
 
 def read_version_rows(folder: Path, *, progress: ProgressFn = null_progress) -> IndexRows:
@@ -96,12 +109,15 @@ def read_version_rows(folder: Path, *, progress: ProgressFn = null_progress) -> 
     sizes: Counter[tuple[str, int, int]] = Counter()
     splits: Counter[str] = Counter()
     total = len(dataset.images)
-    jobs = [(img.path_str, img.label_str) for img in dataset.images]
+    report = _read_report(Path(folder))
+    known = _known_sizes(report)
+    jobs = [(img.path_str, img.label_str, (img.split, img.name) not in known) for img in dataset.images]
     with ThreadPoolExecutor(max_workers=4) as pool:
         for position, (img, probed) in enumerate(
             zip(dataset.images, pool.map(_probe, jobs, chunksize=64), strict=True)
         ):
-            size, stat, text = probed
+            probed_size, stat, text = probed
+            size = known.get((img.split, img.name)) or probed_size
             path = img.path_str
             rel = path[len(root) :] if path.startswith(root) else path[len(base) :] if path.startswith(base) else path
             present: set[int] = set()
@@ -142,7 +158,7 @@ def read_version_rows(folder: Path, *, progress: ProgressFn = null_progress) -> 
             if position % 2000 == 0:
                 progress(position / max(total, 1), f"Indexing images: {position:,} of {total:,}")
     summary = {
-        **_preflight_summary(Path(folder)),
+        **_preflight_summary(report),
         "splits": dict(splits),
         "class_split": [[c, s, n] for (c, s), n in sorted(class_split.items())],
         "boxes_per_image": {str(k): v for k, v in sorted(per_image.items())},

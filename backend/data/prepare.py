@@ -91,6 +91,7 @@ class _Item:
     classes: set[int] = field(default_factory=set)
     split: str | None = None
     usable: bool = True
+    size: tuple[int, int] | None = None  # (width, height) the probe read, upright; the version index reuses it
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -273,6 +274,7 @@ def _write_dataset(
                 "split": item.split if item.usable else None,
                 "boxes": len(item.lines) if item.usable else 0,
                 "issues": per_file.get(item.out_name, []),
+                **({"width": item.size[0], "height": item.size[1]} if item.usable and item.size else {}),
             }
             for item in items
         ]
@@ -313,7 +315,7 @@ def _probe_and_filter(items: list[_Item], issues: IssueCollector, progress: Prog
             item.usable = False
             issues.add(item.out_name, Check.CORRUPT_IMAGE, f"does not decode ({probe.error}); left out")
         elif probe.width and probe.height:
-            sizes[item.out_name] = (probe.width, probe.height)
+            sizes[item.out_name] = item.size = (probe.width, probe.height)
         if index % 100 == 0:
             progress(0.6 * index / max(1, len(present)), f"Checking {item.out_name}")
     return sizes

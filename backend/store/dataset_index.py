@@ -227,7 +227,7 @@ def clear_index(*, session: Session, version_id: int, keep_state: bool = False) 
 # --- reading ---------------------------------------------------------------------------------------------------
 
 
-def _issue_files(version_id: int, checks: Sequence[str]) -> Select[tuple[str]]:
+def _issue_files(version_id: int, checks: Sequence[str]) -> Select[Any]:
     return select(ValidationIssueRow.file).where(
         ValidationIssueRow.version_id == version_id, ValidationIssueRow.check.in_(list(checks))
     )
@@ -262,7 +262,7 @@ def _image_conditions(version_id: int, query: ImageQuery) -> list[ColumnElement[
     return conds
 
 
-def _excluded_files(version_id: int, query: ImageQuery) -> Select[tuple[str]] | None:
+def _excluded_files(version_id: int, query: ImageQuery) -> Select[Any] | None:
     """Files validation names that the version does not hold (left out at import), when the filters allow them."""
     if query.splits and EXCLUDED not in query.splits:
         return None
@@ -310,7 +310,7 @@ def page_images(
             images += [
                 IndexedImage(
                     position=-1,
-                    file=f,
+                    file=str(f),
                     rel_path="",
                     split=EXCLUDED,
                     width=None,
@@ -399,7 +399,8 @@ def _with_details(session: Session, version_id: int, images: list[IndexedImage])
 def splits_present(*, session: Session, version_id: int) -> list[str]:
     """The splits the version's images use (and 'excluded' when validation names files it does not hold)."""
     found = set(session.scalars(select(IndexImageRow.split).where(IndexImageRow.version_id == version_id).distinct()))
-    if session.scalar(select(func.count()).select_from(_excluded_files(version_id, ImageQuery()).limit(1).subquery())):  # type: ignore[union-attr]
+    excluded = _excluded_files(version_id, ImageQuery())
+    if excluded is not None and session.scalars(excluded.limit(1)).first() is not None:
         found.add(EXCLUDED)
     return [s for s in SPLIT_ORDER if s in found] + sorted(found - set(SPLIT_ORDER))
 
