@@ -13,9 +13,12 @@ def _early_sigterm(signum: int, _frame: object) -> None:
 
 signal.signal(signal.SIGTERM, _early_sigterm)
 
+# pylint: disable=wrong-import-position
 from backend.core.enums import JobStatus  # noqa: E402 - the handler above must be in place first
 from backend.runtime.runner import run_job  # noqa: E402
 from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, cli_parser, run_cli  # noqa: E402
+
+# pylint: enable=wrong-import-position
 
 
 def main(argv: list[str] | None = None) -> int:
