@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui.widgets.shell import bootstrap, role_selector
 
+# A file in the repo: an icon name would make the browser fetch the tab icon from an outside font server.
+FAVICON = str(Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png")
+
 
 def sections_for(role: str) -> dict[str, list[st.Page]]:
     """The pages each audience sees, in sections (end users see Detect only)."""
-    home = st.Page("pages/overview.py", title="Home", icon=":material/home:", default=role != "user")
-    datasets = st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:")
-    annotate = st.Page("pages/annotate.py", title="Annotate", icon=":material/edit_square:")
-    train = st.Page("pages/train.py", title="Train", icon=":material/model_training:")
-    jobs = st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:")
-    models = st.Page("pages/models.py", title="Models", icon=":material/leaderboard:")
-    detect = st.Page("pages/detect.py", title="Detect", icon=":material/photo_camera:", default=role == "user")
-    monitor = st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:")
+    home = st.Page("pages/overview.py", title="Home", icon="🏠", default=role != "user")
+    datasets = st.Page("pages/datasets.py", title="Datasets", icon="🖼️")
+    annotate = st.Page("pages/annotate.py", title="Annotate", icon="✏️")
+    train = st.Page("pages/train.py", title="Train", icon="🏋️")
+    jobs = st.Page("pages/jobs.py", title="Jobs", icon="📋")
+    models = st.Page("pages/models.py", title="Models", icon="🏆")
+    detect = st.Page("pages/detect.py", title="Detect", icon="📷", default=role == "user")
+    monitor = st.Page("pages/monitor.py", title="Monitor", icon="📈")
     if role == "user":
         return {"Serving": [detect]}
     if role == "reviewer":
@@ -32,7 +37,7 @@ def sections_for(role: str) -> dict[str, list[st.Page]]:
 
 
 def main() -> None:
-    st.set_page_config(page_title="PlateOps", page_icon=":material/restaurant:", layout="wide")
+    st.set_page_config(page_title="PlateOps", page_icon=FAVICON, layout="wide")
     bootstrap()
     st.navigation(sections_for(role_selector())).run()
 

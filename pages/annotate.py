@@ -25,7 +25,7 @@ if entries is None:
     st.stop()
 if not entries:
     st.info("**No dataset yet.** Import one or create the demo food set on the Datasets page, then come back.")
-    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon="🖼️")
     st.stop()
 
 dataset, version = version_ui(entries)
@@ -33,9 +33,9 @@ images = call(version_images, version.id, action="Reading the version")
 if images is None:
     st.stop()
 tools_col, history_col = st.columns(2)
-with tools_col.expander("Find suspected label errors · validate and retrain", icon=":material/playlist_add_check:"):
+with tools_col.expander("Find suspected label errors · validate and retrain", icon="☑️"):
     batch_ui(version)
-with history_col.expander("Version history and diff", icon=":material/history:"):
+with history_col.expander("Version history and diff", icon="🕘"):
     history_ui([v for name, v in entries if name == dataset])
 selection = selection_ui(dataset, version, images.files, images.names)
 if selection.file is None:

@@ -21,7 +21,7 @@ from ui.detect.recipes import recipes_ui
 from ui.widgets.calls import friendly_errors
 from ui.widgets.shell import current_role
 
-st.title(":material/photo_camera: Detect")
+st.title("📷 Detect")
 st.caption(
     "Upload photos of your food (or take one) and PlateOps finds the items in them and suggests recipes. "
     "Tell us when it gets something wrong: your feedback goes to the team that improves the detector."
@@ -30,7 +30,7 @@ st.caption(
 try:
     model = serving_model()
 except PlateOpsError as exc:
-    st.error(f"The detector is unavailable right now: {exc}", icon=":material/error:")
+    st.error(f"The detector is unavailable right now: {exc}", icon="⛔")
     st.stop()
 if model is None:
     no_model_ui(current_role())
@@ -45,7 +45,7 @@ conf, iou = thresholds_ui(model)
 per_class = class_thresholds_ui(model)
 pictures = pictures_ui()
 if not pictures:
-    st.info("Upload one or more photos above to start.", icon=":material/photo_camera:")
+    st.info("Upload one or more photos above to start.", icon="📷")
     st.stop()
 
 answers = detect_all(pictures, detector=detector, model=model, conf=conf, iou=iou, class_thresholds=per_class)

@@ -10,7 +10,7 @@ from ui.models.registry import audit_ui, notice_ui, production_ui, promote_ui
 from ui.models.table import runs_table_ui
 from ui.widgets.shell import current_role
 
-st.title(":material/leaderboard: Models")
+st.title("🏆 Models")
 st.caption(
     "Every finished training run with its validation figures. Select rows to compare them, promote the best one "
     "through the gate, and roll back in one click: the Detect page answers with the production model at its next "
@@ -21,7 +21,7 @@ notice_ui()
 entries = model_table()
 if not entries:
     st.info("No finished training run yet. Train a model first; it appears here when it finishes.")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    st.page_link("pages/train.py", label="Train a model", icon="🏋️")
     st.stop()
 
 st.subheader("Production")

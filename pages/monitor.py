@@ -13,7 +13,7 @@ from ui.monitor.drilldown import gallery_ui, segment_ui
 from ui.monitor.history import class_share_ui, error_rate_ui, history_ui
 from ui.monitor.report import alarm_ui, badges_ui, details_ui, embedded_report_ui
 
-st.title(":material/monitoring: Monitor")
+st.title("📈 Monitor")
 st.caption(
     "Are the pictures people send like the ones the model was trained on? Evidently compares image properties "
     "(brightness, contrast, sharpness, saturation, size, file size) and the model's answers (class share, "
@@ -26,14 +26,14 @@ def _serving_model() -> ServingModel | None:
     try:
         return serving_model()
     except PlateOpsError as exc:
-        st.error(f"The serving model is unavailable: {exc}", icon=":material/error:")
+        st.error(f"The serving model is unavailable: {exc}", icon="⛔")
         return None
 
 
 model = _serving_model()
 if model is None:
-    st.info("No model serves yet, so there is nothing to monitor. Train one first.", icon=":material/info:")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.info("No model serves yet, so there is nothing to monitor. Train one first.", icon="ℹ️")
+    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
 else:
     st.caption(f"Monitoring {model.label}.")
     try:

@@ -35,10 +35,10 @@ with left:
             st.info("The demo food dataset is being created. It appears here in a minute; progress is below.")
         else:
             st.info("No dataset yet. Import a COCO or YOLO dataset, or create the demo food set.")
-        st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
+        st.page_link("pages/datasets.py", label="Go to Datasets", icon="🖼️")
     for status in ov.datasets:
         dataset_card_ui(status)
-    st.page_link("pages/datasets.py", label="Browse datasets", icon=":material/photo_library:")
+    st.page_link("pages/datasets.py", label="Browse datasets", icon="🖼️")
 
 with right:
     st.subheader("Models")
@@ -49,10 +49,10 @@ with right:
         st.success(f"**{m.name}** serves the Detect page{score} (promoted {ago(m.promoted_at)}).")
     elif ov.latest_run:
         st.info(f"No model promoted yet; the Detect page uses the newest run, **{ov.latest_run.name}**.")
-        st.page_link("pages/models.py", label="Compare and promote", icon=":material/leaderboard:")
+        st.page_link("pages/models.py", label="Compare and promote", icon="🏆")
     else:
         st.info("No model yet. Train one on your dataset — the Quick CPU preset takes about 5 minutes.")
-        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+        st.page_link("pages/train.py", label="Train a model", icon="🏋️")
     st.subheader("Monitoring")
     if drift:
         share = f"{drift.drift_share:.0%} of features drifted"
@@ -64,11 +64,11 @@ with right:
         st.info(f"{ov.predictions} predictions logged, no drift check yet.")
     else:
         st.info("No predictions yet. Drift is checked once people use the Detect page.")
-    st.page_link("pages/monitor.py", label="Open Monitor", icon=":material/monitoring:")
+    st.page_link("pages/monitor.py", label="Open Monitor", icon="📈")
     if ov.open_reviews:
         st.caption(f"{ov.open_reviews} image(s) wait in the review queue.")
-        st.page_link("pages/annotate.py", label="Review them", icon=":material/edit_square:")
+        st.page_link("pages/annotate.py", label="Review them", icon="✏️")
 
 st.subheader("Jobs")
 jobs_panel(limit=6, key="home-jobs")
-st.page_link("pages/jobs.py", label="All jobs", icon=":material/pending_actions:")
+st.page_link("pages/jobs.py", label="All jobs", icon="📋")

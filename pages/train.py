@@ -28,9 +28,9 @@ if not entries:
     st.info(
         "**No dataset yet.** Training needs a dataset version: food photos with a box around each item. "
         "Import one (or create the demo food set) on the Datasets page, then come back here.",
-        icon=":material/info:",
+        icon="ℹ️",
     )
-    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon="🖼️")
     st.stop()
 
 st.subheader("1. Data")
@@ -47,7 +47,7 @@ if cfg is not None:
 if st.button(
     "Start training",
     type="primary",
-    icon=":material/play_arrow:",
+    icon="▶️",
     disabled=cfg is None or not data_ok,
     key="train_start",
     help="Runs in the background; this page shows its progress below." if data_ok else "Confirm the data first.",
@@ -63,7 +63,7 @@ if st.button(
     )
     if job_id is not None:
         show_job(job_id)
-        st.toast(f"Training job {job_id} queued", icon=":material/rocket_launch:")
+        st.toast(f"Training job {job_id} queued", icon="🚀")
 
 st.subheader("Progress and results")
 jobs = call(list_jobs, limit=20, kind=JobKind.TRAIN, action="Reading jobs") or []

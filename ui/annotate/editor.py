@@ -159,27 +159,27 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
     save = cols[0].button(
         "Save as a new version",
         type="primary",
-        icon=":material/save:",
+        icon="💾",
         disabled=not unsaved,
         shortcut="ctrl+enter",
         help="Ctrl+Enter. Saves this image's boxes as a new immutable version of the dataset.",
         key="annot-save",
     )
-    if cols[1].button("Undo my edits", icon=":material/undo:", disabled=not unsaved, key="annot-reset"):
+    if cols[1].button("Undo my edits", icon="↩️", disabled=not unsaved, key="annot-reset"):
         st.session_state.get(EDITS_KEY, {}).pop(_edit_key(image), None)
         st.session_state.pop(REFUSED_KEY, None)
         _bump(image)
         st.rerun()
     refused = st.session_state.get(REFUSED_KEY)
     if refused and refused[0] == _edit_key(image):
-        st.error(refused[1] + " Your edits are still on screen.", icon=":material/block:")
+        st.error(refused[1] + " Your edits are still on screen.", icon="🚫")
     if not save:
         return None
     try:
         saved = save_image_boxes(image.version_id, image.file, boxes, message=message, author=author)
     except EditConflictError as exc:
         st.session_state[REFUSED_KEY] = (_edit_key(image), str(exc))
-        st.error(str(exc) + " Your edits are still on screen.", icon=":material/block:")
+        st.error(str(exc) + " Your edits are still on screen.", icon="🚫")
         return None
     except PlateOpsError as exc:
         st.error(f"Not saved: {exc}")
@@ -202,4 +202,4 @@ def saved_banner_ui() -> None:
     totals = saved["changelog"].get("totals", {})
     changed = ", ".join(f"{n} {kind}" for kind, n in totals.items() if n) or "no box changes"
     job = f" Validation job #{saved['job']} checks it now." if saved.get("job") else ""
-    st.success(f"Saved as v{saved['version']}: {changed}.{job}", icon=":material/check_circle:")
+    st.success(f"Saved as v{saved['version']}: {changed}.{job}", icon="✅")

@@ -100,10 +100,10 @@ def selection_ui(dataset: str, version: DatasetVersion, all_files: list[str], na
     position = min(int(st.session_state.get(pos_key, 0)), max(0, len(files) - 1))
     if files:
         cols = st.columns([1, 3, 1])
-        if cols[0].button("Previous", icon=":material/arrow_back:", shortcut="alt+left", disabled=position == 0):
+        if cols[0].button("Previous", icon="⬅️", shortcut="alt+left", disabled=position == 0):
             position -= 1
         if cols[2].button(
-            "Next", icon=":material/arrow_forward:", shortcut="alt+right", disabled=position >= len(files) - 1
+            "Next", icon="➡️", shortcut="alt+right", disabled=position >= len(files) - 1
         ):
             position += 1
         cols[1].markdown(f"**{files[position]}** · {position + 1} of {len(files)}")
@@ -130,13 +130,13 @@ def reasons_ui(selection: Selection, *, by: str) -> None:
             )
             score = f" (score {item.score:.2f})" if item.score is not None else ""
             st.markdown(f"- **{label}**{score}: {item.reason}")
-        with st.popover("Dismiss", icon=":material/do_not_disturb_on:"):
+        with st.popover("Dismiss", icon="⛔"):
             reason = st.text_input("Why are the labels right as they are?", key=f"annot-dismiss-{file}")
             go = st.button("Dismiss from the queue", key=f"annot-dismiss-go-{file}")
             if go and call(dismiss_items, [i.id for i in items], reason, by=by, action="Dismissing") is not None:
                 st.rerun()
     else:
-        with st.popover("Flag for review", icon=":material/flag:"):
+        with st.popover("Flag for review", icon="🚩"):
             reason = st.text_input("What should be checked?", key=f"annot-flag-{file}")
             go = st.button("Put on the review queue", key=f"annot-flag-go-{file}")
             if go and call(flag_for_review, selection.version.id, file, reason, action="Flagging") is not None:

@@ -36,7 +36,7 @@ def prelabels_ui(image: EditorImage) -> None:
     suggestions: dict[str, list[PreLabel]] = st.session_state.setdefault(PRE_KEY, {})
     if key not in suggestions:
         help_text = "The model that serves suggests boxes; you accept or reject each one before it is added."
-        if st.button("Suggest boxes from the model", icon=":material/auto_awesome:", help=help_text):
+        if st.button("Suggest boxes from the model", icon="✨", help=help_text):
             model = call(prelabel_model, action="Finding a model")
             if model is None:
                 st.info("No trained model yet: train one on the Train page to get suggestions.")
@@ -75,13 +75,13 @@ def batch_ui(version: DatasetVersion) -> None:
     cols = st.columns(2)
     with cols[0]:
         top_k = st.number_input("Images to queue", min_value=1, max_value=500, value=20, key="annot_topk")
-        if st.button("Find suspected label errors", icon=":material/troubleshoot:", key="annot-scan"):
+        if st.button("Find suspected label errors", icon="🩺", key="annot-scan"):
             job = call(start_label_error_scan, version.id, top_k=int(top_k), action="Starting the scan")
             if job is not None:
                 st.success(f"Job #{job} scores {version.label}'s labels against the model; see the Jobs page.")
     with cols[1]:
         st.caption("After a batch of fixes: check the newest version, then train on it like the last run.")
-        if st.button("Validate and retrain", icon=":material/model_training:", key="annot-retrain"):
+        if st.button("Validate and retrain", icon="🏋️", key="annot-retrain"):
             job = call(start_validate_retrain, version.id, action="Starting validate and retrain")
             if job is not None:
                 st.success(f"Job #{job} validates {version.label}, then queues training; see the Jobs page.")

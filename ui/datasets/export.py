@@ -19,7 +19,7 @@ FORMATS = {
 
 def export_ui(version: DatasetVersion, dataset: str = "") -> None:
     """A format choice, an Export button, and a download of the zip once written (kept for this session)."""
-    with st.expander("Export this version", icon=":material/download:"):
+    with st.expander("Export this version", icon="📥"):
         fmt = st.radio(
             "Format",
             list(FORMATS),
@@ -29,7 +29,7 @@ def export_ui(version: DatasetVersion, dataset: str = "") -> None:
             help="Splits, class names and boxes are kept; importing the zip again gives the same dataset.",
         )
         made: dict[tuple[int, str], str] = st.session_state.setdefault("ds_exports", {})
-        if st.button("Export", key=f"ds_export_go_{version.id}", icon=":material/archive:"):
+        if st.button("Export", key=f"ds_export_go_{version.id}", icon="🗄️"):
             with st.spinner("Writing the zip..."):
                 result = call(export_to_workspace, version.id, fmt, action="Exporting")
             if result is not None:
@@ -44,7 +44,7 @@ def export_ui(version: DatasetVersion, dataset: str = "") -> None:
                     file_name=Path(path).name,
                     mime="application/zip",
                     key=f"ds_export_dl_{version.id}_{fmt}",
-                    icon=":material/download:",
+                    icon="📥",
                 )
         name = dataset or "NAME"
         st.caption(

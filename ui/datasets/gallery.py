@@ -178,7 +178,7 @@ def thumbnail_ui(version: DatasetVersion, img: IndexedImage) -> None:
     with st.container(border=True):
         rendered = render_image(version, img, THUMB_SIDE)
         if isinstance(rendered, str):
-            st.warning(rendered, icon=":material/hide_image:")
+            st.warning(rendered, icon="🙈")
         else:
             st.image(rendered[0], width="stretch")
         st.markdown(f"**{img.file}**")
@@ -200,13 +200,13 @@ def detail_ui(version: DatasetVersion, img: IndexedImage) -> None:
     """A larger picture with its boxes, the box table in pixels and the image's issues."""
     with st.container(border=True):
         head, close = st.columns([6, 1], vertical_alignment="center")
-        head.subheader(f":material/zoom_in: {img.file}")
-        close.button("Close", key="ds_close", on_click=_close_image, icon=":material/close:", width="stretch")
+        head.subheader(f"🔍 {img.file}")
+        close.button("Close", key="ds_close", on_click=_close_image, icon="❌", width="stretch")
         picture, side = st.columns([1, 1])
         rendered = render_image(version, img, DETAIL_SIDE)
         with picture:
             if isinstance(rendered, str):
-                st.warning(rendered, icon=":material/hide_image:")
+                st.warning(rendered, icon="🙈")
             else:
                 st.image(rendered[0], width="stretch")
         with side:

@@ -113,7 +113,7 @@ def _upload_form() -> None:
         )
         upload = st.file_uploader("Dataset archive", type=["zip"], key="ds_upload_file")
         fields = _common_fields("ds_upload")
-        submitted = st.form_submit_button("Import", type="primary", key="ds_upload_submit", icon=":material/upload:")
+        submitted = st.form_submit_button("Import", type="primary", key="ds_upload_submit", icon="📤")
     if not submitted:
         return
     name = call(check_dataset_name, fields["name"], action="Importing")
@@ -139,7 +139,7 @@ def _server_form() -> None:
             "Images folder (only for a COCO .json whose images live elsewhere)", key="ds_server_images"
         )
         fields = _common_fields("ds_server")
-        submitted = st.form_submit_button("Import", type="primary", key="ds_server_submit", icon=":material/input:")
+        submitted = st.form_submit_button("Import", type="primary", key="ds_server_submit", icon="📥")
     if not submitted:
         return
     name = call(check_dataset_name, fields["name"], action="Importing")
@@ -169,7 +169,7 @@ def _demo_form() -> None:
             help="A few broken, blank, duplicate or badly boxed images",
         )
         submitted = st.form_submit_button(
-            "Create demo dataset", type="primary", key="ds_demo_submit", icon=":material/auto_awesome:"
+            "Create demo dataset", type="primary", key="ds_demo_submit", icon="✨"
         )
     if not submitted:
         return

@@ -20,10 +20,10 @@ from ui.widgets.charts import show_chart, table_height
 from ui.widgets.quality import SEVERITY_COLORS, SEVERITY_ICONS
 
 VERDICTS = {
-    "passed": ":green[:material/check_circle:] **Every image passed every check.**",
-    "warnings": ":orange[:material/warning:] **Some images deserve a look** — training works, but may learn less.",
-    "errors": ":red[:material/error:] **Some images have errors** — fix or remove them before training.",
-    "not_checked": ":gray[:material/help:] **Not validated yet.**",
+    "passed": ":green[✅] **Every image passed every check.**",
+    "warnings": ":orange[⚠️] **Some images deserve a look** — training works, but may learn less.",
+    "errors": ":red[⛔] **Some images have errors** — fix or remove them before training.",
+    "not_checked": ":gray[❔] **Not validated yet.**",
 }
 
 
@@ -54,7 +54,7 @@ def quality_ui(version: DatasetVersion) -> None:
             st.caption(line)
     with action:
         validate_clicked = st.button(
-            "Validate again", key="ds_validate", icon=":material/refresh:", help="Re-run every data-quality check"
+            "Validate again", key="ds_validate", icon="🔄", help="Re-run every data-quality check"
         )
     if validate_clicked:
         job_id = call(start_validation, version.id, title=f"Validate {version.label}", action="Starting validation")
@@ -204,7 +204,7 @@ def review_ui(version: DatasetVersion, query: IssueQuery, images: int) -> None:
             "Reason (shown to the reviewer)", value=f"Validation: {checks}"[:200], key=f"ds_review_reason_{version.id}"
         )
         if st.button(
-            f"Send {images} flagged image(s) to the review queue", key="ds_send_review", icon=":material/outbox:"
+            f"Send {images} flagged image(s) to the review queue", key="ds_send_review", icon="📤"
         ):
             files = call(issue_files, version.id, query, action="Reading the flagged images") or []
             added = call(
@@ -212,4 +212,4 @@ def review_ui(version: DatasetVersion, query: IssueQuery, images: int) -> None:
             )
             if added is not None:
                 st.success(f"{added} image(s) are now in the review queue.")
-                st.page_link("pages/annotate.py", label="Open Annotate", icon=":material/edit_square:")
+                st.page_link("pages/annotate.py", label="Open Annotate", icon="✏️")

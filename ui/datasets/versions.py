@@ -16,10 +16,10 @@ from ui.widgets.quality import status_badge
 from ui.widgets.text import ago, count_text
 
 TABS = (
-    ":material/insights: Overview",
-    ":material/health_and_safety: Quality",
-    ":material/photo_library: Gallery",
-    ":material/upload_file: Import",
+    "💡 Overview",
+    "🛡️ Quality",
+    "🖼️ Gallery",
+    "📤 Import",
 )
 
 
@@ -91,14 +91,14 @@ def load_index(version: DatasetVersion) -> IndexState | None:
         return state
     if state is None or state.status == IndexStatus.FAILED or state.job_id is None:
         if state is not None and state.status == IndexStatus.FAILED:
-            st.warning(f"The last index build failed: {state.message[:300]}", icon=":material/warning:")
+            st.warning(f"The last index build failed: {state.message[:300]}", icon="⚠️")
         job_id = call(start_index_version, version.id, action="Starting the index build")
     else:
         job_id = state.job_id
     st.info(
         "**Indexing this version.** PlateOps reads its images and labels once into the store, so browsing and "
         "filtering stay fast; this page fills in when it is done.",
-        icon=":material/manage_search:",
+        icon="🔎",
     )
     if job_id is not None:
         watch_job(job_id, key=f"ds-index-{version.id}")
@@ -140,7 +140,7 @@ def _version_ready(version_id: int, key: str) -> None:
         return
     name, version = found
     images = count_text(version.counts.images)
-    st.success(f"Done: **{name} {version.label}** is ready with {images} images.", icon=":material/check_circle:")
+    st.success(f"Done: **{name} {version.label}** is ready with {images} images.", icon="✅")
     st.button(
         f"Show {name} {version.label}",
         key=f"{key}-show-{version_id}",

@@ -64,7 +64,7 @@ def no_model_ui(role: str) -> None:
         "Until then there is nothing to answer with."
     )
     if role != "user":
-        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+        st.page_link("pages/train.py", label="Train a model", icon="🏋️")
     else:
         st.caption("Please come back later: the PlateOps team is preparing the detector.")
 
@@ -72,11 +72,11 @@ def no_model_ui(role: str) -> None:
 def model_badge_ui(model: ServingModel) -> None:
     """Say which model answers (and why, when the production model was refused)."""
     if model.warning:
-        st.warning(model.warning, icon=":material/gpp_maybe:")
+        st.warning(model.warning, icon="⚠️")
     if model.production:
-        st.badge(f"Answering: {model.label}", icon=":material/verified:", color="green")
+        st.badge(f"Answering: {model.label}", icon="✅", color="green")
     else:
-        st.badge(f"Answering: {model.label}", icon=":material/science:", color="orange")
+        st.badge(f"Answering: {model.label}", icon="🧪", color="orange")
         st.caption("No model has been promoted to production yet, so the newest trained run answers.")
 
 
@@ -215,7 +215,7 @@ def _detect_one(
 def answer_ui(answer: Answer, *, class_names: list[str]) -> None:
     """One picture: the refusal, or original and annotated side by side, the items table and feedback."""
     if answer.outcome is None:
-        st.error(f"**{answer.picture_name}** could not be used. {answer.error}", icon=":material/broken_image:")
+        st.error(f"**{answer.picture_name}** could not be used. {answer.error}", icon="🖼️")
         return
     outcome = answer.outcome
     st.subheader(outcome.image_name, divider="gray")
@@ -224,7 +224,7 @@ def answer_ui(answer: Answer, *, class_names: list[str]) -> None:
     found = len(outcome.detections)
     right.image(outcome.annotated, caption=f"Detected: {found} item{'s' * (found != 1)}", width="stretch")
     st.caption(
-        f":material/timer: Detection took **{outcome.latency_ms:.0f} ms** · answered by {outcome.model_label}"
+        f"⏱️ Detection took **{outcome.latency_ms:.0f} ms** · answered by {outcome.model_label}"
         + (f" · {'; '.join(outcome.notes)}" if outcome.notes else "")
     )
     if outcome.detections:

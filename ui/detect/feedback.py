@@ -20,13 +20,13 @@ def _send(key: str, prediction_id: int, kind: str, **fields: object) -> None:
     saved = call(record_feedback, prediction_id, kind, action="Sending feedback", **fields)
     if saved is not None:
         _given()[key] = kind
-        st.toast("Thanks! Your feedback helps the detector improve.", icon=":material/thumb_up:")
+        st.toast("Thanks! Your feedback helps the detector improve.", icon="👍")
 
 
 def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
     """Per detection: correct / wrong (with the right item); plus a missed item. Each click stores feedback."""
     pid = outcome.prediction_id
-    with st.expander("Is this right? Tell us", icon=":material/rate_review:"):
+    with st.expander("Is this right? Tell us", icon="💬"):
         given = _given()
         for index, det in enumerate(outcome.detections[:FEEDBACK_SHOWN]):
             key = f"{pid}:{index}"
@@ -38,7 +38,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
             ok_col.button(
                 "Correct",
                 key=f"fb_ok_{key}",
-                icon=":material/check:",
+                icon="✔️",
                 disabled=bool(done),
                 on_click=_send,
                 args=(key, pid, "correct"),
@@ -49,7 +49,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
             wrong_col.button(
                 "Wrong item",
                 key=f"fb_wrong_{key}",
-                icon=":material/close:",
+                icon="❌",
                 disabled=bool(done) or right is None,
                 on_click=_send,
                 args=(key, pid, "wrong"),
@@ -62,7 +62,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
         button_col.button(
             "Report missed item",
             key=f"fb_missed_{pid}",
-            icon=":material/add_circle:",
+            icon="➕",
             disabled=missed is None,
             on_click=_send,
             args=(f"{pid}:missed:{missed}", pid, "missed"),

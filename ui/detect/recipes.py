@@ -47,7 +47,7 @@ def recipes_ui(detected: dict[str, float]) -> None:
         return
     if not matches:
         message = call(empty_state_message, detected, tags, max_minutes, action="Finding recipes")
-        st.info(message or "No recipe matches these items yet.", icon=":material/restaurant:")
+        st.info(message or "No recipe matches these items yet.", icon="🍽️")
         return
     columns = st.columns(RECIPE_COLUMNS)
     for index, match in enumerate(matches):
@@ -61,7 +61,7 @@ def recipe_card(match: RecipeMatch) -> None:
     with st.container(border=True):
         st.markdown(f"#### {recipe.name}")
         st.caption(
-            f":material/schedule: {recipe.minutes} min · :material/group: {recipe.servings} "
+            f"⏱️ {recipe.minutes} min · 👥 {recipe.servings} "
             f"serving{'s' * (recipe.servings != 1)}" + (f" · {', '.join(sorted(recipe.diet))}" if recipe.diet else "")
         )
         st.markdown(match.why)

@@ -13,9 +13,9 @@ def verdict_text(version: DatasetVersion) -> str:
     """The version's validation verdict in a few words, with its issue count."""
     counts = version.validation.by_severity
     return {
-        "passed": ":green[:material/check_circle:] passed all checks",
-        "warnings": f":orange[:material/warning:] {counts.warning} warning(s)",
-        "errors": f":red[:material/error:] {counts.error} error(s) — fix before training",
+        "passed": ":green[✅] passed all checks",
+        "warnings": f":orange[⚠️] {counts.warning} warning(s)",
+        "errors": f":red[⛔] {counts.error} error(s) — fix before training",
         "not_checked": "not validated yet",
     }.get(version.validation_status, version.validation_status)
 

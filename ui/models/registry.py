@@ -33,7 +33,7 @@ def production_ui(actor: str) -> None:
     onnx = "ONNX export served (onnxruntime, CPU)" if production.onnx_path else "served from its .pt (no ONNX yet)"
     st.success(
         f"**In production: {production.name}** (#{production.id}), promoted {ago(production.promoted_at)}; {onnx}.",
-        icon=":material/verified:",
+        icon="✅",
     )
     if production.class_thresholds:
         st.caption(
@@ -41,14 +41,14 @@ def production_ui(actor: str) -> None:
             + ", ".join(f"{k} {v:.2f}" for k, v in sorted(production.class_thresholds.items()))
         )
     left, right = st.columns(2)
-    if not production.onnx_path and left.button("Export to ONNX", key="models_export", icon=":material/bolt:"):
+    if not production.onnx_path and left.button("Export to ONNX", key="models_export", icon="⚡"):
         with st.spinner("Exporting to ONNX…"):
             if call(export_model, production.id, actor=actor, action="Exporting") is not None:
                 st.session_state[_NOTICE_KEY] = f"{production.name} exported to ONNX; the Detect page now uses it."
                 st.rerun()
     target = rollback_target()
     if target is not None and right.button(
-        f"Roll back to {target.name} (#{target.id})", key="models_rollback", icon=":material/undo:", type="secondary"
+        f"Roll back to {target.name} (#{target.id})", key="models_rollback", icon="↩️", type="secondary"
     ):
         restored = call(rollback, actor=actor, action="Rolling back")
         if restored is not None:
@@ -61,7 +61,7 @@ def notice_ui() -> None:
     """The message of the last promotion, rollback or export (kept across the rerun that refreshed the page)."""
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice:
-        st.toast(notice, icon=":material/check_circle:")
+        st.toast(notice, icon="✅")
         st.success(notice)
 
 
@@ -91,7 +91,7 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: str) -> No
         reason = st.text_area(
             "Reason", key="models_reason", placeholder="Why this model? Required to override a blocked gate.", height=80
         )
-        submitted = st.form_submit_button("Run the gate and promote", type="primary", icon=":material/rocket_launch:")
+        submitted = st.form_submit_button("Run the gate and promote", type="primary", icon="🚀")
     if submitted and run_id is not None:
         with st.spinner("Evaluating the candidate and the production model on the same validation split…"):
             figures = call(promote_run, int(run_id), reason=reason or "", actor=actor, action="Promoting")
@@ -108,11 +108,11 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: str) -> No
 def gate_result_ui(figures: GateFigures) -> None:
     """The gate's verdict, reasons and per-class figures."""
     if figures.promoted and figures.overridden:
-        st.warning("Promoted with an override: " + "; ".join(figures.reasons), icon=":material/gavel:")
+        st.warning("Promoted with an override: " + "; ".join(figures.reasons), icon="⚖️")
     elif figures.promoted:
-        st.success("The gate passed and the model is in production.", icon=":material/check_circle:")
+        st.success("The gate passed and the model is in production.", icon="✅")
     else:
-        st.error("Blocked: " + "; ".join(figures.reasons) + ". Write a reason to override.", icon=":material/block:")
+        st.error("Blocked: " + "; ".join(figures.reasons) + ". Write a reason to override.", icon="🚫")
     st.caption(f"Evaluated on {figures.dataset}.")
     rows = [
         {

@@ -24,11 +24,11 @@ def alarm_ui(report: DriftReport) -> None:
         st.warning(
             f"**Drift alarm**: {len(drifted)} of {len(tested)} features drifted ({', '.join(drifted)}). "
             f"{window}; report {when}.",
-            icon=":material/warning:",
+            icon="⚠️",
         )
     else:
         extra = f" Drifted below the alarm share: {', '.join(drifted)}." if drifted else ""
-        st.success(f"**No drift alarm.** {window}; report {when}.{extra}", icon=":material/check_circle:")
+        st.success(f"**No drift alarm.** {window}; report {when}.{extra}", icon="✅")
 
 
 def badges_ui(report: DriftReport) -> None:
@@ -43,7 +43,7 @@ def badges_ui(report: DriftReport) -> None:
             if f.get("method") == "not tested":
                 parts.append(f":gray-badge[{f['name']}: not tested]")
             elif f.get("drifted"):
-                parts.append(f":red-badge[:material/trending_up: {f['name']}: drift]")
+                parts.append(f":red-badge[📈 {f['name']}: drift]")
             else:
                 parts.append(f":green-badge[{f['name']}: ok]")
         st.markdown(f"**{title}** " + " ".join(parts))

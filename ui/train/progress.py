@@ -77,7 +77,7 @@ def _head(job: Job) -> None:
         if job.cancel_requested_at:
             side.caption("Cancelling…")
         elif (
-            side.button("Cancel", key=f"train-cancel-{job.id}", icon=":material/stop_circle:", help="Stop training")
+            side.button("Cancel", key=f"train-cancel-{job.id}", icon="⏹️", help="Stop training")
             and call(runner.cancel, job.id, action="Cancelling") is not None
         ):
             st.toast(f"Cancelling job {job.id}; finished epochs are kept in last.pt")
@@ -112,7 +112,7 @@ def live_run(job_id: int) -> None:
         if job.status == "queued":
             st.info(
                 "Waiting for a free training slot: another training job is running (one trains at a time).",
-                icon=":material/schedule:",
+                icon="⏱️",
             )
         else:
             done = len(epochs)
@@ -183,31 +183,31 @@ def failure_ui(job: Job, run: Run | None) -> None:
     """A failed or cancelled run: its plain error, what to do about it, and Resume when last.pt exists."""
     error = job.error or ("Cancelled." if job.status == "cancelled" else "The job failed without a message.")
     if job.status == "cancelled":
-        st.warning(error, icon=":material/cancel:")
+        st.warning(error, icon="✖️")
     else:
-        st.error(error, icon=":material/error:")
+        st.error(error, icon="⛔")
     kind = ADVICE.get(job.failure_code or "") if job.status == JobStatus.FAILED else None
     if kind == "memory":
         st.info(
             "**Out of memory.** Lower the batch size (Custom preset → Batch) or the image size and start again, "
             "or resume: the finished epochs are kept.",
-            icon=":material/memory:",
+            icon="🧠",
         )
     elif kind == "weights":
         st.info(
             "**Weights cannot be downloaded offline.** Pick a model ending in `.yaml` (for example yolov8n.yaml, "
             "trained from scratch, no download), or give the path of a `.pt` file on this machine.",
-            icon=":material/cloud_off:",
+            icon="📴",
         )
     elif kind == "data":
-        st.info("**The data could not be used.** The Datasets page shows what is wrong.", icon=":material/dataset:")
+        st.info("**The data could not be used.** The Datasets page shows what is wrong.", icon="🗂️")
         st.page_link(
-            "pages/datasets.py", label="Open the validation report on Datasets", icon=":material/photo_library:"
+            "pages/datasets.py", label="Open the validation report on Datasets", icon="🖼️"
         )
     if run is not None and can_resume(run):
         done = len(run.history or [])
         st.caption(f"{done} epoch(s) finished before it stopped; training can continue from there (last.pt).")
-        if st.button("Resume from last epoch", key=f"train-resume-{run.id}", icon=":material/replay:", type="primary"):
+        if st.button("Resume from last epoch", key=f"train-resume-{run.id}", icon="🔁", type="primary"):
             new_job = call(resume_training, run.id, action="Resuming")
             if new_job is not None:
                 show_job(new_job)
@@ -254,7 +254,7 @@ def results_ui(run: Run) -> None:
         f"{facts.device or '?'} in {duration(run.duration_s)}. The model is now a candidate on the "
         "Models page."
     )
-    st.page_link("pages/models.py", label="Compare and promote on Models", icon=":material/leaderboard:")
+    st.page_link("pages/models.py", label="Compare and promote on Models", icon="🏆")
     if run.history:
         epoch_charts(run.epochs)
     per_class = per_class_frame(ev.per_class)
@@ -301,7 +301,7 @@ def tracking_ui(run: Run) -> None:
         url = tracking.web_url
         st.markdown(f"Logged to the ClearML server as task `{tracking.task_id or '?'}`.")
         if url:
-            st.link_button("Open in ClearML", url, icon=":material/open_in_new:")
+            st.link_button("Open in ClearML", url, icon="↗️")
     else:
         st.caption("Tracking was off for this run.")
     if tracking.note:

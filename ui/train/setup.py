@@ -70,17 +70,17 @@ def data_check_ui(version: DatasetVersion) -> bool:
             f"This version has {issues.error or 'some'} error-level data issue(s), such as broken images or "
             "boxes outside the picture. A model trained on it may learn the mistakes. Fix them on the Datasets "
             "page (the Quality tab lists each one), or train anyway.",
-            icon=":material/error:",
+            icon="⛔",
         )
-        st.page_link("pages/datasets.py", label="Open the quality report on Datasets", icon=":material/photo_library:")
+        st.page_link("pages/datasets.py", label="Open the quality report on Datasets", icon="🖼️")
         return st.checkbox("I understand the data has errors; train anyway", key="train_confirm_errors")
     if version.validation_status == "warnings":
         st.caption(
-            f":orange[:material/warning:] {issues.warning or 'Some'} warning(s): training works, "
+            f":orange[⚠️] {issues.warning or 'Some'} warning(s): training works, "
             "but the model may learn less. The Datasets page shows them."
         )
     elif version.validation_status == "not_checked":
-        st.caption(":gray[:material/help:] Not validated yet; the Datasets page can check it first.")
+        st.caption(":gray[❔] Not validated yet; the Datasets page can check it first.")
     return True
 
 
@@ -186,7 +186,7 @@ def settings_ui(params: Params) -> tuple[str | None, dict[str, Any], TrainConfig
     try:
         cfg = build_config(chosen, overrides)
     except PlateOpsError as exc:
-        st.error(f"These settings cannot be used: {exc}", icon=":material/error:")
+        st.error(f"These settings cannot be used: {exc}", icon="⛔")
         return chosen, overrides, None
     st.caption(
         f"Model `{cfg.model}` ({_model_help(cfg.model)}) · {cfg.epochs} epochs · {cfg.imgsz} px · "
@@ -201,9 +201,9 @@ def estimate_ui(cfg: TrainConfig, version: DatasetVersion) -> None:
     on_gpu = device_runs_on_gpu(cfg.device)
     seconds = call(estimate_seconds, cfg, images, on_gpu=on_gpu, action="Estimating the time")
     if seconds is None:
-        st.markdown(":material/schedule: **Estimated time:** unknown until one GPU run has finished here.")
+        st.markdown("⏱️ **Estimated time:** unknown until one GPU run has finished here.")
         return
-    st.markdown(f":material/schedule: **Estimated time: about {duration(max(seconds, 1))}**")
+    st.markdown(f"⏱️ **Estimated time: about {duration(max(seconds, 1))}**")
     st.caption(
         "From past runs in this workspace, scaled by images, epochs and image size (a default rate for "
         "this computer's CPU cores before the first run). Evaluation adds a little at the end."

@@ -11,12 +11,12 @@ from backend.store.records import Job
 from ui.widgets.text import ago, duration
 
 STATUS_ICONS = {
-    "queued": ":gray[:material/schedule:]",
-    "starting": ":blue[:material/rocket_launch:]",
-    "running": ":blue[:material/autorenew:]",
-    "succeeded": ":green[:material/check_circle:]",
-    "failed": ":red[:material/error:]",
-    "cancelled": ":gray[:material/cancel:]",
+    "queued": ":gray[⏱️]",
+    "starting": ":blue[🚀]",
+    "running": ":blue[🔄]",
+    "succeeded": ":green[✅]",
+    "failed": ":red[⛔]",
+    "cancelled": ":gray[✖️]",
 }
 
 

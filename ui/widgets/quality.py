@@ -6,18 +6,18 @@ import streamlit as st
 
 from backend.store.records import DatasetVersion
 
-# Material icons render everywhere (they ship with Streamlit); emoji need an emoji font on the viewer's machine.
+# Emoji, not Material icon names: those can make the browser fetch from an outside font server.
 SEVERITY_ICONS = {
-    "error": ":red[:material/error:]",
-    "warning": ":orange[:material/warning:]",
-    "info": ":blue[:material/info:]",
+    "error": ":red[⛔]",
+    "warning": ":orange[⚠️]",
+    "info": ":blue[ℹ️]",
 }
 SEVERITY_COLORS = {"error": "#c0392b", "warning": "#e6a23c", "info": "#5b8def"}
 STATUS_BADGES = {
-    "passed": ("Passed all checks", ":material/check_circle:", "green"),
-    "warnings": ("Warnings", ":material/warning:", "orange"),
-    "errors": ("Errors — fix before training", ":material/error:", "red"),
-    "not_checked": ("Not validated yet", ":material/help:", "gray"),
+    "passed": ("Passed all checks", "✅", "green"),
+    "warnings": ("Warnings", "⚠️", "orange"),
+    "errors": ("Errors — fix before training", "⛔", "red"),
+    "not_checked": ("Not validated yet", "❔", "gray"),
 }
 
 
