@@ -55,6 +55,7 @@ class FailureCode(StrEnum):
     WORKER_LOST = "worker_lost"
     CRASH = "crash"
     EDIT_CONFLICT = "edit_conflict"
+    FORBIDDEN = "forbidden"  # the acting user's role does not allow the action
     ERROR = "error"  # a known failure with a plain message that fits none of the codes above
 
 

@@ -261,6 +261,17 @@ class DriftReport:
     last_prediction_id: int | None = None
 
 
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    actor: str
+    role: str
+    action: str
+    target: str
+    allowed: bool
+    created_at: datetime
+
+
 def from_row(cls: type[T], row: object) -> T:
     """Copy the same-named attributes of an ORM row into dataclass `cls`."""
     return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]

@@ -290,3 +290,18 @@ class DriftReportRow(Base):
     trigger: Mapped[str] = mapped_column(String(20), default="manual")  # manual | auto | cli
     last_prediction_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # newest prediction covered
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditRow(Base):
+    """Who did (or was refused) what, when: one row per call of a function that changes something."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_created", "created_at"), Index("ix_audit_actor", "actor"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))  # a Permission value
+    target: Mapped[str] = mapped_column(String(300), default="")
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,55 @@
+"""The audit trail: who did, or was refused, what. `authorize` is the one gate every changing function passes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.core.access import AccessDeniedError, Actor, Permission, cap_message, require
+from backend.store.engine import session_scope
+from backend.store.records import AuditEvent, from_row
+from backend.store.rows import AuditRow
+
+
+def record_event(*, session: Session, actor: Actor, action: Permission, target: str, allowed: bool) -> AuditEvent:
+    """Add one audit row and return it."""
+    row = AuditRow(
+        actor=cap_message(actor.name, 120),
+        role=str(actor.role),
+        action=str(action),
+        target=cap_message(target),
+        allowed=allowed,
+    )
+    session.add(row)
+    session.flush()
+    return from_row(AuditEvent, row)
+
+
+def list_events(*, session: Session, limit: int = 200, actor: str | None = None) -> list[AuditEvent]:
+    """The newest audit rows first, optionally only one user's."""
+    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+    if actor is not None:
+        query = query.where(AuditRow.actor == actor)
+    return [from_row(AuditEvent, row) for row in session.scalars(query)]
+
+
+def authorize(actor: Actor, permission: Permission, target: object = "") -> None:
+    """Check that `actor` may do `permission`, and record the attempt (allowed or refused) in the audit trail.
+
+    Args:
+        actor: The acting user.
+        permission: The action asked for.
+        target: What the action is about (a dataset, run, job), as the audit trail shows it.
+
+    Raises:
+        AccessDeniedError: The role does not allow the action (the refusal is recorded first).
+    """
+    try:
+        require(actor, permission)
+    except AccessDeniedError:
+        if isinstance(actor, Actor):
+            with session_scope() as session:
+                record_event(session=session, actor=actor, action=permission, target=str(target), allowed=False)
+        raise
+    with session_scope() as session:
+        record_event(session=session, actor=actor, action=permission, target=str(target), allowed=True)
