@@ -12,6 +12,7 @@ from backend.annotation.edits import EditedBox, ImageEdit, SavedEdit, save_edits
 from backend.annotation.labels import index_version, read_label_file
 from backend.core.enums import ReviewSource
 from backend.core.errors import BadInputError
+from backend.data.index import indexed_names_and_files
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
@@ -53,6 +54,9 @@ def version_images(version_id: int) -> VersionImages:
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
+    indexed = indexed_names_and_files(version_id)  # the version's index in the store: no folder listing
+    if indexed is not None:
+        return VersionImages(version=version, dataset=dataset, names=indexed[0], files=indexed[1])
     index = index_version(Path(version.path))
     return VersionImages(version=version, dataset=dataset, names=index.names, files=sorted(index.images))
 

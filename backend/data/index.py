@@ -298,3 +298,12 @@ def issue_files(version_id: int, query: IssueQuery) -> list[str]:
     """The distinct files of a version's issues matching `query` (what 'send to review' queues)."""
     with session_scope() as session:
         return index_store.issue_files(session=session, version_id=version_id, query=query)
+
+
+def indexed_names_and_files(version_id: int) -> tuple[list[str], list[str]] | None:
+    """A version's class names and sorted image file names from its ready index, or None when it has none."""
+    with session_scope() as session:
+        state = index_store.get_state(session=session, version_id=version_id)
+        if state is None or not state.ready:
+            return None
+        return state.names, index_store.file_names(session=session, version_id=version_id)

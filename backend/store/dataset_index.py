@@ -509,3 +509,8 @@ def states(*, session: Session, version_ids: Iterable[int]) -> dict[int, IndexSt
     """Index states of several versions (versions never indexed are missing)."""
     rows = session.scalars(select(DatasetIndexRow).where(DatasetIndexRow.version_id.in_(list(version_ids))))
     return {r.version_id: _state(r) for r in rows}
+
+
+def file_names(*, session: Session, version_id: int) -> list[str]:
+    """Every indexed image's file name, sorted (one column, no boxes)."""
+    return sorted(set(session.scalars(select(IndexImageRow.file).where(IndexImageRow.version_id == version_id))))
