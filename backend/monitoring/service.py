@@ -18,6 +18,7 @@ import logging
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -259,22 +260,38 @@ def reference_images(dataset_dir: Path, *, limit: int, seed: int = REFERENCE_SEE
 
 
 def _add_to_evidently_workspace(built: BuiltReport, *, name: str) -> None:
-    """Add the snapshot to the local Evidently workspace project (created on first use)."""
+    """Add the snapshot to the local Evidently workspace project (created on first use).
+
+    The snapshot is written the way `Workspace.add_run` writes it (`LocalState.write_snapshot`), without opening a
+    `Workspace` for each report: opening one reads every stored snapshot, which grows with the history.
+    """
     try:
+        from evidently.ui.storage.local.base import LocalState
         from evidently.ui.workspace import Workspace
 
-        workspace = Workspace.create(str(evidently_dir()))
-        projects = workspace.search_project(EVIDENTLY_PROJECT)
-        project = (
-            projects[0]
-            if projects
-            else workspace.create_project(
-                EVIDENTLY_PROJECT, description="Image-property and prediction drift of the PlateOps serving model"
+        path = str(evidently_dir())
+        state = LocalState(path)
+        project_id = _evidently_project_id(state) if Path(path).is_dir() else None
+        if project_id is None:
+            project_id = (
+                Workspace.create(path)
+                .create_project(
+                    EVIDENTLY_PROJECT, description="Image-property and prediction drift of the PlateOps serving model"
+                )
+                .id
             )
-        )
-        workspace.add_run(project.id, built.snapshot, name=name)
+        built.snapshot.set_name(name)
+        state.write_snapshot(project_id, uuid.uuid4(), built.snapshot.to_snapshot_model())
     except Exception:  # an optional mirror for `evidently ui`: the report itself is already kept
         logger.warning("could not add the drift report to the Evidently workspace", exc_info=True)
+
+
+def _evidently_project_id(state: Any) -> Any:
+    """The id of our project in a local Evidently workspace, or None."""
+    for project_id in state.list_projects():
+        if state.read_project(project_id).name == EVIDENTLY_PROJECT:
+            return project_id
+    return None
 
 
 def drift_between_folders(
