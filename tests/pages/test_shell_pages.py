@@ -40,7 +40,7 @@ def test_home_with_data_jobs_and_models(workspace: Settings) -> None:
         job_store.update_job(session=session, job_id=job.id, status="running", progress=0.4, message="Epoch 2/5")
     at = open_page()
     text = all_text(at)
-    assert "lunch" in text and "12 images" in text and "2 error(s)" in text
+    assert "lunch" in text and "12 images" in text and "2 errors" in text
     assert "run-7" in text and "0.61" in text
     assert "Train run-8" in text
     assert [p.proto.value for p in at.get("progress")] == [40]  # percent

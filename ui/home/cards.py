@@ -1,12 +1,13 @@
-"""Cards of the Home page."""
+"""Cards of the Home page: live status tiles, one card per dataset with its next step, and the models card."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from backend.console.overview import DatasetStatus
+from backend.console.overview import DatasetStatus, Overview, get_overview
+from backend.core.enums import JobStatus
 from backend.store.records import DatasetVersion
-from ui.widgets.text import ago, count_text
+from ui.widgets.text import ago, count_text, plural
 
 
 def verdict_text(version: DatasetVersion) -> str:
@@ -14,19 +15,63 @@ def verdict_text(version: DatasetVersion) -> str:
     counts = version.validation.by_severity
     return {
         "passed": ":green[✅] passed all checks",
-        "warnings": f":orange[⚠️] {counts.warning} warning(s)",
-        "errors": f":red[⛔] {counts.error} error(s) — fix before training",
+        "warnings": f":orange[⚠️] {plural(counts.warning, 'warning')}",
+        "errors": f":red[⛔] {plural(counts.error, 'error')} — fix before training",
         "not_checked": "not validated yet",
     }.get(version.validation_status, version.validation_status)
 
 
-def dataset_card_ui(status: DatasetStatus) -> None:
-    """One dataset: its name, versions and source, and its latest version's size, verdict and age."""
+@st.fragment(run_every="2s")
+def status_tiles_ui() -> None:
+    """Datasets, jobs running now, the production model and drift, re-read from the store every 2 s."""
+    ov = get_overview()
+    running = sum(j.status in (JobStatus.STARTING, JobStatus.RUNNING) for j in ov.active_jobs)
+    queued = sum(j.status == JobStatus.QUEUED for j in ov.active_jobs)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Datasets", len(ov.datasets))
+    c2.metric(
+        "Jobs running",
+        running,
+        help=f"{plural(queued, 'job')} waiting for a free slot." if queued else "No job is waiting for a slot.",
+    )
+    c3.metric("Production model", ov.production_model.name if ov.production_model else "none")
+    drift = ov.latest_drift
+    c4.metric(
+        "Drift",
+        ("Drift found" if drift.drifted else "No drift") if drift else "not checked",
+        help=f"Drifted: {', '.join(ov.drifted_features)}" if ov.drifted_features else "Details on the Monitor page",
+    )
+
+
+def dataset_card_ui(status: DatasetStatus, *, has_runs: bool = False) -> None:
+    """One dataset: its name, versions and source, its latest version's size, verdict and age, and the next step."""
     latest = status.latest
     with st.container(border=True):
-        st.markdown(f"**{status.dataset.name}** · {status.versions} version(s) · from {status.dataset.source}")
+        st.markdown(f"**{status.dataset.name}** · {plural(status.versions, 'version')} · from {status.dataset.source}")
         if latest is None:
             st.caption("No version yet.")
             return
         images = count_text(latest.counts.images)
         st.caption(f"Latest {latest.label}: {images} images, {verdict_text(latest)}, created {ago(latest.created_at)}")
+        if latest.validation_status == "not_checked":
+            st.page_link("pages/datasets.py", label="Next: validate it on Datasets", icon="🩺")
+        elif latest.validation_status != "errors" and not has_runs:
+            st.page_link("pages/train.py", label="Next: train a model on it", icon="🏋️")
+
+
+def models_ui(ov: Overview) -> None:
+    """The model that answers on Detect, and the next step: train, try it, compare and promote."""
+    st.subheader("Models")
+    if ov.production_model:
+        m = ov.production_model
+        map50 = m.scores.map50
+        score = f" · mAP50 {map50:.2f}" if map50 is not None else ""
+        st.success(f"**{m.name}** serves the Detect page{score} (promoted {ago(m.promoted_at)}).")
+        st.page_link("pages/detect.py", label=f"Try {m.name} on Detect", icon="📷")
+    elif ov.latest_run:
+        st.info(f"No model promoted yet; the Detect page uses the newest run, **{ov.latest_run.name}**.")
+        st.page_link("pages/detect.py", label="Try it on Detect", icon="📷")
+        st.page_link("pages/models.py", label="Compare on Models", icon="🏆")
+    else:
+        st.info("No model yet. Train one on your dataset; the Quick CPU preset is the fastest start.")
+        st.page_link("pages/train.py", label="Train a model", icon="🏋️")

@@ -48,10 +48,23 @@ def render_job(job: Job, *, key: str, show_log: bool = True) -> None:
                 st.code(runner.tail_log(job) or "(no output yet)", language=None)
 
 
+def rerun_when_finished(active_ids: set[int], *, key: str) -> None:
+    """Rerun the whole page once a job this watcher saw active has finished, so what it changed shows everywhere.
+
+    Call it from a polling fragment with the ids of the jobs active now; the first call only remembers them.
+    """
+    state_key = f"_jobs_watched_{key}"
+    before: set[int] | None = st.session_state.get(state_key)
+    st.session_state[state_key] = set(active_ids)
+    if before is not None and before - active_ids:
+        st.rerun(scope="app")
+
+
 @st.fragment(run_every="2s")
 def jobs_panel(kind: str | None = None, limit: int = 8, key: str = "jobs") -> None:
-    """Live list of the newest jobs (all kinds or one), refreshed every 2 s."""
+    """Live list of the newest jobs (all kinds or one), refreshed every 2 s; the page reruns when one finishes."""
     keep_runner_healthy()
+    rerun_when_finished({j.id for j in list_jobs(limit=100, kind=kind, active_only=True)}, key=key)
     jobs = list_jobs(limit=limit, kind=kind)
     if not jobs:
         st.caption("No jobs yet. Jobs appear here when you import data, validate, train or export.")
@@ -62,6 +75,8 @@ def jobs_panel(kind: str | None = None, limit: int = 8, key: str = "jobs") -> No
 
 @st.fragment(run_every="2s")
 def job_status(job_id: int, key: str = "job") -> None:
-    """Live view of one job, refreshed every 2 s."""
+    """Live view of one job, refreshed every 2 s; the page reruns once when it finishes."""
     keep_runner_healthy()
-    render_job(get_job(job_id), key=key)
+    job = get_job(job_id)
+    rerun_when_finished({job.id} if job.active else set(), key=f"{key}-{job_id}")
+    render_job(job, key=key)

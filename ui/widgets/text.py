@@ -41,3 +41,17 @@ def count_text(value: int | None, missing: str = "?") -> str:
 def score_text(value: float | None, digits: int = 3) -> str:
     """A score such as mAP50 with `digits` decimals, or '—' when it was not measured."""
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+_IRREGULAR = {"box": "boxes", "class": "classes", "match": "matches", "child": "children", "person": "people"}
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """'1 version', '3 versions', '2 boxes': the count with the noun in the right form (pass `many` when irregular)."""
+    if n == 1:
+        return f"{n} {noun}"
+    if many is None:
+        many = _IRREGULAR.get(noun)
+    if many is None:
+        many = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{n} {many}"
