@@ -44,6 +44,11 @@ def test_reports_from_the_prediction_log(workspace: Settings, tmp_path: Path) ->
     assert dark.window_start is not None and dark.window_end is not None
     with session_scope() as session:
         assert [r.id for r in drift_store.list_drift_reports(session=session)] == [dark.id, calm.id]
+    from evidently.ui.workspace import Workspace
+
+    evidently = Workspace(str(workspace.home / "evidently"))  # what `evidently ui --workspace` opens
+    project = evidently.search_project(service.EVIDENTLY_PROJECT)[0]
+    assert len(evidently.list_runs(project.id)) == 2
 
     status = views.drift_status()
     assert status.state == "drift" and "brightness" in status.headline
