@@ -6,6 +6,7 @@ workers write at the same time. Any SQLAlchemy URL works through `PLATEOPS_DATAB
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,8 @@ def get_engine(url: str | None = None) -> Engine:
 
 def migrate(url: str | None = None) -> None:
     """Bring the schema of the store at `url` to the latest migration (Alembic `upgrade head`)."""
+    # Alembic logs its plugin set-up (on import) and migration context at INFO: noise at the top of every job log.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command  # local: alembic is only needed when migrating
     from alembic.config import Config
 
