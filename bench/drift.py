@@ -177,6 +177,14 @@ def report_text(r: dict[str, Any]) -> str:
         f"used), measured once per shift with a random strength per picture, so seeds share pictures; class_mix "
         f"keeps the {r['window']} pictures richest in bread, pizza and cheese out of a random {2 * r['window']}.\n\n"
         + table(rows, ("shift", "alarm rate", "goal", "features flagged (seeds)"))
+        + (
+            "\n\nclass_mix changes what is on the plate, not how the picture looks, so it shows in the prediction "
+            "columns (class share, boxes per picture, box area, confidence); the untrained model of this run finds "
+            "nothing at conf 0.25, so those columns had no values to test and class_mix went unseen. Run with "
+            "`--weights` of a trained model (and `--reference-dir` its prepared dataset) to measure it."
+            if r["model_label"].startswith("untrained")
+            else ""
+        )
         + f"\n\nPool and measurement took {r['pool_s']:.0f} s; one report build in the rate runs took "
         f"{r['report_s']:.2f} s (median). Load average while it ran: {r['load']}."
     )
