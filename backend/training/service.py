@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.core.access import Actor, Permission
 from backend.core.clock import utcnow
 from backend.core.enums import RESUMABLE_RUN_STATUSES, JobKind, RunStatus
 from backend.core.errors import BadInputError
@@ -18,6 +20,7 @@ from backend.core.settings import get_settings
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store import runs as run_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Job, Run
 
@@ -25,8 +28,6 @@ if TYPE_CHECKING:
     from backend.training.tracking import OfflineSession
 
 log = logging.getLogger(__name__)
-# Used when no run finished yet: seconds per image-epoch at 320 px on one CPU core (measured on the demo set).
-_DEFAULT_S_PER_IMAGE_EPOCH_320 = 0.19
 
 
 def load_project_params() -> Params:
@@ -39,30 +40,51 @@ def build_config(preset: str | None, overrides: dict[str, Any] | None = None) ->
     return load_project_params().train_config(preset or None, overrides or {})
 
 
-def estimate_seconds(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> float | None:
-    """Estimated training time from past runs in the store (scaled by images, epochs and pixels), else a default.
+@dataclass(frozen=True)
+class Estimate:
+    """An estimated training time and what it rests on, in plain words."""
 
-    Returns None for GPU runs without history (no honest default exists across GPUs).
+    seconds: float | None
+    basis: str
+
+
+def estimate_training(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> Estimate:
+    """Estimated training time from finished runs on this machine, else from a short timed training step.
+
+    Past runs in the store are scaled by images, epochs and pixels (their median rate). Before the first CPU run,
+    one timed training step of `cfg.model` (measured once, see `backend.training.calibration`) gives the rate.
+    GPU runs without history have no estimate (timing a GPU step here would need the GPU).
     """
     with session_scope() as session:
         runs = run_store.list_runs(session=session, limit=50, status=RunStatus.SUCCEEDED)
-    runs = [r for r in runs if r.duration_s]
     rates = []
     for run in runs:
+        if not run.duration_s:
+            continue
         p = run.params
         n = (run.metrics.get("train_images") or 0) * (run.metrics.get("epochs_completed") or p.get("epochs") or 0)
         if n and p.get("imgsz") and ("cuda" in str(run.metrics.get("device", ""))) == on_gpu:
             rates.append(run.duration_s / (n * (p["imgsz"] / 320) ** 2))
     if rates:
         rate = sorted(rates)[len(rates) // 2]
+        basis = f"From {len(rates)} finished run{'s' * (len(rates) != 1)} on this machine, scaled to these settings."
     elif on_gpu:
-        return None
+        return Estimate(None, "Unknown until one GPU run has finished here.")
     else:
-        import os
+        from backend.training.calibration import seconds_per_image_epoch
 
-        rate = _DEFAULT_S_PER_IMAGE_EPOCH_320 * 2 / max(1, os.cpu_count() or 1)
+        rate = seconds_per_image_epoch(cfg.model)
+        basis = (
+            "From one timed training step on this computer (no run has finished here yet), scaled to these "
+            "settings; the first finished run replaces it."
+        )
     train_images = images * (1 - 0.2) * cfg.fraction
-    return rate * train_images * cfg.epochs * (cfg.imgsz / 320) ** 2
+    return Estimate(rate * train_images * cfg.epochs * (cfg.imgsz / 320) ** 2, basis)
+
+
+def estimate_seconds(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> float | None:
+    """Estimated training time in seconds (see `estimate_training`); None for a GPU run without history."""
+    return estimate_training(cfg, images, on_gpu=on_gpu).seconds
 
 
 def _slug(text: str) -> str:
@@ -72,6 +94,7 @@ def _slug(text: str) -> str:
 def start_training(
     version_id: int,
     *,
+    actor: Actor,
     preset: str | None = "quick_cpu",
     overrides: dict[str, Any] | None = None,
     name: str = "",
@@ -82,6 +105,7 @@ def start_training(
     Raises:
         BadInputError: The settings are invalid, or the version has error-level issues and `allow_errors` is off.
     """
+    authorize(actor, Permission.TRAIN, f"train on dataset version {version_id}")
     cfg = build_config(preset, overrides)  # validate now, so a typo fails here and not in the worker
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
@@ -102,8 +126,9 @@ def start_training(
     return runner.submit(JobKind.TRAIN, params, title=f"Train {_slug(run_name)} ({cfg.model}, {cfg.epochs} epochs)")
 
 
-def resume_training(run_id: int) -> int:
+def resume_training(run_id: int, *, actor: Actor) -> int:
     """Queue a job that continues a cancelled or failed run from its last.pt; returns the job id."""
+    authorize(actor, Permission.TRAIN, f"resume run {run_id}")
     with session_scope() as session:
         run = run_store.get_run(session=session, run_id=run_id)
     last = Path(run.run_dir) / "weights" / "last.pt"

@@ -13,7 +13,7 @@ from backend.store.records import DatasetVersion
 from backend.training.service import (
     build_config,
     device_runs_on_gpu,
-    estimate_seconds,
+    estimate_training,
     gpu_available,
 )
 from ui.widgets.calls import call
@@ -196,15 +196,15 @@ def settings_ui(params: Params) -> tuple[str | None, dict[str, Any], TrainConfig
 
 
 def estimate_ui(cfg: TrainConfig, version: DatasetVersion) -> None:
-    """The estimated training time for this config on this version."""
+    """The estimated training time for this config on this version, with what the estimate rests on."""
     images = version.counts.images or 0
     on_gpu = device_runs_on_gpu(cfg.device)
-    seconds = call(estimate_seconds, cfg, images, on_gpu=on_gpu, action="Estimating the time")
-    if seconds is None:
-        st.markdown("⏱️ **Estimated time:** unknown until one GPU run has finished here.")
+    with st.spinner("Timing one training step on this computer…"):
+        estimate = call(estimate_training, cfg, images, on_gpu=on_gpu, action="Estimating the time")
+    if estimate is None:
         return
-    st.markdown(f"⏱️ **Estimated time: about {duration(max(seconds, 1))}**")
-    st.caption(
-        "From past runs in this workspace, scaled by images, epochs and image size (a default rate for "
-        "this computer's CPU cores before the first run). Evaluation adds a little at the end."
-    )
+    if estimate.seconds is None:
+        st.markdown(f"⏱️ **Estimated time:** {estimate.basis[0].lower()}{estimate.basis[1:]}")
+        return
+    st.markdown(f"⏱️ **Estimated time: about {duration(max(estimate.seconds, 1))}**")
+    st.caption(f"{estimate.basis} Evaluation adds a little at the end.")
