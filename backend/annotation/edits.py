@@ -35,6 +35,7 @@ from backend.annotation.labels import (
     read_label_file,
     write_label_file,
 )
+from backend.core.access import Actor, Permission, cap_message
 from backend.core.enums import FailureCode
 from backend.core.errors import BadInputError, NotFoundError, PlateOpsError
 from backend.core.progress import ProgressFn, null_progress
@@ -44,6 +45,7 @@ from backend.data.versions import track_version
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Dataset, DatasetVersion
 
@@ -86,6 +88,19 @@ class SavedEdit:
     changelog: dict[str, Any]
 
 
+def _box_coords(entry: Any) -> tuple[float, float, float, float] | None:
+    """The four finite pixel coordinates of a `{"class": NAME, "box": [x1, y1, x2, y2]}` entry; None if not that."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("class"), str):
+        return None
+    coords = entry.get("box")
+    if not isinstance(coords, list) or len(coords) != 4:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and abs(float(v)) < float("inf") for v in coords):
+        return None
+    x1, y1, x2, y2 = (float(v) for v in coords)
+    return x1, y1, x2, y2
+
+
 def parse_edits(raw: Any) -> list[ImageEdit]:
     """Edits from their JSON form `[{"image": NAME, "boxes": [{"class": NAME, "box": [x1, y1, x2, y2]}]}]`.
 
@@ -108,20 +123,12 @@ def parse_edits(raw: Any) -> list[ImageEdit]:
         seen.add(item["image"])
         boxes = []
         for m, entry in enumerate(item["boxes"], start=1):
-            coords = entry.get("box") if isinstance(entry, dict) else None
-            if (
-                not isinstance(entry, dict)
-                or not isinstance(entry.get("class"), str)
-                or not isinstance(coords, list)
-                or len(coords) != 4
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in coords)
-                or not all(abs(float(v)) < float("inf") for v in coords)
-            ):
+            coords = _box_coords(entry)
+            if coords is None:
                 raise BadInputError(
                     f'{item["image"]}, box {m}: expected {{"class": NAME, "box": [x1, y1, x2, y2]}} in pixels.'
                 )
-            x1, y1, x2, y2 = (float(v) for v in coords)
-            boxes.append(EditedBox(entry["class"], (x1, y1, x2, y2)))
+            boxes.append(EditedBox(entry["class"], coords))
         edits.append(ImageEdit(item["image"], tuple(boxes)))
     return edits
 
@@ -260,6 +267,7 @@ def save_edits(
     base_number: int,
     edits: list[ImageEdit],
     *,
+    actor: Actor,
     message: str,
     author: str = "",
     progress: ProgressFn = null_progress,
@@ -272,6 +280,8 @@ def save_edits(
         edits: The full new box list of each edited image, in pixels.
         message: What the edit does (shown in the version history).
         author: Who made it.
+
+        actor: The acting user (needs the edit_labels permission).
         progress: Progress callback.
 
     Returns:
@@ -282,6 +292,7 @@ def save_edits(
         NotFoundError: No such dataset or version.
         EditConflictError: A listed image changed in a version saved after `base_number`; nothing was written.
     """
+    authorize(actor, Permission.EDIT_LABELS, f"dataset {cap_message(dataset_name, 80)} v{base_number}")
     dataset, base = find_version(dataset_name, base_number)
     new_boxes = _check_edits(edits, index_version(Path(base.path)))
     with _dataset_lock(dataset.name):

@@ -117,7 +117,7 @@ def score_label_quality(
         pooled = [rank.pool_box_scores_per_image(box_scores) for box_scores in per_box.values()]
         scores = np.exp(sum(np.log(1e-6 + p) for p in pooled) / len(pooled))
     worst: list[tuple[str, int]] = []
-    for i in range(len(labels)):
+    for i, label in enumerate(labels):
         best_kind, best_score, best_class = "overlooked", np.inf, -1
         for kind, box_scores in per_box.items():
             values = np.asarray(box_scores[i], dtype=float)
@@ -128,7 +128,7 @@ def score_label_quality(
                 best_score = float(values[j])
                 best_kind = kind
                 # overlooked scores are per predicted box, swap/badloc per labelled box
-                source = predictions[i] if kind == "overlooked" else labels[i]
+                source = predictions[i] if kind == "overlooked" else label
                 best_class = int(source.classes.reshape(-1)[j]) if source.classes.size > j else -1
         worst.append((best_kind, best_class))
     return np.asarray(scores, dtype=float), worst
