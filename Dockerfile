@@ -28,4 +28,7 @@ VOLUME ["/data"]
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health').status != 200)"
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["python", "-m", "ui.launch", "--server.port=8501", "--server.address=0.0.0.0"]
+# A container must listen on 0.0.0.0 to be reachable through its published port, so the image says --allow-open:
+# publish it on loopback only (-p 127.0.0.1:8501:8501) or mount a secrets.toml with users; see README "Security".
+CMD ["python", "-m", "ui.launch", "--server.port=8501", "--server.address=0.0.0.0", "--allow-open"]
+

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.widgets.shell import bootstrap, role_selector
+from ui.widgets.shell import bootstrap, console_role
+from ui.widgets.team_only import team_only_page
 
 # A file in the repo: an icon name would make the browser fetch the tab icon from an outside font server.
 FAVICON = str(Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png")
@@ -22,8 +23,10 @@ def sections_for(role: str) -> dict[str, list[st.Page]]:
     models = st.Page("pages/models.py", title="Models", icon="🏆")
     detect = st.Page("pages/detect.py", title="Detect", icon="📷", default=role == "user")
     monitor = st.Page("pages/monitor.py", title="Monitor", icon="📈")
-    if role == "user":
-        return {"Serving": [detect]}
+    if role == "user":  # the console's addresses still open, with a plain "this page is for the team" note
+        hidden = [home, datasets, annotate, train, jobs, models, monitor]
+        notes = [st.Page(team_only_page(p.title), title=p.title, url_path=p.url_path) for p in hidden]
+        return {"Serving": [detect], "": notes}
     if role == "reviewer":
         return {"": [home], "Monitoring": [monitor], "Data": [annotate, datasets], "Serving": [detect]}
     return {
@@ -39,7 +42,9 @@ def sections_for(role: str) -> dict[str, list[st.Page]]:
 def main() -> None:
     st.set_page_config(page_title="PlateOps", page_icon=FAVICON, layout="wide")
     bootstrap()
-    st.navigation(sections_for(role_selector())).run()
+    role = console_role()
+    # End users get no page menu: Detect is theirs, the other addresses only say the page is for the team.
+    st.navigation(sections_for(role), position="hidden" if role == "user" else "sidebar").run()
 
 
 # Streamlit runs this file as __main__. The guard keeps it inert when a spawned worker process re-imports the

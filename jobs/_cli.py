@@ -34,6 +34,7 @@ from collections.abc import Callable
 from contextlib import nullcontext, redirect_stdout
 from dataclasses import dataclass
 
+from backend.core.access import Actor, Role, cap_message
 from backend.core.errors import PlateOpsError
 
 EXIT_DONE = 0
@@ -92,7 +93,7 @@ def run_cli(run: Callable[[], str | Outcome], *, quiet_stdout: bool = False) -> 
         with redirect_stdout(sys.stderr) if quiet_stdout else nullcontext():
             result = run()
     except PlateOpsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {cap_message(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
@@ -100,3 +101,15 @@ def run_cli(run: Callable[[], str | Outcome], *, quiet_stdout: bool = False) -> 
     outcome = result if isinstance(result, Outcome) else Outcome(result)
     print(outcome.summary, file=sys.stderr if outcome.to_stderr else sys.stdout)
     return outcome.exit_code
+
+
+def cli_actor(name: str | None = None) -> Actor:
+    """Who acts for a command: the shell user, as an admin (a command already has every right the user's files give
+    them, so the console's roles do not limit it); `name` overrides the name the audit trail shows."""
+    import getpass
+
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = "unknown"
+    return Actor(name=(name or "").strip()[:120] or f"cli:{login}", role=Role.ADMIN)

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from jobs._cli import run_cli
+from jobs._cli import cli_actor, run_cli
 
 EXIT_CONFLICT = 1
 
@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         init_db()
         edits = load_edits_file(Path(args.edits))
         try:
-            saved = save_edits(args.dataset, args.base_version, edits, message=args.message, author=args.author)
+            saved = save_edits(
+                args.dataset, args.base_version, edits, actor=cli_actor(), message=args.message, author=args.author
+            )
+
         except EditConflictError as exc:
             raise _RefusedError(str(exc)) from None
         return json.dumps({"version": saved.version.number, "changelog": saved.changelog})

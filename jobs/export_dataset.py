@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jobs._cli import cli_parser, run_cli
+from jobs._cli import cli_actor, cli_parser, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         init_workspace()
         init_db()
         version = find_version(args.dataset, args.version)
-        result = export_version(version.id, args.format, Path(args.out), progress=TerminalProgress("export"))
+        result = export_version(
+            version.id, args.format, Path(args.out), actor=cli_actor(), progress=TerminalProgress("export")
+        )
+
         return result.summary_line()
 
     return run_cli(run)

@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 
-from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, cli_parser, run_cli
+from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, cli_actor, cli_parser, run_cli
 
 
 def run(args: argparse.Namespace) -> Outcome:
@@ -28,10 +28,10 @@ def run(args: argparse.Namespace) -> Outcome:
     from backend.registry.service import promote_run, rollback
 
     if args.rollback:
-        model = rollback(actor=args.actor or "", reason=args.reason or "")
+        model = rollback(actor=cli_actor(args.actor), reason=args.reason or "")
         return Outcome(json.dumps({"production_model_id": model.id, "name": model.name, "stage": model.stage}))
     figures = promote_run(
-        args.run, reason=args.reason or "", actor=args.actor or "", export=False if args.no_export else None
+        args.run, reason=args.reason or "", actor=cli_actor(args.actor), export=False if args.no_export else None
     )
     return Outcome(json.dumps(figures.to_dict(), default=str), EXIT_DONE if figures.promoted else EXIT_FINDINGS)
 

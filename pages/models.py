@@ -8,7 +8,7 @@ from backend.registry.compare import model_table
 from ui.models.compare import choose_runs_ui, comparison_ui
 from ui.models.registry import audit_ui, notice_ui, production_ui, promote_ui
 from ui.models.table import runs_table_ui
-from ui.widgets.shell import current_role
+from ui.widgets.shell import current_actor
 
 st.title("🏆 Models")
 st.caption(
@@ -16,7 +16,8 @@ st.caption(
     "through the gate, and roll back in one click: the Detect page answers with the production model at its next "
     "request."
 )
-actor = f"console:{current_role()}"
+actor = current_actor()
+
 notice_ui()
 entries = model_table()
 if not entries:

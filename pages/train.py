@@ -12,6 +12,7 @@ from ui.train.progress import job_picker_ui, job_view, show_job
 from ui.train.runs import runs_table_ui
 from ui.train.setup import data_check_ui, estimate_ui, settings_ui, version_choice_ui
 from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
 
 st.title("Train")
 st.caption(
@@ -55,6 +56,7 @@ if st.button(
     job_id = call(
         start_training,
         version.id,
+        actor=current_actor(),
         preset=preset,
         overrides=overrides,
         name=run_name,

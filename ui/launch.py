@@ -1,4 +1,10 @@
-"""Serve the console: `python -m ui.launch [streamlit options]` (what `./plateops start` and Docker run).
+"""Serve the console: `python -m ui.launch [--detect-only] [--allow-open] [streamlit options]` (what
+`./plateops start` and Docker run).
+
+Exposure: with no login configured (no users and no `[auth]` in `.streamlit/secrets.toml`) the console binds to
+127.0.0.1 and refuses any other `--server.address` unless `--allow-open` (or `PLATEOPS_ALLOW_OPEN=1`) says that an
+open console on the network is meant. `--detect-only` serves the public Detect page alone (`detect_app.py`), which
+may listen anywhere: it changes nothing but the prediction log and feedback.
 
 `pages/` holds the page scripts that Home.py routes with `st.navigation`. Streamlit treats a `pages/` folder
 beside the entry script as an old-style (v1) multipage app until the entry script first runs, so on a fresh
@@ -8,19 +14,78 @@ Marking the app as navigation-routed before the server starts closes that gap.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-HOME = Path(__file__).resolve().parent.parent / "Home.py"
+ROOT = Path(__file__).resolve().parent.parent
+HOME = ROOT / "Home.py"
+DETECT_APP = ROOT / "detect_app.py"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+HOW_TO_CONFIGURE = (
+    "No login is configured: the console is open to anyone who reaches its port, so it listens on 127.0.0.1 only.\n"
+    "To let others in, add users to .streamlit/secrets.toml ([plateops.users.NAME] with role and password_hash from\n"
+    "`python -m jobs.hash_password`) or an [auth] OIDC section for st.login; see the README's security section."
+)
+
+
+def split_options(argv: list[str]) -> tuple[dict[str, bool], str | None, list[str]]:
+    """Our own flags, the `--server.address` value if given, and the remaining streamlit options."""
+    flags = {"detect_only": False, "allow_open": os.environ.get("PLATEOPS_ALLOW_OPEN", "") in {"1", "true", "yes"}}
+    address: str | None = None
+    rest: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--detect-only", "--allow-open"):
+            flags[arg[2:].replace("-", "_")] = True
+        elif arg == "--server.address":
+            address = next(args, "")
+        elif arg.startswith("--server.address="):
+            address = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return flags, address, rest
+
+
+def check_exposure(address: str, *, allow_open: bool, detect_only: bool, login_configured: bool) -> str | None:
+    """Why serving on `address` is refused, or None when it is fine."""
+    if detect_only or login_configured or allow_open or address in LOOPBACK:
+        return None
+    return (
+        f"Refusing to serve the open console on {address}: no login is configured, so anyone who reaches it could "
+        "change everything.\nConfigure users (see below), serve only the public Detect page with --detect-only, or "
+        "pass --allow-open (PLATEOPS_ALLOW_OPEN=1) if an open console on this address is really meant.\n\n"
+        + HOW_TO_CONFIGURE
+    )
 
 
 def main() -> int:
+    from backend.auth.users import load_auth_config
+    from backend.core.errors import PlateOpsError
+
+    flags, address, rest = split_options(sys.argv[1:])
+    try:
+        configured = load_auth_config().configured
+    except PlateOpsError as exc:
+        print(f"PlateOps: {exc}", file=sys.stderr)
+        return 2
+    address = address or "127.0.0.1"
+    refusal = check_exposure(
+        address, allow_open=flags["allow_open"], detect_only=flags["detect_only"], login_configured=configured
+    )
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
+    if not configured and not flags["detect_only"]:
+        print(HOW_TO_CONFIGURE, file=sys.stderr)
+
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
 
     if hasattr(PagesManager, "uses_pages_directory"):  # guarded: a private switch of streamlit's
         PagesManager.uses_pages_directory = False
-    sys.argv = ["streamlit", "run", str(HOME), *sys.argv[1:]]
+    script = DETECT_APP if flags["detect_only"] else HOME
+    sys.argv = ["streamlit", "run", str(script), "--server.address", address, *rest]
     return cli.main()
 
 

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 from backend.annotation.changelog import VersionDiff, diff_folders
 from backend.annotation.edits import EditedBox, ImageEdit, SavedEdit, save_edits
 from backend.annotation.labels import index_version, read_label_file
+from backend.core.access import Actor, Permission
 from backend.core.enums import ReviewSource
 from backend.core.errors import BadInputError
 from backend.data.index import indexed_names_and_files
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Dataset, DatasetVersion, ReviewItem
 
@@ -73,7 +75,7 @@ def load_editor_image(version_id: int, file: str) -> EditorImage:
 
 
 def save_image_boxes(
-    version_id: int, file: str, boxes: list[tuple[str, PixelBox]], *, message: str, author: str = ""
+    version_id: int, file: str, boxes: list[tuple[str, PixelBox]], *, actor: Actor, message: str, author: str = ""
 ) -> SavedEdit:
     """Save one image's full box list (pixels), edited on `version_id`, as a new version of its dataset.
 
@@ -87,14 +89,16 @@ def save_image_boxes(
         version = dataset_store.get_version(session=session, version_id=version_id)
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
     edit = ImageEdit(file, tuple(EditedBox(name, box) for name, box in boxes))
-    return save_edits(dataset.name, version.number, [edit], message=message.strip(), author=author)
+    return save_edits(dataset.name, version.number, [edit], actor=actor, message=message.strip(), author=author)
 
 
-def start_validation(version_id: int) -> int:
+def start_validation(version_id: int, *, actor: Actor) -> int:
     """Queue the data-quality checks on a version; returns the job id."""
     from backend.data.tasks import start_validation as start_data_validation
 
-    return start_data_validation(version_id, title=f"Validate dataset version {version_id} (saved on Annotate)")
+    return start_data_validation(
+        version_id, actor=actor, title=f"Validate dataset version {version_id} (saved on Annotate)"
+    )
 
 
 # --- review queue ---------------------------------------------------------------------------------------------
@@ -120,8 +124,10 @@ def queue_files(items: list[ReviewItem]) -> list[str]:
     return list(seen)
 
 
-def dismiss_items(item_ids: list[int], reason: str, *, by: str = "") -> int:
+def dismiss_items(item_ids: list[int], reason: str, *, actor: Actor, by: str = "") -> int:
     """Close review items without an edit; the reason is required and kept."""
+    authorize(actor, Permission.REVIEW, f"dismiss review items {item_ids[:20]}")
+    by = by or actor.name
     if not reason.strip():
         raise BadInputError("Say why you dismiss this item (e.g. 'labels are right').")
     with session_scope() as session:
@@ -132,8 +138,9 @@ def dismiss_items(item_ids: list[int], reason: str, *, by: str = "") -> int:
     return len(item_ids)
 
 
-def flag_for_review(version_id: int, file: str, reason: str, *, class_name: str = "") -> ReviewItem:
+def flag_for_review(version_id: int, file: str, reason: str, *, actor: Actor, class_name: str = "") -> ReviewItem:
     """Put an image of a version on the review queue by hand."""
+    authorize(actor, Permission.REVIEW, f"flag {file} of dataset version {version_id}")
     if not reason.strip():
         raise BadInputError("Say what should be checked on this image.")
     with session_scope() as session:

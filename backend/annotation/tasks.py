@@ -11,18 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from backend.core.access import SYSTEM, Actor, Permission
 from backend.core.enums import JobKind, RunStatus
 from backend.core.errors import BadInputError
 from backend.runtime import runner
 from backend.runtime.registry import JobContext, nothing_to_recover, register_task
 from backend.store import datasets as dataset_store
 from backend.store import runs as run_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Run
 
 
-def start_label_error_scan(version_id: int, *, top_k: int = 20, weights: Path | None = None) -> int:
+def start_label_error_scan(version_id: int, *, actor: Actor, top_k: int = 20, weights: Path | None = None) -> int:
     """Queue a job that scores a version's labels against the serving model and queues the `top_k` worst images."""
+    authorize(actor, Permission.REVIEW, f"label error scan of dataset version {version_id}")
     if top_k < 1:
         raise BadInputError("Queue at least one image (top K must be 1 or more).")
     params: dict[str, Any] = {"version_id": int(version_id), "top_k": int(top_k)}
@@ -42,12 +45,13 @@ def previous_run(version_id: int) -> Run | None:
     return next((r for r in runs if r.dataset_version_id in siblings), None)
 
 
-def start_validate_retrain(version_id: int) -> int:
+def start_validate_retrain(version_id: int, *, actor: Actor) -> int:
     """Queue validation of a version, followed by training on it with the previous run's parameters.
 
     Raises:
         BadInputError: No earlier finished run on this dataset to take parameters from.
     """
+    authorize(actor, Permission.TRAIN, f"validate and retrain dataset version {version_id}")
     run = previous_run(version_id)
     if run is None:
         raise BadInputError("No finished training run on this dataset yet: start the first one on the Train page.")
@@ -82,5 +86,7 @@ def validate_retrain_task(ctx: JobContext) -> dict[str, Any]:
     with session_scope() as session:
         run = run_store.get_run(session=session, run_id=int(ctx.params["run_id"]))
     overrides = {k: v for k, v in run.params.items() if k != "resume"}
-    job_id = start_training(version_id, preset=run.preset if run.preset != "custom" else None, overrides=overrides)
+    job_id = start_training(
+        version_id, actor=SYSTEM, preset=run.preset if run.preset != "custom" else None, overrides=overrides
+    )
     return {"validation": report.summary_line(), "train_job_id": job_id, "like_run": run.id}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from backend.core.access import SYSTEM
 from backend.core.enums import JobKind
 from backend.core.settings import get_settings, init_workspace
 from backend.data.tasks import start_demo_dataset
@@ -37,5 +38,5 @@ def ensure_demo_dataset() -> bool:
             session=session, kind=JobKind.DEMO_DATASET, limit=1
         ):
             return False
-    start_demo_dataset(name="demo-food", images=settings.demo_images, seed=0)
+    start_demo_dataset(actor=SYSTEM, name="demo-food", images=settings.demo_images, seed=0)
     return True

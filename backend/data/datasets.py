@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import yaml
 
+from backend.core.access import Actor, Permission, cap_message
 from backend.core.errors import BadInputError
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import Settings, get_settings
@@ -36,6 +37,7 @@ from backend.data.quality.validate import validate_dataset
 from backend.data.versions import dvc_file_for, track_version
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 
@@ -424,15 +426,21 @@ def find_version(dataset: str, number: int) -> DatasetVersion:
     raise BadInputError(f"{dataset} has no version {number} (versions: {numbers}).")
 
 
-def export_version(version_id: int, fmt: str, out_zip: Path, *, progress: ProgressFn = null_progress) -> ExportResult:
+def export_version(
+    version_id: int, fmt: str, out_zip: Path, *, actor: Actor, progress: ProgressFn = null_progress
+) -> ExportResult:
     """Write a version as a COCO, YOLO or Pascal VOC zip (see `backend.data.formats.export`)."""
+    authorize(actor, Permission.EXPORT_DATA, f"dataset version {version_id} as {str(fmt)[:20]}")
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
     return export_dataset_dir(Path(version.path), fmt, Path(out_zip), progress=progress)
 
 
-def export_to_workspace(version_id: int, fmt: str, *, progress: ProgressFn = null_progress) -> ExportResult:
+def export_to_workspace(
+    version_id: int, fmt: str, *, actor: Actor, progress: ProgressFn = null_progress
+) -> ExportResult:
     """Export a version into `<home>/exports/<dataset>-v<N>-<format>.zip` for the Datasets page to offer."""
+    authorize(actor, Permission.EXPORT_DATA, f"dataset version {version_id} as {str(fmt)[:20]}")
     if fmt not in set(ExportFormat):
         raise BadInputError(f"Unknown export format {fmt[:20]!r}: use coco, yolo or voc.")
     with session_scope() as session:
@@ -447,7 +455,7 @@ def export_to_workspace(version_id: int, fmt: str, *, progress: ProgressFn = nul
 _UPLOAD_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def save_upload(stream: BinaryIO, filename: str) -> Path:
+def save_upload(stream: BinaryIO, filename: str, *, actor: Actor) -> Path:
     """Save an uploaded dataset archive to its own file under `<home>/uploads` and return its path.
 
     Every upload gets a unique name, so two people importing at once never share a file. The import job deletes
@@ -463,8 +471,11 @@ def save_upload(stream: BinaryIO, filename: str) -> Path:
     Raises:
         BadInputError: The file is not a .zip.
     """
+    authorize(actor, Permission.IMPORT_DATA, "upload")
     if Path(filename).suffix.lower() != ".zip":
-        raise BadInputError(f"{filename} is not a .zip file. Upload a .zip of a COCO, YOLO or Pascal VOC export.")
+        raise BadInputError(
+            f"{cap_message(filename, 80)} is not a .zip file. Upload a .zip of a COCO, YOLO or Pascal VOC export."
+        )
     folder = get_settings().home / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     stem = _UPLOAD_NAME_RE.sub("_", Path(filename).stem)[:60] or "upload"

@@ -12,13 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from backend.core.access import Actor, Permission
 from backend.core.enums import JobKind
 from backend.runtime import runner
 from backend.runtime.registry import JobContext, register_task
+from backend.store.audit import authorize
 from backend.store.records import Job
 
 
-def start_demo_dataset(*, name: str = "demo-food", images: int = 400, seed: int = 0, defects: bool = False) -> int:
+def start_demo_dataset(
+    *, actor: Actor, name: str = "demo-food", images: int = 400, seed: int = 0, defects: bool = False
+) -> int:
     """Queue a job that draws the demo food dataset and imports it as a validated version; returns the job id.
 
     Raises:
@@ -26,6 +30,7 @@ def start_demo_dataset(*, name: str = "demo-food", images: int = 400, seed: int 
     """
     from backend.data.datasets import check_dataset_name
 
+    authorize(actor, Permission.IMPORT_DATA, f"demo dataset {name}")
     name = check_dataset_name(name)
     params = {"name": name, "images": int(images), "seed": int(seed), "defects": bool(defects)}
     return runner.submit(JobKind.DEMO_DATASET, params, title=f"Create demo dataset {name} ({int(images)} images)")
@@ -34,6 +39,7 @@ def start_demo_dataset(*, name: str = "demo-food", images: int = 400, seed: int 
 def start_import(
     source: Path,
     *,
+    actor: Actor,
     name: str,
     images_dir: Path | None = None,
     val_fraction: float = 0.2,
@@ -64,6 +70,7 @@ def start_import(
     """
     from backend.data.datasets import check_dataset_name
 
+    authorize(actor, Permission.IMPORT_DATA, f"import as {name}")
     name = check_dataset_name(name)
     params: dict[str, Any] = {
         "source": str(source),
@@ -80,8 +87,9 @@ def start_import(
     return runner.submit(JobKind.IMPORT_DATASET, params, title=title or f"Import {Path(source).name} as {name}")
 
 
-def start_validation(version_id: int, *, title: str = "") -> int:
+def start_validation(version_id: int, *, actor: Actor, title: str = "") -> int:
     """Queue a job that re-runs every data-quality check on a dataset version; returns the job id."""
+    authorize(actor, Permission.VALIDATE_DATA, f"dataset version {version_id}")
     return runner.submit(
         JobKind.VALIDATE, {"version_id": int(version_id)}, title=title or f"Validate dataset version {version_id}"
     )

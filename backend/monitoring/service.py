@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backend.core.access import SYSTEM, Actor, Permission, cap_message
 from backend.core.clock import utcnow
 from backend.core.enums import JobKind, JobStatus
 from backend.core.errors import BadInputError, NotFoundError
@@ -37,6 +38,7 @@ from backend.store import datasets as dataset_store
 from backend.store import drift as drift_store
 from backend.store import jobs as job_store
 from backend.store import runs as run_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, DriftReport
 
@@ -66,12 +68,13 @@ def evidently_dir() -> Path:
 # --------------------------------------------------------------------------------------------------- starting jobs
 
 
-def start_drift_report(*, window: int | None = None, trigger: str = Trigger.MANUAL) -> int:
+def start_drift_report(*, actor: Actor, window: int | None = None, trigger: str = Trigger.MANUAL) -> int:
     """Queue a drift report on the latest `window` predictions (default `monitor.window`); returns the job id.
 
     Raises:
         BadInputError: The window is smaller than `monitor.min_window`.
     """
+    authorize(actor, Permission.MONITOR, f"drift report ({trigger})")
     params = monitor_params()
     size = int(window or params.window)
     if size < params.min_window:
@@ -83,7 +86,7 @@ def start_drift_report(*, window: int | None = None, trigger: str = Trigger.MANU
     )
 
 
-def start_simulated_traffic(*, shift: str, images: int, seed: int = 0) -> int:
+def start_simulated_traffic(*, actor: Actor, shift: str, images: int, seed: int = 0) -> int:
     """Queue a job that sends `images` generated pictures with `shift` through the serving model; returns the job id.
 
     Raises:
@@ -92,6 +95,7 @@ def start_simulated_traffic(*, shift: str, images: int, seed: int = 0) -> int:
     """
     from backend.monitoring.traffic import MAX_TRAFFIC_IMAGES, parse_shift
 
+    authorize(actor, Permission.MONITOR, f"simulated traffic ({cap_message(shift, 40)})")
     kind = parse_shift(shift)
     if not 1 <= int(images) <= MAX_TRAFFIC_IMAGES:
         raise BadInputError(f"Send between 1 and {MAX_TRAFFIC_IMAGES:,} pictures (got {images}).")
@@ -121,7 +125,7 @@ def maybe_start_auto_report() -> int | None:
         )
     if new < params.auto_report_every or active or new < params.min_window:
         return None
-    return start_drift_report(window=params.window, trigger=Trigger.AUTO)
+    return start_drift_report(actor=SYSTEM, window=params.window, trigger=Trigger.AUTO)
 
 
 # --------------------------------------------------------------------------------------------------- the report

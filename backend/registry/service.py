@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from backend.core.access import Actor, Permission
 from backend.core.enums import ModelStage
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
@@ -26,6 +27,7 @@ from backend.registry.publishing import publish_stage
 from backend.store import datasets as dataset_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import ModelEvent, RegisteredModel, Run
 
@@ -59,6 +61,11 @@ def registry_params() -> RegistryParams:
 
 def _params() -> Params:
     return load_params(get_settings().params_file)
+
+
+def _who(actor: Actor) -> str:
+    """The name the registry's own trail shows."""
+    return actor.name or default_actor()
 
 
 def default_actor() -> str:
@@ -249,8 +256,8 @@ def run_gate(
 def promote_run(
     run_id: int,
     *,
+    actor: Actor,
     reason: str = "",
-    actor: str = "",
     evaluate_fn: EvaluateFn | None = None,
     export: bool | None = None,
 ) -> GateFigures:
@@ -259,7 +266,7 @@ def promote_run(
     Args:
         run_id: The candidate's training run.
         reason: Why the user promotes; required to override a block, kept in the audit trail either way.
-        actor: Who promotes (the console user, or `default_actor()` on the command line).
+        actor: Who promotes (the console user, or the shell user on the command line); needs `promote`.
         evaluate_fn: Evaluation override (tests); default the real evaluation on CPU.
         export: Export the ONNX model on promotion; default `registry.export_onnx` in params.yaml.
 
@@ -270,12 +277,12 @@ def promote_run(
         NotFoundError: No such run.
         BadInputError: Bad input (see `run_gate`); WeightsIntegrityError for a changed weights file.
     """
+    authorize(actor, Permission.PROMOTE, f"promote run {run_id}")
     reason = reason.strip()
     if len(reason) > MAX_REASON:
         raise BadInputError(f"Keep the reason under {MAX_REASON} characters.")
     params = _params()
     figures, candidate, evaluation = run_gate(run_id, evaluate_fn=evaluate_fn, params=params)
-    actor = actor or default_actor()
     if not figures.passed and not reason:
         with session_scope() as session:
             model_store.add_event(
@@ -283,7 +290,7 @@ def promote_run(
                 action="blocked",
                 model_id=candidate.id,
                 previous_model_id=figures.production_model_id,
-                actor=actor,
+                actor=_who(actor),
                 figures=figures.to_dict(),
             )
         return figures
@@ -300,7 +307,7 @@ def promote_run(
             action="overridden" if figures.overridden else "promoted",
             model_id=candidate.id,
             previous_model_id=figures.production_model_id,
-            actor=actor,
+            actor=_who(actor),
             reason=reason,
             figures=figures.to_dict(),
         )
@@ -348,7 +355,7 @@ def rollback_target() -> RegisteredModel | None:
         return max(earlier, key=lambda m: m.promoted_at or datetime.min) if earlier else None
 
 
-def rollback(*, actor: str = "", reason: str = "") -> RegisteredModel:
+def rollback(*, actor: Actor, reason: str = "") -> RegisteredModel:
     """Put the previous production model back in production (one step back).
 
     Returns:
@@ -358,6 +365,7 @@ def rollback(*, actor: str = "", reason: str = "") -> RegisteredModel:
         BadInputError: Nothing to roll back to.
         WeightsIntegrityError: The previous model's weights changed since registration (nothing changes then).
     """
+    authorize(actor, Permission.PROMOTE, "rollback")
     target = rollback_target()
     with session_scope() as session:
         current = model_store.get_production_model(session=session)
@@ -371,7 +379,7 @@ def rollback(*, actor: str = "", reason: str = "") -> RegisteredModel:
             action="rolled_back",
             model_id=target.id,
             previous_model_id=current.id,
-            actor=actor or default_actor(),
+            actor=_who(actor),
             reason=reason.strip()[:MAX_REASON],
             figures={"from": current.name, "to": target.name},
         )
@@ -382,7 +390,7 @@ def rollback(*, actor: str = "", reason: str = "") -> RegisteredModel:
 # --------------------------------------------------------------------------------------------------- export
 
 
-def export_model(model_id: int, *, imgsz: int | None = None, actor: str = "") -> RegisteredModel:
+def export_model(model_id: int, *, actor: Actor, imgsz: int | None = None) -> RegisteredModel:
     """Export a registered model to ONNX next to its weights and record the file and its sha256.
 
     Args:
@@ -399,6 +407,7 @@ def export_model(model_id: int, *, imgsz: int | None = None, actor: str = "") ->
     """
     from backend.training.export import export_onnx
 
+    authorize(actor, Permission.EXPORT_MODEL, f"export model {model_id}")
     with session_scope() as session:
         model = model_store.get_model(session=session, model_id=model_id)
     weights = verify_weights(model)
@@ -413,7 +422,7 @@ def export_model(model_id: int, *, imgsz: int | None = None, actor: str = "") ->
             session=session,
             action="exported",
             model_id=model.id,
-            actor=actor or default_actor(),
+            actor=_who(actor),
             figures={"onnx": str(out), "imgsz": size},
         )
     return updated

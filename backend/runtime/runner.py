@@ -22,12 +22,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from backend.core.access import Actor, Permission
 from backend.core.clock import utcnow
 from backend.core.enums import FailureCode, JobKind, JobStatus
 from backend.core.errors import PlateOpsError, failure_code_for
 from backend.core.settings import Settings, get_settings
 from backend.runtime.registry import JobCancelled, JobContext, get_task
 from backend.store import jobs as job_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Job
 
@@ -152,8 +154,13 @@ def _process_gone(job: Job) -> bool:
     return False
 
 
-def cancel(job_id: int) -> Job:
-    """Cancel a job: a queued one at once, a running one by SIGTERM to its process group."""
+def cancel(job_id: int, *, actor: Actor) -> Job:
+    """Cancel a job: a queued one at once, a running one by SIGTERM to its process group.
+
+    Raises:
+        AccessDeniedError: The actor may not cancel jobs.
+    """
+    authorize(actor, Permission.CANCEL_JOB, f"job {job_id}")
     with session_scope() as session:
         job = job_store.get_job(session=session, job_id=job_id)
         if job.status == JobStatus.QUEUED:

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
+from backend.core.access import Actor, Permission, cap_message
 from backend.core.clock import utcnow
 from backend.core.enums import RunStatus
 from backend.core.errors import BadInputError, NotFoundError
@@ -53,6 +54,7 @@ from backend.serving.inference import Detection, Detector
 from backend.store import predictions as prediction_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Feedback, RegisteredModel, Run
 
@@ -524,6 +526,7 @@ def record_feedback(
     prediction_id: int,
     kind: str,
     *,
+    actor: Actor,
     class_name: str = "",
     detection_index: int | None = None,
     correct_class: str | None = None,
@@ -540,6 +543,7 @@ def record_feedback(
         detection_index: Index of the detection in the prediction (for "correct" and "wrong").
         correct_class: The right class for "wrong".
         note: Free text.
+        actor: The acting user (the Detect page's visitor; every role may send feedback).
 
     Returns:
         The stored feedback.
@@ -548,8 +552,9 @@ def record_feedback(
         BadInputError: An unknown kind, a missing class, or a "wrong" whose right class is the same.
         NotFoundError: The prediction does not exist.
     """
+    authorize(actor, Permission.FEEDBACK, f"prediction {prediction_id}")
     if kind not in FEEDBACK_KINDS:
-        raise BadInputError(f"Feedback must be one of {', '.join(FEEDBACK_KINDS)} (got {kind!r}).")
+        raise BadInputError(f"Feedback must be one of {', '.join(FEEDBACK_KINDS)} (got {cap_message(kind, 40)!r}).")
     if not class_name:
         raise BadInputError("Say which item the feedback is about.")
     if kind == "wrong":

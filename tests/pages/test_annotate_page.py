@@ -19,6 +19,7 @@ from backend.store import review as review_store
 from backend.store.engine import init_db, session_scope
 from backend.store.records import DatasetVersion
 from tests.pages.apptest_utils import all_text, open_page
+from tests.utils.actors import ADMIN
 
 PAGE = "pages/annotate.py"
 
@@ -96,7 +97,9 @@ def test_refused_save_keeps_the_edits_on_screen(demo: DatasetVersion) -> None:
     at.session_state[editor_key] = {"edited_rows": {0: {"delete": True}}, "added_rows": [], "deleted_rows": []}
     run(at)
     # meanwhile someone else saves a change to the same image
-    save_edits("food", 1, [ImageEdit(first, (EditedBox("egg", (1, 1, 30, 30)),))], message="other", author="bo")
+    save_edits(
+        "food", 1, [ImageEdit(first, (EditedBox("egg", (1, 1, 30, 30)),))], message="other", author="bo", actor=ADMIN
+    )
     at.button(key="annot-save").click()
     run(at)
     assert at.error and "Not saved" in at.error[0].value and "still on screen" in at.error[0].value

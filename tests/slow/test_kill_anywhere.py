@@ -19,6 +19,7 @@ from backend.store import datasets as dataset_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from backend.training import service as training
+from tests.utils.actors import ADMIN
 from tests.utils.crash import assert_settled, kill_at, kill_points
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
@@ -58,7 +59,9 @@ def _labels(version: DatasetVersion) -> dict[str, str]:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_import_killed_anywhere(crash_ws: Settings, demo_source: Path, seed: int) -> None:
     def start(name: str) -> int:
-        return start_import(demo_source / "annotations.json", name=name, images_dir=demo_source / "images", seed=1)
+        return start_import(
+            demo_source / "annotations.json", name=name, images_dir=demo_source / "images", seed=1, actor=ADMIN
+        )
 
     reference = runner.wait_for(start("reference"), timeout_s=300)
     assert reference.status == JobStatus.SUCCEEDED, reference.error
@@ -72,11 +75,13 @@ def test_import_killed_anywhere(crash_ws: Settings, demo_source: Path, seed: int
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_demo_killed_anywhere(crash_ws: Settings, seed: int) -> None:
-    kill = kill_at(start_demo_dataset(name="demo", images=16, seed=seed), kill_points(seed, 1, high=0.98)[0])
+    kill = kill_at(
+        start_demo_dataset(name="demo", images=16, seed=seed, actor=ADMIN), kill_points(seed, 1, high=0.98)[0]
+    )
     assert_settled(kill, crash_ws)
-    retry = runner.wait_for(start_demo_dataset(name="demo", images=16, seed=seed), timeout_s=300)
+    retry = runner.wait_for(start_demo_dataset(name="demo", images=16, seed=seed, actor=ADMIN), timeout_s=300)
     assert retry.status == JobStatus.SUCCEEDED, retry.error
-    reference = runner.wait_for(start_demo_dataset(name="reference", images=16, seed=seed), timeout_s=300)
+    reference = runner.wait_for(start_demo_dataset(name="reference", images=16, seed=seed, actor=ADMIN), timeout_s=300)
     assert reference.status == JobStatus.SUCCEEDED, reference.error
     assert _labels(_latest("demo")) == _labels(_latest("reference"))
 
@@ -85,11 +90,11 @@ def test_demo_killed_anywhere(crash_ws: Settings, seed: int) -> None:
 def test_validation_killed_anywhere(crash_ws: Settings, demo_source: Path, seed: int) -> None:
     version = import_dataset(demo_source / "annotations.json", name="kept", images_dir=demo_source / "images")
     before = (version.validation_status, version.validation_summary["issues_by_severity"])
-    kill = kill_at(start_validation(version.id), kill_points(seed, 1, high=0.98)[0])
+    kill = kill_at(start_validation(version.id, actor=ADMIN), kill_points(seed, 1, high=0.98)[0])
     assert_settled(kill, crash_ws)
     after = _latest("kept")
     assert (after.validation_status, after.validation_summary["issues_by_severity"]) == before
-    retry = runner.wait_for(start_validation(version.id), timeout_s=300)
+    retry = runner.wait_for(start_validation(version.id, actor=ADMIN), timeout_s=300)
     assert retry.status == JobStatus.SUCCEEDED, retry.error
     assert _latest("kept").validation_summary["issues_by_severity"] == before[1]
 
@@ -101,15 +106,15 @@ def test_training_killed_anywhere(crash_ws: Settings, tmp_path: Path, seed: int)
     the last epoch leaves a run with nothing to resume: the page says to start again; see `trained_all_epochs`.)"""
     version = import_dataset(make_tiny_yolo_dataset(tmp_path / "tiny").parent, name="tiny")
     overrides = {**TINY_TRAIN, "epochs": EPOCHS}
-    job_id = training.start_training(version.id, preset=None, overrides=overrides, name=f"killed-{seed}")
+    job_id = training.start_training(version.id, preset=None, overrides=overrides, name=f"killed-{seed}", actor=ADMIN)
     kill = kill_at(job_id, kill_points(seed, 1, low=0.02, high=0.9 * (EPOCHS - 1) / EPOCHS)[0])
     assert_settled(kill, crash_ws)
     run = training.run_for_job(job_id)
     assert run is not None and run.status == RunStatus.FAILED
     if training.can_resume(run):
-        again = training.resume_training(run.id)
+        again = training.resume_training(run.id, actor=ADMIN)
     else:
-        again = training.start_training(version.id, preset=None, overrides=overrides, name=f"again-{seed}")
+        again = training.start_training(version.id, preset=None, overrides=overrides, name=f"again-{seed}", actor=ADMIN)
     done = runner.wait_for(again, timeout_s=900)
     assert done.status == JobStatus.SUCCEEDED, f"{done.error}\n{runner.tail_log(done, 40)}"
     finished = training.run_for_job(again)

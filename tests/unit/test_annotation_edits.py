@@ -20,6 +20,7 @@ from backend.imaging.drawing import image_size
 from backend.store import review as review_store
 from backend.store.engine import init_db, session_scope
 from backend.store.records import DatasetVersion
+from tests.utils.actors import ADMIN
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ def test_save_makes_a_new_version_with_a_changelog_and_leaves_the_parent_byte_id
         item = review_store.add_review_item(
             session=session, source="user", reason="check", file=file, dataset_version_id=demo.id
         )
-    saved = save_edits("food", 1, [_edit(file, edited)], message="fix one image", author="ana")
+    saved = save_edits("food", 1, [_edit(file, edited)], message="fix one image", author="ana", actor=ADMIN)
 
     assert saved.version.number == 2 and saved.version.parent_id == demo.id
     assert saved.version.author == "ana" and saved.version.message == "fix one image"
@@ -87,16 +88,16 @@ def test_save_makes_a_new_version_with_a_changelog_and_leaves_the_parent_byte_id
 
 def test_conflict_refuses_and_writes_nothing_but_other_images_still_save(demo: DatasetVersion) -> None:
     first, second = _first_images(demo, 2)
-    save_edits("food", 1, [_edit(first, _pixel_boxes(demo, first)[1:])], message="drop a box")
+    save_edits("food", 1, [_edit(first, _pixel_boxes(demo, first)[1:])], message="drop a box", actor=ADMIN)
     _, v2 = find_version("food", 2)
     folders = sorted(p.name for p in Path(demo.path).parent.iterdir())
     with pytest.raises(EditConflictError) as caught:
-        save_edits("food", 1, [_edit(first, []), _edit(second, [])], message="stale")
+        save_edits("food", 1, [_edit(first, []), _edit(second, [])], message="stale", actor=ADMIN)
     assert caught.value.files == [first] and caught.value.versions == [2]
     assert "v2" in str(caught.value)
     assert sorted(p.name for p in Path(demo.path).parent.iterdir()) == folders  # nothing written
     # an image nobody touched since v1 saves on top of the latest version, keeping v2's edit
-    saved = save_edits("food", 1, [_edit(second, [])], message="clear the second image")
+    saved = save_edits("food", 1, [_edit(second, [])], message="clear the second image", actor=ADMIN)
     assert saved.version.number == 3 and saved.version.parent_id == v2.id
     assert saved.changelog["parent_version"] == 2 and saved.changelog["base_version"] == 1
     assert _pixel_boxes(saved.version, first) == _pixel_boxes(v2, first) and _pixel_boxes(saved.version, second) == []
@@ -114,7 +115,7 @@ def test_conflict_refuses_and_writes_nothing_but_other_images_still_save(demo: D
 def test_bad_edits_are_refused_as_bad_input(demo: DatasetVersion, edit: ImageEdit, says: str) -> None:
     edit = ImageEdit(edit.image.format(first=_first_images(demo, 1)[0]), edit.boxes)
     with pytest.raises(BadInputError, match=says):
-        save_edits("food", 1, [edit], message="bad")
+        save_edits("food", 1, [edit], message="bad", actor=ADMIN)
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

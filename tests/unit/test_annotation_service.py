@@ -19,6 +19,7 @@ from backend.data.datasets import create_demo_dataset
 from backend.store import review as review_store
 from backend.store.engine import init_db, session_scope
 from backend.store.records import DatasetVersion
+from tests.utils.actors import ADMIN
 from tests.utils.serving_models import add_finished_run
 from tests.utils.tiny_data import save_grid_detector
 
@@ -63,7 +64,7 @@ def test_label_error_suspects_are_ranked_and_queued_once(demo: DatasetVersion, g
     assert [i.file for i in items] == [s.file for s in suspects[:3]]
     assert all(i.reason.startswith("Label quality") and i.score is not None for i in items)
     with pytest.raises(BadInputError):
-        start_label_error_scan(demo.id, top_k=0)
+        start_label_error_scan(demo.id, top_k=0, actor=ADMIN)
 
 
 def test_queue_filters_dismiss_flag_and_diff(demo: DatasetVersion) -> None:
@@ -80,32 +81,32 @@ def test_queue_filters_dismiss_flag_and_diff(demo: DatasetVersion) -> None:
             dataset_version_id=demo.id,
             class_name="egg",
         )
-    flagged = service.flag_for_review(demo.id, first, "look at the bread")
+    flagged = service.flag_for_review(demo.id, first, "look at the bread", actor=ADMIN)
     assert flagged.source == "user"
     queue = service.review_queue(demo.dataset_id)
     assert service.queue_files(queue) == [first, second]
     assert [i.file for i in service.review_queue(demo.dataset_id, class_name="egg")] == [second]
     assert service.review_queue(demo.dataset_id, source="drift") == []
     with pytest.raises(BadInputError):
-        service.dismiss_items([queue[1].id], "  ")
-    assert service.dismiss_items([queue[1].id], "labels are right", by="ana") == 1
+        service.dismiss_items([queue[1].id], "  ", actor=ADMIN)
+    assert service.dismiss_items([queue[1].id], "labels are right", by="ana", actor=ADMIN) == 1
     done = service.review_queue(demo.dataset_id, status="dismissed")
     assert [(i.file, i.resolution, i.resolved_by) for i in done] == [(second, "labels are right", "ana")]
 
     image = service.load_editor_image(demo.id, first)
     moved = [(n, (b[0] + 3, b[1], b[2] + 3, b[3])) for n, b in image.boxes[:1]] + list(image.boxes[1:])
-    saved = service.save_image_boxes(demo.id, first, moved, message="nudge", author="ana")
+    saved = service.save_image_boxes(demo.id, first, moved, message="nudge", author="ana", actor=ADMIN)
     diff = service.diff_versions(demo.id, saved.version.id)
     assert diff.boxes.totals == {"added": 0, "removed": 0, "moved": 1, "resized": 0, "reclassified": 0}
     assert list(diff.images) == [first] and diff.images_added == diff.images_removed == []
     assert service.diff_versions(saved.version.id, demo.id).boxes.totals["moved"] == 1
     with pytest.raises(BadInputError):
-        service.save_image_boxes(demo.id, first, moved, message=" ")
+        service.save_image_boxes(demo.id, first, moved, message=" ", actor=ADMIN)
 
 
 def test_validate_and_retrain_needs_an_earlier_run(demo: DatasetVersion) -> None:
     with pytest.raises(BadInputError, match="No finished training run"):
-        start_validate_retrain(demo.id)
+        start_validate_retrain(demo.id, actor=ADMIN)
 
 
 def test_a_version_folder_pointing_elsewhere_cannot_be_edited(demo: DatasetVersion, tmp_path: Path) -> None:
@@ -120,5 +121,5 @@ def test_a_version_folder_pointing_elsewhere_cannot_be_edited(demo: DatasetVersi
     data = yaml.safe_load((copy / "data.yaml").read_text())
     assert data["path"] == demo.path
     first = sorted(index_version(Path(demo.path)).images)[0]
-    saved = save_edits("food", 1, [ImageEdit(first, (EditedBox("egg", (1, 1, 9, 9)),))], message="one egg")
+    saved = save_edits("food", 1, [ImageEdit(first, (EditedBox("egg", (1, 1, 9, 9)),))], message="one egg", actor=ADMIN)
     assert saved.changelog["totals"]["added"] == 1

@@ -21,6 +21,7 @@ from backend.store import datasets as dataset_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from backend.training import service as training
+from tests.utils.actors import ADMIN
 from tests.utils.crash import assert_settled, kill_at, leftovers
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
@@ -53,7 +54,9 @@ def _version(name: str) -> DatasetVersion | None:
 
 def test_killed_import_leaves_no_half_made_version_and_retry_succeeds(crash_ws: Settings, demo_source: Path) -> None:
     def start() -> int:
-        return start_import(demo_source / "annotations.json", name="lunch", images_dir=demo_source / "images")
+        return start_import(
+            demo_source / "annotations.json", name="lunch", images_dir=demo_source / "images", actor=ADMIN
+        )
 
     kill = kill_at(start(), 0.6)  # while converting and recording the version
     assert kill.killed
@@ -68,10 +71,10 @@ def test_killed_import_leaves_no_half_made_version_and_retry_succeeds(crash_ws: 
 
 
 def test_killed_demo_job_leaves_nothing_and_retry_succeeds(crash_ws: Settings) -> None:
-    kill = kill_at(start_demo_dataset(name="demo", images=16, seed=2), 0.2)  # while drawing
+    kill = kill_at(start_demo_dataset(name="demo", images=16, seed=2, actor=ADMIN), 0.2)  # while drawing
     assert kill.killed
     assert_settled(kill, crash_ws)
-    retry = runner.wait_for(start_demo_dataset(name="demo", images=16, seed=2), timeout_s=300)
+    retry = runner.wait_for(start_demo_dataset(name="demo", images=16, seed=2, actor=ADMIN), timeout_s=300)
     assert retry.status == JobStatus.SUCCEEDED, retry.error
     assert _version("demo").stats["images"] == 16
 
@@ -79,11 +82,11 @@ def test_killed_demo_job_leaves_nothing_and_retry_succeeds(crash_ws: Settings) -
 def test_killed_validation_keeps_the_previous_result(crash_ws: Settings, demo_source: Path) -> None:
     version = import_dataset(demo_source / "annotations.json", name="kept", images_dir=demo_source / "images")
     before = (version.validation_status, version.validation_summary["issues_by_severity"])
-    kill = kill_at(start_validation(version.id), 0.3)
+    kill = kill_at(start_validation(version.id, actor=ADMIN), 0.3)
     assert_settled(kill, crash_ws)
     after = _version("kept")
     assert (after.validation_status, after.validation_summary["issues_by_severity"]) == before
-    retry = runner.wait_for(start_validation(version.id), timeout_s=300)
+    retry = runner.wait_for(start_validation(version.id, actor=ADMIN), timeout_s=300)
     assert retry.status == JobStatus.SUCCEEDED, retry.error
     assert _version("kept").validation_summary["issues_by_severity"] == before[1]
 
@@ -91,14 +94,16 @@ def test_killed_validation_keeps_the_previous_result(crash_ws: Settings, demo_so
 def test_killed_training_run_is_failed_and_resumes_to_the_last_epoch(crash_ws: Settings, tmp_path: Path) -> None:
     data_yaml = make_tiny_yolo_dataset(tmp_path / "tiny")
     version = import_dataset(data_yaml.parent, name="tiny")
-    job_id = training.start_training(version.id, preset=None, overrides={**TINY_TRAIN, "epochs": 3}, name="killed")
+    job_id = training.start_training(
+        version.id, preset=None, overrides={**TINY_TRAIN, "epochs": 3}, name="killed", actor=ADMIN
+    )
     kill = kill_at(job_id, 0.45)  # during the second of three epochs
     assert kill.killed
     assert_settled(kill, crash_ws)
     run = training.run_for_job(job_id)
     assert run is not None and run.status == RunStatus.FAILED and run.finished_at is not None
     assert training.can_resume(run), "a killed run with last.pt must offer Resume"
-    resumed = runner.wait_for(training.resume_training(run.id), timeout_s=600)
+    resumed = runner.wait_for(training.resume_training(run.id, actor=ADMIN), timeout_s=600)
     assert resumed.status == JobStatus.SUCCEEDED, f"{resumed.error}\n{runner.tail_log(resumed, 40)}"
     run = training.get_run(run.id)
     assert run.status == RunStatus.SUCCEEDED

@@ -21,6 +21,7 @@ from backend.store import dataset_index as index_store
 from backend.store.dataset_index import ImageQuery, IssueQuery
 from backend.store.engine import init_db, session_scope
 from backend.store.records import DatasetVersion
+from tests.utils.actors import ADMIN
 
 
 @pytest.fixture
@@ -98,7 +99,11 @@ def test_index_matches_the_files_after_import(demo: DatasetVersion) -> None:
 def test_index_matches_the_files_after_an_edit(demo: DatasetVersion) -> None:
     file = next(iter(sorted(files_view(Path(demo.path)))))
     saved = save_edits(
-        "food", 1, [ImageEdit(Path(file).name, (EditedBox("egg", (1.0, 2.0, 41.0, 50.0)),))], message="one egg"
+        "food",
+        1,
+        [ImageEdit(Path(file).name, (EditedBox("egg", (1.0, 2.0, 41.0, 50.0)),))],
+        message="one egg",
+        actor=ADMIN,
     )
     assert_index_matches(saved.version)
     edited = index_view(saved.version.id)[file]
@@ -178,3 +183,21 @@ def test_build_replaces_an_earlier_index(demo: DatasetVersion) -> None:
     again = build_version_index(demo.id)
     assert first is not None and again.images == first.images and again.boxes == first.boxes
     assert_index_matches(demo)
+
+
+def test_models_page_version_diff_from_the_index_equals_the_one_from_label_files(demo: DatasetVersion) -> None:
+    from backend.registry.compare import diff_versions
+
+    file = Path(next(iter(sorted(files_view(Path(demo.path)))))).name
+    saved = save_edits("food", 1, [ImageEdit(file, ())], message="clear one image", actor=ADMIN)
+    from_index = diff_versions(demo.id, saved.version.id)
+    assert from_index.images_changed == 1 and from_index.per_class
+    with session_scope() as session:
+        for version_id in (demo.id, saved.version.id):
+            index_store.clear_index(session=session, version_id=version_id)
+    from_files = diff_versions(demo.id, saved.version.id)
+    assert (from_index.images_compared, from_index.images_changed, from_index.rows()) == (
+        from_files.images_compared,
+        from_files.images_changed,
+        from_files.rows(),
+    )

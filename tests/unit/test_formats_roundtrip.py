@@ -13,6 +13,7 @@ from backend.core.settings import Settings
 from backend.data import datasets
 from backend.data.quality.reader import read_yolo_dataset
 from backend.store.records import DatasetVersion
+from tests.utils.actors import ADMIN
 from tests.utils.export_layouts import image_size
 
 # VOC stores whole pixels; COCO three decimals; YOLO the version's own label text.
@@ -49,7 +50,7 @@ def _contents(version: DatasetVersion) -> tuple[list[str], dict[str, tuple[str, 
 @pytest.mark.usefixtures("workspace")
 def test_export_then_import_gives_the_same_dataset(demo_raw: Path, tmp_path: Path, fmt: str) -> None:
     original = datasets.import_dataset(demo_raw / "annotations.json", name="food", images_dir=demo_raw / "images")
-    result = datasets.export_version(original.id, fmt, tmp_path / f"food-{fmt}.zip")
+    result = datasets.export_version(original.id, fmt, tmp_path / f"food-{fmt}.zip", actor=ADMIN)
     assert result.images == 20 and result.path.is_file()
 
     back = datasets.import_dataset(result.path, name=f"food-{fmt}")

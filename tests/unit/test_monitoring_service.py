@@ -18,6 +18,7 @@ from backend.runtime import runner
 from backend.store import drift as drift_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
+from tests.utils.actors import ADMIN
 from tests.utils.monitoring import add_monitored_model, send_shifted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,9 +75,9 @@ def test_class_share_and_error_rates(workspace: Settings, tmp_path: Path) -> Non
 
     add_monitored_model(tmp_path)
     ids = send_shifted(tmp_path, [("none", 3, 1)])
-    record_feedback(ids[0], "missed", class_name="apple")
-    record_feedback(ids[1], "missed", class_name="apple")
-    record_feedback(ids[2], "correct", class_name="banana", detection_index=0)
+    record_feedback(ids[0], "missed", class_name="apple", actor=ADMIN)
+    record_feedback(ids[1], "missed", class_name="apple", actor=ADMIN)
+    record_feedback(ids[2], "correct", class_name="banana", detection_index=0, actor=ADMIN)
     rates = views.error_rates().set_index("class")
     assert rates.loc["apple", "error rate"] == 1.0 and rates.loc["banana", "error rate"] == 0.0
     assert views.class_share_over_time().empty  # the untrained model detects nothing
@@ -160,11 +161,11 @@ def test_simulated_traffic_job_logs_predictions(workspace: Settings, tmp_path: P
     from backend.store import predictions as prediction_store
 
     with pytest.raises(NotFoundError, match="No model can answer"):
-        service.start_simulated_traffic(shift="dark", images=3)
+        service.start_simulated_traffic(shift="dark", images=3, actor=ADMIN)
     add_monitored_model(tmp_path)
     with pytest.raises(BadInputError, match="Unknown shift"):
-        service.start_simulated_traffic(shift="sepia", images=3)
-    job = runner.wait_for(service.start_simulated_traffic(shift="dark", images=4, seed=7), timeout_s=300)
+        service.start_simulated_traffic(shift="sepia", images=3, actor=ADMIN)
+    job = runner.wait_for(service.start_simulated_traffic(shift="dark", images=4, seed=7, actor=ADMIN), timeout_s=300)
     assert job.kind == JobKind.SIMULATE_TRAFFIC and job.status == "succeeded", job.error
     assert job.result["sent"] == 4 and job.result["auto_report_job"] is None  # 4 < auto_report_every
     with session_scope() as session:

@@ -25,6 +25,7 @@ from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from jobs import export as export_cli
 from jobs import promote as promote_cli
+from tests.utils.actors import ADMIN, actor_named
 from tests.utils.registry_runs import add_dataset_version, add_version_run
 from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
@@ -109,7 +110,7 @@ def test_first_promotion_passes_exports_onnx_and_serving_names_it(
 ) -> None:
     run, model = add_version_run(files["a"], version, name="run-a")
     assert model is not None
-    figures = registry.promote_run(run.id, actor="tester", export=True)
+    figures = registry.promote_run(run.id, actor=actor_named("tester"), export=True)
     assert figures.passed and figures.promoted and not figures.overridden
     assert figures.production_model_id is None and figures.production == {}
     assert figures.dataset == "tiny-shapes v1 val split (candidate's dataset version)"
@@ -132,19 +133,19 @@ def test_latency_budget_blocks_and_a_written_reason_overrides(
     version: DatasetVersion, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, workspace: Settings
 ) -> None:
     run_a, model_a = add_version_run(files["a"], version, name="run-a")
-    registry.promote_run(run_a.id, export=False)
+    registry.promote_run(run_a.id, export=False, actor=ADMIN)
     _params_file(workspace, monkeypatch, latency_budget_ms=0.001)
     run_b, model_b = add_version_run(files["b"], version, name="run-b")
     assert model_a is not None and model_b is not None
 
-    blocked = registry.promote_run(run_b.id, actor="tester", export=False)
+    blocked = registry.promote_run(run_b.id, actor=actor_named("tester"), export=False)
     assert not blocked.passed and not blocked.promoted
     assert blocked.production_model_id == model_a.id and blocked.production["latency_ms"] is not None
     assert any("over the 0.001 ms budget" in r for r in blocked.reasons)
     assert _production_id() == model_a.id  # the production model keeps answering
 
     overridden = registry.promote_run(
-        run_b.id, actor="tester", reason="latency measured on a busy CI box", export=False
+        run_b.id, actor=actor_named("tester"), reason="latency measured on a busy CI box", export=False
     )
     assert overridden.promoted and overridden.overridden and not overridden.passed
     assert _production_id() == model_b.id
@@ -162,9 +163,9 @@ def test_an_ap50_drop_blocks_promotion(version: DatasetVersion, files: dict[str,
         }
     )
     run_a, model_a = add_version_run(files["a"], version, name="run-a")
-    registry.promote_run(run_a.id, evaluate_fn=evaluate_fn, export=False)
+    registry.promote_run(run_a.id, evaluate_fn=evaluate_fn, export=False, actor=ADMIN)
     run_b, _ = add_version_run(files["b"], version, name="run-b")
-    figures = registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False)
+    figures = registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False, actor=ADMIN)
     assert not figures.promoted and [c.name for c in figures.classes if c.blocked] == ["banana"]
     assert figures.reasons == ["banana: AP50 drops from 0.800 to 0.700 (-0.100; at most -0.050 allowed)"]
     assert model_a is not None and _production_id() == model_a.id
@@ -177,17 +178,17 @@ def test_rollback_goes_back_one_step_and_detect_answers_with_it(
     models = []
     for name, weights in (("run-a", files["a"]), ("run-b", files["b"]), ("run-c", files["a"])):
         run, model = add_version_run(weights, version, name=name)
-        registry.promote_run(run.id, evaluate_fn=evaluate_fn, export=False)
+        registry.promote_run(run.id, evaluate_fn=evaluate_fn, export=False, actor=ADMIN)
         models.append(model)
     a, b, c = (m.id for m in models if m is not None)
     assert registry.production_history() == [a, b, c]
-    assert registry.rollback(actor="tester", reason="c misses apples").id == b
+    assert registry.rollback(actor=actor_named("tester"), reason="c misses apples").id == b
     served = serving_model()
     assert served is not None and served.model_id == b and served.label.startswith("production model run-b")
-    assert registry.rollback().id == a
+    assert registry.rollback(actor=ADMIN).id == a
     assert registry.production_history() == [a]
     with pytest.raises(BadInputError, match="no earlier production model"):
-        registry.rollback()
+        registry.rollback(actor=ADMIN)
     assert [e.action for e in registry.audit_trail()][:2] == ["rolled_back", "rolled_back"]
 
 
@@ -199,18 +200,18 @@ def test_changed_weights_are_refused_and_the_previous_production_keeps_answering
 ) -> None:
     evaluate_fn = _fixed_ap({"run-a": {"apple": 0.5}, "run-b": {"apple": 0.5}})
     run_a, model_a = add_version_run(files["a"], version, name="run-a")
-    registry.promote_run(run_a.id, evaluate_fn=evaluate_fn, export=False)
+    registry.promote_run(run_a.id, evaluate_fn=evaluate_fn, export=False, actor=ADMIN)
     run_b, model_b = add_version_run(files["b"], version, name="run-b")
     assert model_a is not None and model_b is not None
     weights_b = Path(str(run_b.weights_path))
     weights_b.write_bytes(weights_b.read_bytes() + b"tampered")
     with pytest.raises(registry.WeightsIntegrityError, match="changed since registration"):
-        registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False)
+        registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False, actor=ADMIN)
     assert _production_id() == model_a.id
 
     # a production model whose file changes after promotion is refused at serving time; the one before answers
     weights_b.write_bytes(files["b"].read_bytes())
-    registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False)
+    registry.promote_run(run_b.id, evaluate_fn=evaluate_fn, export=False, actor=ADMIN)
     weights_b.write_bytes(b"corrupt")
     served = serving_model()
     assert served is not None and served.model_id == model_a.id

@@ -12,6 +12,7 @@ from backend.core.errors import BadInputError
 from backend.core.settings import Settings
 from backend.registry import compare
 from backend.registry import service as registry
+from tests.utils.actors import ADMIN
 from tests.utils.registry_runs import add_dataset_version, add_version_run
 from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
 from tests.utils.tiny_yolo import TINY_CLASSES, make_tiny_yolo_dataset
@@ -65,7 +66,7 @@ def test_table_and_comparison_with_version_diff(workspace: Settings, files: dict
     v2 = add_dataset_version(_edited_copy(files["v1"], tmp_path / "v2"))
     run_a, _ = add_version_run(files["a"], v1, name="run-a", evaluation=EVAL_A)
     run_b, _ = add_version_run(files["b"], v2, name="run-b", evaluation=EVAL_B)
-    registry.promote_run(run_a.id, export=False)
+    registry.promote_run(run_a.id, export=False, actor=ADMIN)
 
     table = {e.name: e for e in compare.model_table()}
     assert table["run-a"].stage == "production" and table["run-b"].stage == "candidate"

@@ -16,6 +16,7 @@ from backend.core.settings import Settings, get_settings
 from backend.runtime import runner
 from backend.store import jobs as job_store
 from backend.store.engine import session_scope
+from tests.utils.actors import ADMIN
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_cancel_mid_run(jobs_ws: Settings, tmp_path: Path) -> None:
     marker = tmp_path / "started"
     job_id = runner.submit("test.sleep", {"seconds": 60, "marker": str(marker)})
     _wait_file(marker)
-    runner.cancel(job_id)
+    runner.cancel(job_id, actor=ADMIN)
     job = runner.wait_for(job_id, timeout_s=30)
     assert job.status == "cancelled"
     assert job.finished_at is not None
@@ -194,7 +195,7 @@ def test_unknown_kind_is_refused_before_storing(jobs_ws: Settings) -> None:
 def test_cancel_queued_job(jobs_ws: Settings) -> None:
     first = runner.submit("test.sleep", {"seconds": 2})
     queued = runner.submit("test.sleep", {"seconds": 2})
-    job = runner.cancel(queued)
+    job = runner.cancel(queued, actor=ADMIN)
     assert job.status == "cancelled"
-    runner.cancel(first)
+    runner.cancel(first, actor=ADMIN)
     assert runner.wait_for(first, timeout_s=30).status == "cancelled"

@@ -32,6 +32,7 @@ from backend.store import registry as model_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
 from tests.utils import images as imgs
+from tests.utils.actors import ADMIN
 from tests.utils.serving_models import add_finished_run, promote
 from tests.utils.tiny_data import expected_grid_boxes, save_grid_detector, save_untrained_detector
 
@@ -313,13 +314,13 @@ def test_feedback_is_counted_and_wrong_or_missed_enter_the_review_queue(
 ) -> None:
     outcome = detect_image(imgs.solid_jpeg(), name="lunch.jpg", detector=detector, model=model)
     pid = outcome.prediction_id
-    record_feedback(pid, "correct", class_name="banana", detection_index=0)
+    record_feedback(pid, "correct", class_name="banana", detection_index=0, actor=ADMIN)
     with session_scope() as session:
         assert review_store.list_review_items(session=session) == []
 
-    wrong = record_feedback(pid, "wrong", class_name="banana", detection_index=1, correct_class="apple")
+    wrong = record_feedback(pid, "wrong", class_name="banana", detection_index=1, correct_class="apple", actor=ADMIN)
     assert (wrong.kind, wrong.correct_class, wrong.detection_index) == ("wrong", "apple", 1)
-    record_feedback(pid, "missed", class_name="broccoli")
+    record_feedback(pid, "missed", class_name="broccoli", actor=ADMIN)
 
     with session_scope() as session:
         queue = review_store.list_review_items(session=session)
@@ -334,15 +335,15 @@ def test_feedback_is_counted_and_wrong_or_missed_enter_the_review_queue(
 def test_bad_feedback_is_refused(workspace: Settings, model: ServingModel, detector: Detector) -> None:
     pid = detect_image(imgs.solid_jpeg(), name="a.jpg", detector=detector, model=model).prediction_id
     with pytest.raises(BadInputError, match="correct, wrong, missed"):
-        record_feedback(pid, "great", class_name="banana")
+        record_feedback(pid, "great", class_name="banana", actor=ADMIN)
     with pytest.raises(BadInputError, match="really is"):
-        record_feedback(pid, "wrong", class_name="banana")
+        record_feedback(pid, "wrong", class_name="banana", actor=ADMIN)
     with pytest.raises(BadInputError, match="pick the item"):
-        record_feedback(pid, "wrong", class_name="banana", correct_class="banana")
+        record_feedback(pid, "wrong", class_name="banana", correct_class="banana", actor=ADMIN)
     with pytest.raises(BadInputError, match="which item"):
-        record_feedback(pid, "missed")
+        record_feedback(pid, "missed", actor=ADMIN)
     with pytest.raises(NotFoundError):
-        record_feedback(pid + 100, "correct", class_name="banana")
+        record_feedback(pid + 100, "correct", class_name="banana", actor=ADMIN)
     assert feedback_summary() == {}
 
 

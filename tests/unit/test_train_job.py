@@ -19,6 +19,7 @@ from backend.store import jobs as job_store
 from backend.store import registry as model_store
 from backend.store.engine import session_scope
 from backend.training import service as runs
+from tests.utils.actors import ADMIN
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
 TINY = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "yolov8n.yaml", "device": "cpu"}
@@ -39,7 +40,9 @@ def _wait(predicate, timeout_s: float = 300, what: str = "condition") -> None:
 
 
 def test_training_job_records_run_model_and_clearml_session(workspace: Settings, tiny_version: int) -> None:
-    job_id = runs.start_training(tiny_version, preset=None, overrides={**TINY, "epochs": 2}, name="tiny run")
+    job_id = runs.start_training(
+        tiny_version, preset=None, overrides={**TINY, "epochs": 2}, name="tiny run", actor=ADMIN
+    )
     job = runner.wait_for(job_id, timeout_s=600)
     assert job.status == "succeeded", f"{job.error}\n{runner.tail_log(job, 60)}"
     run = runs.run_for_job(job_id)
@@ -71,14 +74,16 @@ def test_training_job_records_run_model_and_clearml_session(workspace: Settings,
 
 
 def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_version: int) -> None:
-    job_id = runs.start_training(tiny_version, preset=None, overrides={**TINY, "epochs": 3}, name="stop-and-go")
+    job_id = runs.start_training(
+        tiny_version, preset=None, overrides={**TINY, "epochs": 3}, name="stop-and-go", actor=ADMIN
+    )
 
     def one_epoch_done() -> bool:
         with session_scope() as session:
             return len(job_store.get_job(session=session, job_id=job_id).live.get("epochs", [])) >= 1
 
     _wait(one_epoch_done, what="the first epoch")
-    runner.cancel(job_id)
+    runner.cancel(job_id, actor=ADMIN)
     job = runner.wait_for(job_id, timeout_s=300)
     assert job.status == "cancelled", job.error
     run = runs.run_for_job(job_id)
@@ -87,14 +92,14 @@ def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_
     done_epochs = len(run.history)
     assert 1 <= done_epochs < 3
 
-    resume_job = runs.resume_training(run.id)
+    resume_job = runs.resume_training(run.id, actor=ADMIN)
     resumed = runner.wait_for(resume_job, timeout_s=600)
     assert resumed.status == "succeeded", f"{resumed.error}\n{runner.tail_log(resumed, 60)}"
     run = runs.get_run(run.id)
     assert run.status == "succeeded"
     assert [h["epoch"] for h in run.history] == [1, 2, 3]
     with pytest.raises(BadInputError, match="only a failed or cancelled run"):
-        runs.resume_training(run.id)
+        runs.resume_training(run.id, actor=ADMIN)
 
 
 def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, tiny_version: int) -> None:
@@ -107,11 +112,13 @@ def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, t
             issues=[],
         )
     with pytest.raises(BadInputError, match="3 error-level data issue"):
-        runs.start_training(tiny_version, preset="quick_cpu")
-    job_id = runs.start_training(tiny_version, preset="quick_cpu", overrides={**TINY, "epochs": 1}, allow_errors=True)
-    runner.cancel(job_id)
+        runs.start_training(tiny_version, preset="quick_cpu", actor=ADMIN)
+    job_id = runs.start_training(
+        tiny_version, preset="quick_cpu", overrides={**TINY, "epochs": 1}, allow_errors=True, actor=ADMIN
+    )
+    runner.cancel(job_id, actor=ADMIN)
     with pytest.raises(BadInputError, match="Unknown training setting"):
-        runs.start_training(tiny_version, preset=None, overrides={"epochz": 3}, allow_errors=True)
+        runs.start_training(tiny_version, preset=None, overrides={"epochz": 3}, allow_errors=True, actor=ADMIN)
 
 
 def test_clearml_queue_executor_without_a_server_fails_in_plain_words(
@@ -124,7 +131,7 @@ def test_clearml_queue_executor_without_a_server_fails_in_plain_words(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CLEARML_CONFIG_FILE", str(workspace.home / "no-clearml.conf"))
     get_settings.cache_clear()
-    job_id = runs.start_training(tiny_version, preset=None, overrides={**TINY, "epochs": 1}, name="remote")
+    job_id = runs.start_training(tiny_version, preset=None, overrides={**TINY, "epochs": 1}, name="remote", actor=ADMIN)
     job = runner.wait_for(job_id, timeout_s=300)
     assert job.status == "failed"
     assert "ClearML server" in job.error and "clearml-init" in job.error

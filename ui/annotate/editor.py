@@ -24,6 +24,7 @@ from ui.annotate.canvas import (
     same_boxes,
     to_drawing,
 )
+from ui.widgets.shell import current_actor
 
 EDITS_KEY = "annot_edits"  # {"<version>:<file>": [[class, [x1, y1, x2, y2]], ...]}
 GEN_KEY = "annot_gen"  # bumped to remount the canvas after the table changed the boxes
@@ -176,7 +177,9 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
     if not save:
         return None
     try:
-        saved = save_image_boxes(image.version_id, image.file, boxes, message=message, author=author)
+        saved = save_image_boxes(
+            image.version_id, image.file, boxes, actor=current_actor(), message=message, author=author
+        )
     except EditConflictError as exc:
         st.session_state[REFUSED_KEY] = (_edit_key(image), str(exc))
         st.error(str(exc) + " Your edits are still on screen.", icon="🚫")
@@ -187,7 +190,7 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
     st.session_state.get(EDITS_KEY, {}).pop(_edit_key(image), None)
     st.session_state.pop(REFUSED_KEY, None)
     try:
-        job_id: int | None = start_validation(saved.version.id)
+        job_id: int | None = start_validation(saved.version.id, actor=current_actor())
     except PlateOpsError:
         job_id = None
     st.session_state[SAVED_KEY] = {"version": saved.version.number, "changelog": saved.changelog, "job": job_id}

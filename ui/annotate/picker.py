@@ -12,6 +12,7 @@ from backend.core.enums import ReviewSource
 from backend.store.records import DatasetVersion, ReviewItem
 from ui.annotate.editor import unsaved_files
 from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
 
 VERSION_KEY = "annot_version_id"  # plain state: survives page switches and follows a save to its new version
 POS_KEY = "annot_pos"
@@ -102,9 +103,7 @@ def selection_ui(dataset: str, version: DatasetVersion, all_files: list[str], na
         cols = st.columns([1, 3, 1])
         if cols[0].button("Previous", icon="⬅️", shortcut="alt+left", disabled=position == 0):
             position -= 1
-        if cols[2].button(
-            "Next", icon="➡️", shortcut="alt+right", disabled=position >= len(files) - 1
-        ):
+        if cols[2].button("Next", icon="➡️", shortcut="alt+right", disabled=position >= len(files) - 1):
             position += 1
         cols[1].markdown(f"**{files[position]}** · {position + 1} of {len(files)}")
     st.session_state[pos_key] = position
@@ -133,11 +132,21 @@ def reasons_ui(selection: Selection, *, by: str) -> None:
         with st.popover("Dismiss", icon="⛔"):
             reason = st.text_input("Why are the labels right as they are?", key=f"annot-dismiss-{file}")
             go = st.button("Dismiss from the queue", key=f"annot-dismiss-go-{file}")
-            if go and call(dismiss_items, [i.id for i in items], reason, by=by, action="Dismissing") is not None:
+            if (
+                go
+                and call(
+                    dismiss_items, [i.id for i in items], reason, actor=current_actor(), by=by, action="Dismissing"
+                )
+                is not None
+            ):
                 st.rerun()
     else:
         with st.popover("Flag for review", icon="🚩"):
             reason = st.text_input("What should be checked?", key=f"annot-flag-{file}")
             go = st.button("Put on the review queue", key=f"annot-flag-go-{file}")
-            if go and call(flag_for_review, selection.version.id, file, reason, action="Flagging") is not None:
+            if (
+                go
+                and call(flag_for_review, selection.version.id, file, reason, actor=current_actor(), action="Flagging")
+                is not None
+            ):
                 st.toast(f"{file} is on the review queue.")

@@ -19,6 +19,7 @@ from backend.serving.service import ServingModel
 from backend.store.records import DatasetVersion
 from ui.annotate.editor import add_boxes
 from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
 
 PRE_KEY = "annot_prelabels"  # {"<version>:<file>": [PreLabel, ...]}
 
@@ -76,13 +77,17 @@ def batch_ui(version: DatasetVersion) -> None:
     with cols[0]:
         top_k = st.number_input("Images to queue", min_value=1, max_value=500, value=20, key="annot_topk")
         if st.button("Find suspected label errors", icon="🩺", key="annot-scan"):
-            job = call(start_label_error_scan, version.id, top_k=int(top_k), action="Starting the scan")
+            job = call(
+                start_label_error_scan, version.id, actor=current_actor(), top_k=int(top_k), action="Starting the scan"
+            )
             if job is not None:
                 st.success(f"Job #{job} scores {version.label}'s labels against the model; see the Jobs page.")
     with cols[1]:
         st.caption("After a batch of fixes: check the newest version, then train on it like the last run.")
         if st.button("Validate and retrain", icon="🏋️", key="annot-retrain"):
-            job = call(start_validate_retrain, version.id, action="Starting validate and retrain")
+            job = call(
+                start_validate_retrain, version.id, actor=current_actor(), action="Starting validate and retrain"
+            )
             if job is not None:
                 st.success(f"Job #{job} validates {version.label}, then queues training; see the Jobs page.")
 

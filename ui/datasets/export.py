@@ -9,6 +9,7 @@ import streamlit as st
 from backend.data.datasets import export_to_workspace
 from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
 
 FORMATS = {
     "coco": "COCO (json + images)",
@@ -31,7 +32,7 @@ def export_ui(version: DatasetVersion, dataset: str = "") -> None:
         made: dict[tuple[int, str], str] = st.session_state.setdefault("ds_exports", {})
         if st.button("Export", key=f"ds_export_go_{version.id}", icon="🗄️"):
             with st.spinner("Writing the zip..."):
-                result = call(export_to_workspace, version.id, fmt, action="Exporting")
+                result = call(export_to_workspace, version.id, fmt, actor=current_actor(), action="Exporting")
             if result is not None:
                 made[(version.id, fmt)] = str(result.path)
                 st.success(result.summary_line())

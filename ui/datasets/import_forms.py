@@ -15,6 +15,7 @@ from backend.data.datasets import (
 from backend.data.tasks import start_demo_dataset, start_import
 from ui.datasets.versions import remember_job, remembered_job, watch_job
 from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
 
 # --- import ---------------------------------------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ def _submit_import(
     job_id = call(
         start_import,
         source,
+        actor=current_actor(),
         name=fields["name"],
         images_dir=images_dir,
         val_fraction=fields["val_fraction"],
@@ -122,7 +124,7 @@ def _upload_form() -> None:
     if upload is None:
         st.error("Choose a .zip file to upload first.")
         return
-    saved = call(save_upload, upload, upload.name, action="Saving the upload")
+    saved = call(save_upload, upload, upload.name, actor=current_actor(), action="Saving the upload")
     if saved is None:
         return
     _submit_import(saved, {**fields, "name": name}, title=f"Import {upload.name} as {name}", upload=True)
@@ -168,9 +170,7 @@ def _demo_form() -> None:
             key="ds_demo_defects",
             help="A few broken, blank, duplicate or badly boxed images",
         )
-        submitted = st.form_submit_button(
-            "Create demo dataset", type="primary", key="ds_demo_submit", icon="✨"
-        )
+        submitted = st.form_submit_button("Create demo dataset", type="primary", key="ds_demo_submit", icon="✨")
     if not submitted:
         return
     checked = call(check_dataset_name, name, action="Creating the demo dataset")
@@ -178,6 +178,7 @@ def _demo_form() -> None:
         return
     job_id = call(
         start_demo_dataset,
+        actor=current_actor(),
         name=checked,
         images=int(images),
         seed=int(seed),

@@ -18,6 +18,7 @@ from ui.datasets.versions import remember_job, remembered_job, watch_job
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart, table_height
 from ui.widgets.quality import SEVERITY_COLORS, SEVERITY_ICONS
+from ui.widgets.shell import current_actor
 
 VERDICTS = {
     "passed": ":green[✅] **Every image passed every check.**",
@@ -57,7 +58,13 @@ def quality_ui(version: DatasetVersion) -> None:
             "Validate again", key="ds_validate", icon="🔄", help="Re-run every data-quality check"
         )
     if validate_clicked:
-        job_id = call(start_validation, version.id, title=f"Validate {version.label}", action="Starting validation")
+        job_id = call(
+            start_validation,
+            version.id,
+            actor=current_actor(),
+            title=f"Validate {version.label}",
+            action="Starting validation",
+        )
         if job_id is not None:
             remember_job(f"validate-{version.id}", job_id)
             st.toast(f"Validation started (job {job_id}).")
@@ -203,9 +210,7 @@ def review_ui(version: DatasetVersion, query: IssueQuery, images: int) -> None:
         reason = st.text_input(
             "Reason (shown to the reviewer)", value=f"Validation: {checks}"[:200], key=f"ds_review_reason_{version.id}"
         )
-        if st.button(
-            f"Send {images} flagged image(s) to the review queue", key="ds_send_review", icon="📤"
-        ):
+        if st.button(f"Send {images} flagged image(s) to the review queue", key="ds_send_review", icon="📤"):
             files = call(issue_files, version.id, query, action="Reading the flagged images") or []
             added = call(
                 send_to_review, version.id, files, reason.strip() or "Flagged by validation", action="Sending to review"

@@ -6,9 +6,16 @@ import streamlit as st
 
 from backend.serving.service import DetectOutcome, record_feedback
 from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
 
 FEEDBACK_SHOWN = 12  # detections offered for feedback per picture (the table lists them all)
 _FEEDBACK_KEY = "detect_feedback_given"
+_THANKS_KEY = "detect_feedback_thanks"  # {prediction id: [confirmation, ...]}: shown until the session ends
+_THANKS = {
+    "correct": "Thanks! You confirmed “{class_name}”.",
+    "wrong": "Thanks! You told us “{class_name}” is really “{correct_class}”.",
+    "missed": "Thanks! You told us the detector missed “{class_name}”.",
+}
 
 
 def _given() -> dict[str, str]:
@@ -17,9 +24,11 @@ def _given() -> dict[str, str]:
 
 def _send(key: str, prediction_id: int, kind: str, **fields: object) -> None:
     """Record one piece of feedback and thank the user (a button callback)."""
-    saved = call(record_feedback, prediction_id, kind, action="Sending feedback", **fields)
+    saved = call(record_feedback, prediction_id, kind, actor=current_actor(), action="Sending feedback", **fields)
     if saved is not None:
         _given()[key] = kind
+        thanks = _THANKS.get(kind, "Thanks! Your feedback was saved.").format_map(fields)
+        st.session_state.setdefault(_THANKS_KEY, {}).setdefault(prediction_id, []).append(thanks)
         st.toast("Thanks! Your feedback helps the detector improve.", icon="👍")
 
 
@@ -45,7 +54,14 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
                 kwargs={"class_name": det.class_name, "detection_index": index},
             )
             others = [name for name in class_names if name != det.class_name]
-            right = pick_col.selectbox("It is really…", others, key=f"fb_pick_{key}", disabled=bool(done) or not others)
+            right = pick_col.selectbox(
+                "It is really…",
+                others,
+                index=None,
+                placeholder="Choose the right item",
+                key=f"fb_pick_{key}",
+                disabled=bool(done) or not others,
+            )
             wrong_col.button(
                 "Wrong item",
                 key=f"fb_wrong_{key}",
@@ -58,7 +74,13 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
         if len(outcome.detections) > FEEDBACK_SHOWN:
             st.caption(f"Showing the {FEEDBACK_SHOWN} most confident items of {len(outcome.detections)}.")
         pick_col, button_col = st.columns([3, 2], vertical_alignment="bottom")
-        missed = pick_col.selectbox("An item the detector missed", class_names, key=f"fb_missed_pick_{pid}")
+        missed = pick_col.selectbox(
+            "An item the detector missed",
+            class_names,
+            index=None,
+            placeholder="Choose the missed item",
+            key=f"fb_missed_pick_{pid}",
+        )
         button_col.button(
             "Report missed item",
             key=f"fb_missed_{pid}",
@@ -68,3 +90,5 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
             args=(f"{pid}:missed:{missed}", pid, "missed"),
             kwargs={"class_name": missed},
         )
+    for thanks in st.session_state.get(_THANKS_KEY, {}).get(pid, []):
+        st.success(thanks, icon="👍")

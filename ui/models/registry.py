@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from backend.core.access import Actor
 from backend.registry.compare import ModelEntry
 from backend.registry.gate import GateFigures
 from backend.registry.service import (
@@ -24,7 +25,7 @@ _RESULT_KEY = "models_gate_result"
 _NOTICE_KEY = "models_notice"
 
 
-def production_ui(actor: str) -> None:
+def production_ui(actor: Actor) -> None:
     """The production model, its ONNX export and per-class thresholds, and the one-click rollback."""
     production = get_production()
     if production is None:
@@ -65,7 +66,7 @@ def notice_ui() -> None:
         st.success(notice)
 
 
-def promote_ui(entries: list[ModelEntry], selected: list[int], actor: str) -> None:
+def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> None:
     """Choose a candidate, give a reason (needed to override a block), run the gate; shows its figures."""
     params = registry_params()
     st.caption(

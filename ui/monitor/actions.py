@@ -10,6 +10,7 @@ from backend.monitoring.traffic import TrafficShift
 from backend.monitoring.views import window_progress
 from ui.widgets.calls import call
 from ui.widgets.jobs import jobs_panel
+from ui.widgets.shell import current_actor
 
 SHIFT_HELP = {
     TrafficShift.NONE: "as drawn: the no-drift control",
@@ -36,7 +37,7 @@ def report_action_ui() -> None:
         key="monitor-window",
     )
     if st.button("Build a drift report now", type="primary", key="monitor-build"):
-        job_id = call(start_drift_report, window=int(window), action="Starting the report")
+        job_id = call(start_drift_report, actor=current_actor(), window=int(window), action="Starting the report")
         if job_id is not None:
             st.toast(f"Drift report queued (job {job_id})")
 
@@ -56,7 +57,12 @@ def traffic_ui() -> None:
         seed = right.number_input("Seed", min_value=0, value=0, step=1, key="monitor-seed")
         if st.form_submit_button("Send traffic"):
             job_id = call(
-                start_simulated_traffic, shift=str(shift), images=int(images), seed=int(seed), action="Simulating"
+                start_simulated_traffic,
+                actor=current_actor(),
+                shift=str(shift),
+                images=int(images),
+                seed=int(seed),
+                action="Simulating",
             )
             if job_id is not None:
                 st.toast(f"Traffic job {job_id} queued")

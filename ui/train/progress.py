@@ -24,6 +24,7 @@ from backend.training.tracking import import_command
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart
 from ui.widgets.jobs import STATUS_ICONS
+from ui.widgets.shell import current_actor
 from ui.widgets.text import ago, duration, score_text
 
 JOB_KEY = "train_job"
@@ -78,7 +79,7 @@ def _head(job: Job) -> None:
             side.caption("Cancelling…")
         elif (
             side.button("Cancel", key=f"train-cancel-{job.id}", icon="⏹️", help="Stop training")
-            and call(runner.cancel, job.id, action="Cancelling") is not None
+            and call(runner.cancel, job.id, actor=current_actor(), action="Cancelling") is not None
         ):
             st.toast(f"Cancelling job {job.id}; finished epochs are kept in last.pt")
             st.rerun()  # show the new state at once, on the whole page
@@ -201,14 +202,12 @@ def failure_ui(job: Job, run: Run | None) -> None:
         )
     elif kind == "data":
         st.info("**The data could not be used.** The Datasets page shows what is wrong.", icon="🗂️")
-        st.page_link(
-            "pages/datasets.py", label="Open the validation report on Datasets", icon="🖼️"
-        )
+        st.page_link("pages/datasets.py", label="Open the validation report on Datasets", icon="🖼️")
     if run is not None and can_resume(run):
         done = len(run.history or [])
         st.caption(f"{done} epoch(s) finished before it stopped; training can continue from there (last.pt).")
         if st.button("Resume from last epoch", key=f"train-resume-{run.id}", icon="🔁", type="primary"):
-            new_job = call(resume_training, run.id, action="Resuming")
+            new_job = call(resume_training, run.id, actor=current_actor(), action="Resuming")
             if new_job is not None:
                 show_job(new_job)
                 st.rerun()

@@ -8,6 +8,8 @@ from backend.core.clock import utcnow
 from backend.runtime import runner
 from backend.runtime.views import get_job, keep_runner_healthy, list_jobs
 from backend.store.records import Job
+from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
 from ui.widgets.text import ago, duration
 
 STATUS_ICONS = {
@@ -31,7 +33,7 @@ def render_job(job: Job, *, key: str, show_log: bool = True) -> None:
             if job.cancel_requested_at:
                 side.caption("Cancelling…")
             elif side.button("Cancel", key=f"{key}-cancel-{job.id}", help="Stop this job"):
-                runner.cancel(job.id)
+                call(runner.cancel, job.id, actor=current_actor(), action="Cancelling")
                 st.toast(f"Cancelling job {job.id}")
         if job.status == "queued":
             st.caption("Waiting for a free slot: another job of this kind is running.")

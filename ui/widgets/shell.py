@@ -1,8 +1,19 @@
-"""Start-up and the visitor's role: the console shell every page runs inside."""
+"""Start-up, login and the visitor's role: the console shell every page runs inside.
+
+With no login configured (`.streamlit/secrets.toml` holds no users and no `[auth]`), the console is open: it binds
+to 127.0.0.1, every page says so, the visitor acts as a local admin, and a sidebar switch picks which pages show.
+With users or OIDC configured, visitors log in and their role comes from the login; there is no switch.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
+
+from backend.auth.users import SECRETS_FILE, AuthConfig, load_auth_config, oidc_actor, verify_login
+from backend.core.access import LOCAL_ADMIN, Actor, Role
+from backend.core.errors import PlateOpsError
 
 ROLES = {
     "scientist": "Data scientist",
@@ -43,9 +54,21 @@ def _remember_role() -> None:
     st.session_state[ROLE_KEY] = st.session_state["role_picker"]
 
 
+def _keep_role_in_address(role: str) -> None:
+    """Keep `?role=` in the address bar, so a page address typed or shared from here opens in the same role."""
+    if role == "scientist":
+        if "role" in st.query_params:
+            del st.query_params["role"]
+    elif st.query_params.get("role") != role:
+        st.query_params["role"] = role
+
+
 def role_selector() -> str:
-    """Sidebar control to switch role; returns the role key."""
+    """Sidebar control to switch role (none for end users: Detect is all they see); returns the role key."""
     role = current_role()
+    _keep_role_in_address(role)
+    if role == "user":
+        return role
     options = list(ROLES)
     st.sidebar.selectbox(
         "I am a…",
@@ -57,3 +80,99 @@ def role_selector() -> str:
         help="Shows the pages for your job. End users only see Detect.",
     )
     return current_role()
+
+
+ACTOR_KEY = "plateops_actor"
+PUBLIC = Actor(name="public", role=Role.VIEWER)  # a Detect-only visitor: may detect and send feedback
+OPEN_NOTICE = (
+    "Open console, local use only: no login is configured, so anyone who reaches this port acts as an admin. "
+    "Add users to .streamlit/secrets.toml (see the README's security section)."
+)
+
+
+@st.cache_data(show_spinner=False)
+def _auth_config(path: str, stamp: float) -> AuthConfig:
+    """The login settings, read again when the secrets file changes."""
+    del stamp  # cache key only
+    return load_auth_config(Path(path))
+
+
+def auth_config() -> AuthConfig:
+    """The console's login settings (`.streamlit/secrets.toml`)."""
+    stamp = SECRETS_FILE.stat().st_mtime if SECRETS_FILE.is_file() else 0.0
+    return _auth_config(str(SECRETS_FILE), stamp)
+
+
+def current_actor() -> Actor:
+    """The acting user every changing backend call is made for: the logged-in user, the open console's local admin,
+    or the public Detect visitor."""
+    actor = st.session_state.get(ACTOR_KEY)
+    return actor if isinstance(actor, Actor) else LOCAL_ADMIN
+
+
+def _password_login(config: AuthConfig) -> Actor | None:
+    """The sign-in form; the actor once the name and password are right."""
+    with st.form("plateops-login"):
+        st.subheader("Sign in to PlateOps")
+        name = st.text_input("User name", max_chars=80)
+        password = st.text_input("Password", type="password", max_chars=200)
+        go = st.form_submit_button("Sign in", type="primary")
+    if not go:
+        return None
+    actor = verify_login(config, name, password)
+    if actor is None:
+        st.error("Wrong user name or password.")
+    return actor
+
+
+def _login(config: AuthConfig) -> Actor:
+    """The logged-in user, or the login screen and a stop."""
+    if config.oidc and st.user.is_logged_in:
+        email = st.user.get("email")
+        return oidc_actor(config, str(email) if email else None, str(st.user.get("name") or ""))
+    actor = current_actor() if ACTOR_KEY in st.session_state else None
+    if actor is not None:
+        return actor
+    st.title("PlateOps")
+    if config.oidc:
+        st.button("Sign in with your organisation's account", on_click=st.login, type="primary")
+    if config.users:
+        actor = _password_login(config)
+        if actor is not None:
+            st.session_state[ACTOR_KEY] = actor
+            st.rerun()
+    st.stop()
+    raise AssertionError("st.stop() returns only in bare script runs")
+
+
+def _logout(config: AuthConfig) -> None:
+    st.session_state.pop(ACTOR_KEY, None)
+    st.session_state.pop(ROLE_KEY, None)
+    if config.oidc and st.user.is_logged_in:
+        st.logout()
+
+
+def console_role() -> str:
+    """Who the visitor is and which pages they see: the login's role when users are configured (a login screen
+    first), else the open console's sidebar switch with its local-use notice. Returns the page-set key."""
+    try:
+        config = auth_config()
+    except PlateOpsError as exc:
+        st.error(f"The login settings cannot be read: {exc}")
+        st.stop()
+    if not config.configured:
+        st.session_state[ACTOR_KEY] = LOCAL_ADMIN
+        st.sidebar.caption(f":material/lock_open: {OPEN_NOTICE}")
+        return role_selector()
+    actor = _login(config)
+    st.session_state[ACTOR_KEY] = actor
+    st.session_state[ROLE_KEY] = "reviewer" if actor.role == Role.REVIEWER else "scientist"
+    st.sidebar.caption(f":material/person: Signed in as **{actor.name}** ({actor.role})")
+    st.sidebar.button("Sign out", on_click=_logout, args=(config,), key="plateops-logout")
+    return current_role()
+
+
+def use_public_actor() -> None:
+    """Make the visitor the public Detect user (the Detect-only app)."""
+    st.session_state[ACTOR_KEY] = PUBLIC
+    st.session_state[ROLE_KEY] = "user"
