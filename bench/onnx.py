@@ -13,6 +13,7 @@ Without --weights, an untrained YOLOv8n with the 12 food classes is built (same 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import tempfile
@@ -115,7 +116,7 @@ def report(results: list[dict[str, Any]], *, images: int, rounds: int, weights: 
         int8 = "—"
         if "plateops onnx int8" in ms:
             kept = r["int8_agreement"]
-            agreement = f"{kept:.0%} of float boxes kept" if kept == kept else "no boxes at conf 0.1 to compare"
+            agreement = f"{kept:.0%} of float boxes kept" if not math.isnan(kept) else "no boxes at conf 0.1 to compare"
             int8 = (
                 f"{ms['plateops onnx int8']:.1f} ms ({ratio['plateops onnx int8']:.2f}; {agreement}; "
                 f"{r['int8_size']:.2f}× size)"
