@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from backend.annotation.changelog import VersionDiff, diff_folders
 from backend.annotation.edits import EditedBox, ImageEdit, SavedEdit, save_edits
 from backend.annotation.labels import index_version, read_label_file
-from backend.core.access import Actor, Permission
+from backend.core.access import Actor, Permission, cap_message
 from backend.core.enums import ReviewSource
 from backend.core.errors import BadInputError
 from backend.data.index import indexed_names_and_files
@@ -83,8 +83,10 @@ def save_image_boxes(
         BadInputError: No message, or save_edits' own checks failed.
         EditConflictError: The image changed in a version saved after `version_id`; nothing was written.
     """
+    authorize(actor, Permission.EDIT_LABELS, f"{cap_message(file, 120)} of dataset version {version_id}")
     if not message.strip():
         raise BadInputError("Say in a few words what you changed (the message is kept with the version).")
+
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)

@@ -1,0 +1,164 @@
+"""Who may do what, enforced in the backend: every changing function called with every role (the role matrix),
+each attempt in the audit trail; the users file, password hashes and the console's exposure rules."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.annotation import edits as annotation_edits
+from backend.annotation import service as annotation_service
+from backend.annotation import tasks as annotation_tasks
+from backend.auth.audit import recent_actions
+from backend.auth.users import AuthConfig, hash_password, load_auth_config, oidc_actor, parse_auth_config, verify_login
+from backend.core.access import AccessDeniedError, Actor, Permission, Role, cap_message, require
+from backend.core.errors import BadInputError
+from backend.core.settings import Settings, init_workspace
+from backend.data import datasets as data_service
+from backend.data import tasks as data_tasks
+from backend.monitoring import service as monitoring_service
+from backend.registry import service as registry_service
+from backend.runtime import runner
+from backend.serving import service as serving_service
+from backend.store.engine import init_db
+from backend.training import service as training_service
+from ui.launch import check_exposure, split_options
+
+ALL = frozenset(Role)
+STAFF = frozenset({Role.ADMIN, Role.SCIENTIST})
+REVIEWERS = frozenset({Role.ADMIN, Role.SCIENTIST, Role.REVIEWER})
+
+# Every backend function that changes something, called so that, once allowed, it stops at a missing id or a bad
+# argument (never doing real work), with the roles that may call it, written out here rather than read from the
+# permission table so the test checks the table too.
+CallFn = Callable[[Actor, Path], Any]
+MATRIX: list[tuple[str, CallFn, frozenset[Role]]] = [
+    ("start_demo_dataset", lambda a, _: data_tasks.start_demo_dataset(actor=a, name="../x"), STAFF),
+    ("start_import", lambda a, p: data_tasks.start_import(p / "none.zip", actor=a, name="../x"), STAFF),
+    ("data.start_validation", lambda a, _: data_tasks.start_validation(999, actor=a), REVIEWERS),
+    ("save_upload", lambda a, _: data_service.save_upload(io.BytesIO(b"x"), "x.txt", actor=a), STAFF),
+    ("export_version", lambda a, p: data_service.export_version(999, "coco", p / "x.zip", actor=a), STAFF),
+    ("export_to_workspace", lambda a, _: data_service.export_to_workspace(999, "coco", actor=a), STAFF),
+    ("save_edits", lambda a, _: annotation_edits.save_edits("nope", 1, [], actor=a, message="m"), REVIEWERS),
+    (
+        "save_image_boxes",
+        lambda a, _: annotation_service.save_image_boxes(999, "f.jpg", [], actor=a, message="m"),
+        REVIEWERS,
+    ),
+    ("annotation.start_validation", lambda a, _: annotation_service.start_validation(999, actor=a), REVIEWERS),
+    ("dismiss_items", lambda a, _: annotation_service.dismiss_items([], " ", actor=a), REVIEWERS),
+    ("flag_for_review", lambda a, _: annotation_service.flag_for_review(999, "f.jpg", " ", actor=a), REVIEWERS),
+    ("start_label_error_scan", lambda a, _: annotation_tasks.start_label_error_scan(999, actor=a, top_k=0), REVIEWERS),
+    ("start_validate_retrain", lambda a, _: annotation_tasks.start_validate_retrain(999, actor=a), STAFF),
+    ("start_training", lambda a, _: training_service.start_training(999, actor=a), STAFF),
+    ("resume_training", lambda a, _: training_service.resume_training(999, actor=a), STAFF),
+    ("runner.cancel", lambda a, _: runner.cancel(999, actor=a), STAFF),
+    ("start_drift_report", lambda a, _: monitoring_service.start_drift_report(actor=a, window=1), REVIEWERS),
+    (
+        "start_simulated_traffic",
+        lambda a, _: monitoring_service.start_simulated_traffic(actor=a, shift="dark", images=0),
+        REVIEWERS,
+    ),
+    ("promote_run", lambda a, _: registry_service.promote_run(999, actor=a), STAFF),
+    ("rollback", lambda a, _: registry_service.rollback(actor=a), STAFF),
+    ("export_model", lambda a, _: registry_service.export_model(999, actor=a), STAFF),
+    ("record_feedback", lambda a, _: serving_service.record_feedback(999, "correct", actor=a, class_name="x"), ALL),
+]
+
+
+@pytest.fixture(name="store")
+def _store(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    init_workspace(workspace)
+    init_db()
+
+    def no_worker(*args: object, **kwargs: object) -> int:
+        raise BadInputError("test: no job is started")
+
+    monkeypatch.setattr(runner, "submit", no_worker)  # an allowed start_* stops here instead of spawning a worker
+    yield workspace
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize(("name", "call", "allowed"), MATRIX, ids=[row[0] for row in MATRIX])
+def test_role_matrix(store: Settings, tmp_path: Path, name: str, call: CallFn, allowed: frozenset[Role], role: Role):
+    actor = Actor(name=f"{role}-user", role=role)
+    try:
+        call(actor, tmp_path)
+        outcome: type[BaseException] | None = None
+    except AccessDeniedError:
+        outcome = AccessDeniedError
+    except Exception as exc:  # noqa: BLE001 - past the access check, any failure of the made-up ids is fine
+        outcome = type(exc)
+    if role in allowed:
+        assert outcome is not AccessDeniedError, f"{name} refused a {role}"
+    else:
+        assert outcome is AccessDeniedError, f"{name} let a {role} through ({outcome})"
+    last = recent_actions(limit=1)
+    assert last, f"{name} left no audit row"
+    assert (last[0].actor, last[0].role, last[0].allowed) == (actor.name, role, role in allowed)
+
+
+def test_refusal_changes_nothing_and_says_why(store: Settings) -> None:
+    viewer = Actor(name="vic", role=Role.VIEWER)
+    with pytest.raises(AccessDeniedError, match="A viewer may not train"):
+        training_service.start_training(1, actor=viewer)
+    with pytest.raises(AccessDeniedError, match="No acting user"):
+        require("admin", Permission.TRAIN)  # type: ignore[arg-type]
+    assert [(e.actor, e.action, e.allowed) for e in recent_actions()] == [("vic", "train", False)]
+
+
+def test_every_permission_has_a_role_and_admins_may_do_everything() -> None:
+    admin = Actor(name="a", role=Role.ADMIN)
+    assert all(admin.may(p) for p in Permission)
+    viewer = Actor(name="v", role=Role.VIEWER)
+    assert {p for p in Permission if viewer.may(p)} == {Permission.DETECT, Permission.FEEDBACK}
+
+
+def test_messages_are_capped() -> None:
+    assert cap_message("x" * 5000) == "x" * 299 + "…"
+    assert cap_message("short") == "short"
+
+
+def test_users_file_passwords_and_oidc_roles(tmp_path: Path) -> None:
+    digest = hash_password("correct horse")
+    assert digest.startswith("$argon2id$") and "correct horse" not in digest
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        f'[plateops.users.ana]\nrole = "reviewer"\npassword_hash = "{digest}"\n'
+        '[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "s"\n'
+        '[plateops.oidc_roles]\n"Bo@Example.org" = "scientist"\n',
+        encoding="utf-8",
+    )
+    config = load_auth_config(secrets)
+    assert config.configured and config.oidc
+    assert verify_login(config, "ana", "correct horse") == Actor("ana", Role.REVIEWER)
+    assert verify_login(config, "ana", "wrong password") is None
+    assert verify_login(config, "nobody", "correct horse") is None
+    assert oidc_actor(config, "bo@example.org").role == Role.SCIENTIST
+    assert oidc_actor(config, "stranger@example.org").role == Role.VIEWER
+    assert not load_auth_config(tmp_path / "absent.toml").configured
+    with pytest.raises(BadInputError, match="not one of"):
+        parse_auth_config({"plateops": {"users": {"x": {"role": "root", "password_hash": digest}}}})
+    with pytest.raises(BadInputError, match="password_hash"):
+        parse_auth_config({"plateops": {"users": {"x": {"role": "admin", "password_hash": "plain"}}}})
+    with pytest.raises(BadInputError, match="at least 8"):
+        hash_password("short")
+    (tmp_path / "bad.toml").write_text("[plateops\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="not valid TOML"):
+        load_auth_config(tmp_path / "bad.toml")
+    assert not AuthConfig().configured
+
+
+def test_exposure_loopback_by_default_and_open_addresses_need_a_flag_or_a_login() -> None:
+    flags, address, rest = split_options(["--server.port", "9", "--server.address=0.0.0.0", "--detect-only"])
+    assert flags["detect_only"] and address == "0.0.0.0" and rest == ["--server.port", "9"]
+    assert check_exposure("127.0.0.1", allow_open=False, detect_only=False, login_configured=False) is None
+    refusal = check_exposure("0.0.0.0", allow_open=False, detect_only=False, login_configured=False)
+    assert refusal is not None and "--allow-open" in refusal and "secrets.toml" in refusal
+    assert check_exposure("0.0.0.0", allow_open=True, detect_only=False, login_configured=False) is None
+    assert check_exposure("0.0.0.0", allow_open=False, detect_only=False, login_configured=True) is None
+    assert check_exposure("0.0.0.0", allow_open=False, detect_only=True, login_configured=False) is None
