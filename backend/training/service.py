@@ -15,10 +15,12 @@ from backend.core.access import Actor, Permission
 from backend.core.clock import utcnow
 from backend.core.enums import RESUMABLE_RUN_STATUSES, JobKind, RunStatus
 from backend.core.errors import BadInputError
+from backend.core.hashing import file_sha256
 from backend.core.params import Params, TrainConfig, load_params
 from backend.core.settings import get_settings
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
+from backend.store import registry as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
@@ -91,6 +93,49 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
 
 
+REGISTERED_PREFIX = "registered:"
+_ARCHITECTURE_RE = re.compile(r"[A-Za-z0-9_-]{1,60}\.ya?ml")
+
+
+def registered_starting_points() -> dict[str, str]:
+    """The registered models a console run may start from: `registered:<id>` -> a label for the Train page."""
+    with session_scope() as session:
+        models = model_store.list_models(session=session)
+    return {f"{REGISTERED_PREFIX}{m.id}": f"{m.name} ({m.stage}, #{m.id})" for m in models if m.weights_sha256}
+
+
+def console_model(model: str) -> str:
+    """What a run started from the console may build on: a bundled architecture by name (`yolov8n.yaml`), or a
+    registered model (`registered:<id>`, or its recorded weights path) whose file is inside the workspace's runs
+    and still has the sha256 recorded at registration. Never any other file on the server: a .pt is a pickle and a
+    model .yaml is code to ultralytics. (`python -m jobs.train --model` runs with the shell user's rights and takes
+    any file.)
+
+    Returns:
+        The architecture name, or the verified weights file's path.
+
+    Raises:
+        BadInputError: Anything else.
+    """
+    text = str(model).strip()
+    if _ARCHITECTURE_RE.fullmatch(text):
+        return text
+    with session_scope() as session:
+        models = model_store.list_models(session=session)
+    runs_root = get_settings().runs_dir.resolve()
+    for registered in models:
+        if text not in (f"{REGISTERED_PREFIX}{registered.id}", registered.weights_path):
+            continue
+        path = Path(registered.weights_path).resolve()
+        if path.is_relative_to(runs_root) and path.is_file() and registered.weights_sha256 == file_sha256(path):
+            return str(path)
+        break
+    raise BadInputError(
+        "In the console a run starts from a bundled architecture (such as yolov8n.yaml) or a registered model "
+        "whose weights are unchanged; other files are not loaded."
+    )
+
+
 def start_training(
     version_id: int,
     *,
@@ -107,6 +152,8 @@ def start_training(
     """
     authorize(actor, Permission.TRAIN, f"train on dataset version {version_id}")
     cfg = build_config(preset, overrides)  # validate now, so a typo fails here and not in the worker
+    cfg = cfg.model_copy(update={"model": console_model(cfg.model)})
+
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)

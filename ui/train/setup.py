@@ -15,6 +15,7 @@ from backend.training.service import (
     device_runs_on_gpu,
     estimate_training,
     gpu_available,
+    registered_starting_points,
 )
 from ui.widgets.calls import call
 from ui.widgets.quality import status_badge
@@ -29,7 +30,7 @@ MODEL_CHOICES = {
     "yolo11n.yaml": "YOLO11 nano",
     "yolo11s.yaml": "YOLO11 small",
     "yolo11m.yaml": "YOLO11 medium — slow on a CPU",
-    OTHER_MODEL: "Other: a .pt weights file or name",
+    OTHER_MODEL: "Start from a registered model",
 }
 DEVICE_CHOICES = ("auto", "cpu", "0")
 IMAGE_SIZES = tuple(range(64, 1281, 32))
@@ -108,8 +109,8 @@ def device_text(device: str) -> str:
 def _model_help(model: str) -> str:
     if model.endswith((".yaml", ".yml")):
         return "trains from scratch, nothing to download"
-    if "/" in model or model.startswith("~"):
-        return "starts from a weights file on this machine"
+    if model.startswith("registered:") or "/" in model:
+        return "starts from a registered model's weights"
     return "pretrained weights: needs internet unless the file is already on this machine"
 
 
@@ -120,15 +121,14 @@ def custom_ui(defaults: TrainConfig) -> dict[str, Any]:
     left, right = st.columns(2)
     model = left.selectbox("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, key="train_model")
     if model == OTHER_MODEL:
-        model = right.text_input(
-            "Weights file or name",
-            value="" if default_model != OTHER_MODEL else defaults.model,
-            key="train_model_other",
-            placeholder="/path/to/best.pt or yolov8n.pt",
-        ).strip()
-        st.caption(
-            "A local .pt file starts from those weights. A name such as yolov8n.pt must be downloaded, which "
-            "needs internet; offline, pick a model ending in .yaml (trains from scratch, no download)."
+        # Only models the registry holds (checked against their recorded hash when the run starts): the console
+        # never loads a file named by a visitor. `python -m jobs.train --model` takes any file.
+        registered = registered_starting_points()
+        if not registered:
+            right.caption("No registered model yet: promote a run on the Models page first.")
+        model = (
+            right.selectbox("Registered model", list(registered), format_func=registered.get, key="train_model_reg")
+            or "yolov8n.yaml"
         )
     else:
         right.caption(f"`{model}`: {_model_help(model)}.")

@@ -1,0 +1,51 @@
+"""Safe inputs in the console: runs start only from bundled architectures or registered models (by recorded hash),
+server-folder imports stay inside the configured import roots, and refusals say nothing about other paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend.core.errors import BadInputError
+from backend.core.hashing import file_sha256
+from backend.core.settings import Settings, init_workspace
+from backend.store import registry as model_store
+from backend.store.engine import init_db, session_scope
+from backend.training.service import console_model, registered_starting_points
+
+
+@pytest.fixture(name="store")
+def _store(workspace: Settings) -> Settings:
+    init_workspace(workspace)
+    init_db()
+    return workspace
+
+
+def test_console_runs_start_from_bundled_architectures_or_registered_weights_only(store: Settings, tmp_path: Path):
+    assert console_model("yolov8n.yaml") == "yolov8n.yaml"
+    outside = tmp_path / "evil.pt"
+    outside.write_bytes(b"not a pickle you want")
+    for bad in (str(outside), "/etc/passwd", "../../model.yaml", "/tmp/x.yaml", "yolov8n.pt", "registered:999", ""):
+        with pytest.raises(BadInputError, match="bundled architecture") as caught:
+            console_model(bad)
+        assert bad not in str(caught.value) or not bad  # the refusal names no path
+    weights = store.runs_dir / "run-1" / "weights" / "best.pt"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"weights v1")
+    with session_scope() as session:
+        model = model_store.register_model(
+            session=session, name="run-1", weights_path=str(weights), weights_sha256=file_sha256(weights)
+        )
+        # a registered file outside the runs folder is not loaded either
+        stray = model_store.register_model(
+            session=session, name="stray", weights_path=str(outside), weights_sha256=file_sha256(outside)
+        )
+    assert f"registered:{model.id}" in registered_starting_points()
+    assert console_model(f"registered:{model.id}") == str(weights.resolve())
+    assert console_model(str(weights)) == str(weights.resolve())  # a retrain names the recorded path
+    with pytest.raises(BadInputError):
+        console_model(f"registered:{stray.id}")
+    weights.write_bytes(b"weights changed after registration")
+    with pytest.raises(BadInputError):
+        console_model(f"registered:{model.id}")
