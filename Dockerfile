@@ -31,4 +31,3 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 # A container must listen on 0.0.0.0 to be reachable through its published port, so the image says --allow-open:
 # publish it on loopback only (-p 127.0.0.1:8501:8501) or mount a secrets.toml with users; see README "Security".
 CMD ["python", "-m", "ui.launch", "--server.port=8501", "--server.address=0.0.0.0", "--allow-open"]
-

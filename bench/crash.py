@@ -16,8 +16,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from backend.core.access import SHELL_ADMIN
 from bench.report import table, write_section
-from tests.utils.actors import ADMIN
 
 TARGET_S = 15.0  # issue 17: a kill is seen within 15 s
 PAGE_POLL_S = 2.0  # the pages reap at most this often (backend.runtime.views.keep_runner_healthy)
@@ -30,8 +30,8 @@ def _round(seed: int) -> tuple[float, bool, bool]:
     from backend.runtime import runner
     from tests.utils.crash import kill_at, kill_points, leftovers
 
-    victim = start_demo_dataset(name=f"victim-{seed}", images=60, seed=seed, actor=ADMIN)
-    bystander = start_demo_dataset(name=f"bystander-{seed}", images=60, seed=seed + 100, actor=ADMIN)
+    victim = start_demo_dataset(name=f"victim-{seed}", images=60, seed=seed, actor=SHELL_ADMIN)
+    bystander = start_demo_dataset(name=f"bystander-{seed}", images=60, seed=seed + 100, actor=SHELL_ADMIN)
     kill = kill_at(victim, kill_points(seed, 1, low=0.05, high=0.9)[0])
     survived = runner.wait_for(bystander, timeout_s=600).status == "succeeded"
     if kill.detect_s is None:

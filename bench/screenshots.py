@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.utils.actors import ADMIN
+from backend.core.access import SHELL_ADMIN
 
 ROOT = Path(__file__).resolve().parent.parent
 TALL = 2300  # px; Streamlit scrolls inside its own container, so a tall window shows more of a page
@@ -54,7 +54,7 @@ def build_workspace(home: Path, *, images: int, preset: str) -> tuple[str, Path]
     made = list_versions_with_datasets()  # a reused workspace may hold the demo set already
     version = made[0][1] if made else create_demo_dataset(images=images, seed=0, defects=True)
     print(f"Demo set {version.label}: {version.counts.images} images; training ({preset})…", flush=True)
-    job_id = start_training(version.id, preset=preset, allow_errors=True, name=f"demo-{preset}", actor=ADMIN)
+    job_id = start_training(version.id, preset=preset, allow_errors=True, name=f"demo-{preset}", actor=SHELL_ADMIN)
     job = runner.wait_for(job_id, timeout_s=7200, poll_s=2.0)
     run = run_for_job(job_id)
     if job.status != "succeeded" or run is None or not run.weights_path:

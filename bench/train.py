@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from backend.core.access import SHELL_ADMIN
 from bench.report import table, write_section
-from tests.utils.actors import ADMIN
 
 
 def _fresh_settings(home: Path) -> None:
@@ -72,7 +72,9 @@ def main() -> None:
 
         # Through the console: job row, worker subprocess, store progress, ClearML offline session, evaluation.
         t0 = time.perf_counter()
-        job_id = runs.start_training(version.id, preset="quick_cpu", allow_errors=True, name="bench-quick", actor=ADMIN)
+        job_id = runs.start_training(
+            version.id, preset="quick_cpu", allow_errors=True, name="bench-quick", actor=SHELL_ADMIN
+        )
         job = runner.wait_for(job_id, timeout_s=7200, poll_s=1.0)
         worker_total = time.perf_counter() - t0
         if job.status != "succeeded":

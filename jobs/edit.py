@@ -63,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
             saved = save_edits(
                 args.dataset, args.base_version, edits, actor=cli_actor(), message=args.message, author=args.author
             )
-
         except EditConflictError as exc:
             raise _RefusedError(str(exc)) from None
         return json.dumps({"version": saved.version.number, "changelog": saved.changelog})

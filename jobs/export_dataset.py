@@ -48,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
         result = export_version(
             version.id, args.format, Path(args.out), actor=cli_actor(), progress=TerminalProgress("export")
         )
-
         return result.summary_line()
 
     return run_cli(run)

@@ -17,7 +17,6 @@ st.caption(
     "request."
 )
 actor = current_actor()
-
 notice_ui()
 entries = model_table()
 if not entries:

@@ -86,7 +86,6 @@ def save_image_boxes(
     authorize(actor, Permission.EDIT_LABELS, f"{cap_message(file, 120)} of dataset version {version_id}")
     if not message.strip():
         raise BadInputError("Say in a few words what you changed (the message is kept with the version).")
-
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)

@@ -153,7 +153,6 @@ def start_training(
     authorize(actor, Permission.TRAIN, f"train on dataset version {version_id}")
     cfg = build_config(preset, overrides)  # validate now, so a typo fails here and not in the worker
     cfg = cfg.model_copy(update={"model": console_model(cfg.model)})
-
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
