@@ -5,6 +5,7 @@ Use `get_settings()` everywhere; tests call `get_settings.cache_clear()` after c
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="Refuse images with more pixels.")
     archive_max_bytes: int = Field(default=20 * 1024**3, description="Largest total size an archive may expand to.")
     archive_max_members: int = Field(default=500_000, description="Most files an archive may hold.")
+    import_roots: str = Field(
+        default="",
+        description="Server folders the console may import from, separated by ':' (uploads are always allowed).",
+    )
     dvc_remote: str | None = Field(default=None, description="DVC remote URL for versions; default a folder.")
     store_prediction_images: bool = Field(default=True, description="Keep a resized copy of detected images.")
 
@@ -99,6 +104,12 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def import_root_paths(self) -> list[Path]:
+        """The resolved folders the console may import from: the uploads folder and `import_roots`."""
+        roots = [self.home / "uploads", *(Path(p) for p in self.import_roots.split(os.pathsep) if p.strip())]
+        return [root.expanduser().resolve() for root in roots]
 
 
 @lru_cache(maxsize=1)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from backend.core.access import Actor, Permission
+from backend.core.access import Actor, Permission, cap_message
 from backend.core.enums import JobKind
+from backend.core.errors import BadInputError
+from backend.core.settings import get_settings
 from backend.runtime import runner
 from backend.runtime.registry import JobContext, register_task
 from backend.store.audit import authorize
@@ -36,6 +38,28 @@ def start_demo_dataset(
     return runner.submit(JobKind.DEMO_DATASET, params, title=f"Create demo dataset {name} ({int(images)} images)")
 
 
+IMPORT_REFUSAL = (
+    "That path cannot be imported from the console. Upload a .zip instead, or ask an admin to add its folder to "
+    "PLATEOPS_IMPORT_ROOTS."
+)
+
+
+def check_import_path(path: Path | str) -> Path:
+    """`path` resolved, when it lies inside an import root (the uploads folder or `PLATEOPS_IMPORT_ROOTS`).
+
+    Raises:
+        BadInputError: Anywhere else, with one message whatever the path (it reveals nothing about the server's
+            files: not whether the path exists, nor what it is).
+    """
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        raise BadInputError(IMPORT_REFUSAL) from None
+    if not any(resolved.is_relative_to(root) for root in get_settings().import_root_paths):
+        raise BadInputError(IMPORT_REFUSAL)
+    return resolved
+
+
 def start_import(
     source: Path,
     *,
@@ -54,7 +78,8 @@ def start_import(
     job id.
 
     Args:
-        source: A .zip, a folder holding a COCO json + images or a data.yaml, or a COCO json file, on the server.
+        source: A .zip, a folder holding a COCO json + images or a data.yaml, or a COCO json file, on the server,
+            inside an import root (`check_import_path`).
         name: Dataset name; an existing name gets a new version.
         images_dir: The images folder when `source` is a COCO json whose images live elsewhere.
         val_fraction: Share of images for validation when the source has no split.
@@ -70,8 +95,10 @@ def start_import(
     """
     from backend.data.datasets import check_dataset_name
 
-    authorize(actor, Permission.IMPORT_DATA, f"import as {name}")
+    authorize(actor, Permission.IMPORT_DATA, f"import as {cap_message(name, 80)}")
     name = check_dataset_name(name)
+    source = check_import_path(source)
+    images_dir = check_import_path(images_dir) if images_dir is not None else None
     params: dict[str, Any] = {
         "source": str(source),
         "name": name,

@@ -30,9 +30,12 @@ EPOCHS = 3
 
 
 @pytest.fixture
-def crash_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def crash_ws(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
     monkeypatch.setenv("PLATEOPS_HEARTBEAT_INTERVAL_S", "0.5")
     monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "60")
+    monkeypatch.setenv("PLATEOPS_IMPORT_ROOTS", str(tmp_path_factory.getbasetemp()))  # the demo source's folder
     get_settings.cache_clear()
     yield get_settings()
 

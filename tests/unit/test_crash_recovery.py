@@ -29,10 +29,13 @@ TINY_TRAIN = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "
 
 
 @pytest.fixture
-def crash_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def crash_ws(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
     """A workspace whose workers beat often; the heartbeat timeout is long, so only the pid check sees a kill."""
     monkeypatch.setenv("PLATEOPS_HEARTBEAT_INTERVAL_S", "0.5")
     monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "60")
+    monkeypatch.setenv("PLATEOPS_IMPORT_ROOTS", str(tmp_path_factory.getbasetemp()))  # the demo source's folder
     get_settings.cache_clear()
     yield get_settings()
 

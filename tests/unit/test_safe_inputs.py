@@ -49,3 +49,37 @@ def test_console_runs_start_from_bundled_architectures_or_registered_weights_onl
     weights.write_bytes(b"weights changed after registration")
     with pytest.raises(BadInputError):
         console_model(f"registered:{model.id}")
+
+
+def test_console_imports_stay_inside_the_import_roots_with_one_message(
+    store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.core.settings import get_settings
+    from backend.data.tasks import IMPORT_REFUSAL, check_import_path, start_import
+    from tests.utils.actors import ADMIN
+
+    allowed = tmp_path / "shared"
+    (allowed / "lunch").mkdir(parents=True)
+    secret = tmp_path / "private" / "keys.json"
+    secret.parent.mkdir()
+    secret.write_text("{}", encoding="utf-8")
+    # no roots configured: only the uploads folder
+    messages = set()
+    for path in (secret, secret.parent, tmp_path / "missing.zip", Path("/etc/passwd"), allowed / "lunch"):
+        with pytest.raises(BadInputError) as caught:
+            start_import(path, actor=ADMIN, name="lunch")
+        messages.add(str(caught.value))
+    assert messages == {IMPORT_REFUSAL}  # the same words whether the path exists, is a file or a folder
+    uploads = store.home / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    assert check_import_path(uploads / "x.zip") == (uploads / "x.zip").resolve()
+    monkeypatch.setenv("PLATEOPS_IMPORT_ROOTS", str(allowed))
+    get_settings.cache_clear()
+    assert check_import_path(allowed / "lunch") == (allowed / "lunch").resolve()
+    for escape in (allowed / ".." / "private" / "keys.json", allowed / "lunch" / ".." / ".."):
+        with pytest.raises(BadInputError, match="cannot be imported"):
+            check_import_path(escape)
+    link = allowed / "link"
+    link.symlink_to(secret.parent)
+    with pytest.raises(BadInputError, match="cannot be imported"):
+        check_import_path(link / "keys.json")  # a link out of a root is followed before the check

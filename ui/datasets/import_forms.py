@@ -134,8 +134,10 @@ def _server_form() -> None:
     with st.form("ds_server_form", border=True):
         st.caption(
             "A path the server can read: a folder or .zip in any layout the upload takes (COCO, YOLO, "
-            "Label Studio, CVAT, Pascal VOC, FiftyOne), or a COCO .json file."
+            "Label Studio, CVAT, Pascal VOC, FiftyOne), or a COCO .json file, inside a folder an admin allowed "
+            "(PLATEOPS_IMPORT_ROOTS)."
         )
+
         source = st.text_input("Path on the server", key="ds_server_path", placeholder="/data/lunch/annotations.json")
         images_dir = st.text_input(
             "Images folder (only for a COCO .json whose images live elsewhere)", key="ds_server_images"
