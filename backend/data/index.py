@@ -307,3 +307,22 @@ def indexed_names_and_files(version_id: int) -> tuple[list[str], list[str]] | No
         if state is None or not state.ready:
             return None
         return state.names, index_store.file_names(session=session, version_id=version_id)
+
+
+def indexed_labels(version_id: int) -> tuple[list[str], dict[str, list[tuple[int, float, float, float, float]]]] | None:
+    """A version's class names and every image's boxes (class, cx, cy, w, h), keyed by the image's path inside the
+    `images` folder without its suffix (e.g. "train/plate_001"), from its ready index; None when it has none."""
+    with session_scope() as session:
+        state = index_store.get_state(session=session, version_id=version_id)
+        if state is None or not state.ready:
+            return None
+        files = index_store.indexed_files(session=session, version_id=version_id)
+        boxes = index_store.indexed_boxes(session=session, version_id=version_id)
+    keys = []
+    for rel, _, _ in files:
+        inner = rel[len("images/") :] if rel.startswith("images/") else rel
+        keys.append(os.path.splitext(inner)[0])
+    labels: dict[str, list[tuple[int, float, float, float, float]]] = {key: [] for key in keys}
+    for position, cid, cx, cy, w, h in boxes:
+        labels[keys[position]].append((cid, cx, cy, w, h))
+    return state.names, labels

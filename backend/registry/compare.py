@@ -16,6 +16,7 @@ from PIL import Image
 
 from backend.core.errors import BadInputError
 from backend.core.settings import get_settings
+from backend.data.index import indexed_labels
 from backend.store import datasets as dataset_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
@@ -227,7 +228,15 @@ def _class_names(root: Path) -> list[str]:
 
 
 def _version_labels(version: DatasetVersion) -> tuple[dict[str, list[Box]], list[str]]:
-    """{image stem within its split: boxes} and the class names of a prepared YOLO version."""
+    """{image stem within its split: boxes} and the class names of a prepared YOLO version (from its index in the
+    store when it has one; else from its label files)."""
+    indexed = indexed_labels(version.id)
+    if indexed is not None:
+        names, by_image = indexed
+        return {
+            key: [(c, x - w / 2, y - h / 2, x + w / 2, y + h / 2) for c, x, y, w, h in boxes]
+            for key, boxes in by_image.items()
+        }, names
     root = Path(version.path)
     names = _class_names(root)
     labels: dict[str, list[Box]] = {}
