@@ -181,14 +181,14 @@ def test_gallery_filters_by_class_and_opens_detail() -> None:
 
     at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("ds_open_"))).click()
     run(at)
-    assert f":material/zoom_in: {shown[0]}" in [s.value for s in at.subheader]
+    assert f"🔍 {shown[0]}" in [s.value for s in at.subheader]
     boxes = next(d.value for d in at.dataframe if "x1" in d.value.columns)
     assert "pizza" in set(boxes["class"])
     assert (boxes["x2"] > boxes["x1"]).all() and (boxes["y2"] > boxes["y1"]).all()
 
     at.button(key="ds_close").click()
     run(at)
-    assert not any(s.value.startswith(":material/zoom_in:") for s in at.subheader)
+    assert not any(s.value.startswith("🔍") for s in at.subheader)
 
 
 @pytest.mark.usefixtures("populated")
@@ -323,7 +323,7 @@ def test_page_reads_no_label_file_and_lists_no_version_folder(monkeypatch: pytes
     run(at)
     at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("ds_open_"))).click()
     run(at)
-    assert any(s.value.startswith(":material/zoom_in:") for s in at.subheader)
+    assert any(s.value.startswith("🔍") for s in at.subheader)
     assert touched == [], touched[:5]
 
 
