@@ -17,6 +17,7 @@ from ui.detect.detection import (
     pictures_ui,
     thresholds_ui,
 )
+from ui.detect.enduser import certainty_ui, model_intro_ui
 from ui.detect.recipes import recipes_ui
 from ui.widgets.calls import friendly_errors
 from ui.widgets.shell import current_role
@@ -36,13 +37,20 @@ if model is None:
     no_model_ui(current_role())
     st.stop()
 
-model_badge_ui(model)
+end_user = current_role() == "user"
+if end_user:
+    model_intro_ui(model)  # plain words: no model name, run or threshold
+else:
+    model_badge_ui(model)
 detector = cached_detector(model)
 if detector is None:
     st.stop()
 
-conf, iou = thresholds_ui(model)
-per_class = class_thresholds_ui(model)
+if end_user:
+    conf, iou, per_class = certainty_ui(model), model.default_iou, dict(model.class_thresholds)
+else:
+    conf, iou = thresholds_ui(model)
+    per_class = class_thresholds_ui(model)
 pictures = pictures_ui()
 if not pictures:
     st.info("Upload one or more photos above to start.", icon="📷")
@@ -50,7 +58,7 @@ if not pictures:
 
 answers = detect_all(pictures, detector=detector, model=model, conf=conf, iou=iou, class_thresholds=per_class)
 for answer in answers:
-    answer_ui(answer, class_names=detector.names)
+    answer_ui(answer, class_names=detector.names, model=model, end_user=end_user)
 
 found = [a.outcome for a in answers if a.outcome is not None]
 if found:

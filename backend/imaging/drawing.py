@@ -173,7 +173,9 @@ def draw_detections(
     """
     canvas = image.convert("RGB") if image.mode != "RGB" else image.copy()
     width = line_width or max(2, round((canvas.width + canvas.height) / 2 * 0.003))
-    font = label_font(max(10, width * 5))
+    # Labels scale with the picture (about 1/28 of its longest side): shown at page width, they read at about the
+    # same size whatever the photo's resolution.
+    font = label_font(max(12, round(max(canvas.width, canvas.height) / 28)))
     draw = ImageDraw.Draw(canvas)
     for det in detections:
         color = hex_to_rgb(color_for(det.class_name))

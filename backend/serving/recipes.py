@@ -482,7 +482,7 @@ def empty_state_message(
             )
         return (
             "No food was detected, so there is nothing to cook yet. "
-            "Try a closer, well-lit photo with the food clearly in view, or lower the confidence threshold."
+            "Try a closer, well-lit photo with the food clearly in view, or show less certain items."
         )
     if rank_recipes(best, recipes=pool, diet_tags=tags, max_minutes=max_minutes, limit=1):
         return ""

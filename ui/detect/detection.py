@@ -17,6 +17,7 @@ from backend.serving.inference import Detector
 from backend.serving.service import DetectOutcome, ServingModel, detect_image, load_detector
 from ui.detect.feedback import feedback_ui
 from ui.widgets.calls import call
+from ui.widgets.text import plural
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
 _CACHE_KEY = "detect_outcomes"
@@ -212,8 +213,13 @@ def _detect_one(
     return Answer(picture_name=picture.name, outcome=outcome)
 
 
-def answer_ui(answer: Answer, *, class_names: list[str]) -> None:
-    """One picture: the refusal, or original and annotated side by side, the items table and feedback."""
+def answer_ui(
+    answer: Answer, *, class_names: list[str], model: ServingModel | None = None, end_user: bool = False
+) -> None:
+    """One picture: the refusal, or original and annotated side by side, the unusual-photo notice (given the
+    serving `model`), the items table and feedback. `end_user` keeps to plain words: no timings, model or boxes."""
+    from ui.detect.enduser import items_ui, unusual_notice_ui
+
     if answer.outcome is None:
         st.error(f"**{answer.picture_name}** could not be used. {answer.error}", icon="🖼️")
         return
@@ -222,7 +228,13 @@ def answer_ui(answer: Answer, *, class_names: list[str]) -> None:
     left, right = st.columns(2)
     left.image(outcome.original, caption="Your photo", width="stretch")
     found = len(outcome.detections)
-    right.image(outcome.annotated, caption=f"Detected: {found} item{'s' * (found != 1)}", width="stretch")
+    right.image(outcome.annotated, caption=f"Detected: {plural(found, 'item')}", width="stretch")
+    if model is not None:
+        unusual_notice_ui(outcome, model)
+    if end_user:
+        items_ui(outcome)
+        feedback_ui(outcome, class_names=class_names)
+        return
     st.caption(
         f"⏱️ Detection took **{outcome.latency_ms:.0f} ms** · answered by {outcome.model_label}"
         + (f" · {'; '.join(outcome.notes)}" if outcome.notes else "")

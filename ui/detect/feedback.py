@@ -7,10 +7,11 @@ import streamlit as st
 from backend.serving.service import DetectOutcome, record_feedback
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
+from ui.widgets.text import plain
 
 FEEDBACK_SHOWN = 12  # detections offered for feedback per picture (the table lists them all)
 _FEEDBACK_KEY = "detect_feedback_given"
-_THANKS_KEY = "detect_feedback_thanks"  # {prediction id: [confirmation, ...]}: shown until the session ends
+_THANKS_KEY = "detect_feedback_thanks"  # {photo sha256: [confirmation, ...]}: shown until the session ends
 _THANKS = {
     "correct": "Thanks! You confirmed “{class_name}”.",
     "wrong": "Thanks! You told us “{class_name}” is really “{correct_class}”.",
@@ -22,13 +23,13 @@ def _given() -> dict[str, str]:
     return st.session_state.setdefault(_FEEDBACK_KEY, {})
 
 
-def _send(key: str, prediction_id: int, kind: str, **fields: object) -> None:
+def _send(key: str, prediction_id: int, kind: str, photo: str = "", **fields: object) -> None:
     """Record one piece of feedback and thank the user (a button callback)."""
     saved = call(record_feedback, prediction_id, kind, actor=current_actor(), action="Sending feedback", **fields)
     if saved is not None:
         _given()[key] = kind
         thanks = _THANKS.get(kind, "Thanks! Your feedback was saved.").format_map(fields)
-        st.session_state.setdefault(_THANKS_KEY, {}).setdefault(prediction_id, []).append(thanks)
+        st.session_state.setdefault(_THANKS_KEY, {}).setdefault(photo or prediction_id, []).append(thanks)
         st.toast("Thanks! Your feedback helps the detector improve.", icon="👍")
 
 
@@ -40,7 +41,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
         for index, det in enumerate(outcome.detections[:FEEDBACK_SHOWN]):
             key = f"{pid}:{index}"
             label_col, ok_col, pick_col, wrong_col = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
-            label_col.markdown(f"**{index + 1}. {det.class_name}** · {det.confidence:.2f}")
+            label_col.markdown(f"**{index + 1}. {plain(det.class_name)}** · {det.confidence:.2f}")
             done = given.get(key)
             if done:
                 label_col.caption(f"Feedback sent: {done}")
@@ -51,7 +52,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
                 disabled=bool(done),
                 on_click=_send,
                 args=(key, pid, "correct"),
-                kwargs={"class_name": det.class_name, "detection_index": index},
+                kwargs={"class_name": det.class_name, "detection_index": index, "photo": outcome.sha256},
             )
             others = [name for name in class_names if name != det.class_name]
             right = pick_col.selectbox(
@@ -69,7 +70,12 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
                 disabled=bool(done) or right is None,
                 on_click=_send,
                 args=(key, pid, "wrong"),
-                kwargs={"class_name": det.class_name, "detection_index": index, "correct_class": right},
+                kwargs={
+                    "class_name": det.class_name,
+                    "detection_index": index,
+                    "correct_class": right,
+                    "photo": outcome.sha256,
+                },
             )
         if len(outcome.detections) > FEEDBACK_SHOWN:
             st.caption(f"Showing the {FEEDBACK_SHOWN} most confident items of {len(outcome.detections)}.")
@@ -88,7 +94,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
             disabled=missed is None,
             on_click=_send,
             args=(f"{pid}:missed:{missed}", pid, "missed"),
-            kwargs={"class_name": missed},
+            kwargs={"class_name": missed, "photo": outcome.sha256},
         )
-    for thanks in st.session_state.get(_THANKS_KEY, {}).get(pid, []):
+    for thanks in st.session_state.get(_THANKS_KEY, {}).get(outcome.sha256, []):
         st.success(thanks, icon="👍")
