@@ -142,6 +142,7 @@ def _login(config: AuthConfig) -> Actor:
             st.session_state[ACTOR_KEY] = actor
             st.rerun()
     st.stop()
+    # pylint: disable-next=unreachable  # st.stop() is typed NoReturn, yet it returns in bare script runs
     raise AssertionError("st.stop() returns only in bare script runs")
 
 
