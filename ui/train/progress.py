@@ -253,7 +253,9 @@ def results_ui(run: Run) -> None:
         f"{facts.device or '?'} in {duration(run.duration_s)}. The model is now a candidate on the "
         "Models page."
     )
-    st.page_link("pages/models.py", label="Compare and promote on Models", icon="🏆")
+    try_col, compare_col = st.columns(2)
+    try_col.page_link("pages/detect.py", label="Try it on Detect", icon="📷")
+    compare_col.page_link("pages/models.py", label="Compare on Models", icon="🏆")
     if run.history:
         epoch_charts(run.epochs)
     per_class = per_class_frame(ev.per_class)
