@@ -162,3 +162,14 @@ def test_exposure_loopback_by_default_and_open_addresses_need_a_flag_or_a_login(
     assert check_exposure("0.0.0.0", allow_open=True, detect_only=False, login_configured=False) is None
     assert check_exposure("0.0.0.0", allow_open=False, detect_only=False, login_configured=True) is None
     assert check_exposure("0.0.0.0", allow_open=False, detect_only=True, login_configured=False) is None
+
+
+def test_names_from_imports_show_as_plain_text() -> None:
+    from ui.widgets.text import plain
+
+    hostile = "![x](http://tracker.example/p.png) :red[big] <img src=x> $x$ `code` **b** " + "a" * 1000
+    shown = plain(hostile)
+    assert len(shown) < 2 * 300
+    assert "![" not in shown and ":red[" not in shown and "**b**" not in shown and " <img" not in shown
+    assert "\\[" in shown and "\\<" in shown and "\\$" in shown and "\\`" in shown and "\\*" in shown
+    assert plain("demo_000002.jpg") == "demo_000002.jpg"

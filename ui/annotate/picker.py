@@ -13,6 +13,7 @@ from backend.store.records import DatasetVersion, ReviewItem
 from ui.annotate.editor import unsaved_files
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
+from ui.widgets.text import plain
 
 VERSION_KEY = "annot_version_id"  # plain state: survives page switches and follows a save to its new version
 POS_KEY = "annot_pos"
@@ -105,7 +106,7 @@ def selection_ui(dataset: str, version: DatasetVersion, all_files: list[str], na
             position -= 1
         if cols[2].button("Next", icon="➡️", shortcut="alt+right", disabled=position >= len(files) - 1):
             position += 1
-        cols[1].markdown(f"**{files[position]}** · {position + 1} of {len(files)}")
+        cols[1].markdown(f"**{plain(files[position])}** · {position + 1} of {len(files)}")
     st.session_state[pos_key] = position
     st.session_state[SHOWN_KEY] = files[position] if files else None
     by_file: dict[str, list[ReviewItem]] = {}
@@ -128,7 +129,7 @@ def reasons_ui(selection: Selection, *, by: str) -> None:
                 else item.source
             )
             score = f" (score {item.score:.2f})" if item.score is not None else ""
-            st.markdown(f"- **{label}**{score}: {item.reason}")
+            st.markdown(f"- **{plain(label)}**{score}: {plain(item.reason)}")
         with st.popover("Dismiss", icon="⛔"):
             reason = st.text_input("Why are the labels right as they are?", key=f"annot-dismiss-{file}")
             go = st.button("Dismiss from the queue", key=f"annot-dismiss-go-{file}")

@@ -19,6 +19,7 @@ from backend.store.dataset_index import ImageQuery, IndexedImage, IndexState
 from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
 from ui.widgets.quality import SEVERITY_ICONS
+from ui.widgets.text import plain
 
 PAGE_SIZE = 12
 GRID_COLUMNS = 4
@@ -181,7 +182,7 @@ def thumbnail_ui(version: DatasetVersion, img: IndexedImage) -> None:
             st.warning(rendered, icon="🙈")
         else:
             st.image(rendered[0], width="stretch")
-        st.markdown(f"**{img.file}**")
+        st.markdown(f"**{plain(img.file)}**")
         issues = _issue_summary(img)
         st.caption(f"{img.split} · {len(img.boxes)} box(es){issues}")
         st.button(
@@ -243,4 +244,4 @@ def detail_ui(version: DatasetVersion, img: IndexedImage) -> None:
             if not img.issues:
                 st.caption("None — this image passed every check.")
             for check, severity, message in img.issues:
-                st.markdown(f"{SEVERITY_ICONS.get(severity, '•')} **{check}** — {message}")
+                st.markdown(f"{SEVERITY_ICONS.get(severity, '•')} **{check}** — {plain(message)}")

@@ -13,7 +13,7 @@ from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
 from ui.widgets.jobs import render_job
 from ui.widgets.quality import status_badge
-from ui.widgets.text import ago, count_text
+from ui.widgets.text import ago, count_text, plain
 
 TABS = (
     "💡 Overview",
@@ -66,7 +66,7 @@ def version_header(version: DatasetVersion, parent: DatasetVersion | None) -> No
     """Who made the version, when, from what, and its DVC content hash."""
     with st.container(border=True):
         top, badge = st.columns([5, 2], vertical_alignment="center")
-        top.markdown(f"**{version.label}** · {version.message or 'no message'}")
+        top.markdown(f"**{version.label}** · {plain(version.message) or 'no message'}")
         with badge:
             status_badge(version)
         parent_text = parent.label if parent else "none (imported)"

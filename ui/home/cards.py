@@ -7,7 +7,7 @@ import streamlit as st
 from backend.console.overview import DatasetStatus, Overview, get_overview
 from backend.core.enums import JobStatus
 from backend.store.records import DatasetVersion
-from ui.widgets.text import ago, count_text, plural
+from ui.widgets.text import ago, count_text, plain, plural
 
 
 def verdict_text(version: DatasetVersion) -> str:
@@ -47,7 +47,10 @@ def dataset_card_ui(status: DatasetStatus, *, has_runs: bool = False) -> None:
     """One dataset: its name, versions and source, its latest version's size, verdict and age, and the next step."""
     latest = status.latest
     with st.container(border=True):
-        st.markdown(f"**{status.dataset.name}** · {plural(status.versions, 'version')} · from {status.dataset.source}")
+        st.markdown(
+            f"**{plain(status.dataset.name)}** · {plural(status.versions, 'version')} · "
+            f"from {plain(status.dataset.source)}"
+        )
         if latest is None:
             st.caption("No version yet.")
             return

@@ -25,7 +25,7 @@ from ui.widgets.calls import call
 from ui.widgets.charts import show_chart
 from ui.widgets.jobs import STATUS_ICONS
 from ui.widgets.shell import current_actor
-from ui.widgets.text import ago, duration, score_text
+from ui.widgets.text import ago, duration, plain, score_text
 
 JOB_KEY = "train_job"
 PENDING_JOB_KEY = "train_pending_job"
@@ -73,7 +73,9 @@ def job_view(job_id: int) -> None:
 
 def _head(job: Job) -> None:
     head, side = st.columns([5, 1], vertical_alignment="center")
-    head.markdown(f"{STATUS_ICONS.get(job.status, '')} **{job.title or 'Training'}** · job {job.id} · {job.status}")
+    head.markdown(
+        f"{STATUS_ICONS.get(job.status, '')} **{plain(job.title or 'Training')}** · job {job.id} · {job.status}"
+    )
     if job.active:
         if job.cancel_requested_at:
             side.caption("Cancelling…")

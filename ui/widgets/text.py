@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+
+from backend.core.access import MESSAGE_LIMIT, cap_message
 
 
 def ago(when: datetime | None, now: datetime | None = None) -> str:
@@ -55,3 +58,15 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     if many is None:
         many = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
     return f"{n} {many}"
+
+
+# Enough to stop links, images, emphasis, code, colour directives, emoji codes, maths and HTML; "_", "." and "-" stay
+# as they are (intraword, they format nothing), so file names read and compare as written.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>~:$|])")
+
+
+def plain(text: object, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` (a file, class or dataset name, a message from an import) for use inside `st.markdown`: capped, on one
+    line, with every Markdown, emoji-code, colour, maths and HTML character escaped, so it shows exactly as written
+    and never becomes a link, an image or formatting."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(cap_message(text, limit).split()))
