@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from backend.imaging.loading import load_image
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
+
+if TYPE_CHECKING:
+    from backend.serving.inference import Detector
 
 log = logging.getLogger(__name__)
 PREDICT_CONF = 0.05  # keep low-confidence predictions: cleanlab weighs them, a high cut hides missed objects
@@ -134,14 +138,14 @@ def score_label_quality(
     return np.asarray(scores, dtype=float), worst
 
 
-def _predict_boxes(detector: object, paths: list[Path], names: list[str], progress: ProgressFn) -> list[ImageBoxes]:
+def _predict_boxes(detector: Detector, paths: list[Path], names: list[str], progress: ProgressFn) -> list[ImageBoxes]:
     """Predictions of `detector` on each image, class ids in the dataset's own class list."""
     ids = {name: i for i, name in enumerate(names)}
     out: list[ImageBoxes] = []
     for start in range(0, len(paths), BATCH):
         chunk = paths[start : start + BATCH]
         pictures = [load_image(p).image for p in chunk]
-        results = detector.predict(pictures, conf=PREDICT_CONF)  # type: ignore[attr-defined]
+        results = detector.predict(pictures, conf=PREDICT_CONF)
         for result in results:
             kept = [d for d in result.detections if d.class_name in ids]
             out.append(

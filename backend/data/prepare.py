@@ -309,8 +309,8 @@ def _probe_and_filter(items: list[_Item], issues: IssueCollector, progress: Prog
             message = f"is listed as {item.original!r} but is not in the images folder; left out"
             issues.add(item.out_name, Check.MISSING_IMAGE, message)
     sizes: dict[str, tuple[int, int]] = {}
-    paths = [i.source for i in present]
-    for index, (item, probe) in enumerate(zip(present, probe_images(paths, max_pixels=max_pixels), strict=True)):  # type: ignore[arg-type]
+    paths = [i.source for i in present if i.source is not None]  # all of them: `present` has a source
+    for index, (item, probe) in enumerate(zip(present, probe_images(paths, max_pixels=max_pixels), strict=True)):
         if probe.error:
             item.usable = False
             issues.add(item.out_name, Check.CORRUPT_IMAGE, f"does not decode ({probe.error}); left out")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from backend.core.enums import ACTIVE_JOB_STATUSES
 from backend.store.summaries import (
@@ -19,7 +19,10 @@ from backend.store.summaries import (
     epoch_rows,
 )
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class Job:
     live: dict[str, Any] = field(default_factory=dict)
     failure_code: str | None = None  # a FailureCode value when the job failed
     host: str | None = None  # the machine its worker runs on; its pid means something only there
+    pid_started: str | None = None  # the worker's start-time token: the pid is ours only while it matches
+    progress_at: datetime | None = None  # when the worker last reported progress (the watchdog reads it)
 
     @property
     def active(self) -> bool:
@@ -274,4 +279,4 @@ class AuditEvent:
 
 def from_row(cls: type[T], row: object) -> T:
     """Copy the same-named attributes of an ORM row into dataclass `cls`."""
-    return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+    return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})

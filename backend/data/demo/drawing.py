@@ -100,11 +100,13 @@ def fbm(rng: np.random.Generator, h: int, w: int, cell: float, octaves: int = 4)
 def jitter(rng: random.Random, color: Color, amount: float = 0.08, bright: float = 0.1) -> Color:
     """Randomly shift a colour's channels and brightness."""
     b = 1.0 + rng.uniform(-bright, bright)
-    return tuple(int(max(0, min(255, c * b * (1.0 + rng.uniform(-amount, amount))))) for c in color)  # type: ignore[return-value]
+    red, green, blue = (int(max(0, min(255, c * b * (1.0 + rng.uniform(-amount, amount))))) for c in color)
+    return red, green, blue
 
 
 def mix(a: Color, b: Color, t: float) -> Color:
-    return tuple(int(x + (y - x) * t) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+    red, green, blue = (int(x + (y - x) * t) for x, y in zip(a, b, strict=True))
+    return red, green, blue
 
 
 def rgba(c: Color, a: int) -> tuple[int, int, int, int]:
