@@ -102,8 +102,13 @@ def test_reruns_and_feedback_do_not_log_the_same_picture_twice(with_model: Setti
 
     at.button(key=next(b.key for b in at.button if b.key.startswith("fb_ok_"))).click()
     run(at)
+    missed = at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("fb_missed_pick_")))
+    assert missed.value is None, "the user chooses the missed item; none is preselected"
+    missed.set_value(missed.options[0])
+    run(at)
     at.button(key=next(b.key for b in at.button if b.key.startswith("fb_missed_") and "pick" not in b.key)).click()
     run(at)
+    assert any("Thanks! You told us the detector missed" in str(s.value) for s in at.success), "a lasting thanks"
     assert prediction_count() == 1
     with session_scope() as session:
         counts = prediction_store.feedback_counts(session=session)
