@@ -75,7 +75,7 @@ def test_embedded_report_and_drill_down_to_review(console: Console, page: Page, 
     sent = int(label.split()[1])
     assert sent >= 30, label
     send.click()
-    page.get_by_text(f"Sent {sent} picture(s) to the review queue").first.wait_for()
+    page.get_by_text(f"Sent {sent} pictures to the review queue").first.wait_for()
     wait_idle(page)
     assert not error_texts(page), error_texts(page)
 

@@ -86,7 +86,7 @@ def test_queue_item_edit_in_the_table_and_save_makes_a_new_version(demo: Dataset
         assert review_store.list_review_items(session=session) == []  # the queue item is done
     text = all_text(at)
     assert "review queue is empty" in text
-    assert "**v1 → v2:** 1 removed · 1 image(s) changed" in text  # the history's diff of the two versions
+    assert "**v1 → v2:** 1 removed · 1 image changed" in text  # the history's diff of the two versions
     assert at.button(key="annot-scan") and at.button(key="annot-retrain")
 
 

@@ -220,7 +220,7 @@ def test_weights_name_is_explained_as_needing_internet(tmp_path: Path) -> None:
 def test_error_level_version_blocks_launch_until_confirmed(tmp_path: Path) -> None:
     add_version(tmp_path, status="errors", errors=3)
     at = open_page(PAGE)
-    assert "3 error-level data issue(s)" in all_text(at)
+    assert "3 error-level data issues" in all_text(at)
     assert at.button(key="train_start").disabled
     at.checkbox(key="train_confirm_errors").check()
     run(at)
@@ -282,7 +282,7 @@ def test_failed_run_explains_and_resumes_from_last_pt(tmp_path: Path) -> None:
     at = open_page(PAGE)
     text = all_text(at)
     assert "ran out of memory" in text and "Lower the batch size" in text
-    assert "2 epoch(s) finished" in text
+    assert "2 epochs finished" in text
     assert charts(at) >= 2
     at.button(key=f"train-resume-{run_id}").click()
     run(at)
@@ -318,7 +318,7 @@ def test_crashed_run_shows_failed_with_the_reason_and_resumes(tmp_path: Path) ->
     assert settled.finished_at is not None
     text = all_text(at)
     assert "The worker stopped unexpectedly" in text and "Out of memory" in text
-    assert "3 epoch(s) finished" in text
+    assert "3 epochs finished" in text
     at.button(key=f"train-resume-{run_id}").click()
     run(at)
     newest = train_jobs()[0]

@@ -20,6 +20,7 @@ from backend.store.records import DatasetVersion
 from ui.annotate.editor import add_boxes
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
+from ui.widgets.text import plural
 
 PRE_KEY = "annot_prelabels"  # {"<version>:<file>": [PreLabel, ...]}
 
@@ -62,7 +63,7 @@ def prelabels_ui(image: EditorImage) -> None:
         )
     ]
     cols = st.columns(2)
-    if cols[0].button(f"Add {len(accepted)} box(es)", disabled=not accepted, key=f"annot-pre-add-{key}"):
+    if cols[0].button(f"Add {plural(len(accepted), 'box')}", disabled=not accepted, key=f"annot-pre-add-{key}"):
         add_boxes(image, [(pre.class_name, pre.box) for pre in accepted])
         suggestions.pop(key, None)
         st.rerun()
@@ -118,7 +119,7 @@ def history_ui(versions: list[DatasetVersion]) -> None:
     st.markdown(
         f"**{labels[old]} → {labels[new]}:** "
         + (", ".join(f"{n} {k}" for k, n in totals.items() if n) or "no box changes")
-        + f" · {len(diff.images)} image(s) changed"
+        + f" · {plural(len(diff.images), 'image')} changed"
         + (f" · {len(diff.images_added)} added" if diff.images_added else "")
         + (f" · {len(diff.images_removed)} removed" if diff.images_removed else "")
     )

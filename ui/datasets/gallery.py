@@ -19,7 +19,7 @@ from backend.store.dataset_index import ImageQuery, IndexedImage, IndexState
 from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
 from ui.widgets.quality import SEVERITY_ICONS
-from ui.widgets.text import plain
+from ui.widgets.text import plain, plural
 
 PAGE_SIZE = 12
 GRID_COLUMNS = 4
@@ -184,7 +184,7 @@ def thumbnail_ui(version: DatasetVersion, img: IndexedImage) -> None:
             st.image(rendered[0], width="stretch")
         st.markdown(f"**{plain(img.file)}**")
         issues = _issue_summary(img)
-        st.caption(f"{img.split} · {len(img.boxes)} box(es){issues}")
+        st.caption(f"{img.split} · {plural(len(img.boxes), 'box')}{issues}")
         st.button(
             "Open", key=f"ds_open_{img.split}_{img.file}", on_click=_open_image, args=(img.file,), width="stretch"
         )

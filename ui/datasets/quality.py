@@ -19,6 +19,7 @@ from ui.widgets.calls import call
 from ui.widgets.charts import show_chart, table_height
 from ui.widgets.quality import SEVERITY_COLORS, SEVERITY_ICONS
 from ui.widgets.shell import current_actor
+from ui.widgets.text import plural
 
 VERDICTS = {
     "passed": ":green[✅] **Every image passed every check.**",
@@ -210,11 +211,11 @@ def review_ui(version: DatasetVersion, query: IssueQuery, images: int) -> None:
         reason = st.text_input(
             "Reason (shown to the reviewer)", value=f"Validation: {checks}"[:200], key=f"ds_review_reason_{version.id}"
         )
-        if st.button(f"Send {images} flagged image(s) to the review queue", key="ds_send_review", icon="📤"):
+        if st.button(f"Send {plural(images, 'flagged image')} to the review queue", key="ds_send_review", icon="📤"):
             files = call(issue_files, version.id, query, action="Reading the flagged images") or []
             added = call(
                 send_to_review, version.id, files, reason.strip() or "Flagged by validation", action="Sending to review"
             )
             if added is not None:
-                st.success(f"{added} image(s) are now in the review queue.")
+                st.success(f"{plural(added, 'image')} {'is' if added == 1 else 'are'} now in the review queue.")
                 st.page_link("pages/annotate.py", label="Open Annotate", icon="✏️")

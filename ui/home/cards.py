@@ -58,8 +58,13 @@ def dataset_card_ui(status: DatasetStatus, *, has_runs: bool = False) -> None:
         st.caption(f"Latest {latest.label}: {images} images, {verdict_text(latest)}, created {ago(latest.created_at)}")
         if latest.validation_status == "not_checked":
             st.page_link("pages/datasets.py", label="Next: validate it on Datasets", icon="🩺")
-        elif latest.validation_status != "errors" and not has_runs:
+        elif _offers_training(latest, has_runs=has_runs):
             st.page_link("pages/train.py", label="Next: train a model on it", icon="🏋️")
+
+
+def _offers_training(version: DatasetVersion | None, *, has_runs: bool) -> bool:
+    """Whether a dataset card links to training as the next step (validated without errors, nothing trained)."""
+    return version is not None and version.validation_status in ("passed", "warnings") and not has_runs
 
 
 def models_ui(ov: Overview) -> None:
@@ -77,4 +82,5 @@ def models_ui(ov: Overview) -> None:
         st.page_link("pages/models.py", label="Compare on Models", icon="🏆")
     else:
         st.info("No model yet. Train one on your dataset; the Quick CPU preset is the fastest start.")
-        st.page_link("pages/train.py", label="Train a model", icon="🏋️")
+        if ov.datasets and not any(_offers_training(s.latest, has_runs=False) for s in ov.datasets):
+            st.page_link("pages/train.py", label="Train a model", icon="🏋️")  # no dataset card links there

@@ -10,6 +10,7 @@ from backend.monitoring.tables import NUMERIC_COLUMNS
 from backend.monitoring.views import Segment, drifted_features, segment_images, send_to_review, suggest_segment
 from backend.store.records import DriftReport
 from ui.widgets.calls import call
+from ui.widgets.text import plural
 
 GALLERY_COLUMNS = 6
 
@@ -56,7 +57,8 @@ def segment_ui(report: DriftReport) -> Segment | None:
 def gallery_ui(report: DriftReport, segment: Segment) -> None:
     """The window's pictures in the segment, with a checkbox each and a button that sends them to review."""
     images = call(segment_images, report, segment, action="Finding the pictures") or []
-    st.caption(f"{len(images)} picture(s) of the report's window where {segment.describe()} (most extreme first).")
+    shown = plural(len(images), "picture")
+    st.caption(f"{shown} of the report's window where {segment.describe()} (most extreme first).")
     if not images:
         return
     chosen: list[int] = []
@@ -73,7 +75,7 @@ def gallery_ui(report: DriftReport, segment: Segment) -> None:
                 chosen.append(image.prediction_id)
     reason = f"Drift report {report.id}: {segment.describe()}"
     if st.button(
-        f"Send {len(chosen)} picture(s) to the review queue",
+        f"Send {plural(len(chosen), 'picture')} to the review queue",
         type="primary",
         disabled=not chosen,
         key=f"drill-send-{report.id}",
@@ -82,5 +84,5 @@ def gallery_ui(report: DriftReport, segment: Segment) -> None:
         if added is not None:
             skipped = len(chosen) - added
             note = f" ({skipped} already waiting)" if skipped else ""
-            st.success(f"Sent {added} picture(s) to the review queue{note}. Annotate shows them.")
+            st.success(f"Sent {plural(added, 'picture')} to the review queue{note}. Annotate shows them.")
             st.page_link("pages/annotate.py", label="Open Annotate", icon="✏️")

@@ -25,7 +25,7 @@ from ui.widgets.calls import call
 from ui.widgets.charts import show_chart
 from ui.widgets.jobs import STATUS_ICONS
 from ui.widgets.shell import current_actor
-from ui.widgets.text import ago, duration, plain, score_text
+from ui.widgets.text import ago, duration, plain, plural, score_text
 
 JOB_KEY = "train_job"
 PENDING_JOB_KEY = "train_pending_job"
@@ -207,7 +207,7 @@ def failure_ui(job: Job, run: Run | None) -> None:
         st.page_link("pages/datasets.py", label="Open the validation report on Datasets", icon="🖼️")
     if run is not None and can_resume(run):
         done = len(run.history or [])
-        st.caption(f"{done} epoch(s) finished before it stopped; training can continue from there (last.pt).")
+        st.caption(f"{plural(done, 'epoch')} finished before it stopped; training can continue from there (last.pt).")
         if st.button("Resume from last epoch", key=f"train-resume-{run.id}", icon="🔁", type="primary"):
             new_job = call(resume_training, run.id, actor=current_actor(), action="Resuming")
             if new_job is not None:

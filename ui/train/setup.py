@@ -19,7 +19,7 @@ from backend.training.service import (
 )
 from ui.widgets.calls import call
 from ui.widgets.quality import status_badge
-from ui.widgets.text import count_text, duration
+from ui.widgets.text import count_text, duration, plural
 
 CUSTOM = "custom"
 OTHER_MODEL = "other"
@@ -67,8 +67,9 @@ def data_check_ui(version: DatasetVersion) -> bool:
     split = version.counts
     st.caption(f"{count_text(split.train)} training images, {count_text(split.val)} validation images.")
     if version.validation_status == "errors":
+        found = plural(issues.error, "error-level data issue") if issues.error else "error-level data issues"
         st.error(
-            f"This version has {issues.error or 'some'} error-level data issue(s), such as broken images or "
+            f"This version has {found}, such as broken images or "
             "boxes outside the picture. A model trained on it may learn the mistakes. Fix them on the Datasets "
             "page (the Quality tab lists each one), or train anyway.",
             icon="⛔",
@@ -77,7 +78,7 @@ def data_check_ui(version: DatasetVersion) -> bool:
         return st.checkbox("I understand the data has errors; train anyway", key="train_confirm_errors")
     if version.validation_status == "warnings":
         st.caption(
-            f":orange[⚠️] {issues.warning or 'Some'} warning(s): training works, "
+            f":orange[⚠️] {plural(issues.warning, 'warning') if issues.warning else 'Some warnings'}: training works, "
             "but the model may learn less. The Datasets page shows them."
         )
     elif version.validation_status == "not_checked":
