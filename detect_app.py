@@ -13,13 +13,14 @@ import streamlit as st
 from ui.widgets.shell import bootstrap, use_public_actor
 
 DETECT_PAGE = Path(__file__).resolve().parent / "pages" / "detect.py"
+FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"  # a file: no outside fetch for the tab icon
 
 
 def main() -> None:
-    st.set_page_config(page_title="PlateOps Detect", page_icon=":material/restaurant:", layout="wide")
+    st.set_page_config(page_title="PlateOps Detect", page_icon=str(FAVICON), layout="wide")
     bootstrap()
     use_public_actor()
-    st.navigation([st.Page(DETECT_PAGE, title="Detect", icon=":material/photo_camera:", default=True)]).run()
+    st.navigation([st.Page(DETECT_PAGE, title="Detect", icon="📷", default=True)]).run()
 
 
 if __name__ == "__main__":

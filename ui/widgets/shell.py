@@ -163,12 +163,12 @@ def console_role() -> str:
         st.stop()
     if not config.configured:
         st.session_state[ACTOR_KEY] = LOCAL_ADMIN
-        st.sidebar.caption(f":material/lock_open: {OPEN_NOTICE}")
+        st.sidebar.caption(f"🔓 {OPEN_NOTICE}")
         return role_selector()
     actor = _login(config)
     st.session_state[ACTOR_KEY] = actor
     st.session_state[ROLE_KEY] = "reviewer" if actor.role == Role.REVIEWER else "scientist"
-    st.sidebar.caption(f":material/person: Signed in as **{actor.name}** ({actor.role})")
+    st.sidebar.caption(f"👤 Signed in as **{actor.name}** ({actor.role})")
     st.sidebar.button("Sign out", on_click=_logout, args=(config,), key="plateops-logout")
     return current_role()
 
