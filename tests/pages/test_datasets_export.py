@@ -55,6 +55,7 @@ def test_server_import_can_ask_for_a_fresh_split(
     dispose_all()
     shutil.copytree(built_home, workspace.home, symlinks=True, dirs_exist_ok=True)
     monkeypatch.setenv("PLATEOPS_JOB_CONCURRENCY", '{"import_dataset": 0}')  # keep the job queued: no worker
+    monkeypatch.setenv("PLATEOPS_IMPORT_ROOTS", str(tmp_path))  # server-folder imports stay inside the roots
     get_settings.cache_clear()
     (tmp_path / "export").mkdir()
     (tmp_path / "export" / "data.yaml").write_text("names: [apple]\ntrain: images/train\nval: images/val\n")
