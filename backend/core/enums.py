@@ -53,6 +53,7 @@ class FailureCode(StrEnum):
     DATASET = "dataset"
     WEIGHTS_UNAVAILABLE = "weights_unavailable"
     WORKER_LOST = "worker_lost"
+    STALLED = "stalled"  # alive, but no progress for longer than its kind allows (the watchdog stopped it)
     CRASH = "crash"
     EDIT_CONFLICT = "edit_conflict"
     FORBIDDEN = "forbidden"  # the acting user's role does not allow the action

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         default_factory=lambda: {"train": 1}, description="Most jobs of a kind that run at once."
     )
     default_job_concurrency: int = Field(default=2, ge=1, description="Limit for kinds not in job_concurrency.")
+    # The watchdog: a worker alive but reporting no progress this long is stopped and failed (its slot freed).
+    job_stall_timeout_s: dict[str, float] = Field(
+        default_factory=lambda: {"train": 3600.0}, description="Longest a job of a kind may go without progress."
+    )
+    default_job_stall_timeout_s: float = Field(
+        default=1800.0, gt=0, description="Longest a job may go without progress, for kinds not listed."
+    )
     python_executable: str = Field(default=sys.executable, description="Interpreter that runs job workers.")
 
     # Training

@@ -3,9 +3,14 @@
 The console calls `submit()` and returns at once; the worker process calls `run_job()`, which runs the registered
 task function, writes progress and a heartbeat to the store and records how the job ended (with a failure code when
 it failed). `cancel()` signals the worker's process group. `reap()` fails jobs whose worker died — its process on
-this machine is gone (seen at once) or its heartbeat went stale (a frozen worker, or one on another machine) — runs
-the kind's recovery (`backend.runtime.registry`) to settle what the worker left half-done, and starts queued jobs
-when a slot frees.
+this machine is gone (seen at once) or its heartbeat went stale (a frozen worker, or one on another machine) — and
+jobs whose worker is alive but made no progress for longer than its kind allows (the watchdog), runs the kind's
+recovery (`backend.runtime.registry`) to settle what the worker left half-done, and starts queued jobs when a slot
+frees.
+
+A pid alone is not a process: after a restart the kernel may hand a dead worker's pid to anything. Each job row
+keeps its worker's start-time token (`pid_started`, the kernel's start time of that pid) and the runner signals a
+pid only while the token still matches; a changed token means our worker is gone.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import subprocess
 import threading
 import time
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from backend.core.access import Actor, Permission
 from backend.core.clock import utcnow
@@ -39,8 +46,67 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOST_MESSAGE = "The worker stopped unexpectedly ({how}). It may have run out of memory or been killed."
 STALE_MESSAGE = LOST_MESSAGE.format(how="no heartbeat")
 DEAD_MESSAGE = LOST_MESSAGE.format(how="its process ended")
+STALL_MESSAGE = (
+    "Stopped by the watchdog: no progress for {idle} (a {kind} job may go {limit} without progress). "
+    "Its slot is free again; the log shows the last step it reached."
+)
 CANCEL_GRACE_S = 15.0
 HOST = socket.gethostname()
+WRITE_RETRIES = 5  # a progress write that finds the store locked waits and tries again this often
+
+
+def process_start_token(pid: int) -> str | None:
+    """The kernel's start time of process `pid` (field 22 of /proc/<pid>/stat), or None when no such process runs.
+
+    Two processes that reuse one pid have different tokens, so (pid, token) names one process for good. Where
+    /proc does not exist the token is "" for a live pid: the pid check then works as before, without the guard.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return ""
+        return ""
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # the name in (...) may hold spaces; fields after it start at #3
+    if len(fields) < 20 or fields[0] == "Z":  # a zombie has ended: only its exit status is left
+        return None
+    return fields[19]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def stall_limit_s(kind: str, settings: Settings) -> float:
+    """How long a job of `kind` may go without reporting progress before the watchdog stops it."""
+    return settings.job_stall_timeout_s.get(kind, settings.default_job_stall_timeout_s)
+
+
+def _retry_locked(write: Any, *, what: str) -> None:
+    """Run a store write, retrying when SQLite says the database is locked (a busy store is not a failed job)."""
+    delay = 0.2
+    for attempt in range(WRITE_RETRIES + 1):
+        try:
+            write()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc).lower() or attempt == WRITE_RETRIES:
+                raise
+            log.warning("%s: the store is locked; trying again in %.1f s", what, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 # --- console side ---------------------------------------------------------------------------------------------
@@ -128,30 +194,42 @@ def dispatch(*, settings: Settings | None = None) -> list[int]:
                 )
             continue
         with session_scope() as session:
-            job_store.update_job(session=session, job_id=job.id, pid=pid, host=HOST)
+            job_store.update_job(
+                session=session, job_id=job.id, pid=pid, host=HOST, pid_started=process_start_token(pid)
+            )
         started.append(job.id)
     return started
 
 
-def _signal_group(pid: int, sig: int) -> bool:
+def worker_alive(job: Job) -> bool | None:
+    """Whether the job's worker process still runs: None when this machine cannot tell (no pid yet, or a worker
+    on another machine: only its heartbeat tells). False as soon as its pid is gone or runs another process."""
+    if not job.pid or job.host != HOST:
+        return None
+    token = process_start_token(job.pid)
+    if token is None:
+        return False
+    # a changed token: the pid was reused (a restart or reboot since), so that process is not ours
+    return not (job.pid_started and token and token != job.pid_started)
+
+
+def _signal_worker(job: Job, sig: int) -> bool:
+    """Signal the job's worker process group, only after checking the pid still is the process it started.
+
+    A worker that is gone may have left children in its group (orphans that must die with it): with no process
+    of that pid left the group is still signalled, since the kernel never hands out a pid that names a living
+    process group. A pid that now runs another process (its token changed) is never signalled.
+    """
+    if not job.pid or job.host != HOST:
+        return False
+    alive = worker_alive(job)
+    if alive is False and process_start_token(job.pid) is not None:
+        return False  # reused by another process: not ours, nor is any group it leads
     try:
-        os.killpg(pid, sig)
+        os.killpg(job.pid, sig)
         return True
     except (ProcessLookupError, PermissionError):
         return False
-
-
-def _process_gone(job: Job) -> bool:
-    """True when the job's worker process is known to have ended: only for workers on this machine."""
-    if not job.pid or job.host != HOST:
-        return False  # a worker on another machine: only its heartbeat tells
-    try:
-        os.kill(job.pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # a process of another user reuses the pid: ours is gone, but let the heartbeat decide
-    return False
 
 
 def cancel(job_id: int, *, actor: Actor) -> Job:
@@ -171,8 +249,7 @@ def cancel(job_id: int, *, actor: Actor) -> Job:
         if not job.active:
             return job
         job_store.update_job(session=session, job_id=job_id, cancel_requested_at=utcnow(), message="Cancelling…")
-    if job.pid:
-        _signal_group(job.pid, signal.SIGTERM)
+    _signal_worker(job, signal.SIGTERM)
     with session_scope() as session:
         return job_store.get_job(session=session, job_id=job_id)
 
@@ -205,8 +282,10 @@ def recover_job(job: Job) -> None:
 def reap(*, settings: Settings | None = None) -> list[int]:
     """Fail jobs whose worker died, force-kill cancels that overran, run each kind's recovery, then dispatch.
 
-    A worker is dead when its process on this machine has ended (seen at once) or its heartbeat is older than
-    `heartbeat_timeout_s` (a frozen worker, or one on another machine). Returns the ids failed.
+    A worker is dead when its process on this machine has ended or its pid now runs another process (seen at
+    once), or its heartbeat is older than `heartbeat_timeout_s` (a frozen worker, or one on another machine). A
+    running worker that reported no progress for longer than its kind's `stall_limit_s` is stopped and failed
+    (code `stalled`). Returns the ids failed.
     """
     settings = settings or get_settings()
     now = utcnow()
@@ -216,23 +295,37 @@ def reap(*, settings: Settings | None = None) -> list[int]:
     with session_scope() as session:
         active = job_store.list_jobs(session=session, statuses=[JobStatus.STARTING, JobStatus.RUNNING], limit=1000)
     for job in active:
-        gone = _process_gone(job)
-        if job.cancel_requested_at and (gone or (job.pid and not _signal_group(job.pid, 0))):
+        gone = worker_alive(job) is False
+        if job.cancel_requested_at and (gone or (job.pid and not _signal_worker(job, 0))):
             _settle(job, JobStatus.CANCELLED, "Cancelled by the user.")  # it ended before it could say so
             continue
         if job.cancel_requested_at and (now - job.cancel_requested_at).total_seconds() > CANCEL_GRACE_S:
-            if job.pid:
-                _signal_group(job.pid, signal.SIGKILL)
+            _signal_worker(job, signal.SIGKILL)
             _settle(job, JobStatus.CANCELLED, "Cancelled (forced).")
             continue
         beat = job.heartbeat_at or job.started_at or job.created_at
         if gone or beat < stale_before:
-            if job.pid:  # a hung worker must not finish later and overwrite this; orphaned helpers go too
-                _signal_group(job.pid, signal.SIGKILL)
+            _signal_worker(job, signal.SIGKILL)  # a hung worker must not finish later and overwrite this
             if _settle(job, JobStatus.FAILED, DEAD_MESSAGE if gone else STALE_MESSAGE, FailureCode.WORKER_LOST):
                 failed.append(job.id)
+            continue
+        if job.status == JobStatus.RUNNING and _stalled(job, now, settings):
+            failed.append(job.id)
     dispatch(settings=settings)
     return failed
+
+
+def _stalled(job: Job, now: datetime, settings: Settings) -> bool:
+    """The watchdog: stop and fail a running job that made no progress for longer than its kind allows."""
+    last = job.progress_at or job.started_at or job.created_at
+    idle_s = (now - last).total_seconds()
+    limit_s = stall_limit_s(job.kind, settings)
+    if idle_s <= limit_s:
+        return False
+    _signal_worker(job, signal.SIGKILL)  # the slot is freed below; the stuck worker must not finish later
+    message = STALL_MESSAGE.format(idle=_duration(idle_s), kind=job.kind, limit=_duration(limit_s))
+    log.warning("job %s (%s): %s", job.id, job.kind, message)
+    return _settle(job, JobStatus.FAILED, message, FailureCode.STALLED)
 
 
 def tail_log(job: Job, lines: int = 40, max_bytes: int = 64_000) -> str:
@@ -279,10 +372,13 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.wait(self.interval_s):
             try:
-                with session_scope() as session:
-                    job_store.update_job(session=session, job_id=self.job_id, heartbeat_at=utcnow())
-            except Exception:
+                _retry_locked(self._beat, what="heartbeat")
+            except Exception:  # a missed beat must not end the worker; the next one may get through
                 log.warning("heartbeat write failed", exc_info=True)
+
+    def _beat(self) -> None:
+        with session_scope() as session:
+            job_store.update_job(session=session, job_id=self.job_id, heartbeat_at=utcnow())
 
 
 class _ProgressWriter:
@@ -300,15 +396,22 @@ class _ProgressWriter:
         if not final and message == self._last_message and now - self._last < self.min_interval_s:
             return
         self._last, self._last_message = now, message
-        values: dict[str, Any] = {"message": message[:2000], "heartbeat_at": utcnow()}
+        values: dict[str, Any] = {"message": message[:2000], "heartbeat_at": utcnow(), "progress_at": utcnow()}
         if fraction is not None:
             values["progress"] = max(0.0, min(1.0, float(fraction)))
-        with session_scope() as session:
-            job_store.update_job(session=session, job_id=self.job_id, **values)
+        self._write(values, what="progress")
 
     def publish(self, live: dict[str, Any]) -> None:
-        with session_scope() as session:
-            job_store.update_job(session=session, job_id=self.job_id, live=live, heartbeat_at=utcnow())
+        self._write({"live": live, "heartbeat_at": utcnow(), "progress_at": utcnow()}, what="live metrics")
+
+    def _write(self, values: dict[str, Any], *, what: str) -> None:
+        """One store write, retried while the database is locked: a busy store must not fail the job."""
+
+        def write() -> None:
+            with session_scope() as session:
+                job_store.update_job(session=session, job_id=self.job_id, **values)
+
+        _retry_locked(write, what=what)
 
 
 def _on_sigterm(signum: int, _frame: object) -> None:
@@ -333,8 +436,10 @@ def _claim_for_worker(job_id: int) -> Job | None:
             status=JobStatus.RUNNING,
             pid=os.getpid(),
             host=HOST,
+            pid_started=process_start_token(os.getpid()),
             started_at=job.started_at or utcnow(),
             heartbeat_at=utcnow(),
+            progress_at=utcnow(),
         )
     return job
 

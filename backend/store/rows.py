@@ -148,6 +148,8 @@ class JobRow(Base):
     live: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. per-epoch metrics while training
     failure_code: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a FailureCode value
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)  # machine the worker runs on (pid check)
+    pid_started: Mapped[str | None] = mapped_column(String(40), nullable=True)  # start-time token of `pid`
+    progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # last progress (watchdog)
 
 
 class RunRow(Base):
