@@ -18,6 +18,7 @@ from tests.pages.apptest_utils import all_text, open_page
 from tests.utils.monitoring import add_monitored_model, send_shifted
 
 PAGE = "pages/monitor.py"
+SLOW_RUN_S = 180  # a run embeds a 4 MB report and draws a gallery; the shared CI machine can be very busy
 
 
 @pytest.fixture(scope="module", name="monitored_home")
@@ -47,13 +48,13 @@ def fixture_with_reports(workspace: Settings, monitored_home: Path) -> Settings:
 
 
 def test_without_a_model_the_page_explains(workspace: Settings) -> None:
-    at = open_page(PAGE)
+    at = open_page(PAGE, timeout=SLOW_RUN_S)
     text = all_text(at)
     assert "No model serves yet" in text and "No drift report yet" in text
 
 
 def test_latest_report_with_alarm_badges_and_embedded_report(with_reports: Settings) -> None:
-    at = open_page(PAGE)
+    at = open_page(PAGE, timeout=SLOW_RUN_S)
     text = all_text(at)
     assert "Drift alarm" in text and "brightness" in text
     assert ":red-badge[📈 brightness: drift]" in text
@@ -65,7 +66,7 @@ def test_latest_report_with_alarm_badges_and_embedded_report(with_reports: Setti
 
 
 def test_drill_down_sends_the_dark_pictures_to_review(with_reports: Settings) -> None:
-    at = open_page(PAGE)
+    at = open_page(PAGE, timeout=SLOW_RUN_S)
     assert at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("drill-feature-"))).value in (
         "brightness",
         "contrast",
@@ -86,7 +87,7 @@ def test_drill_down_sends_the_dark_pictures_to_review(with_reports: Settings) ->
 
 
 def test_buttons_queue_a_report_and_simulated_traffic(with_reports: Settings) -> None:
-    at = open_page(PAGE)
+    at = open_page(PAGE, timeout=SLOW_RUN_S)
     at.button(key="monitor-build").click().run()
     assert not at.exception
     at.selectbox(key="monitor-shift").select_index(2)  # blur
@@ -100,7 +101,7 @@ def test_buttons_queue_a_report_and_simulated_traffic(with_reports: Settings) ->
 
 
 def test_home_shows_the_drift_status_and_links_to_monitor(with_reports: Settings) -> None:
-    at = open_page()
+    at = open_page(timeout=SLOW_RUN_S)
     text = all_text(at)
     assert "Drift Drift found" in text and "Drifted: brightness" in text
     assert any("monitor" in el.proto.page for el in at.get("page_link"))
