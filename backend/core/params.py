@@ -125,8 +125,21 @@ class RegistryParams(_Strict):
 
 
 DriftMethod = Literal[
-    "ks", "chisquare", "z", "wasserstein", "psi", "jensenshannon", "kl_div", "anderson", "cramer_von_mises",
-    "mannw", "t_test", "hellinger", "energy_distance", "g_test", "TVD",
+    "ks",
+    "chisquare",
+    "z",
+    "wasserstein",
+    "psi",
+    "jensenshannon",
+    "kl_div",
+    "anderson",
+    "cramer_von_mises",
+    "mannw",
+    "t_test",
+    "hellinger",
+    "energy_distance",
+    "g_test",
+    "TVD",
 ]
 
 

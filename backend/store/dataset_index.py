@@ -9,7 +9,7 @@ at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -387,7 +387,7 @@ def _with_details(session: Session, version_id: int, images: list[IndexedImage])
     return [
         IndexedImage(
             **{
-                **{k: getattr(i, k) for k in IndexedImage.__dataclass_fields__ if k not in ("boxes", "issues")},
+                **{f.name: getattr(i, f.name) for f in fields(IndexedImage) if f.name not in ("boxes", "issues")},
                 "boxes": tuple(boxes.get(i.position, [])) if i.position >= 0 else (),
                 "issues": tuple(issues.get(i.file, [])),
             }

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from backend.core.settings import get_settings
 
@@ -44,7 +44,7 @@ def _time_one_step(model: str) -> float:
 
     from backend.training.yolo import ultralytics_yolo
 
-    net = ultralytics_yolo()(model).model
+    net = cast("torch.nn.Module", ultralytics_yolo()(model).model)  # ultralytics types it `str | None` until loaded
     net.train()
     for param in net.parameters():
         param.requires_grad_(True)
@@ -52,8 +52,8 @@ def _time_one_step(model: str) -> float:
     best = float("inf")
     for _ in range(2):  # the first pass pays for allocation; keep the faster
         start = time.perf_counter()
-        loss = sum(t.float().sum() for t in _tensors(net(batch)))
-        loss.backward()  # type: ignore[union-attr]
+        loss = sum((t.float().sum() for t in _tensors(net(batch))), torch.zeros(()))
+        loss.backward()
         best = min(best, time.perf_counter() - start)
     return best / _BATCH
 

@@ -328,9 +328,7 @@ def test_crashed_run_shows_failed_with_the_reason_and_resumes(tmp_path: Path) ->
 @pytest.mark.usefixtures("queued_only")
 def test_failed_before_first_epoch_offers_no_resume_and_links_data(tmp_path: Path) -> None:
     version_id = add_version(tmp_path)
-    job_id = add_job(
-        "failed", error="The dataset cannot be used for training: labels missing", failure_code="dataset"
-    )
+    job_id = add_job("failed", error="The dataset cannot be used for training: labels missing", failure_code="dataset")
     add_run(job_id, version_id, tmp_path / "runs" / "empty", "failed")
     at = open_page(PAGE)
     text = all_text(at)
