@@ -29,4 +29,4 @@ def test_no_material_icon_names_in_the_ui() -> None:
 def test_the_tab_icon_is_a_file_in_the_repo() -> None:
     favicon = ROOT / "ui" / "assets" / "favicon.png"
     assert favicon.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert 'page_icon=FAVICON' in (ROOT / "Home.py").read_text(encoding="utf-8")
+    assert "page_icon=FAVICON" in (ROOT / "Home.py").read_text(encoding="utf-8")
