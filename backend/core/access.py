@@ -12,23 +12,11 @@ from enum import StrEnum
 from typing import ClassVar
 
 from backend.core.enums import FailureCode
+
+# The one message cap lives in core.errors (PlateOpsError applies it); re-exported here beside the access types.
+from backend.core.errors import MESSAGE_LIMIT as MESSAGE_LIMIT
 from backend.core.errors import PlateOpsError
-
-MESSAGE_LIMIT = 300  # characters: any message stored or shown is cut to this
-
-
-def cap_message(text: object, limit: int = MESSAGE_LIMIT) -> str:
-    """`text` as one string of at most `limit` characters (an ellipsis marks a cut).
-
-    Args:
-        text: Anything; its `str()` is used.
-        limit: Most characters kept.
-
-    Returns:
-        The capped text.
-    """
-    words = str(text)
-    return words if len(words) <= limit else words[: max(limit - 1, 0)] + "…"
+from backend.core.errors import cap_message as cap_message
 
 
 class Role(StrEnum):

@@ -6,14 +6,35 @@ from typing import ClassVar
 
 from backend.core.enums import FailureCode
 
+MESSAGE_LIMIT = 400  # characters: any message stored or shown is cut to this
+
+
+def cap_message(text: object, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` as one string of at most `limit` characters (an ellipsis marks a cut).
+
+    Args:
+        text: Anything; its `str()` is used.
+        limit: Most characters kept.
+
+    Returns:
+        The capped text.
+    """
+    words = str(text)
+    return words if len(words) <= limit else words[: max(limit - 1, 0)] + "…"
+
 
 class PlateOpsError(Exception):
     """An error whose message is fit to show a user (plain words, what to do next).
 
-    `code` is what a job that fails with this error records as its failure code; subclasses set their own.
+    `code` is what a job that fails with this error records as its failure code; subclasses set their own. The
+    message is capped at `MESSAGE_LIMIT` characters wherever it is shown or stored (a file name from an upload
+    can be thousands of characters long).
     """
 
     code: ClassVar[FailureCode] = FailureCode.ERROR
+
+    def __str__(self) -> str:
+        return cap_message(super().__str__())
 
 
 class BadInputError(PlateOpsError):

@@ -119,7 +119,7 @@ def test_every_permission_has_a_role_and_admins_may_do_everything() -> None:
 
 
 def test_messages_are_capped() -> None:
-    assert cap_message("x" * 5000) == "x" * 299 + "…"
+    assert cap_message("x" * 5000) == "x" * 399 + "…"
     assert cap_message("short") == "short"
 
 

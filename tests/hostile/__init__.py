@@ -1,0 +1,1 @@
+"""A corpus of hostile inputs, generated (not stored), run against every entry point."""

@@ -1,0 +1,157 @@
+"""Every hostile input of the corpus against every entry point: the Detect service (what the Detect page calls),
+the import service (what the Datasets page's job runs), the console's import gate, and every `jobs.*` command.
+Each is answered with a clear, capped message (a PlateOpsError in the backend, `error: …` and exit 2 on the command
+line), never a traceback, and nothing else is lost: the workspace's existing dataset and predictions stay, and no
+file appears outside the folders the input was given."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.core.errors import PlateOpsError
+from backend.core.settings import Settings, init_workspace
+from backend.data import datasets as data_service
+from backend.serving.inference import Detector
+from backend.serving.service import ServingModel, detect_image, serving_model
+from backend.store import datasets as dataset_store
+from backend.store import predictions as prediction_store
+from backend.store.engine import init_db, session_scope
+from tests.hostile.corpus import DATASETS, SENTINEL, photo, photo_names
+from tests.utils.serving_models import add_finished_run
+from tests.utils.tiny_data import save_grid_detector
+
+MESSAGE_CAP = 600  # characters: a clear message is a sentence or two, never a dump of the input
+
+
+def _clear(text: str) -> None:
+    assert text.strip(), "an empty message"
+    assert "Traceback" not in text and 'File "' not in text, text[:500]
+    assert len(text) <= MESSAGE_CAP, f"{len(text)} characters: {text[:200]}…"
+
+
+@pytest.fixture(scope="module", name="weights")
+def _weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_grid_detector(tmp_path_factory.mktemp("hostile-model") / "grid.pt", imgsz=64)
+
+
+@pytest.fixture(name="served")
+def _served(workspace: Settings, weights: Path) -> Iterator[tuple[Detector, ServingModel]]:
+    init_workspace(workspace)
+    init_db()
+    add_finished_run(weights, name="grid-run")
+    model = serving_model()
+    assert model is not None
+    yield Detector.load(weights), model
+
+
+@pytest.mark.parametrize("name", photo_names())
+def test_detect_refuses_hostile_photos_and_logs_nothing(served: tuple[Detector, ServingModel], name: str) -> None:
+    detector, model = served
+    filename, data = photo(name)
+    with pytest.raises(PlateOpsError) as refused:
+        detect_image(data, name=filename, detector=detector, model=model)
+    _clear(str(refused.value))
+    with session_scope() as session:
+        assert prediction_store.list_predictions(session=session, limit=10) == []
+
+
+def test_detect_upload_limit_is_enforced_by_the_server(
+    served: tuple[Detector, ServingModel], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.core.settings import get_settings
+
+    detector, model = served
+    monkeypatch.setenv("PLATEOPS_UPLOAD_MAX_MB", "1")
+    get_settings.cache_clear()
+    with pytest.raises(PlateOpsError, match="MB") as refused:
+        detect_image(b"\xff\xd8\xff" + b"\0" * (2 * 1024 * 1024), name="big.jpg", detector=detector, model=model)
+    _clear(str(refused.value))
+
+
+@pytest.fixture(name="kept")
+def _kept(workspace: Settings, tmp_path: Path) -> Iterator[Path]:
+    """A workspace holding one good dataset version, to check a hostile import loses nothing."""
+    init_workspace(workspace)
+    init_db()
+    from tests.hostile.corpus import _coco, _good_coco
+
+    source = _coco(tmp_path / "good", _good_coco())
+    data_service.import_dataset(source / "annotations.json", name="kept", images_dir=source / "images")
+    yield tmp_path
+
+
+def _outside_files(root: Path) -> set[Path]:
+    return {p for p in root.parent.rglob("*") if SENTINEL in p.name}
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_import_refuses_hostile_sources_clearly_and_loses_nothing(kept: Path, name: str) -> None:
+    case = kept / "case"
+    case.mkdir()
+    source = DATASETS[name](case)
+    try:
+        data_service.import_dataset(source, name="hostile")
+    except PlateOpsError as exc:
+        _clear(str(exc))
+    else:  # a few inputs are usable after their bad parts are dropped: they must still be a proper version
+        with session_scope() as session:
+            made = dataset_store.find_dataset(session=session, name="hostile")
+        assert made is not None
+    with session_scope() as session:
+        dataset = dataset_store.find_dataset(session=session, name="kept")
+        assert dataset is not None
+        versions = dataset_store.list_versions(session=session, dataset_id=dataset.id)
+    assert len(versions) == 1 and Path(versions[0].path, "data.yaml").is_file()
+    assert not _outside_files(kept), "an archive wrote outside its folder"
+    assert not list(Path("/tmp").glob(f"{SENTINEL}*"))
+
+
+def _cli(module: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    main = importlib.import_module(f"jobs.{module}").main
+    try:
+        code = main(argv)
+    except SystemExit as exited:  # argparse's own refusal of bad arguments
+        code = int(exited.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+# Every command with hostile arguments: (command, argv builder from the case folder and one hostile source).
+CLI_CASES = {
+    "import": lambda t, s: ["--source", str(s), "--name", "hostile"],
+    "prepare": lambda t, s: ["--yolo", str(s), "--out", str(t / "out")],
+    "validate": lambda t, s: ["--dataset", str(s), "--report", str(t / "r.json")],
+    "train": lambda t, s: ["--data", str(s / "data.yaml"), "--out", str(t / "run"), "--epochs", "1"],
+    "evaluate": lambda t, s: ["--weights", str(s), "--data", str(s / "data.yaml"), "--out", str(t / "m.json")],
+    "detect": lambda t, s: ["--weights", str(s), "--json", str(s)],
+    "export": lambda t, s: ["--weights", str(s), "--out", str(t / "m.onnx")],
+    "drift": lambda t, s: ["--reference", str(s), "--current", str(s), "--weights", str(s), "--out", str(t / "d")],
+    "edit": lambda t, s: ["--dataset", "../x", "--base-version", "1", "--edits", str(s), "--message", "m"],
+    "export_dataset": lambda t, s: ["--dataset", "../x", "--version", "1", "--format", "coco", "--out", str(s)],
+    "promote": lambda t, s: ["--run", "999999"],
+    "simulate_traffic": lambda t, s: ["--shift", "sepia", "--images", "3", "--out", str(t / "s")],
+    "demo_data": lambda t, s: ["--out", str(t / "demo"), "--images", "-5"],
+    "worker": lambda t, s: ["not-a-job-id"],
+    "hash_password": lambda t, s: ["--user", "../../etc", "--role", "admin"],
+}
+CLI_SOURCES = ["yolo_alias_bomb", "coco_deep_nesting", "zip_slip", "yolo_split_outside", "missing_path"]
+
+
+@pytest.mark.parametrize("source_name", CLI_SOURCES)
+@pytest.mark.parametrize("command", sorted(CLI_CASES))
+def test_every_command_refuses_hostile_input_with_one_clear_line(
+    kept: Path, command: str, source_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = kept / "case"
+    case.mkdir()
+    source = DATASETS[source_name](case)
+    code, err = _cli(command, CLI_CASES[command](case, source), capsys)
+    assert code == 2, f"jobs.{command} exited {code}: {err[-500:]}"
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err, err[-800:]
+    _clear(last)
+    assert not _outside_files(kept)
