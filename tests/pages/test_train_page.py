@@ -203,17 +203,16 @@ def test_custom_settings_launch_with_the_users_values(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("queued_only")
-def test_weights_name_is_explained_as_needing_internet(tmp_path: Path) -> None:
+def test_no_free_weights_path_only_registered_models(tmp_path: Path) -> None:
     add_version(tmp_path)
     at = open_page(PAGE)
     at.radio(key="train_preset").set_value("custom")
     run(at)
     at.selectbox(key="train_model").set_value("other")
     run(at)
-    at.text_input(key="train_model_other").set_value("yolov8n.pt")
-    run(at)
-    text = all_text(at)
-    assert "needs internet" in text and ".yaml" in text
+    assert "train_model_other" not in [t.key for t in at.text_input], "no free path to a file on the server"
+    assert "No registered model yet" in all_text(at)
+    assert at.selectbox(key="train_model_reg").options == []
 
 
 @pytest.mark.usefixtures("queued_only")
