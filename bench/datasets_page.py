@@ -223,6 +223,10 @@ def render_once(version: dict[str, Any]) -> dict[str, float]:
 
 def bench(*, sizes: list[int], rounds: int) -> dict[str, Any]:
     """Build the versions, then alternate their renders; returns the figures."""
+    import ui.datasets.gallery  # the page's modules, imported before the long build
+    import ui.datasets.overview
+    import ui.datasets.quality
+    import ui.datasets.versions  # noqa: F401
     from backend.console.bootstrap import start_console
 
     loads = [os.getloadavg()[0]]
@@ -244,6 +248,7 @@ def bench(*, sizes: list[int], rounds: int) -> dict[str, Any]:
             for k in order if index % 2 == 0 else reversed(order):
                 renders[k].append(render_once(versions[k]))
             loads.append(os.getloadavg()[0])
+        print("measured; removing the temporary workspace", flush=True)
     keys = [k for k, _ in FIGURES] + ["tiles"]
     return {
         "versions": [

@@ -286,6 +286,15 @@ def gallery_facets(version_id: int) -> GalleryFacets:
     return GalleryFacets(classes=classes, splits=splits, checks=checks, severities=severities)
 
 
+def issue_facets(version_id: int) -> tuple[list[str], list[str]]:
+    """The checks and the severities present among a version's stored issues (for the Quality tab's filters)."""
+    with session_scope() as session:
+        return (
+            index_store.checks_present(session=session, version_id=version_id),
+            index_store.issue_severities(session=session, version_id=version_id),
+        )
+
+
 def issue_page(version_id: int, query: IssueQuery, *, offset: int = 0, limit: int = 200) -> IssuePage:
     """One page of a version's stored issues matching `query`, with the totals."""
     with session_scope() as session:

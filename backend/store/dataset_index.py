@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, delete, distinct, func, select
+from sqlalchemy import ColumnElement, Select, Table, delete, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from backend.core.clock import utcnow
@@ -273,7 +273,7 @@ def _excluded_files(version_id: int, query: ImageQuery) -> Select[Any] | None:
     issue = ValidationIssueRow
     conds: list[ColumnElement[bool]] = [
         issue.version_id == version_id,
-        issue.file.not_in(select(IndexImageRow.file).where(IndexImageRow.version_id == version_id)),
+        ~exists().where(IndexImageRow.version_id == version_id, IndexImageRow.file == issue.file),  # index lookups
     ]
     if query.checks:
         conds.append(issue.check.in_(list(query.checks)))
@@ -398,7 +398,8 @@ def _with_details(session: Session, version_id: int, images: list[IndexedImage])
 
 def splits_present(*, session: Session, version_id: int) -> list[str]:
     """The splits the version's images use (and 'excluded' when validation names files it does not hold)."""
-    found = set(session.scalars(select(IndexImageRow.split).where(IndexImageRow.version_id == version_id).distinct()))
+    state = session.get(DatasetIndexRow, version_id)
+    found = {str(s) for s, n in (state.summary.get("splits", {}) if state is not None else {}).items() if n}
     excluded = _excluded_files(version_id, ImageQuery())
     if excluded is not None and session.scalars(excluded.limit(1)).first() is not None:
         found.add(EXCLUDED)

@@ -10,7 +10,7 @@ from backend.data.datasets import (
     check_descriptions,
     send_to_review,
 )
-from backend.data.index import IssuePage, gallery_facets, issue_files, issue_page
+from backend.data.index import IssuePage, issue_facets, issue_files, issue_page
 from backend.data.tasks import start_validation
 from backend.store.dataset_index import IssueQuery
 from backend.store.records import DatasetVersion
@@ -186,9 +186,7 @@ def check_chart(frame: pd.DataFrame) -> alt.Chart:
 
 def issue_filters_ui(version: DatasetVersion) -> IssueQuery:
     """Severity, check and file-name filters over the issue table (applied in SQL); returns the query."""
-    facets = call(gallery_facets, version.id, action="Reading the checks")
-    severities_present = facets.severities if facets is not None else []
-    checks_present = facets.checks if facets is not None else []
+    checks_present, severities_present = call(issue_facets, version.id, action="Reading the checks") or ([], [])
     c1, c2, c3 = st.columns([1, 2, 2])
     severities = c1.multiselect(
         "Severity",
