@@ -2,11 +2,13 @@
 validation stored per image, and the gallery's view of a version.
 
 Import pipeline: extract safely → detect layout → pre-flight conversion into `datasets/<name>/v<N>/` →
-freeze with DVC → record the version → validate and store every issue.
+freeze with DVC (and push) → record the version → validate and store every issue. The version row is written
+only once DVC has frozen and pushed its folder: a DVC failure (or a full disk) leaves no row, and the folder goes.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
@@ -19,7 +21,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from backend.core.access import Actor, Permission, cap_message
-from backend.core.errors import BadInputError
+from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import Settings, get_settings
 from backend.data.archive import safe_extract_zip
@@ -56,7 +58,7 @@ def check_dataset_name(name: str) -> str:
     return name
 
 
-_JOB_TAG = ".plateops-job"  # in a staged folder until its version row is committed: which job made it
+_JOB_TAG = ".plateops-job"  # which job made a folder: in its staging folder, then beside `v<N>` until the row exists
 
 
 def _work_key(job_id: int | None) -> str:
@@ -70,9 +72,16 @@ def _staging_dir(settings: Settings, name: str, key: str) -> Path:
     return path
 
 
-def _finalise_folder(staging: Path, version: DatasetVersion) -> Path:
-    """Move a staged dataset to `v<N>` and point its data.yaml at the new place."""
-    final = staging.parent / version.label
+def _next_free_folder(dataset_dir: Path, latest: int) -> tuple[int, Path]:
+    """The next version number above `latest` whose `v<N>` folder and .dvc file are both free."""
+    number = latest + 1
+    while (dataset_dir / f"v{number}").exists() or dvc_file_for(dataset_dir / f"v{number}").exists():
+        number += 1
+    return number, dataset_dir / f"v{number}"
+
+
+def _finalise_folder(staging: Path, final: Path) -> Path:
+    """Move a staged dataset to its `v<N>` folder and point its data.yaml at the new place."""
     if final.exists():
         raise BadInputError(f"{final} already exists; versions are immutable, so PlateOps will not overwrite it.")
     staging.rename(final)
@@ -81,6 +90,12 @@ def _finalise_folder(staging: Path, version: DatasetVersion) -> Path:
     data["path"] = str(final.resolve())
     data_yaml.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return final
+
+
+DISK_FULL_MESSAGE = (
+    "The disk holding the workspace is full, so the new version could not be saved. Nothing was recorded and "
+    "earlier versions are untouched; free some space and try again."
+)
 
 
 def _record_version(
@@ -96,28 +111,48 @@ def _record_version(
     progress: ProgressFn,
     settings: Settings,
 ) -> DatasetVersion:
-    """Create the dataset (if new) and version rows, move the files into place and freeze them with DVC."""
+    """Move the files into place as `v<N>`, freeze and push them with DVC, and only then record the dataset (if
+    new) and version rows. On any failure the `v<N>` folder and its .dvc file go and no row is written; a full
+    disk says so plainly. A job's folder carries a tag beside it until its row exists, for `discard_job_leftovers`.
+    """
+    dataset_dir = settings.datasets_dir / name
     with session_scope() as session:
-        dataset = dataset_store.find_dataset(session=session, name=name) or dataset_store.create_dataset(
-            session=session, name=name, source=source
-        )
-        version = dataset_store.create_version(
-            session=session,
-            dataset_id=dataset.id,
-            path="",
-            author=author,
-            message=message,
-            parent_id=parent_id,
-            stats=counts,
-            changelog=changelog,
-        )
-        final = _finalise_folder(staging, version)
-        dataset_store.update_version_meta(session=session, version_id=version.id, path=str(final.resolve()))
-    (final / _JOB_TAG).unlink(missing_ok=True)  # the row is committed: the folder is no longer a job's leftover
-    progress(0.0, "Freezing the version with DVC")
-    content_hash = track_version(final, settings=settings)
-    with session_scope() as session:
-        version = dataset_store.update_version_meta(session=session, version_id=version.id, content_hash=content_hash)
+        dataset = dataset_store.find_dataset(session=session, name=name)
+        versions = dataset_store.list_versions(session=session, dataset_id=dataset.id) if dataset else []
+    number, final = _next_free_folder(dataset_dir, max((v.number for v in versions), default=0))
+    tag = final.with_name(final.name + _JOB_TAG)
+    try:
+        if (staging / _JOB_TAG).exists():  # the tag leaves the folder (DVC would freeze it) and sits beside it
+            tag.write_text((staging / _JOB_TAG).read_text(encoding="utf-8"), encoding="utf-8")
+            (staging / _JOB_TAG).unlink()
+        _finalise_folder(staging, final)
+        progress(0.0, "Freezing the version with DVC")
+        content_hash = track_version(final, settings=settings)
+        with session_scope() as session:
+            dataset = dataset_store.find_dataset(session=session, name=name) or dataset_store.create_dataset(
+                session=session, name=name, source=source
+            )
+            version = dataset_store.create_version(
+                session=session,
+                dataset_id=dataset.id,
+                number=number,
+                path=str(final.resolve()),
+                content_hash=content_hash,
+                author=author,
+                message=message,
+                parent_id=parent_id,
+                stats=counts,
+                changelog=changelog,
+            )
+    except BaseException as exc:
+        if final.is_dir():
+            shutil.rmtree(final, ignore_errors=True)
+        dvc_file_for(final).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise PlateOpsError(DISK_FULL_MESSAGE) from exc
+        raise
+    finally:
+        tag.unlink(missing_ok=True)  # the row is committed, or the folder is gone: no leftover to mark
     index_new_version(version.id, progress=progress)  # the page's browsing and charts read this, never the folder
     return version
 
@@ -301,10 +336,16 @@ def discard_job_leftovers(job_id: int, *, name: str) -> list[str]:
                 dvc_file_for(folder).unlink(missing_ok=True)
                 dataset_store.delete_version(session=session, version_id=version.id)  # takes the write lock
                 removed.append(f"version {version.label}")
-    for tag in dataset_dir.glob(f"v*/{_JOB_TAG}") if dataset_dir.is_dir() else []:
+    tags = [*dataset_dir.glob(f"v*{_JOB_TAG}"), *dataset_dir.glob(f"v*/{_JOB_TAG}")] if dataset_dir.is_dir() else []
+    for tag in tags:  # beside the folder (or inside it, as earlier releases wrote it)
         if tag.read_text(encoding="utf-8").strip() == str(job_id):  # moved into place, its row never committed
-            shutil.rmtree(tag.parent, ignore_errors=True)
-            removed.append(str(tag.parent))
+            inside = tag.name == _JOB_TAG
+            folder = tag.parent if inside else tag.with_name(tag.name.removesuffix(_JOB_TAG))
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(str(folder))
+            dvc_file_for(folder).unlink(missing_ok=True)
+            tag.unlink(missing_ok=True)
     return removed
 
 

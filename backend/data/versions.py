@@ -36,9 +36,22 @@ def _dvc(args: list[str], *, cwd: Path) -> str:
         [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
     )
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise VersioningError(f"dvc {' '.join(args[:2])} failed: {detail[-1] if detail else 'no output'}")
+        raise VersioningError(f"dvc {' '.join(args[:2])} failed: {dvc_error_line(proc.stderr or proc.stdout)}")
     return proc.stdout
+
+
+_DVC_FOOTER = ("having any troubles?", "hit us up at", "dvc.org/support")
+
+
+def dvc_error_line(output: str) -> str:
+    """DVC's own error line from its output: the last `ERROR:` line (without the prefix), never the support
+    footer ("Having any troubles? Hit us up at https://dvc.org/support ...") it prints after every failure."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    lines = [line for line in lines if not any(mark in line.lower() for mark in _DVC_FOOTER)]
+    errors = [line for line in lines if line.startswith("ERROR:")]
+    if errors:
+        return errors[-1].removeprefix("ERROR:").strip()[:500]
+    return lines[-1][:500] if lines else "no output"
 
 
 def init_repo(settings: Settings | None = None) -> Path:

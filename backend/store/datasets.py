@@ -60,15 +60,17 @@ def create_version(
     stats: dict[str, Any] | None = None,
     changelog: list[Any] | None = None,
     content_hash: str | None = None,
+    number: int | None = None,
 ) -> DatasetVersion:
-    """Record a new immutable version of a dataset; its number is one above the dataset's latest."""
+    """Record a new immutable version of a dataset; its number is `number` (the folder already frozen under it),
+    else one above the dataset's latest."""
     get_row(session, DatasetRow, dataset_id, "Dataset")
     latest = session.scalar(
         select(func.max(DatasetVersionRow.number)).where(DatasetVersionRow.dataset_id == dataset_id)
     )
     row = DatasetVersionRow(
         dataset_id=dataset_id,
-        number=(latest or 0) + 1,
+        number=number if number is not None else (latest or 0) + 1,
         parent_id=parent_id,
         author=author,
         message=message,
