@@ -31,7 +31,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from backend.core.access import Actor, Role, cap_message
 from backend.core.errors import BadInputError
 
-SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 OIDC_KEYS = ("redirect_uri", "cookie_secret")  # st.login needs these beside a provider's client settings
 _HASHER = PasswordHasher()
 _NAME_LIMIT = 80
@@ -104,12 +103,16 @@ def parse_auth_config(data: dict[str, Any]) -> AuthConfig:
 
 
 def load_auth_config(path: Path | None = None) -> AuthConfig:
-    """The login settings in `path` (default `.streamlit/secrets.toml`); none configured when the file is absent.
+    """The login settings in `path` (default the `secrets_file` setting, `.streamlit/secrets.toml`); none configured
+    when the file is absent.
 
     Raises:
         BadInputError: The file is not valid TOML or holds a bad user entry.
     """
-    path = path or SECRETS_FILE
+    if path is None:
+        from backend.core.settings import get_settings
+
+        path = get_settings().secrets_file
     if not path.is_file():
         return AuthConfig()
     try:

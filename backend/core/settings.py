@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="Refuse images with more pixels.")
     archive_max_bytes: int = Field(default=20 * 1024**3, description="Largest total size an archive may expand to.")
     archive_max_members: int = Field(default=500_000, description="Most files an archive may hold.")
+    secrets_file: Path = Field(
+        default=Path(".streamlit") / "secrets.toml", description="Console users (password hashes) and OIDC login."
+    )
     import_roots: str = Field(
         default="",
         description="Server folders the console may import from, separated by ':' (uploads are always allowed).",

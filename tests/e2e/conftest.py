@@ -44,8 +44,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_console(home: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Console]:
-    """Start the console on a free loopback port and wait until it answers its health check."""
+def start_console(
+    home: Path, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], Console]:
+    """Start the console on a free loopback port and wait until it answers its health check (`extra_args` go to
+    `ui.launch`, e.g. `--detect-only`)."""
     port = _free_port()
     env = dict(os.environ)
     env.update({"PLATEOPS_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT), **(extra_env or {})})
@@ -64,6 +67,7 @@ def start_console(home: Path, extra_env: dict[str, str] | None = None) -> tuple[
                 "127.0.0.1",
                 "--server.headless",
                 "true",
+                *(extra_args or []),
             ],
             cwd=PROJECT_ROOT,
             env=env,

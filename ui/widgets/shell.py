@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from backend.auth.users import SECRETS_FILE, AuthConfig, load_auth_config, oidc_actor, verify_login
+from backend.auth.users import AuthConfig, load_auth_config, oidc_actor, verify_login
 from backend.core.access import LOCAL_ADMIN, Actor, Role
 from backend.core.errors import PlateOpsError
 
@@ -99,8 +99,11 @@ def _auth_config(path: str, stamp: float) -> AuthConfig:
 
 def auth_config() -> AuthConfig:
     """The console's login settings (`.streamlit/secrets.toml`)."""
-    stamp = SECRETS_FILE.stat().st_mtime if SECRETS_FILE.is_file() else 0.0
-    return _auth_config(str(SECRETS_FILE), stamp)
+    from backend.core.settings import get_settings
+
+    path = get_settings().secrets_file
+    stamp = path.stat().st_mtime if path.is_file() else 0.0
+    return _auth_config(str(path), stamp)
 
 
 def current_actor() -> Actor:
