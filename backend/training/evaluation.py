@@ -19,7 +19,9 @@ from typing import Any
 
 from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.progress import ProgressFn, null_progress
-from backend.training.trainer import check_data_yaml, init_ultralytics, resolve_device, summarize_det_metrics
+from backend.training.environment import init_ultralytics, resolve_device
+from backend.training.metrics import summarize_det_metrics
+from backend.training.trainer import check_data_yaml
 
 LATENCY_IMAGES = 5
 
