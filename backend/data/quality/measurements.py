@@ -1,7 +1,10 @@
 """Per-image measurements: decode an image once and record what the image checks need.
 
-`measure_bytes` decodes a file fully (so a truncated or damaged file fails) and measures its size, grey-level
-spread and percentiles, perceptual hash, sharpness, colour and information content. The measurements depend only on
+`measure_bytes` decodes a file once (so a truncated or damaged file fails) and measures its size, grey-level
+spread and percentiles, perceptual hash, sharpness, colour and information content, all from that one decode. A
+JPEG is decoded at the smallest DCT scale (1/2, 1/4 or 1/8) that keeps its longest side at least
+`SHARPNESS_MAX_SIDE` px: libjpeg still reads every entropy-coded byte, but skips most of the IDCT work, so measuring
+costs less than a plain full decode. The measurements depend only on
 the file's bytes, so the cache (`cache.py`) keys them by SHA-256; the checks compare them with thresholds later.
 `probe_image` is the cheaper variant `prepare` uses to drop files that do not decode.
 """
@@ -22,13 +25,15 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 # Bump when a measurement changes meaning or a new one is added: old cache rows are then ignored.
-MEASUREMENTS_VERSION = 4
+MEASUREMENTS_VERSION = 5
 
 # Longest side of the grey copy sharpness is measured on, so the same scene at 4000 or 1000 pixels gets about the
 # same figure; smaller than monitoring's 512 so the slight softness of many good photos does not count as blur.
 SHARPNESS_MAX_SIDE = 256
 # Longest side of the small colour copy the colour spread is measured on.
 COLOUR_MAX_SIDE = 64
+# Coarsest DCT scale libjpeg offers for a reduced decode.
+_MAX_JPEG_SCALE = 8
 
 # Errors Pillow raises on damaged or hostile files (plugins differ in what they raise).
 _PLUGIN_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError)
@@ -48,7 +53,8 @@ class Measurements:
         height: Height as shown, None when unknown.
         error: Why the file does not decode, None when it does.
         too_large: More pixels than the limit, so it was not decoded (the measurements below are None).
-        std: Standard deviation of the grey levels (0-255).
+        std: Standard deviation of the grey levels (0-255). This and the grey percentiles, hash and entropy are
+            measured on the decoded copy: full size, or for a JPEG the reduced decode described above.
         phash: 64-bit perceptual hash as 16 hex digits.
         grey_p5: 5th percentile of the grey levels (0-255): the level the darkest 5 % of pixels are under.
         grey_p95: 95th percentile of the grey levels (0-255): the level the brightest 5 % of pixels are over.
@@ -142,15 +148,28 @@ def _percentiles_u8(values: np.ndarray, quantiles: tuple[float, ...]) -> list[in
     return [int(np.searchsorted(cumulative, q * cumulative[-1])) for q in quantiles]
 
 
-def sharpness_of(gray: Image.Image) -> float:
+def sharpness_of(gray: Image.Image, *, source_side: int | None = None) -> float:
     """Edge strength: variance of the 4-neighbour Laplacian on a contrast-stretched copy (near 0 is blurry).
 
     The copy is box-reduced to at most `SHARPNESS_MAX_SIDE` px long and its 1st to 99th grey percentiles are
     stretched to 0-255, so the figure measures blur, not exposure or contrast.
+
+    Args:
+        gray: A mode "L" image: the picture, or a reduced decode of it.
+        source_side: The longest side of the picture at full size when `gray` is a reduced decode, so the copy
+            gets the size a box reduction of the full picture would give; None when `gray` is full size.
     """
-    factor = math.ceil(max(gray.size) / SHARPNESS_MAX_SIDE)
-    if factor > 1:
-        gray = gray.reduce(factor)
+    full_side = source_side or max(gray.size)
+    factor = math.ceil(full_side / SHARPNESS_MAX_SIDE)
+    if full_side == max(gray.size):
+        if factor > 1:
+            gray = gray.reduce(factor)
+    else:
+        target = math.ceil(full_side / factor)
+        if max(gray.size) > target:
+            ratio = target / max(gray.size)
+            size = (max(1, round(gray.width * ratio)), max(1, round(gray.height * ratio)))
+            gray = gray.resize(size, Image.Resampling.BOX)
     levels = np.asarray(gray, dtype=np.uint8)
     if levels.shape[0] < 3 or levels.shape[1] < 3:
         return 0.0
@@ -171,12 +190,15 @@ def colour_spread(im: Image.Image) -> float:
     return float(_percentiles_u8(spread, (0.99,))[0])
 
 
-def _jpeg_colour_spread(data: bytes) -> float:
-    """`colour_spread` of a colour JPEG, decoded again at thumbnail scale (the full decode skipped its chroma)."""
-    with Image.open(io.BytesIO(data)) as im:
-        im.draft("RGB", (COLOUR_MAX_SIDE, COLOUR_MAX_SIDE))
-        im.load()
-        return colour_spread(im)
+def _draft_reduced(im: Image.Image) -> None:
+    """Ask libjpeg for the smallest DCT scale that keeps the longest side at least `SHARPNESS_MAX_SIDE` px."""
+    long_side, short_side = max(im.size), min(im.size)
+    scale = 1
+    while scale < _MAX_JPEG_SCALE and long_side // (scale * 2) >= SHARPNESS_MAX_SIDE and short_side // (scale * 2) >= 1:
+        scale *= 2
+    if scale > 1:
+        # Pillow picks the largest scale with size[i] * scale <= the picture's size[i]: floor keeps it at `scale`
+        im.draft(None, (im.width // scale, im.height // scale))
 
 
 def decode_error_text(exc: BaseException) -> str:
@@ -226,15 +248,15 @@ def measure_bytes(data: bytes, *, max_pixels: int) -> Measurements:
             width, height = display_size(im)
             if im.width * im.height > max_pixels:
                 return Measurements(format=fmt, width=width, height=height, too_large=True)
-            jpeg_colour = im.format in ("JPEG", "MPO") and im.mode not in _GREY_MODES
-            if jpeg_colour and im.mode == "RGB":
-                # Full-size greyscale decode: every entropy-coded byte is still read (truncation is caught),
-                # but libjpeg skips the chroma IDCT and colour conversion.
-                im.draft("L", im.size)
+            full_side = max(im.size)
+            if im.format in ("JPEG", "MPO"):
+                # Reduced decode: every entropy-coded byte is still read (truncation is caught), most IDCT work
+                # is skipped; everything below is measured on this one decoded copy.
+                _draft_reduced(im)
             im.load()
             gray = _grey(im)
             grey = grey_statistics(gray)
-            colour = _jpeg_colour_spread(data) if jpeg_colour else colour_spread(im)
+            colour = colour_spread(im)
             return Measurements(
                 format=fmt,
                 width=width,
@@ -243,7 +265,7 @@ def measure_bytes(data: bytes, *, max_pixels: int) -> Measurements:
                 phash=f"{phash_of(gray):016x}",
                 grey_p5=grey.p5,
                 grey_p95=grey.p95,
-                sharpness=round(sharpness_of(gray), 3),
+                sharpness=round(sharpness_of(gray, source_side=full_side), 3),
                 colour=round(colour, 3),
                 entropy=round(grey.entropy, 4),
             )
