@@ -10,340 +10,50 @@ Output layout (what ultralytics trains on):
 Class ids: COCO categories sorted by their COCO id ascending get the contiguous ids 0..n-1 (names kept). There is
 never a 91→80 style remap. The split is deterministic and stratified by class (see `stratified_split`).
 Images are streamed one at a time (headers and a cheap decode check); pixels are never held for the whole set.
-"""
 
-# Over the 600-line and 80-statement limits in pyproject.toml; moving the YOLO re-import into its own module and
-# splitting `prepare_coco` into reading and writing steps is follow-up work to the package split.
-# pylint: disable=too-many-lines
+This module is the entry callers import and holds the COCO path; `prepare_yolo.py` holds the YOLO / Roboflow
+re-import, `prepare_common.py` what both share (records, probing, writing the dataset and its report) and
+`split.py` the stratified split.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import random
-import shutil
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from functools import partial
+from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from backend.core.errors import BadInputError
 from backend.core.progress import ProgressFn, null_progress
-from backend.data.quality.checks import Check, IssueCollector, Severity
-from backend.data.quality.measurements import probe_images
-from backend.data.quality.reader import (
-    label_path_for,
-    list_images,
-    parse_names,
-    parse_yolo_line,
-    resolve_split_dirs,
+from backend.data.prepare_common import (
+    CLIP_TOLERANCE_PX,
+    REPORT_NAME,
+    PrepareResult,
+    _assign_out_names,
+    _check_fraction,
+    _check_out_dir,
+    _counts,
+    _Item,
+    _probe_and_filter,
+    _write_dataset,
+    _yolo_line,
 )
+from backend.data.prepare_yolo import prepare_yolo
+from backend.data.quality.checks import Check, IssueCollector
+from backend.data.split import stratified_split
 
-# A box may overshoot the border by this many pixels (float rounding) before it counts as out of bounds.
-CLIP_TOLERANCE_PX = 0.5
-REPORT_NAME = "prepare_report.json"
-
-
-@dataclass
-class PrepareResult:
-    """What `prepare_coco` / `prepare_yolo` wrote.
-
-    Attributes:
-        out_dir: The prepared dataset folder.
-        data_yaml: Its data.yaml.
-        report_path: Its prepare_report.json.
-        counts: The report's counts (images, train, val, test, boxes, classes, ...).
-        issues_by_severity: Number of issues per severity.
-    """
-
-    out_dir: Path
-    data_yaml: Path
-    report_path: Path
-    counts: dict[str, int] = field(default_factory=dict)
-    issues_by_severity: dict[str, int] = field(default_factory=dict)
-
-    def summary_line(self) -> str:
-        """One human line: images per split, boxes, classes, issues, where."""
-        c = self.counts
-        splits = f"{c.get('train', 0)} train, {c.get('val', 0)} val"
-        if c.get("test"):
-            splits += f", {c['test']} test"
-        sev = self.issues_by_severity
-        return (
-            f"Prepared {c.get('images', 0)} images ({splits}) with {c.get('boxes', 0)} boxes in "
-            f"{c.get('classes', 0)} classes: {sev.get('error', 0)} errors, {sev.get('warning', 0)} warnings, "
-            f"{sev.get('info', 0)} notes -> {self.out_dir}"
-        )
-
-
-@dataclass
-class _Item:
-    """One source image on its way into the prepared dataset."""
-
-    source: Path | None
-    original: str  # the name as the source lists it (COCO file_name or path relative to the source)
-    out_name: str = ""
-    lines: list[str] = field(default_factory=list)
-    classes: set[int] = field(default_factory=set)
-    split: str | None = None
-    usable: bool = True
-    size: tuple[int, int] | None = None  # (width, height) the probe read, upright; the version index reuses it
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Shared helpers
-
-
-def _basename(file_name: str) -> str:
-    return PurePosixPath(file_name.replace("\\", "/")).name
-
-
-def _assign_out_names(items: list[_Item], issues: IssueCollector) -> None:
-    """Give every item a unique output name (unique by stem, case-insensitive, so label files cannot collide).
-
-    Items keep their basename; later ones (in source-listing order) that collide get `stem__N.ext`.
-    """
-    taken: set[str] = set()
-    for item in items:
-        base = _basename(item.original) or "image.jpg"
-        stem, suffix = os.path.splitext(base)
-        name, n = base, 1
-        while os.path.splitext(name)[0].casefold() in taken:
-            n += 1
-            name = f"{stem}__{n}{suffix}"
-        taken.add(os.path.splitext(name)[0].casefold())
-        item.out_name = name
-        if name != base:
-            issues.add(name, Check.NAME_COLLISION, f"another image is also called {base}; this one was renamed {name}")
-
-
-def _yolo_line(cls: int, cx: float, cy: float, w: float, h: float) -> str:
-    return f"{cls} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
-
-
-def _half_up(x: float) -> int:
-    return math.floor(x + 0.5)
-
-
-def _donor_rank(name: str, *, left: Counter[int], images: dict[str, set[int]]) -> tuple[bool, int, str]:
-    """Sort key for an image to move to the other side: one that leaves its other classes 2+ there first, then few."""
-    return (not all(left[c] >= 2 for c in images[name]), len(images[name]), name)
-
-
-def stratified_split(images: dict[str, set[int]], *, val_fraction: float, seed: int) -> dict[str, str]:
-    """Split images into train and val, deterministically and stratified by class.
-
-    Each image is grouped by its rarest class (fewest images; background images form their own group); every
-    group is shuffled with `random.Random(seed)` (groups in sorted order, members sorted first) and its first
-    round(val_fraction × size) members go to val. With two or more images at least one goes to val. Then every
-    class with two or more images that is missing from val (or from train) gets one image moved over, choosing an
-    image whose move keeps all its other classes on the side it leaves.
-
-    Args:
-        images: {image name: set of class ids in it}.
-        val_fraction: Share of each group for val (0 < f < 1).
-        seed: Seed of the shuffle.
-
-    Returns:
-        {image name: "train" or "val"}.
-    """
-    if not images:
-        return {}
-    class_count: Counter[int] = Counter(c for classes in images.values() for c in classes)
-    groups: dict[int, list[str]] = defaultdict(list)
-    for name in sorted(images):
-        classes = images[name]
-        key = min(classes, key=lambda c: (class_count[c], c)) if classes else -1
-        groups[key].append(name)
-    rng = random.Random(seed)
-    split: dict[str, str] = {}
-    for key in sorted(groups):
-        members = groups[key]
-        rng.shuffle(members)
-        n_val = _half_up(val_fraction * len(members))
-        for index, name in enumerate(members):
-            split[name] = "val" if index < n_val else "train"
-    if len(images) >= 2 and "val" not in split.values():
-        largest = max(sorted(groups), key=lambda k: len(groups[k]))
-        split[groups[largest][0]] = "val"
-    if len(images) >= 2 and "train" not in split.values():
-        largest = max(sorted(groups), key=lambda k: len(groups[k]))
-        split[groups[largest][-1]] = "train"
-    for side, other in (("val", "train"), ("train", "val")):
-        present: Counter[int] = Counter(c for n, s in split.items() if s == side for c in images[n])
-        left: Counter[int] = Counter(c for n, s in split.items() if s == other for c in images[n])
-        for cls in sorted(class_count):
-            if class_count[cls] < 2 or present[cls] > 0:
-                continue
-            candidates = sorted(
-                (n for n, s in split.items() if s == other and cls in images[n]),
-                key=partial(_donor_rank, left=left, images=images),
-            )
-            if not candidates:
-                continue
-            chosen = candidates[0]
-            split[chosen] = side
-            for c in images[chosen]:
-                present[c] += 1
-                left[c] -= 1
-    return split
-
-
-def _link_or_copy(src: Path, dst: Path, workspace: Path) -> None:
-    """Hard-link a file the workspace owns (an extracted upload, generated demo images); copy anything else.
-
-    A user's own files never share an inode with a version: DVC would make them read-only, and editing the
-    source later would change the "immutable" version.
-    """
-    if src.resolve().is_relative_to(workspace):
-        try:
-            os.link(src, dst)
-            return
-        except OSError:
-            pass  # another device or a file system without hard links: copy instead
-    shutil.copyfile(src, dst)
-
-
-def _check_out_dir(out_dir: Path, sources: list[Path]) -> None:
-    out = out_dir.resolve()
-    for src in sources:
-        s = src.resolve()
-        if out == s or s.is_relative_to(out) or out.is_relative_to(s):
-            raise BadInputError(
-                f"The output folder {out_dir} overlaps the source {src}; choose an output folder elsewhere."
-            )
-    if out.exists():
-        if not out.is_dir():
-            raise BadInputError(f"The output path {out_dir} is a file; choose a folder.")
-        if any(out.iterdir()) and not (out / REPORT_NAME).is_file():
-            raise BadInputError(
-                f"The output folder {out_dir} is not empty and is not a prepared dataset; choose an empty folder."
-            )
-
-
-def _write_dataset(
-    out_dir: Path,
-    items: list[_Item],
-    names: list[str],
-    report: dict[str, Any],
-    issues: IssueCollector,
-    progress: ProgressFn,
-) -> PrepareResult:
-    """Write images, labels, data.yaml and the report into a staging folder, then move it into place."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    splits = sorted({i.split for i in items if i.usable and i.split}, key=("train", "val", "test").index)
-    for split in {"train", "val", *splits}:
-        (staging / "images" / split).mkdir(parents=True, exist_ok=True)
-        (staging / "labels" / split).mkdir(parents=True, exist_ok=True)
-    from backend.core.settings import get_settings
-
-    workspace = get_settings().home.resolve()
-    try:
-        usable = [i for i in items if i.usable]
-        for index, item in enumerate(usable):
-            assert item.source is not None and item.split is not None
-            _link_or_copy(item.source, staging / "images" / item.split / item.out_name, workspace)
-            label = staging / "labels" / item.split / (os.path.splitext(item.out_name)[0] + ".txt")
-            label.write_text("".join(line + "\n" for line in item.lines), encoding="utf-8")
-            if index % 100 == 0:
-                progress(0.6 + 0.35 * index / max(1, len(usable)), f"Writing {item.out_name}")
-        data = {
-            "path": str(out_dir),
-            "train": "images/train",
-            "val": "images/val",
-            **({"test": "images/test"} if "test" in splits else {}),
-            "nc": len(names),
-            "names": dict(enumerate(names)),
-        }
-        (staging / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
-        issue_list = issues.issues()
-        per_file: dict[str, list[str]] = defaultdict(list)
-        for issue in issue_list:
-            per_file[issue.file].append(str(issue.check))
-        report["files"] = [
-            {
-                "file": item.out_name,
-                "source": item.original,
-                "split": item.split if item.usable else None,
-                "boxes": len(item.lines) if item.usable else 0,
-                "issues": per_file.get(item.out_name, []),
-                **({"width": item.size[0], "height": item.size[1]} if item.usable and item.size else {}),
-            }
-            for item in items
-        ]
-        report["issues"] = [i.to_dict() for i in issue_list]
-        (staging / REPORT_NAME).write_text(json.dumps(report, indent=2), encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    severities = Counter(i.severity for i in issue_list)
-    progress(1.0, f"Prepared {report['counts']['images']} images")
-    return PrepareResult(
-        out_dir=out_dir,
-        data_yaml=out_dir / "data.yaml",
-        report_path=out_dir / REPORT_NAME,
-        counts=dict(report["counts"]),
-        issues_by_severity={str(s): severities.get(s, 0) for s in Severity},
-    )
-
-
-def _probe_and_filter(items: list[_Item], issues: IssueCollector, progress: ProgressFn) -> dict[str, tuple[int, int]]:
-    """Check each listed image exists and decodes; returns the real (width, height) by output name."""
-    from backend.core.settings import get_settings
-
-    max_pixels = get_settings().max_image_pixels
-    present = [i for i in items if i.source is not None and i.source.is_file()]
-    for item in items:
-        if item.source is None or not item.source.is_file():
-            item.usable = False
-            message = f"is listed as {item.original!r} but is not in the images folder; left out"
-            issues.add(item.out_name, Check.MISSING_IMAGE, message)
-    sizes: dict[str, tuple[int, int]] = {}
-    paths = [i.source for i in present if i.source is not None]  # all of them: `present` has a source
-    for index, (item, probe) in enumerate(zip(present, probe_images(paths, max_pixels=max_pixels), strict=True)):
-        if probe.error:
-            item.usable = False
-            issues.add(item.out_name, Check.CORRUPT_IMAGE, f"does not decode ({probe.error}); left out")
-        elif probe.width and probe.height:
-            sizes[item.out_name] = item.size = (probe.width, probe.height)
-        if index % 100 == 0:
-            progress(0.6 * index / max(1, len(present)), f"Checking {item.out_name}")
-    return sizes
-
-
-def _counts(items: list[_Item], names: list[str], extra: dict[str, int]) -> dict[str, int]:
-    usable = [i for i in items if i.usable]
-    return {
-        "images_listed": len(items),
-        "images": len(usable),
-        "train": sum(1 for i in usable if i.split == "train"),
-        "val": sum(1 for i in usable if i.split == "val"),
-        "test": sum(1 for i in usable if i.split == "test"),
-        "boxes": sum(len(i.lines) for i in usable),
-        "classes": len(names),
-        "background_images": sum(1 for i in usable if not i.lines),
-        "left_out_images": len(items) - len(usable),
-        **extra,
-    }
-
-
-def _check_fraction(val_fraction: float) -> None:
-    if not 0.0 < val_fraction < 1.0:
-        raise BadInputError(f"The validation fraction must be between 0 and 1 (got {val_fraction}).")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# COCO
+# The YOLO path, the shared records and the split live in prepare_yolo.py, prepare_common.py and split.py; this
+# module is the one entry callers import.
+__all__ = [
+    "CLIP_TOLERANCE_PX",
+    "REPORT_NAME",
+    "PrepareResult",
+    "coco_class_map",
+    "prepare_coco",
+    "prepare_yolo",
+    "stratified_split",
+]
 
 
 def _load_coco(coco_json: Path) -> dict[str, Any]:
@@ -444,7 +154,144 @@ def _coco_box(ann: dict[str, Any]) -> tuple[tuple[float, float, float, float] | 
     return None, Check.DEGENERATE_BBOX, f"annotation {ann.get('id')} has no box and no polygon; it was dropped"
 
 
-def prepare_coco(  # pylint: disable=too-many-statements  # see the note at the top
+def _read_coco_images(
+    data: dict[str, Any], images_dir: Path
+) -> tuple[list[_Item], dict[Any, _Item], dict[int, tuple[Any, Any]]]:
+    """The COCO image entries as items (found in `images_dir` or not), by image id, and the sizes they list."""
+    items: list[_Item] = []
+    by_image_id: dict[Any, _Item] = {}
+    coco_size: dict[int, tuple[Any, Any]] = {}
+    for entry in data["images"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("file_name"), str) or "id" not in entry:
+            raise BadInputError(f"Every COCO image needs an 'id' and a 'file_name'; found {entry!r}.")
+        if entry["id"] in by_image_id:
+            raise BadInputError(f"Two COCO images share the id {entry['id']}; ids must be unique.")
+        file_name = entry["file_name"]
+        source = None
+        rel = PurePosixPath(file_name.replace("\\", "/"))
+        # Lexical check only: a file_name may not climb out of the images folder, but symlinked files (DVC
+        # checkouts) inside it are fine.
+        if not rel.is_absolute() and ".." not in rel.parts and (images_dir / rel).is_file():
+            source = images_dir / rel
+        elif (images_dir / rel.name).is_file():
+            source = images_dir / rel.name
+        item = _Item(source=source, original=file_name)
+        items.append(item)
+        by_image_id[entry["id"]] = item
+        coco_size[id(item)] = (entry.get("width"), entry.get("height"))
+    return items, by_image_id, coco_size
+
+
+def _check_listed_sizes(
+    items: list[_Item],
+    sizes: dict[str, tuple[int, int]],
+    coco_size: dict[int, tuple[Any, Any]],
+    issues: IssueCollector,
+) -> None:
+    """Report usable images whose real size differs from the size the COCO file lists (the real one is used)."""
+    for item in items:
+        if not item.usable:
+            continue
+        real = sizes.get(item.out_name)
+        listed = coco_size[id(item)]
+        if real and listed[0] is not None and listed[1] is not None and (listed[0], listed[1]) != real:
+            issues.add(
+                item.out_name,
+                Check.SIZE_MISMATCH,
+                f"the annotations say {listed[0]}x{listed[1]} px but the file is {real[0]}x{real[1]} px "
+                "(the real size was used)",
+            )
+
+
+def _add_annotation(
+    ann: dict[str, Any],
+    owner: _Item,
+    *,
+    class_of: dict[Any, int],
+    size: tuple[int, int],
+    issues: IssueCollector,
+    extra: Counter[str],
+) -> None:
+    """Turn one COCO annotation of a usable image into a YOLO label line of `owner` (or report why not)."""
+    name = owner.out_name
+    if ann.get("iscrowd") in (1, True):
+        issues.add(name, Check.CROWD_ANNOTATION, f"crowd annotation {ann.get('id')} was left out")
+        extra["crowd_excluded"] += 1
+        return
+    cls = class_of.get(ann.get("category_id"))
+    if cls is None:
+        issues.add(
+            name,
+            Check.UNKNOWN_CLASS,
+            f"annotation {ann.get('id')} uses category {ann.get('category_id')!r}, "
+            "which is not in the categories; it was dropped",
+        )
+        extra["annotations_dropped"] += 1
+        return
+    box, check, message = _coco_box(ann)
+    if check is not None and message is not None:
+        issues.add(name, check, message)
+    if box is None:
+        extra["annotations_dropped"] += 1
+        return
+    width, height = size
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        issues.add(
+            name,
+            Check.DEGENERATE_BBOX,
+            f"annotation {ann.get('id')} has width {w:g} and height {h:g}; it was dropped",
+        )
+        extra["annotations_dropped"] += 1
+        return
+    x1, y1, x2, y2 = max(0.0, x), max(0.0, y), min(float(width), x + w), min(float(height), y + h)
+    if x2 <= x1 or y2 <= y1:
+        issues.add(
+            name,
+            Check.DEGENERATE_BBOX,
+            f"annotation {ann.get('id')} lies entirely outside the {width}x{height} image; it was dropped",
+        )
+        extra["annotations_dropped"] += 1
+        return
+    tol = CLIP_TOLERANCE_PX
+    if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
+        issues.add(
+            name,
+            Check.BBOX_OUT_OF_BOUNDS,
+            f"annotation {ann.get('id')} extends past the {width}x{height} image; it was clipped",
+        )
+        extra["boxes_clipped"] += 1
+    owner.lines.append(
+        _yolo_line(cls, (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height)
+    )
+    owner.classes.add(cls)
+
+
+def _read_annotations(
+    data: dict[str, Any],
+    by_image_id: dict[Any, _Item],
+    *,
+    class_of: dict[Any, int],
+    sizes: dict[str, tuple[int, int]],
+    issues: IssueCollector,
+) -> Counter[str]:
+    """Add every annotation's label line to its image; return the annotation counts for the report."""
+    extra = Counter[str]()
+    for ann in data.get("annotations", []):
+        if not isinstance(ann, dict):
+            extra["annotations_ignored"] += 1
+            continue
+        owner = by_image_id.get(ann.get("image_id"))
+        if owner is None:
+            extra["annotations_without_image"] += 1
+            continue
+        extra["annotations"] += 1
+        if owner.usable:
+            _add_annotation(ann, owner, class_of=class_of, size=sizes[owner.out_name], issues=issues, extra=extra)
+    return extra
+
+
+def prepare_coco(
     coco_json: Path,
     images_dir: Path,
     out_dir: Path,
@@ -481,106 +328,11 @@ def prepare_coco(  # pylint: disable=too-many-statements  # see the note at the 
     issues = IssueCollector()
     progress(0.0, f"Reading {coco_json.name}")
 
-    items: list[_Item] = []
-    by_image_id: dict[Any, _Item] = {}
-    coco_size: dict[int, tuple[Any, Any]] = {}
-    for entry in data["images"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("file_name"), str) or "id" not in entry:
-            raise BadInputError(f"Every COCO image needs an 'id' and a 'file_name'; found {entry!r}.")
-        if entry["id"] in by_image_id:
-            raise BadInputError(f"Two COCO images share the id {entry['id']}; ids must be unique.")
-        file_name = entry["file_name"]
-        source = None
-        rel = PurePosixPath(file_name.replace("\\", "/"))
-        # Lexical check only: a file_name may not climb out of the images folder, but symlinked files (DVC
-        # checkouts) inside it are fine.
-        if not rel.is_absolute() and ".." not in rel.parts and (images_dir / rel).is_file():
-            source = images_dir / rel
-        elif (images_dir / rel.name).is_file():
-            source = images_dir / rel.name
-        item = _Item(source=source, original=file_name)
-        items.append(item)
-        by_image_id[entry["id"]] = item
-        coco_size[id(item)] = (entry.get("width"), entry.get("height"))
+    items, by_image_id, coco_size = _read_coco_images(data, images_dir)
     _assign_out_names(items, issues)
     sizes = _probe_and_filter(items, issues, progress)
-    for item in items:
-        if not item.usable:
-            continue
-        real = sizes.get(item.out_name)
-        listed = coco_size[id(item)]
-        if real and listed[0] is not None and listed[1] is not None and (listed[0], listed[1]) != real:
-            issues.add(
-                item.out_name,
-                Check.SIZE_MISMATCH,
-                f"the annotations say {listed[0]}x{listed[1]} px but the file is {real[0]}x{real[1]} px "
-                "(the real size was used)",
-            )
-
-    extra = Counter[str]()
-    for ann in data.get("annotations", []):
-        if not isinstance(ann, dict):
-            extra["annotations_ignored"] += 1
-            continue
-        owner = by_image_id.get(ann.get("image_id"))
-        if owner is None:
-            extra["annotations_without_image"] += 1
-            continue
-        extra["annotations"] += 1
-        if not owner.usable:
-            continue
-        name = owner.out_name
-        if ann.get("iscrowd") in (1, True):
-            issues.add(name, Check.CROWD_ANNOTATION, f"crowd annotation {ann.get('id')} was left out")
-            extra["crowd_excluded"] += 1
-            continue
-        cls = class_of.get(ann.get("category_id"))
-        if cls is None:
-            issues.add(
-                name,
-                Check.UNKNOWN_CLASS,
-                f"annotation {ann.get('id')} uses category {ann.get('category_id')!r}, "
-                "which is not in the categories; it was dropped",
-            )
-            extra["annotations_dropped"] += 1
-            continue
-        box, check, message = _coco_box(ann)
-        if check is not None and message is not None:
-            issues.add(name, check, message)
-        if box is None:
-            extra["annotations_dropped"] += 1
-            continue
-        width, height = sizes[name]
-        x, y, w, h = box
-        if w <= 0 or h <= 0:
-            issues.add(
-                name,
-                Check.DEGENERATE_BBOX,
-                f"annotation {ann.get('id')} has width {w:g} and height {h:g}; it was dropped",
-            )
-            extra["annotations_dropped"] += 1
-            continue
-        x1, y1, x2, y2 = max(0.0, x), max(0.0, y), min(float(width), x + w), min(float(height), y + h)
-        if x2 <= x1 or y2 <= y1:
-            issues.add(
-                name,
-                Check.DEGENERATE_BBOX,
-                f"annotation {ann.get('id')} lies entirely outside the {width}x{height} image; it was dropped",
-            )
-            extra["annotations_dropped"] += 1
-            continue
-        tol = CLIP_TOLERANCE_PX
-        if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
-            issues.add(
-                name,
-                Check.BBOX_OUT_OF_BOUNDS,
-                f"annotation {ann.get('id')} extends past the {width}x{height} image; it was clipped",
-            )
-            extra["boxes_clipped"] += 1
-        owner.lines.append(
-            _yolo_line(cls, (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height)
-        )
-        owner.classes.add(cls)
+    _check_listed_sizes(items, sizes, coco_size, issues)
+    extra = _read_annotations(data, by_image_id, class_of=class_of, sizes=sizes, issues=issues)
 
     for item in items:
         if item.usable and not item.lines:
@@ -599,163 +351,3 @@ def prepare_coco(  # pylint: disable=too-many-statements  # see the note at the 
         "counts": _counts(items, names, dict(extra)),
     }
     return _write_dataset(out_dir, items, names, report, issues, progress)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# YOLO / Roboflow
-
-
-def _find_data_yaml(src: Path) -> Path:
-    if src.is_file():
-        return src
-    for name in ("data.yaml", "data.yml"):
-        if (src / name).is_file():
-            return src / name
-    from backend.data.archive import detect_dataset_layout
-
-    layout = detect_dataset_layout(src)
-    if layout.kind == "yolo" and layout.data_yaml is not None:
-        return layout.data_yaml
-    raise BadInputError(
-        f"{src} is not a YOLO / Roboflow export: expected a data.yaml listing the train/val image folders and names."
-    )
-
-
-def prepare_yolo(
-    src: Path,
-    out_dir: Path,
-    *,
-    val_fraction: float = 0.2,
-    seed: int = 0,
-    progress: ProgressFn = null_progress,
-    confine_to: Path | None = None,
-) -> PrepareResult:
-    """Import a YOLO folder or Roboflow export (a data.yaml with train / valid|val / test image folders).
-
-    Existing train and val splits are kept (test is kept as a third split); with only one split the images are
-    split like `prepare_coco` does. Labels are checked line by line: malformed lines, unknown classes and
-    degenerate boxes are dropped and reported, boxes past the border are clipped, polygon lines become boxes.
-
-    Args:
-        src: The export folder (or its data.yaml).
-        out_dir: Where to write the prepared dataset.
-        val_fraction: Share of images for val when the source has no val split.
-        seed: Seed of that split.
-        progress: Progress callback.
-        confine_to: For an extracted archive: every folder the data.yaml names must resolve inside it.
-
-    Returns:
-        A PrepareResult.
-
-    Raises:
-        BadInputError: No data.yaml, bad names, a YAML alias bomb, no image folders, a folder outside
-            `confine_to`, bad arguments.
-    """
-    src, out_dir = Path(src), Path(out_dir)
-    _check_fraction(val_fraction)
-    if not src.exists():
-        raise BadInputError(f"The dataset {src} does not exist.")
-    yaml_path = _find_data_yaml(src)
-    from backend.data.formats.model import confine
-    from backend.data.formats.yolo import load_yaml_safely
-
-    data = load_yaml_safely(yaml_path)
-    names = parse_names(data.get("names"))
-    if not names:
-        raise BadInputError(f"{yaml_path.name} defines no class names.")
-    nc = len(names)
-    split_dirs = resolve_split_dirs(data, yaml_path)
-    if not split_dirs:
-        raise BadInputError(f"{yaml_path.name} lists no train / val image folders.")
-    missing = [str(folder) for folders in split_dirs.values() for folder in folders if not folder.is_dir()]
-    found = {split: [f for f in folders if f.is_dir()] for split, folders in split_dirs.items()}
-    if not any(found.values()):
-        raise BadInputError(f"None of the image folders in {yaml_path.name} exist: {', '.join(missing)}.")
-    for folder in (f for folders in found.values() for f in folders):
-        confine(folder, confine_to, f"{yaml_path.name} names the folder {folder.name}/, which")
-    _check_out_dir(out_dir, [yaml_path.parent])
-    issues = IssueCollector()
-    items: list[_Item] = []
-    for split in ("train", "val", "test"):
-        for folder in found.get(split, []):
-            for path in list_images(folder):
-                try:
-                    original = str(path.relative_to(yaml_path.parent))
-                except ValueError:
-                    original = str(path)
-                items.append(_Item(source=path, original=original, split=split))
-    _assign_out_names(items, issues)
-    _probe_and_filter(items, issues, progress)
-    extra = Counter[str]()
-    for item in items:
-        if not item.usable or item.source is None:
-            continue
-        _read_yolo_labels(item, nc, issues, extra)
-        if not item.lines:
-            issues.add(item.out_name, Check.MISSING_LABEL, "has no boxes; kept as a background image")
-    present = {i.split for i in items if i.usable}
-    keep = "train" in present and "val" in present
-    if not keep:
-        for item in items:
-            if item.split == "test" and "train" in present:
-                continue
-            item.split = None
-        pool = [i for i in items if i.usable and i.split is None]
-        assignment = stratified_split({i.out_name: i.classes for i in pool}, val_fraction=val_fraction, seed=seed)
-        for item in pool:
-            item.split = assignment[item.out_name]
-    report: dict[str, Any] = {
-        "source": str(yaml_path.resolve()),
-        "format": "yolo",
-        "splits_kept": keep,
-        "missing_folders": missing,
-        "val_fraction": val_fraction,
-        "seed": seed,
-        "class_map": [{"coco_id": None, "class_id": i, "name": n} for i, n in enumerate(names)],
-        "counts": _counts(items, names, dict(extra)),
-    }
-    return _write_dataset(out_dir, items, names, report, issues, progress)
-
-
-def _read_yolo_labels(item: _Item, nc: int, issues: IssueCollector, extra: Counter[str]) -> None:
-    assert item.source is not None
-    label = label_path_for(item.source)
-    try:
-        text = label.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return
-    except (OSError, UnicodeDecodeError) as exc:
-        issues.add(item.out_name, Check.LABEL_FORMAT, f"label file {label.name} cannot be read ({exc}); no boxes kept")
-        return
-    name = item.out_name
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        parsed = parse_yolo_line(line)
-        if isinstance(parsed, str):
-            issues.add(name, Check.LABEL_FORMAT, f"label line {number} {parsed}; it was dropped")
-            extra["annotations_dropped"] += 1
-            continue
-        cls, cx, cy, w, h, from_polygon = parsed
-        extra["annotations"] += 1
-        if cls >= nc:
-            issues.add(name, Check.UNKNOWN_CLASS, f"label line {number} uses class {cls} but there are {nc}; dropped")
-            extra["annotations_dropped"] += 1
-            continue
-        if from_polygon:
-            issues.add(name, Check.BBOX_FROM_SEGMENTATION, f"label line {number} is a polygon; its box was used")
-        if w <= 0 or h <= 0:
-            issues.add(name, Check.DEGENERATE_BBOX, f"label line {number} has width {w:g} and height {h:g}; dropped")
-            extra["annotations_dropped"] += 1
-            continue
-        x1, y1, x2, y2 = max(0.0, cx - w / 2), max(0.0, cy - h / 2), min(1.0, cx + w / 2), min(1.0, cy + h / 2)
-        if x2 <= x1 or y2 <= y1:
-            issues.add(name, Check.DEGENERATE_BBOX, f"label line {number} lies entirely outside the image; dropped")
-            extra["annotations_dropped"] += 1
-            continue
-        tol = 1e-4
-        if cx - w / 2 < -tol or cy - h / 2 < -tol or cx + w / 2 > 1 + tol or cy + h / 2 > 1 + tol:
-            issues.add(name, Check.BBOX_OUT_OF_BOUNDS, f"label line {number} extends past the image; it was clipped")
-            extra["boxes_clipped"] += 1
-        item.lines.append(_yolo_line(cls, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1))
-        item.classes.add(cls)

@@ -14,7 +14,7 @@ from typing import Any
 
 from backend.core.progress import ProgressFn, null_progress
 from backend.data.formats.model import SPLITS, SourceBox, SourceDataset, SourceImage
-from backend.data.prepare import (
+from backend.data.prepare_common import (
     CLIP_TOLERANCE_PX,
     PrepareResult,
     _assign_out_names,
@@ -25,9 +25,9 @@ from backend.data.prepare import (
     _probe_and_filter,
     _write_dataset,
     _yolo_line,
-    stratified_split,
 )
 from backend.data.quality.checks import Check, IssueCollector
+from backend.data.split import stratified_split
 
 _NORMALIZED_TOLERANCE = 1e-4
 _MESSAGE_CHARS = 300
