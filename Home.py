@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.widgets.shell import bootstrap, console_role
-from ui.widgets.team_only import team_only_page
+from ui.widgets.team_only import redirect_page, team_only_page
 
 # A file in the repo: an icon name would make the browser fetch the tab icon from an outside font server.
 FAVICON = str(Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png")
@@ -21,12 +21,13 @@ def sections_for(role: str) -> dict[str, list[st.Page]]:
     train = st.Page("pages/train.py", title="Train", icon="🏋️")
     jobs = st.Page("pages/jobs.py", title="Jobs", icon="📋")
     models = st.Page("pages/models.py", title="Models", icon="🏆")
-    detect = st.Page("pages/detect.py", title="Detect", icon="📷", default=role == "user")
+    detect = st.Page("pages/detect.py", title="Detect", icon="📷")
     monitor = st.Page("pages/monitor.py", title="Monitor", icon="📈")
     if role == "user":  # the console's addresses still open, with a plain "this page is for the team" note
         hidden = [home, datasets, annotate, train, jobs, models, monitor]
         notes = [st.Page(team_only_page(p.title), title=p.title, url_path=p.url_path) for p in hidden]
-        return {"Serving": [detect], "": notes}
+        start = st.Page(redirect_page(detect), title="Detect", default=True)  # / opens /detect, which then works
+        return {"Serving": [detect], "": [start, *notes]}
     if role == "reviewer":
         return {"": [home], "Monitoring": [monitor], "Data": [annotate, datasets], "Serving": [detect]}
     return {

@@ -36,6 +36,7 @@ def production_ui(actor: Actor) -> None:
         f"**In production: {production.name}** (#{production.id}), promoted {ago(production.promoted_at)}; {onnx}.",
         icon="✅",
     )
+    st.page_link("pages/detect.py", label=f"Try {production.name} on Detect", icon="📷")
     if production.class_thresholds:
         st.caption(
             "Per-class confidence thresholds (F1-optimal, the Detect page's defaults): "

@@ -17,3 +17,14 @@ def team_only_page(title: str) -> Callable[[], None]:
 
     page.__name__ = f"team_only_{title.lower()}"
     return page
+
+
+
+def redirect_page(target: st.Page) -> Callable[[], None]:
+    """A start page that opens `target` at its own address (a default page answers only at /, not at its name)."""
+
+    def page() -> None:
+        st.switch_page(target)
+
+    page.__name__ = f"open_{target.url_path}"
+    return page
