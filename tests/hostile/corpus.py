@@ -31,7 +31,9 @@ def _png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    )
 
 
 # --------------------------------------------------------------------------------------------------- photos
@@ -112,13 +114,6 @@ def _coco_with(**changes: object) -> Maker:
     return make
 
 
-def _deep(depth: int) -> object:
-    value: object = 1
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
 def _yolo(tmp: Path, data_yaml: str, *, label: str = "0 0.5 0.5 0.2 0.2\n") -> Path:
     root = tmp / "yolo"
     for split in ("train", "val"):
@@ -130,11 +125,15 @@ def _yolo(tmp: Path, data_yaml: str, *, label: str = "0 0.5 0.5 0.2 0.2\n") -> P
     return root
 
 
-ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
-    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
-    for i in range(8)
-) + "names: *i\ntrain: images/train\nval: images/val\n"
+ALIAS_BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    + "names: *i\ntrain: images/train\nval: images/val\n"
+)
 
 XXE = (
     '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
@@ -181,7 +180,7 @@ DATASETS: dict[str, Maker] = {
     "coco_bbox_negative": _coco_with(ann_bbox=[-50, -50, -10, -10]),
     "coco_images_not_list": _coco_with(images={"a": 1}),
     "coco_categories_string": _coco_with(categories="apple"),
-    "coco_deep_nesting": _coco_with(info=_deep(5000)),
+    "coco_deep_nesting": lambda t: _coco(t / "coco", None, raw=b'{"info": ' + b"[" * 5000 + b"1" + b"]" * 5000 + b"}"),
     "coco_huge_string": _coco_with(cat_name="x" * 2_000_000),
     "coco_file_name_traversal": _coco_with(img_file_name="../../../etc/passwd"),
     "coco_file_name_absolute": _coco_with(img_file_name="/etc/passwd"),
