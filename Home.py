@@ -24,7 +24,7 @@ def sections_for(role: str) -> dict[str, list[st.Page]]:
     detect = st.Page("pages/detect.py", title="Detect", icon="📷")
     monitor = st.Page("pages/monitor.py", title="Monitor", icon="📈")
     if role == "user":  # the console's addresses still open, with a plain "this page is for the team" note
-        hidden = [home, datasets, annotate, train, jobs, models, monitor]
+        hidden = [datasets, annotate, train, jobs, models, monitor]  # Home's address is /, which opens Detect
         notes = [st.Page(team_only_page(p.title), title=p.title, url_path=p.url_path) for p in hidden]
         start = st.Page(redirect_page(detect), title="Detect", default=True)  # / opens /detect, which then works
         return {"Serving": [detect], "": [start, *notes]}
