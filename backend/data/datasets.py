@@ -236,7 +236,9 @@ def import_dataset(
         layout = find_layout(root, images_dir)
         kind = str(layout.kind)
         result = prepare_source(
-            read_layout(layout, confine_to=extracted),
+            # Every folder, list entry and image a data.yaml names must stay inside what was imported: an archive's
+            # extracted folder, or the folder the user chose (itself inside an allowed import root).
+            read_layout(layout, confine_to=extracted or (root if root.is_dir() else root.parent)),
             staging,
             val_fraction=val_fraction,
             seed=seed,

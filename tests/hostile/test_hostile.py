@@ -138,7 +138,15 @@ CLI_CASES = {
     "worker": lambda t, s: ["not-a-job-id"],
     "hash_password": lambda t, s: ["--user", "../../etc", "--role", "admin"],
 }
-CLI_SOURCES = ["yolo_alias_bomb", "coco_deep_nesting", "zip_slip", "yolo_split_outside", "missing_path"]
+# The default suite gives every command one hostile source; the whole matrix (each command a subprocess-free call that
+# still loads ultralytics, DVC and a kept dataset) runs under the `slow` marker.
+CLI_SOURCES = [
+    "yolo_split_outside",
+    *(
+        pytest.param(s, marks=pytest.mark.slow)
+        for s in ("yolo_alias_bomb", "coco_deep_nesting", "zip_slip", "missing_path")
+    ),
+]
 
 
 @pytest.mark.parametrize("source_name", CLI_SOURCES)

@@ -210,10 +210,10 @@ def test_data_yaml_folders_outside_an_archive_are_refused(demo: Demo, tmp_path: 
     archive = tmp_path / "extracted"
     archive.mkdir()
     (archive / "data.yaml").write_text(f"names: [a]\ntrain: {outside}\nval: ../server/images\n")
-    with pytest.raises(BadInputError, match="outside the imported archive"):
+    with pytest.raises(BadInputError, match="outside the imported folder or archive"):
         read_layout(find_layout(archive), confine_to=archive)
     (archive / "data.yaml").write_text("names: [a]\npath: ..\ntrain: server/images\n")
-    with pytest.raises(BadInputError, match="outside the imported archive"):
+    with pytest.raises(BadInputError, match="outside the imported folder or archive"):
         read_layout(find_layout(archive), confine_to=archive)
 
 
@@ -243,7 +243,7 @@ def test_prepare_yolo_refuses_archive_folders_outside_the_archive(demo: Demo, tm
     archive = tmp_path / "extracted"
     archive.mkdir()
     (archive / "data.yaml").write_text(f"names: [a]\ntrain: {outside}\n")
-    with pytest.raises(BadInputError, match="outside the imported archive"):
+    with pytest.raises(BadInputError, match="outside the imported folder or archive"):
         prepare_yolo(archive, tmp_path / "out", confine_to=archive)
     assert not (tmp_path / "out").exists()
 

@@ -138,7 +138,7 @@ def test_cli_refuses_an_archive_whose_data_yaml_points_outside(
     importer = importlib.import_module("jobs.import")
     assert importer.main(["--source", str(archive), "--name", "evil"]) == 2
     err = capsys.readouterr().err
-    assert "outside the imported archive" in err and "Traceback" not in err
+    assert "outside the imported folder or archive" in err and "Traceback" not in err
     assert not any((workspace.home / "datasets").glob("evil/v*"))
 
 

@@ -3,6 +3,7 @@ server-folder imports stay inside the configured import roots, and refusals say 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,25 @@ def test_console_imports_stay_inside_the_import_roots_with_one_message(
     link.symlink_to(secret.parent)
     with pytest.raises(BadInputError, match="cannot be imported"):
         check_import_path(link / "keys.json")  # a link out of a root is followed before the check
+
+
+@pytest.mark.parametrize("entry", ["/etc", "relative:/etc", "../../outside/images"])
+def test_a_folder_import_never_reads_outside_the_folder_its_data_yaml_sits_in(
+    store: Settings, tmp_path: Path, entry: str
+) -> None:
+    """A folder inside an allowed root may still name other folders in its data.yaml: those are refused."""
+    from backend.data.datasets import import_dataset
+    from backend.store import datasets as dataset_store
+
+    outside = tmp_path / "outside" / "images"
+    outside.mkdir(parents=True)
+    (outside / "stolen.jpg").write_bytes(b"\xff\xd8\xff\xd9")
+    folder = tmp_path / "shared" / "lunch"
+    (folder / "images" / "val").mkdir(parents=True)
+    if entry.startswith("relative:"):  # climbs out with as many ../ as it takes from this folder
+        entry = os.path.relpath(entry.removeprefix("relative:"), folder)
+    (folder / "data.yaml").write_text(f"names: [apple]\ntrain: {entry}\nval: images/val\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="outside the imported folder or archive"):
+        import_dataset(folder, name="lunch")
+    with session_scope() as session:
+        assert dataset_store.find_dataset(session=session, name="lunch") is None

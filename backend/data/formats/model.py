@@ -186,5 +186,5 @@ def confine(path: Path, root: Path | None, what: str) -> Path:
     """Return `path` resolved; with a `root`, refuse a path that resolves outside it (symlinks followed)."""
     resolved = path.resolve()
     if root is not None and not resolved.is_relative_to(root.resolve()):
-        raise BadInputError(f"{what} points outside the imported archive; refusing it.")
+        raise BadInputError(f"{what} points outside the imported folder or archive; refusing it.")
     return resolved
