@@ -34,8 +34,8 @@ from collections.abc import Callable
 from contextlib import nullcontext, redirect_stdout
 from dataclasses import dataclass
 
-from backend.core.access import Actor, Role, cap_message
-from backend.core.errors import PlateOpsError
+from backend.core.access import Actor, Role
+from backend.core.errors import PlateOpsError, cap_message
 
 EXIT_DONE = 0
 EXIT_FINDINGS = 1

@@ -35,9 +35,9 @@ from backend.annotation.labels import (
     read_label_file,
     write_label_file,
 )
-from backend.core.access import Actor, Permission, cap_message
+from backend.core.access import Actor, Permission
 from backend.core.enums import FailureCode
-from backend.core.errors import BadInputError, NotFoundError, PlateOpsError
+from backend.core.errors import BadInputError, NotFoundError, PlateOpsError, cap_message
 from backend.core.progress import ProgressFn, null_progress
 from backend.core.settings import get_settings
 from backend.data.index import index_new_version

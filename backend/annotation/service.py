@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from backend.annotation.changelog import VersionDiff, diff_folders
 from backend.annotation.edits import EditedBox, ImageEdit, SavedEdit, save_edits
 from backend.annotation.labels import index_version, read_label_file
-from backend.core.access import Actor, Permission, cap_message
+from backend.core.access import Actor, Permission
 from backend.core.enums import ReviewSource
-from backend.core.errors import BadInputError
+from backend.core.errors import BadInputError, cap_message
 from backend.data.index import indexed_names_and_files
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store

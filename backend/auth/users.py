@@ -28,8 +28,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from backend.core.access import Actor, Role, cap_message
-from backend.core.errors import BadInputError
+from backend.core.access import Actor, Role
+from backend.core.errors import BadInputError, cap_message
 
 OIDC_KEYS = ("redirect_uri", "cookie_secret")  # st.login needs these beside a provider's client settings
 _HASHER = PasswordHasher()

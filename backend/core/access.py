@@ -12,11 +12,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from backend.core.enums import FailureCode
-
-# The one message cap lives in core.errors (PlateOpsError applies it); re-exported here beside the access types.
-from backend.core.errors import MESSAGE_LIMIT as MESSAGE_LIMIT
-from backend.core.errors import PlateOpsError
-from backend.core.errors import cap_message as cap_message
+from backend.core.errors import PlateOpsError, cap_message
 
 
 class Role(StrEnum):

@@ -20,8 +20,8 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from backend.core.access import Actor, Permission, cap_message
-from backend.core.errors import BadInputError, PlateOpsError
+from backend.core.access import Actor, Permission
+from backend.core.errors import BadInputError, PlateOpsError, cap_message
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import Settings, get_settings
 from backend.data.archive import safe_extract_zip
@@ -148,7 +148,7 @@ def _record_version(
         if final.is_dir():
             shutil.rmtree(final, ignore_errors=True)
         dvc_file_for(final).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        if getattr(exc, "errno", None) == errno.ENOSPC:  # an OSError from a full disk
             raise PlateOpsError(DISK_FULL_MESSAGE) from exc
         raise
     finally:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from backend.core.access import Actor, Permission, cap_message
+from backend.core.access import Actor, Permission
 from backend.core.enums import JobKind
-from backend.core.errors import BadInputError
+from backend.core.errors import BadInputError, cap_message
 from backend.core.settings import get_settings
 from backend.runtime import runner
 from backend.runtime.registry import JobContext, register_task

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend.core.access import SYSTEM, Actor, Permission, cap_message
+from backend.core.access import SYSTEM, Actor, Permission
 from backend.core.clock import utcnow
 from backend.core.enums import JobKind, JobStatus
-from backend.core.errors import BadInputError, NotFoundError
+from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.params import MonitorParams, load_params
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import get_settings

@@ -41,10 +41,10 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from backend.core.access import Actor, Permission, cap_message
+from backend.core.access import Actor, Permission
 from backend.core.clock import utcnow
 from backend.core.enums import RunStatus
-from backend.core.errors import BadInputError, NotFoundError
+from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections

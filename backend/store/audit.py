@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.core.access import AccessDeniedError, Actor, Permission, cap_message, require
+from backend.core.access import AccessDeniedError, Actor, Permission, require
+from backend.core.errors import cap_message
 from backend.store.engine import session_scope
 from backend.store.records import AuditEvent, from_row
 from backend.store.rows import AuditRow

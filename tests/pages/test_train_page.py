@@ -152,7 +152,8 @@ def test_presets_are_explained_with_an_estimate(tmp_path: Path) -> None:
     assert preset.options == ["Quick CPU check", "Standard", "Full GPU", "Custom"]
     captions = list(preset.proto.captions)
     assert any("fastest start on a CPU" in c for c in captions) and any("yolo11s" in c for c in captions)
-    assert not any("minute" in c for c in captions), "preset texts state no fixed time (estimates come from this machine)"
+    no_fixed_time = "preset texts state no fixed time (estimates come from this machine)"
+    assert not any("minute" in c for c in captions), no_fixed_time
     text = all_text(at)
     assert "Estimated time: about" in text
     assert "yolov8n.yaml" in text and "10 epochs" in text and "256 px" in text

@@ -15,8 +15,8 @@ from backend.annotation import service as annotation_service
 from backend.annotation import tasks as annotation_tasks
 from backend.auth.audit import recent_actions
 from backend.auth.users import AuthConfig, hash_password, load_auth_config, oidc_actor, parse_auth_config, verify_login
-from backend.core.access import AccessDeniedError, Actor, Permission, Role, cap_message, require
-from backend.core.errors import BadInputError
+from backend.core.access import AccessDeniedError, Actor, Permission, Role, require
+from backend.core.errors import BadInputError, cap_message
 from backend.core.settings import Settings, init_workspace
 from backend.data import datasets as data_service
 from backend.data import tasks as data_tasks

@@ -19,7 +19,6 @@ def team_only_page(title: str) -> Callable[[], None]:
     return page
 
 
-
 def redirect_page(target: st.Page) -> Callable[[], None]:
     """A start page that opens `target` at its own address (a default page answers only at /, not at its name)."""
 

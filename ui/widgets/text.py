@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from backend.core.access import MESSAGE_LIMIT, cap_message
+from backend.core.errors import MESSAGE_LIMIT, cap_message
 
 
 def ago(when: datetime | None, now: datetime | None = None) -> str:
