@@ -1,0 +1,237 @@
+"""Browser: the whole loop in Chromium on a fresh workspace, through the pages as a person would.
+
+Demo data (40 images, made on first start) → validate → Quick training (shrunk to 1 epoch at 64 px) → compare and
+promote on Models → detect an upload and see recipes → give feedback → simulate dark traffic on Monitor → build
+the drift report → send the drifted pictures to the review queue → fix a box on Annotate → save a new version →
+validate and retrain. A screenshot is saved at each step into a temporary folder; with PLATEOPS_TOUR_SCREENSHOTS=DIR
+they are also copied there as screenshot_<step>.png, the names the README shows (`PLATEOPS_TOUR_SCREENSHOTS=docs`
+retakes the README pictures from the tour; a plain test run changes no tracked file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from backend.core.settings import get_settings
+from backend.store.engine import dispose_all
+from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
+from tests.e2e.test_annotate_canvas import LEMON_EDGE, _drag
+from tests.e2e.test_first_hour import tiny_params
+
+pytestmark = pytest.mark.e2e
+TOUR_ENV = "PLATEOPS_TOUR_SCREENSHOTS"
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A console on an empty workspace: its first start makes the small demo dataset."""
+    root = tmp_path_factory.mktemp("tour")
+    env = {"PLATEOPS_DEMO_IMAGES": "40", "PLATEOPS_PARAMS_FILE": str(tiny_params(root / "params.yaml"))}
+    proc, info = start_console(root / "workspace", env)
+    yield info
+    stop_console(proc)
+
+
+def _store(home: Path, read: Any) -> Any:
+    """Read the console's store from the test process (its own settings, restored afterwards)."""
+    from backend.store.engine import session_scope
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLATEOPS_HOME", str(home))
+        mp.delenv("PLATEOPS_DATABASE_URL", raising=False)
+        get_settings.cache_clear()
+        dispose_all()
+        try:
+            with session_scope() as session:
+                return read(session)
+        finally:
+            dispose_all()
+            get_settings.cache_clear()
+
+
+def _jobs(home: Path, kind: str) -> list[Any]:
+    from backend.store import jobs as job_store
+
+    return _store(home, lambda session: job_store.list_jobs(session=session, kind=kind, limit=50))
+
+
+def _wait_jobs_done(home: Path, kind: str, count: int, timeout_s: float = 300) -> list[Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        jobs = _jobs(home, kind)
+        if len(jobs) >= count and not any(job.active for job in jobs):
+            assert all(job.status == "succeeded" for job in jobs), [(job.id, job.error) for job in jobs]
+            return jobs
+        assert time.monotonic() < deadline, f"{kind} jobs never finished: {[(j.id, j.status) for j in jobs]}"
+        time.sleep(1)
+
+
+class Camera:
+    """Screenshots at each step: a temporary folder always, and the folder named by PLATEOPS_TOUR_SCREENSHOTS."""
+
+    def __init__(self, page: Page, folder: Path) -> None:
+        self.page, self.folder, self.step = page, folder, 0
+        target = os.environ.get(TOUR_ENV)
+        self.publish = (PROJECT_ROOT / target) if target and not Path(target).is_absolute() else target
+        if self.publish:
+            Path(self.publish).mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name: str) -> None:
+        self.step += 1
+        wait_idle(self.page)
+        path = self.folder / f"tour_{self.step:02d}_{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        if self.publish:
+            shutil.copyfile(path, Path(self.publish) / f"screenshot_{name}.png")
+        assert error_texts(self.page) == [], f"step {name}: {error_texts(self.page)}"
+
+
+def _nav(page: Page, name: str) -> None:
+    page.locator("[data-testid='stSidebarNav'] a", has_text=name).first.click()
+    page.locator("h1", has_text=name).first.wait_for()
+    wait_idle(page)
+
+
+def test_the_tour(console: Console, page: Page, screenshots: Path) -> None:
+    try:
+        _tour(console, page, Camera(page, screenshots))
+    except BaseException:
+        page.screenshot(path=str(screenshots / "tour_failed.png"), full_page=True)  # where it stopped
+        raise
+
+
+def _tour(console: Console, page: Page, shot: Camera) -> None:
+    home = console.home
+    # 1. Demo data made on first start; Home shows it once the job ends.
+    page.goto(console.url)
+    page.get_by_text("Next: train a model on it").wait_for(timeout=240_000)
+    shot("home")
+
+    # 2. Validate on Datasets.
+    page.get_by_role("link", name="Go to Datasets").click()
+    page.locator("h1", has_text="Datasets").wait_for()
+    page.get_by_role("tab", name="Quality").click()
+    page.get_by_role("button", name="Validate again").click()
+    page.get_by_text("Finished").first.wait_for(timeout=120_000)
+    shot("datasets")
+
+    # 3. Quick training (1 epoch at 64 px).
+    _nav(page, "Train")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_role("link", name="Try it on Detect").wait_for(timeout=400_000)
+    shot("train")
+
+    # 4. Compare and promote on Models.
+    _nav(page, "Models")
+    page.get_by_label("Reason").fill("first model of the tour")
+    page.get_by_role("button", name="Run the gate and promote").click()
+    page.get_by_text("In production:", exact=False).first.wait_for(timeout=240_000)
+    shot("models")
+
+    # 5. Detect an upload and see recipes; 6. give feedback.
+    _nav(page, "Detect")
+    photo = next((home / "datasets").rglob("*.jpg"))
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(photo))
+    page.get_by_text("Detected:").first.wait_for(timeout=120_000)
+    page.get_by_text("What can I cook?").first.wait_for()
+    wait_idle(page)
+    page.get_by_text("Is this right? Tell us").first.click()
+    picker = page.locator("[data-testid='stSelectbox']").filter(has_text="An item the detector missed").first
+    picker.wait_for()
+    for _attempt in range(3):  # a click that lands during a rerun opens nothing
+        picker.locator("input").click()
+        try:
+            page.locator("[role='option'] >> visible=true").first.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            wait_idle(page)
+    page.locator("[role='option'] >> visible=true").first.click()
+    wait_idle(page)
+    page.get_by_role("button", name="Report missed item").click()
+    page.get_by_text("Thanks! You told us the detector missed").wait_for()
+    shot("detect")
+
+    # 7. Simulate dark traffic on Monitor; 8. build the drift report.
+    _nav(page, "Monitor")
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Shift").first.locator("input").click()
+    page.get_by_role("option", name=re.compile(r"^dark")).click()
+    page.get_by_label("Pictures").fill("40")
+    page.get_by_role("button", name="Send traffic").click()
+    _wait_jobs_done(home, "simulate_traffic", 1)
+    _wait_jobs_done(home, "drift_report", 0)  # an automatic report may follow the traffic
+    page.reload()
+    wait_idle(page)
+    page.get_by_label("Latest predictions to compare").fill("40")
+    page.keyboard.press("Tab")
+    wait_idle(page)
+    page.get_by_role("button", name="Build a drift report now").click()
+    wait_idle(page)
+    time.sleep(1)
+    _wait_jobs_done(home, "drift_report", 1)
+    page.reload()
+    wait_idle(page)
+    page.get_by_text("Drift alarm").first.wait_for(timeout=60_000)
+    page.frame_locator("iframe").first.get_by_text("Dataset Drift").first.wait_for(timeout=60_000)
+    shot("monitor")
+
+    # 9. Send the drifted pictures to the review queue.
+    page.get_by_role("tab", name="Drill-down").click()
+    send = page.get_by_role("button", name="to the review queue")
+    send.wait_for()
+    sent = int(send.inner_text().split()[1])
+    send.click()
+    page.get_by_text(f"Sent {sent} pictures to the review queue").first.wait_for()
+    shot("review_queue")
+
+    # 10. Fix a box on Annotate (the page opens on the review queue); 11. save a new version.
+    _nav(page, "Annotate")
+    page.get_by_text(f"1 of {sent}").first.wait_for(timeout=60_000)
+    page.locator("[class*='st-key-annot_new_class']").click()
+    page.get_by_role("option", name="lemon").click()
+    page.get_by_text("to draw a lemon box").first.wait_for()
+    wait_idle(page)
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    assert box is not None
+    for _attempt in range(3):
+        _drag(page, (box["x"] + 20, box["y"] + 20), (box["x"] + 120, box["y"] + 90))
+        try:
+            page.wait_for_function(LEMON_EDGE, arg=[70, 20], timeout=15_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    else:
+        pytest.fail("the drawn box never appeared on the canvas")
+    wait_idle(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Save as a new version') "
+        "&& !b.disabled)",
+        timeout=180_000,
+    )
+    page.get_by_label("What did you change?").fill("A lemon the drifted picture lacked")
+    page.keyboard.press("Tab")
+    wait_idle(page)
+    page.get_by_role("button", name="Save as a new version").click()
+    page.get_by_text("Saved as v2").first.wait_for(timeout=180_000)
+    shot("annotate")
+
+    # 12. Validate and retrain on the new version.
+    page.get_by_text("Find suspected label errors · validate and retrain").first.click()
+    page.get_by_role("button", name="Validate and retrain").click()
+    page.get_by_text("validates v2, then queues training").first.wait_for(state="attached")  # a rerun may fold it
+    _wait_jobs_done(home, "validate_retrain", 1, timeout_s=400)
+    runs = _wait_jobs_done(home, "train", 2, timeout_s=400)
+    assert len(runs) == 2
+    _nav(page, "Models")
+    shot("retrained")
