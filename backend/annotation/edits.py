@@ -40,8 +40,9 @@ from backend.core.enums import FailureCode
 from backend.core.errors import BadInputError, NotFoundError, PlateOpsError, cap_message
 from backend.core.progress import ProgressFn, null_progress
 from backend.core.settings import get_settings
+from backend.data.datasets import next_free_folder
 from backend.data.index import index_new_version
-from backend.data.versions import track_version
+from backend.data.versions import dvc_file_for, track_version
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
@@ -339,35 +340,37 @@ def save_edits(
 def _record(
     dataset: Dataset, parent: DatasetVersion, staging: Path, entry: dict[str, Any], *, author: str, message: str
 ) -> DatasetVersion:
-    """Record the version row, move the staged folder to `v<N>`, point data.yaml at it and freeze it with DVC."""
+    """Move the staged folder to `v<N>`, point data.yaml at it, freeze it with DVC, and only then record the row.
+
+    On any failure before the row exists the `v<N>` folder and its .dvc file go, so no row ever names a version DVC
+    has not frozen (the per-dataset save lock keeps the number free meanwhile).
+    """
     stats = dict(parent.stats)
     if isinstance(stats.get("boxes"), int):
         stats["boxes"] = stats["boxes"] + entry["totals"]["added"] - entry["totals"]["removed"]
     with session_scope() as session:
-        version = dataset_store.create_version(
-            session=session,
-            dataset_id=dataset.id,
-            path="",
-            author=author,
-            message=message,
-            parent_id=parent.id,
-            stats=stats,
-            changelog=[entry],
-        )
-        final = staging.parent / version.label
-        if final.exists():
-            raise BadInputError(f"{final} already exists; versions are immutable, so PlateOps will not overwrite it.")
+        versions = dataset_store.list_versions(session=session, dataset_id=dataset.id)
+    number, final = next_free_folder(staging.parent, max((v.number for v in versions), default=0))
+    try:
         staging.rename(final)
         _point_data_yaml_at(final)
-        dataset_store.update_version_meta(session=session, version_id=version.id, path=str(final.resolve()))
-    try:
         content_hash = track_version(final)
+        with session_scope() as session:
+            version = dataset_store.create_version(
+                session=session,
+                dataset_id=dataset.id,
+                number=number,
+                path=str(final.resolve()),
+                content_hash=content_hash,
+                author=author,
+                message=message,
+                parent_id=parent.id,
+                stats=stats,
+                changelog=[entry],
+            )
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
-        with session_scope() as session:
-            dataset_store.delete_version(session=session, version_id=version.id)
+        dvc_file_for(final).unlink(missing_ok=True)
         raise
-    with session_scope() as session:
-        version = dataset_store.update_version_meta(session=session, version_id=version.id, content_hash=content_hash)
     index_new_version(version.id)  # the Datasets page reads the new version's index, never its folder
     return version

@@ -72,7 +72,7 @@ def _staging_dir(settings: Settings, name: str, key: str) -> Path:
     return path
 
 
-def _next_free_folder(dataset_dir: Path, latest: int) -> tuple[int, Path]:
+def next_free_folder(dataset_dir: Path, latest: int) -> tuple[int, Path]:
     """The next version number above `latest` whose `v<N>` folder and .dvc file are both free."""
     number = latest + 1
     while (dataset_dir / f"v{number}").exists() or dvc_file_for(dataset_dir / f"v{number}").exists():
@@ -119,7 +119,7 @@ def _record_version(
     with session_scope() as session:
         dataset = dataset_store.find_dataset(session=session, name=name)
         versions = dataset_store.list_versions(session=session, dataset_id=dataset.id) if dataset else []
-    number, final = _next_free_folder(dataset_dir, max((v.number for v in versions), default=0))
+    number, final = next_free_folder(dataset_dir, max((v.number for v in versions), default=0))
     tag = final.with_name(final.name + _JOB_TAG)
     try:
         if (staging / _JOB_TAG).exists():  # the tag leaves the folder (DVC would freeze it) and sits beside it

@@ -103,6 +103,35 @@ def test_conflict_refuses_and_writes_nothing_but_other_images_still_save(demo: D
     assert _pixel_boxes(saved.version, first) == _pixel_boxes(v2, first) and _pixel_boxes(saved.version, second) == []
 
 
+def test_a_save_dvc_cannot_freeze_records_no_version_and_leaves_no_folder(
+    demo: DatasetVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version row is written only after DVC froze the folder: a failing freeze leaves v1 as the latest."""
+    from backend.annotation import edits
+    from backend.core.errors import PlateOpsError
+    from backend.store import datasets as dataset_store
+
+    def broken(_folder: Path) -> str:
+        raise PlateOpsError("dvc add failed: no space left on device")
+
+    monkeypatch.setattr(edits, "track_version", broken)
+    (first,) = _first_images(demo, 1)
+
+    def versions_on_disk() -> list[str]:  # the save lock file (.edit.lock) stays by design
+        return sorted(p.name for p in Path(demo.path).parent.iterdir() if not p.name.startswith("."))
+
+    before = versions_on_disk()
+    with pytest.raises(PlateOpsError, match="dvc add failed"):
+        save_edits("food", 1, [_edit(first, [])], message="lost", actor=ADMIN)
+    with session_scope() as session:
+        versions = dataset_store.list_versions(session=session, dataset_id=demo.dataset_id)
+    assert [v.number for v in versions] == [1]
+    assert versions_on_disk() == before  # no v2 folder, no v2.dvc
+    monkeypatch.undo()
+    saved = save_edits("food", 1, [_edit(first, [])], message="kept", actor=ADMIN)
+    assert saved.version.number == 2  # the number the failed save would have taken is free again
+
+
 @pytest.mark.parametrize(
     ("edit", "says"),
     [
