@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -147,3 +148,29 @@ def error_texts(page) -> list[str]:
 def copy_workspace(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst
+
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@pytest.fixture
+def watched(browser) -> Iterator[tuple[object, list[str]]]:
+    """A page whose every request is recorded; the list holds the ones that left this machine (they are blocked)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    outside: list[str] = []
+
+    def check(route) -> None:
+        url = route.request.url
+        parsed = urlparse(url)
+        if parsed.scheme in {"data", "blob", "about"} or parsed.hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", check)
+    context.on("websocket", lambda ws: None if urlparse(ws.url).hostname in LOCAL_HOSTS else outside.append(ws.url))
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page, outside
+    context.close()

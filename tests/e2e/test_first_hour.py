@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
 from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
 
 pytestmark = pytest.mark.e2e
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 PAGES = ["", "datasets", "annotate", "train", "jobs", "models", "detect", "monitor"]
 
 
@@ -42,29 +40,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     proc, info = start_console(root / "workspace", env)
     yield info
     stop_console(proc)
-
-
-@pytest.fixture
-def watched(browser) -> Iterator[tuple[object, list[str]]]:
-    """A page whose every request is recorded; the list holds the ones that left this machine (they are blocked)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    outside: list[str] = []
-
-    def check(route) -> None:
-        url = route.request.url
-        parsed = urlparse(url)
-        if parsed.scheme in {"data", "blob", "about"} or parsed.hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            outside.append(url)
-            route.abort()
-
-    context.route("**/*", check)
-    context.on("websocket", lambda ws: None if urlparse(ws.url).hostname in LOCAL_HOSTS else outside.append(ws.url))
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page, outside
-    context.close()
 
 
 def test_newcomers_first_hour(console: Console, watched) -> None:

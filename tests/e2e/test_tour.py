@@ -102,12 +102,15 @@ def _nav(page: Page, name: str) -> None:
     wait_idle(page)
 
 
-def test_the_tour(console: Console, page: Page, screenshots: Path) -> None:
+def test_the_tour(console: Console, watched: tuple[Page, list[str]], screenshots: Path) -> None:
+    """The whole loop, with every request the pages make recorded: none may leave this machine."""
+    page, outside = watched
     try:
         _tour(console, page, Camera(page, screenshots))
     except BaseException:
         page.screenshot(path=str(screenshots / "tour_failed.png"), full_page=True)  # where it stopped
         raise
+    assert outside == [], f"requests left this machine: {outside}"
 
 
 def _tour(console: Console, page: Page, shot: Camera) -> None:
