@@ -74,9 +74,14 @@ def os_error_line(exc: OSError) -> str:
     return f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
 
 
+def error_line(message: object) -> str:
+    """`error: …` on one line, capped: a multi-line message (ultralytics writes some) is joined with spaces."""
+    return f"error: {cap_message(' '.join(str(message).split()))}"
+
+
 def bad_arguments(message: str) -> int:
     """Print `error: message` for arguments argparse cannot check itself, and return the bad-input status."""
-    print(f"error: {message}", file=sys.stderr)
+    print(error_line(message), file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
@@ -93,10 +98,10 @@ def run_cli(run: Callable[[], str | Outcome], *, quiet_stdout: bool = False) -> 
         with redirect_stdout(sys.stderr) if quiet_stdout else nullcontext():
             result = run()
     except PlateOpsError as exc:
-        print(f"error: {cap_message(exc)}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:
-        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        print(error_line(os_error_line(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
     except UnicodeDecodeError as exc:  # a file given as text (json, yaml, labels) is binary: bad input, not a crash
         print(f"error: a file is not readable text ({exc.reason} at byte {exc.start})", file=sys.stderr)

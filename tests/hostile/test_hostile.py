@@ -7,6 +7,8 @@ file appears outside the folders the input was given."""
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,7 +112,22 @@ def test_import_refuses_hostile_sources_clearly_and_loses_nothing(kept: Path, na
     assert not list(Path("/tmp").glob(f"{SENTINEL}*"))
 
 
+# Commands that start a ClearML task run in their own process: ClearML keeps its task in process-wide state, and a
+# task from this test would leak into the tracking tests that run later in the same pytest process.
+OWN_PROCESS = {"train"}
+
+
 def _cli(module: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    if module in OWN_PROCESS:
+        proc = subprocess.run(
+            [sys.executable, "-m", f"jobs.{module}", *argv],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        return proc.returncode, proc.stderr
     main = importlib.import_module(f"jobs.{module}").main
     try:
         code = main(argv)
