@@ -273,10 +273,11 @@ class Layout:
 _SKIP_DIRS = {"__MACOSX", ".git", "labels"}
 
 
-def _walk_limited(root: Path, max_depth: int) -> Iterator[Path]:
-    """Files under root up to max_depth folders deep, shallow first, sorted (skips hidden/mac metadata)."""
+def walk_files(root: Path, max_depth: int, skip: frozenset[str] | set[str]) -> Iterator[tuple[int, Path]]:
+    """(depth, file) under root up to max_depth folders deep, shallow first, sorted; hidden names, names in `skip`
+    and symlinked folders are not entered."""
     level = [root]
-    for _ in range(max_depth + 1):
+    for depth in range(max_depth + 1):
         next_level: list[Path] = []
         for folder in level:
             try:
@@ -284,13 +285,18 @@ def _walk_limited(root: Path, max_depth: int) -> Iterator[Path]:
             except OSError:
                 continue
             for entry in entries:
-                if entry.name.startswith(".") or entry.name in _SKIP_DIRS:
+                if entry.name.startswith(".") or entry.name in skip:
                     continue
                 if entry.is_dir() and not entry.is_symlink():
                     next_level.append(entry)
                 elif entry.is_file():
-                    yield entry
+                    yield depth, entry
         level = next_level
+
+
+def _walk_limited(root: Path, max_depth: int) -> Iterator[Path]:
+    """Files under root up to max_depth folders deep, shallow first, sorted (skips hidden/mac metadata)."""
+    return (path for _, path in walk_files(root, max_depth, _SKIP_DIRS))
 
 
 def _coco_keys(path: Path) -> dict | None:

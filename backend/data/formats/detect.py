@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from backend.core.errors import BadInputError
+from backend.data.archive import walk_files
 from backend.data.formats.model import CocoPart, DetectedLayout, LayoutKind, split_of
 
 _SKIP = {"__MACOSX", ".git", "labels", "backup"}
@@ -29,22 +30,7 @@ NOTHING_FOUND = (
 
 def _walk(root: Path) -> Iterator[tuple[int, Path]]:
     """(depth, file) under root, shallow first, sorted; hidden and macOS metadata skipped."""
-    level = [root]
-    for depth in range(_MAX_DEPTH + 1):
-        next_level: list[Path] = []
-        for folder in level:
-            try:
-                entries = sorted(folder.iterdir())
-            except OSError:
-                continue
-            for entry in entries:
-                if entry.name.startswith(".") or entry.name in _SKIP:
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    next_level.append(entry)
-                elif entry.is_file():
-                    yield depth, entry
-        level = next_level
+    return walk_files(root, _MAX_DEPTH, _SKIP)
 
 
 def looks_like_coco(path: Path) -> bool:
