@@ -106,6 +106,9 @@ def run_cli(run: Callable[[], str | Outcome], *, quiet_stdout: bool = False) -> 
     except UnicodeDecodeError as exc:  # a file given as text (json, yaml, labels) is binary: bad input, not a crash
         print(f"error: a file is not readable text ({exc.reason} at byte {exc.start})", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except RecursionError:  # a json or yaml file nested thousands of levels deep: bad input, not a crash
+        print(error_line("a file is nested too deeply to read (a hostile or broken json/yaml file)"), file=sys.stderr)
+        return EXIT_BAD_INPUT
     outcome = result if isinstance(result, Outcome) else Outcome(result)
     print(outcome.summary, file=sys.stderr if outcome.to_stderr else sys.stdout)
     return outcome.exit_code
