@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
@@ -17,6 +16,7 @@ from backend.runtime import runner
 from backend.store import jobs as job_store
 from backend.store.engine import session_scope
 from tests.utils.actors import ADMIN
+from tests.utils.crash import kill_leftover_workers
 
 
 @pytest.fixture
@@ -29,12 +29,7 @@ def jobs_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
     get_settings.cache_clear()
     settings = get_settings()
     yield settings
-    with session_scope() as session:
-        leftovers = job_store.list_jobs(session=session, statuses=["starting", "running"])
-    for job in leftovers:
-        if job.pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(job.pid, signal.SIGKILL)
+    kill_leftover_workers()
 
 
 def _wait_file(path: Path, timeout_s: float = 30) -> None:

@@ -4,9 +4,7 @@ ones and sweeps what killed workers left behind."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sqlite3
 import subprocess
 import threading
@@ -24,6 +22,7 @@ from backend.runtime import runner
 from backend.store import jobs as job_store
 from backend.store.engine import init_db, session_scope
 from tests.utils.actors import ADMIN
+from tests.utils.crash import kill_leftover_workers
 
 
 @pytest.fixture
@@ -36,12 +35,7 @@ def jobs_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
     get_settings.cache_clear()
     init_db()
     yield get_settings()
-    with session_scope() as session:
-        leftovers = job_store.list_jobs(session=session, statuses=["starting", "running"])
-    for job in leftovers:
-        if job.pid and runner.worker_alive(job):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(job.pid, signal.SIGKILL)
+    kill_leftover_workers()
 
 
 @pytest.fixture

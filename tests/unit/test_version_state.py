@@ -4,11 +4,8 @@ console writing the store at once. Real DVC, real SQLite, real worker processes.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
 import shutil
-import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +21,8 @@ from backend.data.demo import generate_demo_dataset
 from backend.data.versions import VersioningError, dvc_error_line, manifest
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
-from backend.store import jobs as job_store
 from backend.store.engine import get_engine, init_db, session_scope
+from tests.utils.crash import kill_leftover_workers
 
 DVC_FAILURE = """ERROR: failed to push data to the cloud - 1 files failed to upload
 \x20
@@ -130,12 +127,7 @@ def jobs_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
     get_settings.cache_clear()
     init_db()
     yield get_settings()
-    with session_scope() as session:
-        leftovers = job_store.list_jobs(session=session, statuses=["starting", "running"])
-    for job in leftovers:
-        if job.pid and runner.worker_alive(job):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(job.pid, signal.SIGKILL)
+    kill_leftover_workers()
 
 
 def test_two_workers_and_the_console_write_the_store_at_once(jobs_ws: Settings) -> None:

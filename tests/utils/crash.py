@@ -121,3 +121,15 @@ def _live_group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(stat.parent.name))
     return members
+
+
+def kill_leftover_workers() -> None:
+    """Kill the process groups of jobs a test left starting or running (only while each is still our worker)."""
+    import contextlib
+
+    with session_scope() as session:
+        active = job_store.list_jobs(session=session, statuses=[JobStatus.STARTING, JobStatus.RUNNING])
+    for job in active:
+        if job.pid and runner.worker_alive(job):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.pid, signal.SIGKILL)
