@@ -12,36 +12,13 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from tests.e2e.canvas import draw_lemon_box, save_new_version
 from tests.e2e.conftest import Console, error_texts, start_console, stop_console, wait_idle
 from tests.utils.actors import ADMIN
 from tests.utils.homes import build_demo_home, workspace_at
 
 pytestmark = pytest.mark.e2e
-
-
-# True when the canvas's drawing layer shows the lemon class colour (#bcbd22) near canvas point [x, y].
-LEMON_EDGE = """([x, y]) => {
-  for (const host of document.querySelectorAll('*')) {
-    const layer = host.shadowRoot && host.shadowRoot.querySelector('canvas.dc-canvas.lower-canvas');
-    if (!layer) continue;
-    const scale = layer.width / layer.clientWidth;
-    const pixels = layer.getContext('2d').getImageData((x - 3) * scale, (y - 3) * scale, 7 * scale, 7 * scale).data;
-    for (let i = 0; i < pixels.length; i += 4) {
-      if (Math.abs(pixels[i] - 188) < 30 && Math.abs(pixels[i + 1] - 189) < 30 && pixels[i + 2] < 90) return true;
-    }
-  }
-  return false;
-}"""
-
-
-def _drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(start[0] + (end[0] - start[0]) * step / 10, start[1] + (end[1] - start[1]) * step / 10)
-    page.mouse.up()
 
 
 @pytest.fixture(scope="module", name="console")
@@ -87,38 +64,8 @@ def test_draw_a_box_and_save_a_new_version(console: Console, page: Page, screens
     wait_idle(page)
     page.get_by_text("1 of 1").first.wait_for()
 
-    # the class for new boxes, then a drag on the canvas's top layer (Fabric.js listens there)
-    page.locator("[class*='st-key-annot_new_class']").click()
-    page.get_by_role("option", name="lemon").click()
-    page.get_by_text("to draw a lemon box").first.wait_for()  # the rerun that hands the canvas its new class
-    wait_idle(page)
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    assert box is not None
-    for _attempt in range(3):
-        # A drag that lands while the canvas is still taking the new class (a loaded machine) draws nothing;
-        # the lemon-coloured edge on the canvas shows the box exists, and then it always reaches the server.
-        _drag(page, (box["x"] + 20, box["y"] + 20), (box["x"] + 120, box["y"] + 90))
-        try:
-            page.wait_for_function(LEMON_EDGE, arg=[70, 20], timeout=15_000)
-            break
-        except PlaywrightTimeoutError:
-            continue
-    else:
-        pytest.fail("the drawn box never appeared on the canvas")
-    wait_idle(page)
-    save = page.get_by_role("button", name="Save as a new version")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Save as a new version') "
-        "&& !b.disabled)",
-        timeout=180_000,  # the drawing's round trip through a rerun; generous for loaded 2-core machines
-    )
-    page.get_by_label("What did you change?").fill("Added a lemon in the corner")
-    page.keyboard.press("Tab")
-    wait_idle(page)
-    save.click()
-    wait_idle(page)
+    box = draw_lemon_box(page, start=(20, 20), end=(120, 90))
+    save_new_version(page, "Added a lemon in the corner")
     page.get_by_text("Saved as v2").first.wait_for(timeout=180_000)
     page.get_by_text("The review queue is empty").first.wait_for()  # the saved image left the queue
     assert not error_texts(page), error_texts(page)

@@ -24,8 +24,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from backend.core.settings import get_settings
 from backend.store.engine import dispose_all
+from tests.e2e.canvas import draw_lemon_box, save_new_version
 from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
-from tests.e2e.test_annotate_canvas import LEMON_EDGE, _drag
 from tests.e2e.test_first_hour import tiny_params
 
 pytestmark = pytest.mark.e2e
@@ -199,33 +199,8 @@ def _tour(console: Console, page: Page, shot: Camera) -> None:
     # 10. Fix a box on Annotate (the page opens on the review queue); 11. save a new version.
     _nav(page, "Annotate")
     page.get_by_text(f"1 of {sent}").first.wait_for(timeout=60_000)
-    page.locator("[class*='st-key-annot_new_class']").click()
-    page.get_by_role("option", name="lemon").click()
-    page.get_by_text("to draw a lemon box").first.wait_for()
-    wait_idle(page)
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    assert box is not None
-    for _attempt in range(3):
-        _drag(page, (box["x"] + 20, box["y"] + 20), (box["x"] + 120, box["y"] + 90))
-        try:
-            page.wait_for_function(LEMON_EDGE, arg=[70, 20], timeout=15_000)
-            break
-        except PlaywrightTimeoutError:
-            continue
-    else:
-        pytest.fail("the drawn box never appeared on the canvas")
-    wait_idle(page)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Save as a new version') "
-        "&& !b.disabled)",
-        timeout=180_000,
-    )
-    page.get_by_label("What did you change?").fill("A lemon the drifted picture lacked")
-    page.keyboard.press("Tab")
-    wait_idle(page)
-    page.get_by_role("button", name="Save as a new version").click()
+    draw_lemon_box(page)
+    save_new_version(page, "A lemon the drifted picture lacked")
     page.get_by_text("Saved as v2").first.wait_for(timeout=180_000)
     shot("annotate")
 
