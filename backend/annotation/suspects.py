@@ -182,29 +182,32 @@ def labels_in_pixels(folder: Path) -> tuple[list[str], list[str], list[Path], li
 
 
 def find_label_errors(
-    version_id: int, *, weights: Path | None = None, progress: ProgressFn = null_progress
+    version_id: int,
+    *,
+    model_id: int | None = None,
+    detector: Detector | None = None,
+    progress: ProgressFn = null_progress,
 ) -> list[Suspect]:
     """Every image of a version ranked by cleanlab label quality, most suspicious first.
 
     Args:
         version_id: The dataset version to check.
-        weights: Detector weights (.pt or .onnx); default: the model that serves (production, else newest run).
+        model_id: A registered model to predict with (its files checked against the sha256 recorded at
+            registration); default: the model that serves (production, else newest run).
+        detector: An already loaded detector (benchmarks and tests); overrides `model_id`.
         progress: Progress callback.
 
     Raises:
-        NotFoundError: No model to predict with.
-        BadInputError: The weights cannot be loaded.
+        NotFoundError: No such registered model, or its files are gone.
+        BadInputError: No model to predict with, or its weights fail the integrity check.
     """
-    from backend.serving.inference import Detector
-    from backend.serving.service import load_detector, serving_model
+    from backend.serving.service import load_detector, registered_model, serving_model
 
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
     names, files, paths, labels = labels_in_pixels(Path(version.path))
-    if weights is not None:
-        detector = Detector.load(Path(weights))
-    else:
-        model = serving_model()
+    if detector is None:
+        model = registered_model(model_id) if model_id is not None else serving_model()
         if model is None:
             raise BadInputError("No model to predict with yet: train one on the Train page first.")
         detector = load_detector(model)

@@ -8,7 +8,6 @@ the previous run's parameters).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from backend.core.access import SYSTEM, Actor, Permission
@@ -17,20 +16,36 @@ from backend.core.errors import BadInputError
 from backend.runtime import runner
 from backend.runtime.registry import JobContext, nothing_to_recover, register_task
 from backend.store import datasets as dataset_store
+from backend.store import registry as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Run
 
 
-def start_label_error_scan(version_id: int, *, actor: Actor, top_k: int = 20, weights: Path | None = None) -> int:
-    """Queue a job that scores a version's labels against the serving model and queues the `top_k` worst images."""
+def start_label_error_scan(version_id: int, *, actor: Actor, top_k: int = 20, model_id: int | None = None) -> int:
+    """Queue a job that scores a version's labels against a model and queues the `top_k` worst images.
+
+    Args:
+        version_id: The dataset version to check.
+        actor: Who asks (needs the review permission).
+        top_k: How many of the most suspicious images to queue.
+        model_id: A registered model to predict with; default: the model that serves. Never a file path: only
+            registered weights, checked against their recorded sha256, are loaded.
+
+    Raises:
+        AccessDeniedError: The actor may not review.
+        BadInputError: `top_k` below 1.
+        NotFoundError: No such registered model.
+    """
     authorize(actor, Permission.REVIEW, f"label error scan of dataset version {version_id}")
     if top_k < 1:
         raise BadInputError("Queue at least one image (top K must be 1 or more).")
     params: dict[str, Any] = {"version_id": int(version_id), "top_k": int(top_k)}
-    if weights is not None:
-        params["weights"] = str(weights)
+    if model_id is not None:
+        with session_scope() as session:
+            model_store.get_model(session=session, model_id=int(model_id))  # NotFoundError before queueing
+        params["model_id"] = int(model_id)
     return runner.submit(
         JobKind.LABEL_ERRORS, params, title=f"Find suspected label errors in dataset version {version_id}"
     )
@@ -68,8 +83,8 @@ def label_errors_task(ctx: JobContext) -> dict[str, Any]:
     from backend.annotation.suspects import find_label_errors, queue_suspects
 
     p = ctx.params
-    weights = Path(p["weights"]) if p.get("weights") else None
-    suspects = find_label_errors(int(p["version_id"]), weights=weights, progress=ctx.progress)
+    model_id = int(p["model_id"]) if p.get("model_id") is not None else None
+    suspects = find_label_errors(int(p["version_id"]), model_id=model_id, progress=ctx.progress)
     added = queue_suspects(int(p["version_id"]), suspects, top_k=int(p.get("top_k", 20)))
     worst = [{"file": s.file, "score": round(s.score, 4), "kind": s.kind} for s in suspects[:5]]
     return {"images": len(suspects), "queued": added, "worst": worst}

@@ -43,7 +43,7 @@ from PIL import Image
 
 from backend.core.access import Actor, Permission
 from backend.core.clock import utcnow
-from backend.core.enums import RunStatus
+from backend.core.enums import ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
@@ -203,6 +203,26 @@ def serving_model() -> ServingModel | None:
         if model is not None:
             return model
     return None
+
+
+def registered_models() -> list[RegisteredModel]:
+    """Every registered model, newest first (what a page offers where a model is chosen: never a file path)."""
+    with session_scope() as session:
+        models = model_store.list_models(session=session)
+    return sorted(models, key=lambda m: m.id, reverse=True)
+
+
+def registered_model(model_id: int) -> ServingModel:
+    """A registered model (any stage) as `load_detector` takes it: its ONNX export when present, else its .pt.
+
+    Raises:
+        NotFoundError: No such model, or its files are gone.
+    """
+    with session_scope() as session:
+        model = model_store.get_model(session=session, model_id=model_id)
+    served = _from_registered(model)
+    stage = "production model" if model.stage == ModelStage.PRODUCTION else f"{model.stage} model"
+    return replace(served, label=f"{stage} {model.name} (#{model.id})", production=model.stage == ModelStage.PRODUCTION)
 
 
 def _earlier_production(current: RegisteredModel) -> ServingModel | None:

@@ -13,9 +13,12 @@ from backend.annotation.labels import index_version
 from backend.annotation.suspects import find_label_errors, queue_suspects
 from backend.annotation.tasks import start_label_error_scan, start_validate_retrain
 from backend.core.enums import ReviewSource
-from backend.core.errors import BadInputError
+from backend.core.errors import BadInputError, NotFoundError
+from backend.core.hashing import file_sha256
 from backend.core.settings import Settings, init_workspace
 from backend.data.datasets import create_demo_dataset
+from backend.serving.inference import Detector
+from backend.store import registry as model_store
 from backend.store import review as review_store
 from backend.store.engine import init_db, session_scope
 from backend.store.records import DatasetVersion
@@ -53,7 +56,7 @@ def test_prelabels_come_from_the_serving_model(demo: DatasetVersion, grid_weight
 
 
 def test_label_error_suspects_are_ranked_and_queued_once(demo: DatasetVersion, grid_weights: Path) -> None:
-    suspects = find_label_errors(demo.id, weights=grid_weights)
+    suspects = find_label_errors(demo.id, detector=Detector.load(grid_weights))
     files = service.version_images(demo.id).files
     assert sorted(s.file for s in suspects) == files
     assert [s.score for s in suspects] == sorted(s.score for s in suspects)
@@ -65,6 +68,23 @@ def test_label_error_suspects_are_ranked_and_queued_once(demo: DatasetVersion, g
     assert all(i.reason.startswith("Label quality") and i.score is not None for i in items)
     with pytest.raises(BadInputError):
         start_label_error_scan(demo.id, top_k=0, actor=ADMIN)
+
+
+def test_label_error_scan_takes_a_registered_model_checked_by_hash(demo: DatasetVersion, grid_weights: Path) -> None:
+    """The scan predicts with a registered model by id (never a path), and refuses one whose file changed."""
+    run = add_finished_run(grid_weights, name="grid-run")
+    weights = Path(str(run.weights_path))
+    with session_scope() as session:
+        model = model_store.register_model(
+            session=session, name="grid", weights_path=str(weights), run_id=run.id, weights_sha256=file_sha256(weights)
+        )
+    with pytest.raises(NotFoundError):
+        start_label_error_scan(demo.id, actor=ADMIN, model_id=model.id + 1)
+    suspects = find_label_errors(demo.id, model_id=model.id)
+    assert sorted(s.file for s in suspects) == service.version_images(demo.id).files
+    weights.write_bytes(weights.read_bytes() + b"tampered")
+    with pytest.raises(BadInputError, match="changed since it was registered"):
+        find_label_errors(demo.id, model_id=model.id)
 
 
 def test_queue_filters_dismiss_flag_and_diff(demo: DatasetVersion) -> None:

@@ -15,12 +15,12 @@ from backend.annotation.service import (
 )
 from backend.annotation.tasks import start_label_error_scan, start_validate_retrain
 from backend.serving.inference import Detector
-from backend.serving.service import ServingModel
+from backend.serving.service import ServingModel, registered_models
 from backend.store.records import DatasetVersion
 from ui.annotate.editor import add_boxes
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
-from ui.widgets.text import plural
+from ui.widgets.text import plain, plural
 
 PRE_KEY = "annot_prelabels"  # {"<version>:<file>": [PreLabel, ...]}
 
@@ -77,9 +77,23 @@ def batch_ui(version: DatasetVersion) -> None:
     cols = st.columns(2)
     with cols[0]:
         top_k = st.number_input("Images to queue", min_value=1, max_value=500, value=20, key="annot_topk")
+        models = {m.id: f"{m.name} (#{m.id}, {m.stage})" for m in registered_models()}
+        model_id = st.selectbox(
+            "Model to predict with",
+            [None, *models],
+            format_func=lambda i: "The model that serves now" if i is None else plain(models[i]),
+            key="annot_scan_model",
+            help="Only registered models are offered; their files are checked against the hash recorded when they "
+            "were registered.",
+        )
         if st.button("Find suspected label errors", icon="🩺", key="annot-scan"):
             job = call(
-                start_label_error_scan, version.id, actor=current_actor(), top_k=int(top_k), action="Starting the scan"
+                start_label_error_scan,
+                version.id,
+                actor=current_actor(),
+                top_k=int(top_k),
+                model_id=model_id,
+                action="Starting the scan",
             )
             if job is not None:
                 st.success(f"Job #{job} scores {version.label}'s labels against the model; see the Jobs page.")
