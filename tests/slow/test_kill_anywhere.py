@@ -4,47 +4,31 @@ result as an uninterrupted run. The fast subset (one point per kind) is tests/un
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from backend.core.enums import JobStatus, RunStatus
-from backend.core.settings import Settings, get_settings
+from backend.core.settings import Settings
 from backend.data.datasets import import_dataset
-from backend.data.demo import generate_demo_dataset
 from backend.data.tasks import start_demo_dataset, start_import, start_validation
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from backend.training import service as training
+from tests.utils import crash
 from tests.utils.actors import ADMIN
 from tests.utils.crash import assert_settled, kill_at, kill_points
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
 pytestmark = pytest.mark.slow
 SEEDS = [11, 12, 13]
+# The shared crash fixtures, bound here so that pytest finds them for this module.
+crash_ws = crash.crash_ws
+demo_source = crash.demo_source
 TINY_TRAIN = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "yolov8n.yaml", "device": "cpu"}
 EPOCHS = 3
-
-
-@pytest.fixture
-def crash_ws(
-    workspace: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    monkeypatch.setenv("PLATEOPS_HEARTBEAT_INTERVAL_S", "0.5")
-    monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "60")
-    monkeypatch.setenv("PLATEOPS_IMPORT_ROOTS", str(tmp_path_factory.getbasetemp()))  # the demo source's folder
-    get_settings.cache_clear()
-    yield get_settings()
-
-
-@pytest.fixture(scope="module")
-def demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    raw = tmp_path_factory.mktemp("demo-source")
-    generate_demo_dataset(raw, images=24, seed=3, workers=1)
-    return raw
 
 
 def _latest(name: str) -> DatasetVersion:

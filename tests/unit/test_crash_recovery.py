@@ -6,46 +6,26 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from backend.core.enums import JobStatus, RunStatus
-from backend.core.settings import Settings, get_settings
+from backend.core.settings import Settings
 from backend.data.datasets import discard_job_leftovers, import_dataset
-from backend.data.demo import generate_demo_dataset
 from backend.data.tasks import start_demo_dataset, start_import, start_validation
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from backend.training import service as training
+from tests.utils import crash
 from tests.utils.actors import ADMIN
 from tests.utils.crash import assert_settled, kill_at, leftovers
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
+# The shared crash fixtures, bound here so that pytest finds them for this module.
+crash_ws = crash.crash_ws
+demo_source = crash.demo_source
 TINY_TRAIN = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "yolov8n.yaml", "device": "cpu"}
-
-
-@pytest.fixture
-def crash_ws(
-    workspace: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    """A workspace whose workers beat often; the heartbeat timeout is long, so only the pid check sees a kill."""
-    monkeypatch.setenv("PLATEOPS_HEARTBEAT_INTERVAL_S", "0.5")
-    monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "60")
-    monkeypatch.setenv("PLATEOPS_IMPORT_ROOTS", str(tmp_path_factory.getbasetemp()))  # the demo source's folder
-    get_settings.cache_clear()
-    yield get_settings()
-
-
-@pytest.fixture(scope="module")
-def demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small COCO demo set (annotations.json + images/) to import."""
-    raw = tmp_path_factory.mktemp("demo-source")
-    generate_demo_dataset(raw, images=24, seed=3, workers=1)
-    return raw
 
 
 def _version(name: str) -> DatasetVersion | None:

@@ -12,19 +12,45 @@ import os
 import random
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from backend.core.enums import ACTIVE_JOB_STATUSES, FailureCode, JobStatus, RunStatus
-from backend.core.settings import Settings
+from backend.core.settings import Settings, get_settings
+from backend.data.demo import generate_demo_dataset
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store import jobs as job_store
 from backend.store import runs as run_store
 from backend.store.engine import get_engine, session_scope
 from backend.store.records import Job
+
+
+@pytest.fixture
+def crash_ws(
+    workspace: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """A workspace whose workers beat often; the heartbeat timeout is long, so only the pid check sees a kill.
+
+    A test module binds it (and `demo_source`) at module level, `crash_ws = crash.crash_ws`, so pytest finds it.
+    """
+    monkeypatch.setenv("PLATEOPS_HEARTBEAT_INTERVAL_S", "0.5")
+    monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "60")
+    monkeypatch.setenv("PLATEOPS_IMPORT_ROOTS", str(tmp_path_factory.getbasetemp()))  # the demo source's folder
+    get_settings.cache_clear()
+    yield get_settings()
+
+
+@pytest.fixture(scope="module")
+def demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small COCO demo set (annotations.json + images/) to import."""
+    raw = tmp_path_factory.mktemp("demo-source")
+    generate_demo_dataset(raw, images=24, seed=3, workers=1)
+    return raw
 
 
 @dataclass(frozen=True)
