@@ -6,15 +6,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.widgets.shell import bootstrap, console_role
+from backend.core.access import Role
+from ui.widgets.shell import bootstrap, console_role, current_actor
 from ui.widgets.team_only import redirect_page, team_only_page
 
 # A file in the repo: an icon name would make the browser fetch the tab icon from an outside font server.
 FAVICON = str(Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png")
 
 
-def sections_for(role: str) -> dict[str, list[st.Page]]:
-    """The pages each audience sees, in sections (end users see Detect only)."""
+def sections_for(role: str, *, admin: bool = False) -> dict[str, list[st.Page]]:
+    """The pages each audience sees, in sections (end users see Detect only; admins also see Admin)."""
     home = st.Page("pages/overview.py", title="Home", icon="🏠", default=role != "user")
     datasets = st.Page("pages/datasets.py", title="Datasets", icon="🖼️")
     annotate = st.Page("pages/annotate.py", title="Annotate", icon="✏️")
@@ -23,20 +24,26 @@ def sections_for(role: str) -> dict[str, list[st.Page]]:
     models = st.Page("pages/models.py", title="Models", icon="🏆")
     detect = st.Page("pages/detect.py", title="Detect", icon="📷")
     monitor = st.Page("pages/monitor.py", title="Monitor", icon="📈")
+    # Others get the address too, hidden from the menu: opened directly, it shows the backend's "admins only" refusal.
+    admin_page = st.Page("pages/admin.py", title="Admin", icon="🛡️", visibility="visible" if admin else "hidden")
     if role == "user":  # the console's addresses still open, with a plain "this page is for the team" note
-        hidden = [datasets, annotate, train, jobs, models, monitor]  # Home's address is /, which opens Detect
+        # Home's address is /, which opens Detect.
+        hidden = [datasets, annotate, train, jobs, models, monitor, admin_page]
         notes = [st.Page(team_only_page(p.title), title=p.title, url_path=p.url_path) for p in hidden]
         start = st.Page(redirect_page(detect), title="Detect", default=True)  # / opens /detect, which then works
         return {"Serving": [detect], "": [start, *notes]}
+    top = [home] if admin else [home, admin_page]  # hidden: no empty "Admin" heading in the menu
+    admin_section = {"Admin": [admin_page]} if admin else {}
     if role == "reviewer":
-        return {"": [home], "Monitoring": [monitor], "Data": [annotate, datasets], "Serving": [detect]}
+        return {"": top, "Monitoring": [monitor], "Data": [annotate, datasets], "Serving": [detect], **admin_section}
     return {
-        "": [home],
+        "": top,
         "Data": [datasets, annotate],
         "Training": [train, jobs],
         "Models": [models],
         "Serving": [detect],
         "Monitoring": [monitor],
+        **admin_section,
     }
 
 
@@ -45,7 +52,8 @@ def main() -> None:
     bootstrap()
     role = console_role()
     # End users get no page menu: Detect is theirs, the other addresses only say the page is for the team.
-    st.navigation(sections_for(role), position="hidden" if role == "user" else "sidebar").run()
+    admin = current_actor().role == Role.ADMIN  # a signed-in admin, or the open console's local admin
+    st.navigation(sections_for(role, admin=admin), position="hidden" if role == "user" else "sidebar").run()
 
 
 # Streamlit runs this file as __main__. The guard keeps it inert when a spawned worker process re-imports the

@@ -26,11 +26,15 @@ def record_event(*, session: Session, actor: Actor, action: Permission, target: 
     return from_row(AuditEvent, row)
 
 
-def list_events(*, session: Session, limit: int = 200, actor: str | None = None) -> list[AuditEvent]:
-    """The newest audit rows first, optionally only one user's."""
+def list_events(
+    *, session: Session, limit: int = 200, actor: str | None = None, refused_only: bool = False
+) -> list[AuditEvent]:
+    """The newest audit rows first, optionally only one user's, optionally only refusals."""
     query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
     if actor is not None:
         query = query.where(AuditRow.actor == actor)
+    if refused_only:
+        query = query.where(AuditRow.allowed.is_(False))
     return [from_row(AuditEvent, row) for row in session.scalars(query)]
 
 

@@ -11,7 +11,7 @@ from tests.e2e.conftest import Console, error_texts, start_console, stop_console
 from tests.utils.homes import build_demo_home
 
 pytestmark = pytest.mark.e2e
-PAGES = ["datasets", "annotate", "train", "jobs", "models", "detect", "monitor"]
+PAGES = ["datasets", "annotate", "train", "jobs", "models", "detect", "monitor", "admin"]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,7 @@ def test_direct_link_on_a_fresh_console_goes_through_home(console: Console, page
     nav.wait_for()
     text = nav.inner_text()
     assert "Training" in text and "Serving" in text, "the sections come from Home.py's st.navigation"
+    assert "Admin" in text, "the open console's visitor is a local admin"
     assert "overview" not in text, "no raw file names from the pages/ folder"
 
 

@@ -43,6 +43,7 @@ def test_viewer_signs_in_and_cannot_change_anything(secured: Console, page) -> N
     body = page.inner_text("body")
     assert "vic" in body and "viewer" in body
     assert "I am a" not in body and "Open console" not in body, "no role switch and no open-console notice"
+    assert "Admin" not in page.locator("[data-testid='stSidebarNav']").inner_text(), "the Admin page is for admins"
     # Try to change something: create a dataset from the Datasets page's import tab.
     page.locator("[data-testid='stSidebarNav']").get_by_text("Datasets").click()
     wait_idle(page)

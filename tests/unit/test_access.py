@@ -1,5 +1,6 @@
 """Who may do what, enforced in the backend: every changing function called with every role (the role matrix),
-each attempt in the audit trail; the users file, password hashes and the console's exposure rules."""
+each attempt in the audit trail; the admin-only reads (audit trail, users, settings); the users file, password
+hashes and the console's exposure rules."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import pytest
 from backend.annotation import edits as annotation_edits
 from backend.annotation import service as annotation_service
 from backend.annotation import tasks as annotation_tasks
+from backend.auth.admin import LoginKind, configured_users, console_settings
 from backend.auth.audit import recent_actions
 from backend.auth.users import AuthConfig, hash_password, load_auth_config, oidc_actor, parse_auth_config, verify_login
 from backend.core.access import AccessDeniedError, Actor, Permission, Role, require
-from backend.core.errors import BadInputError, cap_message
+from backend.core.errors import BadInputError, PlateOpsError, cap_message
 from backend.core.settings import Settings, init_workspace
 from backend.data import datasets as data_service
 from backend.data import tasks as data_tasks
@@ -29,6 +31,8 @@ from backend.training import service as training_service
 from ui.launch import check_exposure, split_options
 
 ALL = frozenset(Role)
+ADMINS = frozenset({Role.ADMIN})
+AUDITOR = Actor(name="auditor", role=Role.ADMIN)  # reads the trail in these tests (reading writes no row)
 STAFF = frozenset({Role.ADMIN, Role.SCIENTIST})
 REVIEWERS = frozenset({Role.ADMIN, Role.SCIENTIST, Role.REVIEWER})
 
@@ -97,9 +101,109 @@ def test_role_matrix(store: Settings, tmp_path: Path, name: str, call: CallFn, a
         assert outcome is not AccessDeniedError, f"{name} refused a {role}"
     else:
         assert outcome is AccessDeniedError, f"{name} let a {role} through ({outcome})"
-    last = recent_actions(limit=1)
+    last = recent_actions(actor=AUDITOR, limit=1)
     assert last, f"{name} left no audit row"
     assert (last[0].actor, last[0].role, last[0].allowed) == (actor.name, role, role in allowed)
+
+
+# What only admins may read. Reading changes nothing, so these check with `require` and write no audit row.
+ADMIN_READS: list[tuple[str, Callable[[Actor], Any], frozenset[Role]]] = [
+    ("recent_actions", lambda a: recent_actions(actor=a, limit=5), ADMINS),
+    ("configured_users", lambda a: configured_users(actor=a), ADMINS),
+    ("console_settings", lambda a: console_settings(actor=a, bind_address="127.0.0.1"), ADMINS),
+]
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize(("name", "read", "allowed"), ADMIN_READS, ids=[row[0] for row in ADMIN_READS])
+def test_admin_reads_role_matrix(
+    store: Settings, name: str, read: Callable[[Actor], Any], allowed: frozenset[Role], role: Role
+) -> None:
+    actor = Actor(name=f"{role}-user", role=role)
+    if role in allowed:
+        read(actor)
+    else:
+        with pytest.raises(AccessDeniedError, match="may not manage users"):
+            read(actor)
+    assert recent_actions(actor=AUDITOR) == [], f"reading {name} wrote an audit row"
+
+
+def test_audit_trail_filters_by_user_and_refusals(store: Settings) -> None:
+    viewer = Actor(name="vic", role=Role.VIEWER)
+    scientist = Actor(name="sam", role=Role.SCIENTIST)
+    for actor in (viewer, scientist):
+        with pytest.raises(AccessDeniedError):
+            registry_service.promote_run(999, actor=Actor(name=actor.name, role=Role.VIEWER))
+        # The viewer is refused; the scientist passes the check and stops at the made-up version id.
+        with pytest.raises(AccessDeniedError if actor is viewer else PlateOpsError):
+            training_service.start_training(999, actor=actor)
+    rows = recent_actions(actor=AUDITOR)
+    assert [(e.actor, e.action, e.allowed) for e in rows] == [
+        ("sam", "train", True),
+        ("sam", "promote", False),
+        ("vic", "train", False),
+        ("vic", "promote", False),
+    ], "newest first"
+    assert [(e.actor, e.allowed) for e in recent_actions(actor=AUDITOR, user="sam")] == [
+        ("sam", True),
+        ("sam", False),
+    ]
+    assert all(not e.allowed for e in recent_actions(actor=AUDITOR, refused_only=True))
+    assert len(recent_actions(actor=AUDITOR, refused_only=True)) == 3
+    assert [e.action for e in recent_actions(actor=AUDITOR, user="sam", refused_only=True)] == ["promote"]
+    assert len(recent_actions(actor=AUDITOR, limit=1)) == 1
+    with pytest.raises(BadInputError, match="between 1 and"):
+        recent_actions(actor=AUDITOR, limit=0)
+
+
+def test_configured_users_show_roles_and_login_kind_never_hashes(
+    store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.core.settings import get_settings
+
+    digest = hash_password("correct horse")
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        f'[plateops.users.zoe]\nrole = "admin"\npassword_hash = "{digest}"\n'
+        f'[plateops.users.ana]\nrole = "reviewer"\npassword_hash = "{digest}"\n'
+        '[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "cookie-s3cret"\n'
+        'client_secret = "client-s3cret"\n[plateops.oidc_roles]\n"Bo@Example.org" = "scientist"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PLATEOPS_SECRETS_FILE", str(secrets))
+    monkeypatch.setenv("PLATEOPS_DATABASE_URL", "postgresql://plate:db-s3cret@db.example.org/plateops")
+    get_settings.cache_clear()
+    directory = configured_users(actor=AUDITOR)
+    assert [(u.name, u.role, u.login) for u in directory.users] == [
+        ("ana", Role.REVIEWER, LoginKind.PASSWORD),
+        ("zoe", Role.ADMIN, LoginKind.PASSWORD),
+        ("bo@example.org", Role.SCIENTIST, LoginKind.OIDC),
+    ]
+    assert directory.oidc and not directory.open_console
+    settings_rows = console_settings(actor=AUDITOR, bind_address="0.0.0.0")
+    shown = repr(directory) + repr(settings_rows)
+    for secret in ("$argon2", "s3cret"):
+        assert secret not in shown, f"{secret} reached the admin view"
+    by_name = {row.name: row for row in settings_rows}
+    assert by_name["database_url"].value == "postgresql://plate:***@db.example.org/plateops"
+    assert by_name["login"].value.startswith("required: 2 password user(s), OIDC on")
+    assert by_name["open on the network"].value == "no: visitors sign in"
+    assert by_name["upload_max_mb"].env_var == "PLATEOPS_UPLOAD_MAX_MB"
+    assert {"home", "import_roots", "job_stall_timeout_s", "heartbeat_timeout_s"} <= set(by_name)
+
+
+def test_console_settings_say_when_the_console_is_open(store: Settings, tmp_path: Path, monkeypatch) -> None:
+    from backend.core.settings import get_settings
+
+    monkeypatch.setenv("PLATEOPS_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    get_settings.cache_clear()
+    assert configured_users(actor=AUDITOR).open_console
+    local = {row.name: row.value for row in console_settings(actor=AUDITOR, bind_address="127.0.0.1")}
+    assert local["login"].startswith("none: an open console")
+    assert local["open on the network"] == "no: local use only (this machine)"
+    wide = {row.name: row.value for row in console_settings(actor=AUDITOR, bind_address="0.0.0.0")}
+    assert wide["open on the network"].startswith("yes: anyone who reaches 0.0.0.0 acts as an admin")
+    assert wide["home"] == str(store.home.resolve())
 
 
 def test_refusal_changes_nothing_and_says_why(store: Settings) -> None:
@@ -108,7 +212,7 @@ def test_refusal_changes_nothing_and_says_why(store: Settings) -> None:
         training_service.start_training(1, actor=viewer)
     with pytest.raises(AccessDeniedError, match="No acting user"):
         require("admin", Permission.TRAIN)  # type: ignore[arg-type]
-    assert [(e.actor, e.action, e.allowed) for e in recent_actions()] == [("vic", "train", False)]
+    assert [(e.actor, e.action, e.allowed) for e in recent_actions(actor=AUDITOR)] == [("vic", "train", False)]
 
 
 def test_every_permission_has_a_role_and_admins_may_do_everything() -> None:
