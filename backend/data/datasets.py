@@ -554,21 +554,3 @@ def check_import_source(source: str, images_dir: str = "") -> tuple[Path, Path |
         if not images.is_dir():
             raise BadInputError(f"The images folder {images} does not exist on the server.")
     return path, images
-
-
-def version_image_sizes(version_id: int, *, limit: int = 3000) -> list[tuple[str, str, int, int]]:
-    """(file, split, width, height) of a version's images, read from file headers (an even sample past `limit`)."""
-    from backend.imaging.drawing import image_size
-
-    with session_scope() as session:
-        version = dataset_store.get_version(session=session, version_id=version_id)
-    images = read_yolo_dataset(Path(version.path)).images
-    step = max(1, -(-len(images) // limit))
-    sizes = []
-    for img in images[::step]:
-        try:
-            width, height = image_size(img.path)
-        except BadInputError:
-            continue  # unreadable images are reported by validation; the chart shows the rest
-        sizes.append((img.name, img.split, width, height))
-    return sizes
