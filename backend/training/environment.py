@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.settings import Settings, get_settings
+from backend.training.yolo import SAFE_LOAD_ENV, enable_safe_loading
 
 _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 # ultralytics callback modules that log to outside services; PlateOps tracks runs itself.
@@ -68,9 +69,12 @@ def init_ultralytics(settings: Settings | None = None) -> Path:
         os.environ["YOLO_CONFIG_DIR"] = str((Path(settings.cache_dir) / "ultralytics").resolve())
         own_dir = True
     os.environ["YOLO_AUTOINSTALL"] = "false"
+    os.environ[SAFE_LOAD_ENV] = "1"
 
     import ultralytics.utils as ul_utils
     import ultralytics.utils.checks as ul_checks
+
+    enable_safe_loading()
 
     ul_checks.AUTOINSTALL = False  # the env var is read at import; this covers an earlier import
     config_dir = Path(ul_utils.USER_CONFIG_DIR)

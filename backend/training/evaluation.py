@@ -22,6 +22,7 @@ from backend.core.progress import ProgressFn, null_progress
 from backend.training.environment import init_ultralytics, resolve_device
 from backend.training.metrics import summarize_det_metrics
 from backend.training.trainer import check_data_yaml
+from backend.training.yolo import ultralytics_yolo
 
 LATENCY_IMAGES = 5
 
@@ -125,8 +126,7 @@ def evaluate(
     device = resolve_device(device)
     started = time.monotonic()
     progress(0.02, f"Loading {weights.name}")
-
-    from ultralytics import YOLO
+    YOLO = ultralytics_yolo()  # noqa: N806 - the class, under ultralytics' own name
 
     try:
         model = YOLO(str(weights), task="detect")

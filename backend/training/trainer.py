@@ -45,6 +45,7 @@ from backend.training.errors import (
 from backend.training.metrics import PR_POINTS, EpochMetrics, summarize_det_metrics
 from backend.training.monitor import Monitor, stop_on_signals
 from backend.training.tracking import ClearMLRun, TrackingInfo
+from backend.training.yolo import ultralytics_yolo
 
 # Errors, epoch records and the metrics summary live in errors.py / metrics.py; named here too for callers of `train`.
 __all__ = [
@@ -183,11 +184,13 @@ def resolve_model(model: str) -> str:
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
     """The metadata of an ultralytics checkpoint (epoch, optimizer present, train args)."""
-    import torch
+    import pickle
 
-    try:
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+    from ultralytics.nn.tasks import torch_safe_load
+
+    try:  # restricted (weights_only) loading: a checkpoint is data, never code
+        ckpt, _ = torch_safe_load(str(path), safe_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as exc:
         raise BadInputError(f"Checkpoint {path} cannot be read ({exc}); start a new run.") from exc
     if not isinstance(ckpt, dict):
         raise BadInputError(f"Checkpoint {path} is not an ultralytics training checkpoint.")
@@ -410,8 +413,7 @@ def train(
     progress(0.0, "Preparing data and model")
     run = _Run(cfg, data_yaml, out_dir, run_name, list(tags), dataset_version, device)
     model_source = run.resume_point() if cfg.resume else resolve_model(cfg.model)
-
-    from ultralytics import YOLO
+    YOLO = ultralytics_yolo()  # noqa: N806 - the class, under ultralytics' own name
 
     stop = threading.Event()
     tracker = ClearMLRun(
