@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from backend.core.settings import Settings
+from backend.core.settings import Settings, get_settings
 from backend.monitoring.traffic import generate_traffic
 from backend.store import predictions as prediction_store
 from backend.store.engine import session_scope
@@ -92,3 +92,26 @@ def test_feedback_menus_start_empty_and_every_action_is_confirmed_lastingly(serv
     assert any(thanks.search(str(s.value)) for s in at.success)
     with session_scope() as session:
         assert prediction_store.count_predictions(session=session) >= 1
+
+
+@pytest.mark.usefixtures("served")
+def test_a_photo_over_the_upload_limit_is_refused_in_plain_words_and_the_next_one_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # AppTest hands the bytes to the page as a client that skips the browser's size check would: the server decides.
+    monkeypatch.setenv("PLATEOPS_UPLOAD_MAX_MB", "1")
+    get_settings.cache_clear()
+    lunch = jpeg_bytes(document_scan((160, 120)))
+    at = open_page(role="user")
+    upload(at, "big.jpg", lunch + bytes(3 * 512 * 1024 - len(lunch)))  # a readable JPEG, padded to 1.5 MB
+    refusals = [str(e.value).replace("\\", "") for e in at.main.error]
+    assert len(refusals) == 1 and "big.jpg is too large: the file is 1.5 MB; the limit is 1 MB." in refusals[0]
+    assert "Resize or compress it and try again." in refusals[0]
+    assert not at.main.subheader, "no answer is shown for a refused photo"
+    with session_scope() as session:
+        assert prediction_store.count_predictions(session=session) == 0
+    upload(at, "lunch.jpg", lunch)
+    assert not at.main.error, [str(e.value) for e in at.main.error]
+    assert [str(h.value) for h in at.main.subheader] == ["lunch.jpg"], "the next photo gets its answer"
+    with session_scope() as session:
+        assert prediction_store.count_predictions(session=session) == 1
