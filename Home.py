@@ -35,7 +35,20 @@ def sections_for(role: str, *, admin: bool = False) -> dict[str, list[st.Page]]:
     top = [home] if admin else [home, admin_page]  # hidden: no empty "Admin" heading in the menu
     admin_section = {"Admin": [admin_page]} if admin else {}
     if role == "reviewer":
-        return {"": top, "Monitoring": [monitor], "Data": [annotate, datasets], "Serving": [detect], **admin_section}
+        # Training pages stay off the reviewer's menu but keep their addresses, so links to them (Home's "All
+        # jobs", Monitor's "Go to Train") open; what a reviewer may not do there the backend refuses.
+        off_menu = [
+            st.Page("pages/train.py", title="Train", icon="🏋️", visibility="hidden"),
+            st.Page("pages/jobs.py", title="Jobs", icon="📋", visibility="hidden"),
+            st.Page("pages/models.py", title="Models", icon="🏆", visibility="hidden"),
+        ]
+        return {
+            "": [*top, *off_menu],
+            "Monitoring": [monitor],
+            "Data": [annotate, datasets],
+            "Serving": [detect],
+            **admin_section,
+        }
     return {
         "": top,
         "Data": [datasets, annotate],

@@ -75,3 +75,10 @@ def test_cancel_button_on_jobs_page(workspace: Settings, monkeypatch: pytest.Mon
 def test_end_user_sees_only_detect(workspace: Settings) -> None:
     at = open_page(role="user")
     assert "Detect" in at.title[0].value
+
+
+@pytest.mark.parametrize(("page", "title"), [(None, "PlateOps"), ("pages/monitor.py", "Monitor")])
+def test_reviewer_pages_linking_to_training_pages_open(workspace: Settings, page: str | None, title: str) -> None:
+    """Home links "All jobs" and Monitor links "Go to Train": pages off the reviewer's menu, which must still open."""
+    at = open_page(page, role="reviewer")  # asserts no exception (a link to an unknown page raises one)
+    assert title in at.title[0].value
