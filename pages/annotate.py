@@ -12,6 +12,7 @@ from ui.annotate.picker import VERSION_KEY, reasons_ui, selection_ui, version_ui
 from ui.annotate.tools import batch_ui, history_ui, prelabels_ui
 from ui.widgets.calls import call
 from ui.widgets.shell import ROLES, current_role
+from ui.widgets.text import plain
 
 st.title("Annotate")
 st.caption(
@@ -56,7 +57,7 @@ with class_col:
         help="Draw a box on the picture and it gets this class. Change a box's class in the table below.",
     )
 st.markdown(
-    f"<span style='color:{color_for(new_class)}'>■</span> Drag on the picture to draw a **{new_class}** box. "
+    f"<span style='color:{color_for(new_class)}'>■</span> Drag on the picture to draw a **{plain(new_class)}** box. "
     "Turn on the canvas's edit toggle (pencil) to move, resize or delete boxes · Alt+← / Alt+→ previous / next · "
     "Ctrl+Enter saves.",
     unsafe_allow_html=True,

@@ -21,6 +21,7 @@ from ui.detect.enduser import certainty_ui, model_intro_ui
 from ui.detect.recipes import recipes_ui
 from ui.widgets.calls import friendly_errors
 from ui.widgets.shell import current_role
+from ui.widgets.text import plain
 
 st.title("📷 Detect")
 st.caption(
@@ -31,7 +32,7 @@ st.caption(
 try:
     model = serving_model()
 except PlateOpsError as exc:
-    st.error(f"The detector is unavailable right now: {exc}", icon="⛔")
+    st.error(f"The detector is unavailable right now: {plain(exc)}", icon="⛔")
     st.stop()
 if model is None:
     no_model_ui(current_role())

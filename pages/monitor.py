@@ -12,6 +12,7 @@ from ui.monitor.actions import monitor_jobs_ui, report_action_ui, traffic_ui
 from ui.monitor.drilldown import gallery_ui, segment_ui
 from ui.monitor.history import class_share_ui, error_rate_ui, history_ui
 from ui.monitor.report import alarm_ui, badges_ui, details_ui, embedded_report_ui
+from ui.widgets.text import plain
 
 st.title("📈 Monitor")
 st.caption(
@@ -26,7 +27,7 @@ def _serving_model() -> ServingModel | None:
     try:
         return serving_model()
     except PlateOpsError as exc:
-        st.error(f"The serving model is unavailable: {exc}", icon="⛔")
+        st.error(f"The serving model is unavailable: {plain(exc)}", icon="⛔")
         return None
 
 
@@ -35,11 +36,11 @@ if model is None:
     st.info("No model serves yet, so there is nothing to monitor. Train one first.", icon="ℹ️")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
 else:
-    st.caption(f"Monitoring {model.label}.")
+    st.caption(f"Monitoring {plain(model.label)}.")
     try:
         maybe_start_auto_report()
     except PlateOpsError as exc:
-        st.warning(f"The automatic report could not start: {exc}")
+        st.warning(f"The automatic report could not start: {plain(exc)}")
 
 report = latest_report()
 actions, jobs = st.columns([1, 1])

@@ -25,6 +25,7 @@ from ui.annotate.canvas import (
     to_drawing,
 )
 from ui.widgets.shell import current_actor
+from ui.widgets.text import plain
 
 EDITS_KEY = "annot_edits"  # {"<version>:<file>": [[class, [x1, y1, x2, y2]], ...]}
 GEN_KEY = "annot_gen"  # bumped to remount the canvas after the table changed the boxes
@@ -81,7 +82,7 @@ def canvas_ui(image: EditorImage, names: list[str], new_class: str) -> list[tupl
     try:
         sdc = canvas_module()
     except CanvasUnavailableError as exc:
-        st.error(f"The box editor cannot start: {exc}")
+        st.error(f"The box editor cannot start: {plain(exc)}")
         return boxes
     scale = fit_scale(image.width, image.height)
     gen = st.session_state.get(GEN_KEY, {}).get(_edit_key(image), 0)
@@ -173,7 +174,7 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
         st.rerun()
     refused = st.session_state.get(REFUSED_KEY)
     if refused and refused[0] == _edit_key(image):
-        st.error(refused[1] + " Your edits are still on screen.", icon="🚫")
+        st.error(plain(refused[1]) + " Your edits are still on screen.", icon="🚫")
     if not save:
         return None
     try:
@@ -182,10 +183,10 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
         )
     except EditConflictError as exc:
         st.session_state[REFUSED_KEY] = (_edit_key(image), str(exc))
-        st.error(str(exc) + " Your edits are still on screen.", icon="🚫")
+        st.error(plain(exc) + " Your edits are still on screen.", icon="🚫")
         return None
     except PlateOpsError as exc:
-        st.error(f"Not saved: {exc}")
+        st.error(f"Not saved: {plain(exc)}")
         return None
     st.session_state.get(EDITS_KEY, {}).pop(_edit_key(image), None)
     st.session_state.pop(REFUSED_KEY, None)

@@ -150,4 +150,4 @@ def reasons_ui(selection: Selection, *, by: str) -> None:
                 and call(flag_for_review, selection.version.id, file, reason, actor=current_actor(), action="Flagging")
                 is not None
             ):
-                st.toast(f"{file} is on the review queue.")
+                st.toast(f"{plain(file)} is on the review queue.")

@@ -57,7 +57,7 @@ def prelabels_ui(image: EditorImage) -> None:
         pre
         for n, pre in enumerate(found)
         if st.checkbox(
-            f"{pre.class_name} {pre.confidence:.0%} at ({pre.box[0]:.0f}, {pre.box[1]:.0f})",
+            f"{plain(pre.class_name)} {pre.confidence:.0%} at ({pre.box[0]:.0f}, {pre.box[1]:.0f})",
             value=pre.confidence >= 0.5,
             key=f"annot-pre-{key}-{n}",
         )
@@ -81,7 +81,7 @@ def batch_ui(version: DatasetVersion) -> None:
         model_id = st.selectbox(
             "Model to predict with",
             [None, *models],
-            format_func=lambda i: "The model that serves now" if i is None else plain(models[i]),
+            format_func=lambda i: "The model that serves now" if i is None else models[i],
             key="annot_scan_model",
             help="Only registered models are offered; their files are checked against the hash recorded when they "
             "were registered.",

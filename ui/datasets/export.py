@@ -10,6 +10,7 @@ from backend.data.datasets import export_to_workspace
 from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
+from ui.widgets.text import plain
 
 FORMATS = {
     "coco": "COCO (json + images)",
@@ -35,7 +36,7 @@ def export_ui(version: DatasetVersion, dataset: str = "") -> None:
                 result = call(export_to_workspace, version.id, fmt, actor=current_actor(), action="Exporting")
             if result is not None:
                 made[(version.id, fmt)] = str(result.path)
-                st.success(result.summary_line())
+                st.success(plain(result.summary_line()))
         path = made.get((version.id, fmt))
         if path and Path(path).is_file():
             with Path(path).open("rb") as handle:

@@ -179,12 +179,12 @@ def thumbnail_ui(version: DatasetVersion, img: IndexedImage) -> None:
     with st.container(border=True):
         rendered = render_image(version, img, THUMB_SIDE)
         if isinstance(rendered, str):
-            st.warning(rendered, icon="🙈")
+            st.warning(plain(rendered), icon="🙈")
         else:
             st.image(rendered[0], width="stretch")
         st.markdown(f"**{plain(img.file)}**")
         issues = _issue_summary(img)
-        st.caption(f"{img.split} · {plural(len(img.boxes), 'box')}{issues}")
+        st.caption(f"{plain(img.split)} · {plural(len(img.boxes), 'box')}{issues}")
         st.button(
             "Open", key=f"ds_open_{img.split}_{img.file}", on_click=_open_image, args=(img.file,), width="stretch"
         )
@@ -201,18 +201,18 @@ def detail_ui(version: DatasetVersion, img: IndexedImage) -> None:
     """A larger picture with its boxes, the box table in pixels and the image's issues."""
     with st.container(border=True):
         head, close = st.columns([6, 1], vertical_alignment="center")
-        head.subheader(f"🔍 {img.file}")
+        head.subheader(f"🔍 {plain(img.file)}")
         close.button("Close", key="ds_close", on_click=_close_image, icon="❌", width="stretch")
         picture, side = st.columns([1, 1])
         rendered = render_image(version, img, DETAIL_SIDE)
         with picture:
             if isinstance(rendered, str):
-                st.warning(rendered, icon="🙈")
+                st.warning(plain(rendered), icon="🙈")
             else:
                 st.image(rendered[0], width="stretch")
         with side:
             size = f" · {rendered[1]} × {rendered[2]} px" if not isinstance(rendered, str) else ""
-            st.caption(f"Split: {img.split}{size}")
+            st.caption(f"Split: {plain(img.split)}{size}")
             st.markdown(f"**Boxes ({len(img.boxes)})**")
             if img.boxes and not isinstance(rendered, str):
                 rows = [

@@ -72,7 +72,7 @@ def version_header(version: DatasetVersion, parent: DatasetVersion | None) -> No
         parent_text = parent.label if parent else "none (imported)"
         content = f"`{version.content_hash[:12]}`" if version.content_hash else "not frozen"
         st.caption(
-            f"By {version.author or 'unknown'} · created {ago(version.created_at)} "
+            f"By {plain(version.author) or 'unknown'} · created {ago(version.created_at)} "
             f"({version.created_at:%Y-%m-%d %H:%M} UTC) · parent: {parent_text} · DVC content hash: {content}"
         )
 
@@ -91,7 +91,7 @@ def load_index(version: DatasetVersion) -> IndexState | None:
         return state
     if state is None or state.status == IndexStatus.FAILED or state.job_id is None:
         if state is not None and state.status == IndexStatus.FAILED:
-            st.warning(f"The last index build failed: {state.message[:300]}", icon="⚠️")
+            st.warning(f"The last index build failed: {plain(state.message, 300)}", icon="⚠️")
         job_id = call(start_index_version, version.id, action="Starting the index build")
     else:
         job_id = state.job_id
@@ -140,9 +140,9 @@ def _version_ready(version_id: int, key: str) -> None:
         return
     name, version = found
     images = count_text(version.counts.images)
-    st.success(f"Done: **{name} {version.label}** is ready with {images} images.", icon="✅")
+    st.success(f"Done: **{plain(name)} {version.label}** is ready with {images} images.", icon="✅")
     st.button(
-        f"Show {name} {version.label}",
+        f"Show {plain(name)} {version.label}",
         key=f"{key}-show-{version_id}",
         on_click=_select_version,
         args=(name, version_id),

@@ -17,7 +17,7 @@ from backend.serving.inference import Detector
 from backend.serving.service import DetectOutcome, ServingModel, detect_image, load_detector
 from ui.detect.feedback import feedback_ui
 from ui.widgets.calls import call
-from ui.widgets.text import plural
+from ui.widgets.text import plain, plain_badge, plural
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
 _CACHE_KEY = "detect_outcomes"
@@ -73,11 +73,11 @@ def no_model_ui(role: str) -> None:
 def model_badge_ui(model: ServingModel) -> None:
     """Say which model answers (and why, when the production model was refused)."""
     if model.warning:
-        st.warning(model.warning, icon="⚠️")
+        st.warning(plain(model.warning), icon="⚠️")
     if model.production:
-        st.badge(f"Answering: {model.label}", icon="✅", color="green")
+        st.badge(f"Answering: {plain_badge(model.label)}", icon="✅", color="green")
     else:
-        st.badge(f"Answering: {model.label}", icon="🧪", color="orange")
+        st.badge(f"Answering: {plain_badge(model.label)}", icon="🧪", color="orange")
         st.caption("No model has been promoted to production yet, so the newest trained run answers.")
 
 
@@ -117,7 +117,7 @@ def class_thresholds_ui(model: ServingModel) -> dict[str, float]:
     """A toggle for the model's per-class thresholds (on by default when it has them); returns those in use."""
     if not model.class_thresholds:
         return {}
-    listed = ", ".join(f"{name} {value:.2f}" for name, value in sorted(model.class_thresholds.items()))
+    listed = ", ".join(f"{plain(name)} {value:.2f}" for name, value in sorted(model.class_thresholds.items()))
     use = st.toggle(
         "Per-class thresholds",
         value=True,
@@ -196,7 +196,7 @@ def _detect_one(
     iou: float,
     class_thresholds: dict[str, float] | None = None,
 ) -> Answer:
-    with st.spinner(f"Looking for food in {picture.name}…"):
+    with st.spinner(f"Looking for food in {plain(picture.name)}…"):
         try:
             outcome = detect_image(
                 picture.data,
@@ -221,10 +221,10 @@ def answer_ui(
     from ui.detect.enduser import items_ui, unusual_notice_ui
 
     if answer.outcome is None:
-        st.error(f"**{answer.picture_name}** could not be used. {answer.error}", icon="🖼️")
+        st.error(f"**{plain(answer.picture_name)}** could not be used. {plain(answer.error)}", icon="🖼️")
         return
     outcome = answer.outcome
-    st.subheader(outcome.image_name, divider="gray")
+    st.subheader(plain(outcome.image_name), divider="gray")
     left, right = st.columns(2)
     left.image(outcome.original, caption="Your photo", width="stretch")
     found = len(outcome.detections)
@@ -236,8 +236,8 @@ def answer_ui(
         feedback_ui(outcome, class_names=class_names)
         return
     st.caption(
-        f"⏱️ Detection took **{outcome.latency_ms:.0f} ms** · answered by {outcome.model_label}"
-        + (f" · {'; '.join(outcome.notes)}" if outcome.notes else "")
+        f"⏱️ Detection took **{outcome.latency_ms:.0f} ms** · answered by {plain(outcome.model_label)}"
+        + (f" · {plain('; '.join(outcome.notes))}" if outcome.notes else "")
     )
     if outcome.detections:
         st.dataframe(

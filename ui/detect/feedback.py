@@ -28,7 +28,8 @@ def _send(key: str, prediction_id: int, kind: str, photo: str = "", **fields: ob
     saved = call(record_feedback, prediction_id, kind, actor=current_actor(), action="Sending feedback", **fields)
     if saved is not None:
         _given()[key] = kind
-        thanks = _THANKS.get(kind, "Thanks! Your feedback was saved.").format_map(fields)
+        shown = {name: plain(value) for name, value in fields.items()}  # class names come from the dataset
+        thanks = _THANKS.get(kind, "Thanks! Your feedback was saved.").format_map(shown)
         st.session_state.setdefault(_THANKS_KEY, {}).setdefault(photo or prediction_id, []).append(thanks)
         st.toast("Thanks! Your feedback helps the detector improve.", icon="👍")
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from backend.serving.recipes import DIET_TAGS, RecipeMatch, empty_state_message, load_recipes, rank_recipes
 from ui.widgets.calls import call
+from ui.widgets.text import plain
 
 RECIPES_SHOWN = 6
 RECIPE_COLUMNS = 3
@@ -33,7 +34,7 @@ def recipes_ui(detected: dict[str, float]) -> None:
     """Recipe cards for what was found, with filters and the empty state."""
     st.header("What can I cook?", divider="orange")
     if detected:
-        st.caption("Based on: " + ", ".join(f"{name} ({conf:.0%})" for name, conf in detected.items()))
+        st.caption("Based on: " + ", ".join(f"{plain(name)} ({conf:.0%})" for name, conf in detected.items()))
     tags, max_minutes = recipe_filters_ui()
     matches = call(
         rank_recipes,
@@ -47,7 +48,7 @@ def recipes_ui(detected: dict[str, float]) -> None:
         return
     if not matches:
         message = call(empty_state_message, detected, tags, max_minutes, action="Finding recipes")
-        st.info(message or "No recipe matches these items yet.", icon="🍽️")
+        st.info(plain(message) or "No recipe matches these items yet.", icon="🍽️")
         return
     columns = st.columns(RECIPE_COLUMNS)
     for index, match in enumerate(matches):

@@ -34,7 +34,7 @@ def status_tiles_ui() -> None:
         running,
         help=f"{plural(queued, 'job')} waiting for a free slot." if queued else "No job is waiting for a slot.",
     )
-    c3.metric("Production model", ov.production_model.name if ov.production_model else "none")
+    c3.metric("Production model", plain(ov.production_model.name) if ov.production_model else "none")
     drift = ov.latest_drift
     c4.metric(
         "Drift",
@@ -74,10 +74,10 @@ def models_ui(ov: Overview) -> None:
         m = ov.production_model
         map50 = m.scores.map50
         score = f" · mAP50 {map50:.2f}" if map50 is not None else ""
-        st.success(f"**{m.name}** serves the Detect page{score} (promoted {ago(m.promoted_at)}).")
-        st.page_link("pages/detect.py", label=f"Try {m.name} on Detect", icon="📷")
+        st.success(f"**{plain(m.name)}** serves the Detect page{score} (promoted {ago(m.promoted_at)}).")
+        st.page_link("pages/detect.py", label=f"Try {plain(m.name)} on Detect", icon="📷")
     elif ov.latest_run:
-        st.info(f"No model promoted yet; the Detect page uses the newest run, **{ov.latest_run.name}**.")
+        st.info(f"No model promoted yet; the Detect page uses the newest run, **{plain(ov.latest_run.name)}**.")
         st.page_link("pages/detect.py", label="Try it on Detect", icon="📷")
         st.page_link("pages/models.py", label="Compare on Models", icon="🏆")
     else:

@@ -12,6 +12,7 @@ from backend.imaging.drawing import draw_detections
 from backend.registry.compare import Comparison, Disagreement, ModelEntry, compare_runs, prediction_disagreements
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart, table_height
+from ui.widgets.text import plain
 
 CURVE_METRICS = ("map50", "map50_95", "box_loss", "cls_loss", "precision", "recall")
 
@@ -133,8 +134,8 @@ def _version_diff_ui(comparison: Comparison) -> None:
     if diff is None:
         return
     st.markdown(
-        f"**Dataset versions differ** ({diff.old} → {diff.new}): {diff.images_changed} of {diff.images_compared} "
-        "images have different boxes."
+        f"**Dataset versions differ** ({plain(diff.old)} → {plain(diff.new)}): {diff.images_changed} of "
+        f"{diff.images_compared} images have different boxes."
     )
     rows = diff.rows()
     if rows:
@@ -157,9 +158,10 @@ def _disagreements_ui(run_ids: list[int]) -> None:
         truth = [_Box(name, 1.0, box) for name, box in item.truth]
         pictures = [(draw_detections(image, truth), "ground truth")]
         pictures += [
-            (draw_detections(image, dets), f"{run} ({len(dets)} boxes)") for run, dets in item.predictions.items()
+            (draw_detections(image, dets), f"{plain(run)} ({len(dets)} boxes)")
+            for run, dets in item.predictions.items()
         ]
-        st.caption(f"{item.image.name}: disagreement {item.score:.2f}")
+        st.caption(f"{plain(item.image.name)}: disagreement {item.score:.2f}")
         columns = st.columns(len(pictures))
         for column, (picture, caption) in zip(columns, pictures, strict=True):
             column.image(picture, caption=caption, width="stretch")

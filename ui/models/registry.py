@@ -19,7 +19,7 @@ from backend.registry.service import (
 )
 from ui.widgets.calls import call
 from ui.widgets.charts import table_height
-from ui.widgets.text import ago
+from ui.widgets.text import ago, plain
 
 _RESULT_KEY = "models_gate_result"
 _NOTICE_KEY = "models_notice"
@@ -33,28 +33,30 @@ def production_ui(actor: Actor) -> None:
         return
     onnx = "ONNX export served (onnxruntime, CPU)" if production.onnx_path else "served from its .pt (no ONNX yet)"
     st.success(
-        f"**In production: {production.name}** (#{production.id}), promoted {ago(production.promoted_at)}; {onnx}.",
+        f"**In production: {plain(production.name)}** (#{production.id}), "
+        f"promoted {ago(production.promoted_at)}; {onnx}.",
         icon="✅",
     )
-    st.page_link("pages/detect.py", label=f"Try {production.name} on Detect", icon="📷")
+    st.page_link("pages/detect.py", label=f"Try {plain(production.name)} on Detect", icon="📷")
     if production.class_thresholds:
         st.caption(
             "Per-class confidence thresholds (F1-optimal, the Detect page's defaults): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(production.class_thresholds.items()))
+            + ", ".join(f"{plain(k)} {v:.2f}" for k, v in sorted(production.class_thresholds.items()))
         )
     left, right = st.columns(2)
     if not production.onnx_path and left.button("Export to ONNX", key="models_export", icon="⚡"):
         with st.spinner("Exporting to ONNX…"):
             if call(export_model, production.id, actor=actor, action="Exporting") is not None:
-                st.session_state[_NOTICE_KEY] = f"{production.name} exported to ONNX; the Detect page now uses it."
+                notice = f"{plain(production.name)} exported to ONNX; the Detect page now uses it."
+                st.session_state[_NOTICE_KEY] = notice
                 st.rerun()
     target = rollback_target()
     if target is not None and right.button(
-        f"Roll back to {target.name} (#{target.id})", key="models_rollback", icon="↩️", type="secondary"
+        f"Roll back to {plain(target.name)} (#{target.id})", key="models_rollback", icon="↩️", type="secondary"
     ):
         restored = call(rollback, actor=actor, action="Rolling back")
         if restored is not None:
-            st.session_state[_NOTICE_KEY] = f"Rolled back: {restored.name} is in production again."
+            st.session_state[_NOTICE_KEY] = f"Rolled back: {plain(restored.name)} is in production again."
             st.session_state.pop(_RESULT_KEY, None)
             st.rerun()
 
@@ -100,7 +102,7 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         if figures is not None:
             st.session_state[_RESULT_KEY] = figures
             if figures.promoted:
-                st.session_state[_NOTICE_KEY] = f"Promoted {choices[int(run_id)].split(' (')[0]} to production."
+                st.session_state[_NOTICE_KEY] = f"Promoted {plain(choices[int(run_id)].split(' (')[0])} to production."
             st.rerun()
     figures = st.session_state.get(_RESULT_KEY)
     if isinstance(figures, GateFigures):
@@ -110,12 +112,12 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
 def gate_result_ui(figures: GateFigures) -> None:
     """The gate's verdict, reasons and per-class figures."""
     if figures.promoted and figures.overridden:
-        st.warning("Promoted with an override: " + "; ".join(figures.reasons), icon="⚖️")
+        st.warning("Promoted with an override: " + plain("; ".join(figures.reasons)), icon="⚖️")
     elif figures.promoted:
         st.success("The gate passed and the model is in production.", icon="✅")
     else:
-        st.error("Blocked: " + "; ".join(figures.reasons) + ". Write a reason to override.", icon="🚫")
-    st.caption(f"Evaluated on {figures.dataset}.")
+        st.error("Blocked: " + plain("; ".join(figures.reasons)) + ". Write a reason to override.", icon="🚫")
+    st.caption(f"Evaluated on {plain(figures.dataset)}.")
     rows = [
         {
             "class": c.name,

@@ -10,7 +10,7 @@ from backend.monitoring.tables import NUMERIC_COLUMNS
 from backend.monitoring.views import Segment, drifted_features, segment_images, send_to_review, suggest_segment
 from backend.store.records import DriftReport
 from ui.widgets.calls import call
-from ui.widgets.text import plural
+from ui.widgets.text import plain, plural
 
 GALLERY_COLUMNS = 6
 
@@ -58,7 +58,7 @@ def gallery_ui(report: DriftReport, segment: Segment) -> None:
     """The window's pictures in the segment, with a checkbox each and a button that sends them to review."""
     images = call(segment_images, report, segment, action="Finding the pictures") or []
     shown = plural(len(images), "picture")
-    st.caption(f"{shown} of the report's window where {segment.describe()} (most extreme first).")
+    st.caption(f"{shown} of the report's window where {plain(segment.describe())} (most extreme first).")
     if not images:
         return
     chosen: list[int] = []
@@ -70,7 +70,7 @@ def gallery_ui(report: DriftReport, segment: Segment) -> None:
                 st.image(path, width="stretch")
             else:
                 st.caption("(picture not kept)")
-            label = f"{image.image_name[:24]} · {image.value}"
+            label = f"{plain(image.image_name, 24)} · {image.value}"
             if st.checkbox(label, value=True, key=f"drill-pick-{report.id}-{image.prediction_id}"):
                 chosen.append(image.prediction_id)
     reason = f"Drift report {report.id}: {segment.describe()}"

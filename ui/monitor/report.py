@@ -8,7 +8,7 @@ import streamlit as st
 
 from backend.monitoring.views import feature_table
 from backend.store.records import DriftReport
-from ui.widgets.text import ago
+from ui.widgets.text import ago, plain
 
 REPORT_HEIGHT = 900
 
@@ -58,7 +58,7 @@ def details_ui(report: DriftReport) -> None:
             failed = [t for t in tests if t.get("status") != "SUCCESS"]
             st.caption(f"Evidently tests: {len(tests) - len(failed)} passed, {len(failed)} failed.")
             for t in failed:
-                st.markdown(f":red-badge[FAIL] {t.get('name')}: {t.get('description')}")
+                st.markdown(f":red-badge[FAIL] {plain(t.get('name'))}: {plain(t.get('description'))}")
 
 
 def embedded_report_ui(report: DriftReport) -> None:

@@ -121,7 +121,7 @@ def live_run(job_id: int) -> None:
             done = len(epochs)
             current = min(done + 1, total) if total else done + 1
             st.markdown(f"**Epoch {current} of {total or '?'}** · {done} finished")
-            st.progress(min(max(job.progress or 0.0, 0.0), 1.0), text=job.message or "Starting…")
+            st.progress(min(max(job.progress or 0.0, 0.0), 1.0), text=plain(job.message) or "Starting…")
             if job.started_at:
                 st.caption(f"Running for {duration(job.elapsed_s(utcnow()))}")
         if epochs:
@@ -186,9 +186,9 @@ def failure_ui(job: Job, run: Run | None) -> None:
     """A failed or cancelled run: its plain error, what to do about it, and Resume when last.pt exists."""
     error = job.error or ("Cancelled." if job.status == "cancelled" else "The job failed without a message.")
     if job.status == "cancelled":
-        st.warning(error, icon="✖️")
+        st.warning(plain(error), icon="✖️")
     else:
-        st.error(error, icon="⛔")
+        st.error(plain(error), icon="⛔")
     kind = ADVICE.get(job.failure_code or "") if job.status == JobStatus.FAILED else None
     if kind == "memory":
         st.info(
@@ -226,7 +226,7 @@ def finished_ui(job: Job, run: Run | None) -> None:
         when = f"Ended {ago(job.finished_at)}"
         if job.started_at:
             when += f" after {duration(job.elapsed_s(utcnow()))}"
-        st.caption(when + (f" · run **{run.name}**" if run else ""))
+        st.caption(when + (f" · run **{plain(run.name)}**" if run else ""))
         if job.status == "succeeded" and run is not None:
             results_ui(run)
         else:
@@ -295,11 +295,11 @@ def tracking_ui(run: Run) -> None:
             "evaluation and the weights. Import it into a ClearML server to compare it with other runs there."
         )
         if session is not None:
-            st.markdown(f"Session file: `{session.zip_path or session.folder}`")
+            st.markdown(f"Session file: {plain(session.zip_path or session.folder)}")
             st.code(import_command(session), language="bash")
             st.caption("Run this where `clearml-init` has set up the server's address and credentials.")
         else:
-            st.caption(f"The session ({tracking.session_zip or 'no file'}) is no longer in the workspace.")
+            st.caption(f"The session ({plain(tracking.session_zip or 'no file')}) is no longer in the workspace.")
     elif mode == "online":
         url = tracking.web_url
         st.markdown(f"Logged to the ClearML server as task `{tracking.task_id or '?'}`.")
@@ -308,4 +308,4 @@ def tracking_ui(run: Run) -> None:
     else:
         st.caption("Tracking was off for this run.")
     if tracking.note:
-        st.caption(tracking.note)
+        st.caption(plain(tracking.note))

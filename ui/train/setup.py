@@ -19,7 +19,7 @@ from backend.training.service import (
 )
 from ui.widgets.calls import call
 from ui.widgets.quality import status_badge
-from ui.widgets.text import count_text, duration, plural
+from ui.widgets.text import count_text, duration, plain, plural
 
 CUSTOM = "custom"
 OTHER_MODEL = "other"
@@ -187,7 +187,7 @@ def settings_ui(params: Params) -> tuple[str | None, dict[str, Any], TrainConfig
     try:
         cfg = build_config(chosen, overrides)
     except PlateOpsError as exc:
-        st.error(f"These settings cannot be used: {exc}", icon="⛔")
+        st.error(f"These settings cannot be used: {plain(exc)}", icon="⛔")
         return chosen, overrides, None
     st.caption(
         f"Model `{cfg.model}` ({_model_help(cfg.model)}) · {cfg.epochs} epochs · {cfg.imgsz} px · "

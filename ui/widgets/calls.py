@@ -9,6 +9,7 @@ from typing import TypeVar
 import streamlit as st
 
 from backend.core.errors import PlateOpsError
+from ui.widgets.text import plain
 
 T = TypeVar("T")
 
@@ -19,7 +20,7 @@ def friendly_errors(action: str = "That") -> Iterator[None]:
     try:
         yield
     except PlateOpsError as exc:
-        st.error(f"{action} did not work: {exc}")
+        st.error(f"{action} did not work: {plain(exc)}")
 
 
 def call(fn: Callable[..., T], *args: object, action: str = "That", **kwargs: object) -> T | None:
@@ -27,5 +28,5 @@ def call(fn: Callable[..., T], *args: object, action: str = "That", **kwargs: ob
     try:
         return fn(*args, **kwargs)
     except PlateOpsError as exc:
-        st.error(f"{action} did not work: {exc}")
+        st.error(f"{action} did not work: {plain(exc)}")
         return None

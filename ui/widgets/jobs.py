@@ -10,7 +10,7 @@ from backend.runtime.views import get_job, keep_runner_healthy, list_jobs
 from backend.store.records import Job
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
-from ui.widgets.text import ago, duration
+from ui.widgets.text import ago, duration, plain
 
 STATUS_ICONS = {
     "queued": ":gray[⏱️]",
@@ -28,7 +28,7 @@ def render_job(job: Job, *, key: str, show_log: bool = True) -> None:
     icon = STATUS_ICONS.get(job.status, "•")
     with st.container(border=True):
         head, side = st.columns([4, 1])
-        head.markdown(f"{icon} **{job.title or job.kind}** · job {job.id} · {job.status}")
+        head.markdown(f"{icon} **{plain(job.title or job.kind)}** · job {job.id} · {job.status}")
         if job.active:
             if job.cancel_requested_at:
                 side.caption("Cancelling…")
@@ -38,11 +38,11 @@ def render_job(job: Job, *, key: str, show_log: bool = True) -> None:
         if job.status == "queued":
             st.caption("Waiting for a free slot: another job of this kind is running.")
         elif job.active:
-            st.progress(job.progress or 0.0, text=job.message or "Working…")
+            st.progress(job.progress or 0.0, text=plain(job.message) or "Working…")
         elif job.status == "succeeded":
-            st.caption(f"Finished {ago(job.finished_at, now)} in {duration(job.elapsed_s(now))}. {job.message}")
+            st.caption(f"Finished {ago(job.finished_at, now)} in {duration(job.elapsed_s(now))}. {plain(job.message)}")
         elif job.error:
-            st.error(job.error)
+            st.error(plain(job.error))
         if job.active and job.started_at:
             st.caption(f"Running for {duration(job.elapsed_s(now))}")
         if show_log:

@@ -14,6 +14,7 @@ import streamlit as st
 from backend.auth.users import AuthConfig, load_auth_config, oidc_actor, verify_login
 from backend.core.access import LOCAL_ADMIN, Actor, Role
 from backend.core.errors import PlateOpsError
+from ui.widgets.text import plain
 
 ROLES = {
     "scientist": "Data scientist",
@@ -162,7 +163,7 @@ def console_role() -> str:
     try:
         config = auth_config()
     except PlateOpsError as exc:
-        st.error(f"The login settings cannot be read: {exc}")
+        st.error(f"The login settings cannot be read: {plain(exc)}")
         st.stop()
     if not config.configured:
         st.session_state[ACTOR_KEY] = LOCAL_ADMIN
@@ -171,7 +172,7 @@ def console_role() -> str:
     actor = _login(config)
     st.session_state[ACTOR_KEY] = actor
     st.session_state[ROLE_KEY] = "reviewer" if actor.role == Role.REVIEWER else "scientist"
-    st.sidebar.caption(f"👤 Signed in as **{actor.name}** ({actor.role})")
+    st.sidebar.caption(f"👤 Signed in as **{plain(actor.name)}** ({actor.role})")
     st.sidebar.button("Sign out", on_click=_logout, args=(config,), key="plateops-logout")
     return current_role()
 

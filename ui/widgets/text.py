@@ -60,13 +60,37 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     return f"{n} {many}"
 
 
-# Enough to stop links, images, emphasis, code, colour directives, emoji codes, maths and HTML; "_", "." and "-" stay
-# as they are (intraword, they format nothing), so file names read and compare as written.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>~:$|])")
+# Enough to stop links, images, emphasis, code, colour directives, emoji codes, maths and HTML. "_" is escaped only
+# where it could start or end emphasis, "." only in "www." (a bare web address becomes a link), "&" only before an
+# entity, and "#", "-", "+", "=" or "1." only at the start (a heading or a list): intraword, they format nothing,
+# so file names such as demo_000001.jpg read and compare as written.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>~:$|@])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|&(?=#?\w+;)")
+_BADGE_SPECIAL = re.compile(r"([\\`*<>~:$|@])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|&(?=#?\w+;)")  # st.badge escapes []
+_WEB = re.compile(r"(?i)\b(www)\.")
+_BLOCK_START = re.compile(r"^([#+=-]|\d+(?=[.)]))")
+
+
+def _escaped(text: object, limit: int, special: re.Pattern[str]) -> str:
+    if text is None:
+        return ""
+    line = " ".join(cap_message(text, limit).split())
+    line = special.sub(lambda m: "\\" + m.group(0), line)
+    line = _WEB.sub(r"\1\\.", line)
+    return _BLOCK_START.sub(lambda m: m.group(0) + "\\" if m.group(0)[0].isdigit() else "\\" + m.group(0), line)
 
 
 def plain(text: object, limit: int = MESSAGE_LIMIT) -> str:
     """`text` (a file, class or dataset name, a message from an import) for use inside `st.markdown`: capped, on one
     line, with every Markdown, emoji-code, colour, maths and HTML character escaped, so it shows exactly as written
-    and never becomes a link, an image or formatting."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(cap_message(text, limit).split()))
+    and never becomes a link, an image or formatting. None gives "".
+
+    Every Streamlit text that reads Markdown needs it: markdown, captions, alerts, headers, toasts, spinners,
+    progress text, widget labels and help, metric labels and values, radio options. Selectbox and multiselect
+    options, tables and `st.text` show text as it is and need nothing (escaping there would show the backslashes).
+    """
+    return _escaped(text, limit, _MARKDOWN_SPECIAL)
+
+
+def plain_badge(text: object, limit: int = MESSAGE_LIMIT) -> str:
+    """`plain` for an `st.badge` label, which escapes square brackets itself (escaping them twice would break it)."""
+    return _escaped(text, limit, _BADGE_SPECIAL)
