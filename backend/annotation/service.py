@@ -16,10 +16,11 @@ from backend.core.errors import BadInputError, cap_message
 from backend.data.index import indexed_names_and_files
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
+from backend.store import registry as model_store
 from backend.store import review as review_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
-from backend.store.records import Dataset, DatasetVersion, ReviewItem
+from backend.store.records import Dataset, DatasetVersion, RegisteredModel, ReviewItem
 
 if TYPE_CHECKING:
     from backend.serving.inference import Detector
@@ -176,6 +177,13 @@ class PreLabel:
     class_name: str
     box: PixelBox
     confidence: float
+
+
+def scan_models() -> list[RegisteredModel]:
+    """The registered models a label-error scan may predict with, newest first (never a file path)."""
+    with session_scope() as session:
+        models = model_store.list_models(session=session)
+    return sorted(models, key=lambda m: m.id, reverse=True)
 
 
 def prelabel_model() -> ServingModel | None:

@@ -205,13 +205,6 @@ def serving_model() -> ServingModel | None:
     return None
 
 
-def registered_models() -> list[RegisteredModel]:
-    """Every registered model, newest first (what a page offers where a model is chosen: never a file path)."""
-    with session_scope() as session:
-        models = model_store.list_models(session=session)
-    return sorted(models, key=lambda m: m.id, reverse=True)
-
-
 def registered_model(model_id: int) -> ServingModel:
     """A registered model (any stage) as `load_detector` takes it: its ONNX export when present, else its .pt.
 

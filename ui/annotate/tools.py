@@ -12,10 +12,11 @@ from backend.annotation.service import (
     load_prelabel_detector,
     prelabel_image,
     prelabel_model,
+    scan_models,
 )
 from backend.annotation.tasks import start_label_error_scan, start_validate_retrain
 from backend.serving.inference import Detector
-from backend.serving.service import ServingModel, registered_models
+from backend.serving.service import ServingModel
 from backend.store.records import DatasetVersion
 from ui.annotate.editor import add_boxes
 from ui.widgets.calls import call
@@ -77,7 +78,7 @@ def batch_ui(version: DatasetVersion) -> None:
     cols = st.columns(2)
     with cols[0]:
         top_k = st.number_input("Images to queue", min_value=1, max_value=500, value=20, key="annot_topk")
-        models = {m.id: f"{m.name} (#{m.id}, {m.stage})" for m in registered_models()}
+        models = {m.id: f"{m.name} (#{m.id}, {m.stage})" for m in scan_models()}
         model_id = st.selectbox(
             "Model to predict with",
             [None, *models],
