@@ -171,7 +171,8 @@ def report_text(r: dict[str, Any]) -> str:
             ("logged predictions", "build time", "10k / 1k"),
         )
         + f"\n\n(b) Alarm rates at a window of {r['window']} predictions over {r['seeds']} seeds per shift, default "
-        f"`params.yaml` thresholds (KS / chi-square at p < 0.001 per feature, alarm at a drifted share ≥ 0.15). "
+        f"`params.yaml` thresholds (KS / chi-square at p < {MonitorParams().threshold:g} per feature, alarm at a "
+        f"drifted share ≥ {MonitorParams().drift_share:g}, i.e. any one of the 12 features). "
         f"Reference: {r['reference_images']} pictures ({r['reference_label']}); model: {r['model_label']}. The "
         f"windows are drawn per seed from one pool of {r['pool']} new demo pictures (a seed the training set never "
         f"used), measured once per shift with a random strength per picture, so seeds share pictures; class_mix "
@@ -212,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
 
             generate_demo_dataset(scratch / "reference", images=300, seed=0, workers=args.workers)
             ref_dir = scratch / "reference"
-        ref_files = reference_images(ref_dir, limit=1000, min_images=30)
+        ref_files = reference_images(
+            ref_dir, limit=MonitorParams().reference_images, min_images=MonitorParams().reference_held_out_min
+        )
         reference = frame_from_images(ref_files, detector)
         start = time.perf_counter()
         frames = build_pool(scratch, pool=args.pool, detector=detector, workers=args.workers)
@@ -229,7 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         "pool_s": pool_s,
         "report_s": statistics.median(s for v in rate.values() for s in v["s"]),
         "reference_images": len(reference),
-        "reference_label": "the held-out split of the training set" if held_out else "demo pictures, training seed",
+        "reference_label": "the held-out split of the training set"
+        if held_out
+        else "every picture of the training set: its held-out split is below `reference_held_out_min`"
+        if (ref_dir / "images" / "val").is_dir()
+        else "demo pictures, training seed",
         "model_label": args.weights.name if args.weights else "untrained YOLOv8n (finds nothing at conf 0.25)",
         "load": " / ".join(f"{v:.1f}" for v in os.getloadavg()),
     }

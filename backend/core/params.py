@@ -155,13 +155,16 @@ class MonitorParams(_Strict):
 
     window: int = Field(default=200, ge=10, le=1_000_000, description="Latest predictions a report compares.")
     min_window: int = Field(default=30, ge=5, description="Fewest predictions a report is built on.")
-    drift_share: float = Field(default=0.15, gt=0, le=1, description="Share of drifted features that alarms.")
+    drift_share: float = Field(default=0.08, gt=0, le=1, description="Share of drifted features that alarms.")
     num_method: DriftMethod = "ks"
     cat_method: DriftMethod = "chisquare"
     threshold: float = Field(default=0.001, gt=0, description="Per-feature p-value (or distance) cut-off.")
     features: dict[str, FeatureTest] = Field(default_factory=dict)
     auto_report_every: int = Field(default=200, ge=0, description="New predictions between automatic reports.")
     reference_images: int = Field(default=1000, ge=10, description="Most training images in the reference.")
+    reference_held_out_min: int = Field(
+        default=300, ge=1, description="Fewest held-out images that make the reference alone (else all images)."
+    )
     conf: float = Field(default=0.25, ge=0, le=1, description="Detector confidence for the reference run.")
 
 

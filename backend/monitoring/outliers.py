@@ -90,7 +90,7 @@ def unusual_photo(features: dict[str, float | int], ranges: dict[str, FeatureRan
 
 @lru_cache(maxsize=8)
 def _version_ranges(version_id: int, version_path: str, limit: int, min_images: int) -> dict[str, FeatureRange]:
-    cache = get_settings().cache_dir / "monitoring" / f"photo-ranges-v{version_id}-{limit}.json"
+    cache = get_settings().cache_dir / "monitoring" / f"photo-ranges-v{version_id}-{limit}-{min_images}.json"
     if cache.is_file():
         return {k: FeatureRange(**v) for k, v in json.loads(cache.read_text()).items()}
     images = reference_images(Path(version_path), limit=limit, min_images=min_images)
@@ -111,7 +111,7 @@ def training_ranges(model: ServingModel) -> dict[str, FeatureRange]:
     """
     version = _training_version(model)
     params = monitor_params()
-    return _version_ranges(version.id, version.path, params.reference_images, params.min_window)
+    return _version_ranges(version.id, version.path, params.reference_images, params.reference_held_out_min)
 
 
 def check_photo(features: dict[str, float | int], model: ServingModel) -> UnusualPhoto | None:
