@@ -230,9 +230,8 @@ def reference_frame(
     Raises:
         NotFoundError: The version's images are gone.
     """
-    key = hashlib.sha256(
-        f"{model.weights}:{model.mtime_ns}:{params.reference_images}:{params.reference_held_out_min}:{params.conf}".encode()
-    ).hexdigest()
+    sample = f"{params.reference_images}:{params.reference_held_out_min}:{params.conf}"
+    key = hashlib.sha256(f"{model.weights}:{model.mtime_ns}:{sample}".encode()).hexdigest()
     cache = get_settings().cache_dir / "monitoring" / f"reference-v{version.id}-{key[:12]}.parquet"
     if cache.is_file():
         return pd.read_parquet(cache)
