@@ -49,6 +49,7 @@ def bench(*, images: int, imgsz: int, rounds: int, weights: Path | None, conf: f
     from backend.core.settings import get_settings, init_workspace
     from backend.data.demo import generate_demo_dataset
     from backend.serving import service as serving
+    from backend.serving.copies import wait_for_copies
     from backend.store import predictions as prediction_store
     from backend.store import runs as run_store
     from backend.store.engine import dispose_all, session_scope
@@ -107,7 +108,7 @@ def bench(*, images: int, imgsz: int, rounds: int, weights: Path | None, conf: f
                 store_images=True,
             )
             elapsed = time.perf_counter() - start
-            serving.wait_for_copies()  # the copies are written after the answer; untimed, never overlapping a timing
+            wait_for_copies()  # the copies are written after the answer; untimed, never overlapping a timing
             predict_ms.append(outcome.latency_ms)
             total_ms.append(outcome.total_ms)
             return elapsed
@@ -125,7 +126,7 @@ def bench(*, images: int, imgsz: int, rounds: int, weights: Path | None, conf: f
                     page_s.append(time_page(path))
                     raw_s.append(time_raw(path))
 
-        serving.wait_for_copies()
+        wait_for_copies()
         with session_scope() as session:
             logged = prediction_store.count_predictions(session=session)
         kept = sum(1 for p in settings.predictions_dir.rglob("*.jpg"))

@@ -14,26 +14,26 @@ from the workspace runs folder; the Detect page accepts pictures, never model fi
 Bad input: `detect_image` loads the picture with `backend.imaging.loading.load_image` first, so a file it refuses raises
 `BadInputError` before anything is written (no prediction row, no image file).
 
-Cost: the work around the model (safe decode, features, drawing, one row) runs after it, in the caller's thread.
-Running it beside the model in a thread was tried: on a small CPU machine it competes with torch's own threads and
-made the model slower (bench/detect.py). The two JPEG copies are encoded and written after the answer, on one
-background thread, once the row that points at them is stored (`wait_for_copies` waits for them).
+Cost: the monitoring features are measured on a second thread while the model runs (numpy, Pillow and torch all
+release the GIL); the drawing and the row follow. On the quiet 2-core machine this took the page path from 1.14 to
+1.06 of raw `predict` with the model's own time unchanged (bench/detect.py); an earlier try under heavy load (other
+work on both cores) had made the model slower, so a busy machine may see less of the gain. The two JPEG copies are
+encoded and written after the answer, on one background thread (`backend.serving.copies`), once the row that points
+at them is stored (`copies.wait_for_copies` waits for them).
 
-Stored pictures: unless `store_prediction_images` is off, a copy resized to at most `STORED_MAX_SIDE` pixels and a
-thumbnail of at most `THUMB_MAX_SIDE` go to `predictions_dir/YYYY/MM/DD/<uuid>.jpg` and `<uuid>_thumb.jpg` (upright,
-metadata stripped). Detection boxes stay in pixels of the full-size upright picture, whose size is in the row's
-`features` (`width`, `height`); scale them by `copy.width / features["width"]` to draw them on the copy.
+Stored pictures: unless `store_prediction_images` is off, a copy resized to at most `copies.STORED_MAX_SIDE` pixels
+and a thumbnail of at most `copies.THUMB_MAX_SIDE` go to `predictions_dir/YYYY/MM/DD/<uuid>.jpg` and
+`<uuid>_thumb.jpg` (upright, metadata stripped). Detection boxes stay in pixels of the full-size upright picture,
+whose size is in the row's `features` (`width`, `height`); scale them by `copy.width / features["width"]` to draw
+them on the copy.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -42,7 +42,6 @@ from typing import Any, Literal
 from PIL import Image
 
 from backend.core.access import Actor, Permission
-from backend.core.clock import utcnow
 from backend.core.enums import ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.hashing import file_sha256
@@ -50,6 +49,7 @@ from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
 from backend.imaging.features import image_features
 from backend.imaging.loading import load_image
+from backend.serving.copies import copy_paths, schedule_copies
 from backend.serving.inference import Detection, Detector
 from backend.store import predictions as prediction_store
 from backend.store import registry as model_store
@@ -62,8 +62,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CONF = 0.25
 DEFAULT_IOU = 0.45
-STORED_MAX_SIDE = 1024
-THUMB_MAX_SIDE = 256
 FEEDBACK_KINDS: tuple[str, ...] = ("correct", "wrong", "missed")
 Source = Literal["upload", "camera", "cli"]
 _MAX_CLASS_NAME = 100  # the feedback table's column width
@@ -355,6 +353,11 @@ def load_detector(model: ServingModel, *, device: str | None = None) -> Detector
 # --------------------------------------------------------------------------------------------------- detection
 
 
+@lru_cache(maxsize=1)
+def _features_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="plateops-features")
+
+
 def detect_image(
     data: bytes,
     *,
@@ -394,17 +397,19 @@ def detect_image(
     if not 0.0 <= conf <= 1.0 or not 0.0 <= iou <= 1.0:
         raise BadInputError(f"Confidence and IoU must be between 0 and 1 (got conf={conf}, iou={iou}).")
     loaded = load_image(data, name=name)
+    # The monitoring features are measured on a second thread while the model runs (both release the GIL).
+    measured = _features_pool().submit(image_features, loaded.image, file_size=loaded.file_size)
     result = detector.predict([loaded.image], conf=conf, iou=iou, imgsz=imgsz)[0]
     if class_thresholds:
         result.detections = [d for d in result.detections if d.confidence >= class_thresholds.get(d.class_name, conf)]
-    features = image_features(loaded.image, file_size=loaded.file_size).as_dict()
+    features = measured.result().as_dict()
     annotated = draw_detections(loaded.image, result.detections)
 
     settings = get_settings()
     keep = settings.store_prediction_images if store_images is None else store_images
     image_path = thumb_path = None
     if keep:
-        image_path, thumb_path = _copy_paths(settings.predictions_dir)
+        image_path, thumb_path = copy_paths(settings.predictions_dir)
     with session_scope() as session:
         row = prediction_store.add_prediction(
             session=session,
@@ -423,7 +428,7 @@ def detect_image(
         )
     if image_path is not None and thumb_path is not None:
         # after the answer: the row is stored, so no file is ever written without a row pointing at it
-        _schedule_copies(loaded.image, image_path, thumb_path)
+        schedule_copies(loaded.image, image_path, thumb_path)
     return DetectOutcome(
         prediction_id=row.id,
         image_name=name,
@@ -439,81 +444,6 @@ def detect_image(
         thumb_path=thumb_path,
         model_label=model.label,
     )
-
-
-def _copy_paths(root: Path) -> tuple[Path, Path]:
-    """Fresh absolute paths for the resized copy and the thumbnail under root/YYYY/MM/DD/ (folder created)."""
-    folder = (root / utcnow().strftime("%Y/%m/%d")).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = uuid.uuid4().hex
-    return folder / f"{stem}.jpg", folder / f"{stem}_thumb.jpg"
-
-
-def _save_copies(image: Image.Image, copy_path: Path, thumb_path: Path) -> None:
-    """Write the resized copy and the thumbnail (each atomically)."""
-    copy = _fit(image, STORED_MAX_SIDE)
-    _write_jpeg(copy, copy_path, quality=88)
-    _write_jpeg(_fit(copy, THUMB_MAX_SIDE), thumb_path, quality=80)
-
-
-class _CopyWriter:
-    """Encodes and writes prediction pictures on one background thread (PIL releases the GIL while encoding)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: set[Future[None]] = set()
-
-    def submit(self, image: Image.Image, copy_path: Path, thumb_path: Path) -> None:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plateops-copies")
-            future = self._pool.submit(_save_copies, image, copy_path, thumb_path)
-            self._pending.add(future)
-        future.add_done_callback(self._done)
-
-    def _done(self, future: Future[None]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-        if future.exception() is not None:  # the row stays; readers treat a missing picture as "not kept"
-            logger.warning("Could not write a prediction picture: %s", future.exception())
-
-    def wait(self, timeout: float | None) -> None:
-        with self._lock:
-            pending = list(self._pending)
-        wait(pending, timeout=timeout)
-
-
-_COPIES = _CopyWriter()
-
-
-def _schedule_copies(image: Image.Image, copy_path: Path, thumb_path: Path) -> None:
-    """Write the copies after the answer, on the background writer."""
-    _COPIES.submit(image, copy_path, thumb_path)
-
-
-def wait_for_copies(timeout: float | None = 30.0) -> None:
-    """Block until every scheduled picture copy is written (tests, benchmarks, shutdown)."""
-    _COPIES.wait(timeout)
-
-
-def _fit(image: Image.Image, max_side: int) -> Image.Image:
-    """The image scaled down so its longest side is at most `max_side` (unchanged when already small)."""
-    longest = max(image.size)
-    if longest <= max_side:
-        return image
-    scale = max_side / longest
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-
-
-def _write_jpeg(image: Image.Image, path: Path, *, quality: int) -> None:
-    """Encode in memory, then write and rename, so a reader never sees half a file."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)  # no exif=: metadata (GPS...) is not kept
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
 
 
 def best_per_class(outcomes: Iterable[DetectOutcome]) -> dict[str, float]:

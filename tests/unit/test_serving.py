@@ -14,10 +14,9 @@ from backend.core.errors import BadInputError, NotFoundError
 from backend.core.settings import Settings, get_settings
 from backend.imaging.features import FEATURE_NAMES, image_features
 from backend.imaging.loading import load_image
+from backend.serving.copies import STORED_MAX_SIDE, THUMB_MAX_SIDE, wait_for_copies
 from backend.serving.inference import Detector
 from backend.serving.service import (
-    STORED_MAX_SIDE,
-    THUMB_MAX_SIDE,
     ServingModel,
     best_per_class,
     detect_image,
@@ -25,7 +24,6 @@ from backend.serving.service import (
     load_detector,
     record_feedback,
     serving_model,
-    wait_for_copies,
 )
 from backend.store import predictions as prediction_store
 from backend.store import registry as model_store
