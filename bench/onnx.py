@@ -135,7 +135,7 @@ def report(results: list[dict[str, Any]], *, images: int, rounds: int, weights: 
     return (
         "## ONNX serving (`bench/onnx.py`)\n\n"
         "Latency per picture on CPU of PlateOps' ONNX path (onnxruntime with full graph optimisation, one "
-        "non-spinning intra-op thread per CPU but one, numpy letterbox and NMS; what the Detect page and "
+        "non-spinning intra-op thread per CPU, numpy letterbox and NMS; what the Detect page and "
         "`jobs.detect` use when the production model has an ONNX export) against PyTorch `model.predict` on the "
         "same YOLOv8n weights, at the served image size, conf 0.25, IoU 0.45, "
         f"on {images} demo pictures, {rounds} passes, each picture timed on every side back to back (order "

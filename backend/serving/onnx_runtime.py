@@ -2,7 +2,7 @@
 
 Why not ultralytics' own ONNX backend: it converts every picture through torch tensors and runs torchvision's NMS,
 and opens the session with default options. Here the session is opened once with full graph optimisation, one
-intra-op thread per CPU this process may use but one (no spin-waiting) and sequential execution; the letterbox is
+intra-op thread per CPU this process may use (no spin-waiting) and sequential execution; the letterbox is
 one OpenCV resize into a preallocated padded buffer; NMS is a few vectorised numpy lines. The outputs match ultralytics'
 `predict` on the same file (same letterbox, same class-offset NMS, same box scaling; tests/unit/test_onnx_serving.py
 checks boxes and confidences against the PyTorch model).
@@ -64,13 +64,15 @@ class OnnxYolo:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        # one CPU is left to the page's own work (decode, features, drawing, the web server): on the 2-core machine
-        # of bench/onnx.py, under load, 1 thread ran 0.54x PyTorch's time and 2 threads 0.62x at 256 px
-        options.intra_op_num_threads = threads or max(1, cpu_threads() - 1)
+        # one thread per CPU: on the quiet 2-core machine of bench/onnx.py, 2 threads ran a 256 px picture in 5.8 ms and
+        # 1 thread in 7.6 ms (640 px: 27 against 43 ms); an earlier try under heavy load (load average 14) had
+        # favoured 1 thread (0.54x against 0.62x PyTorch's time), but a serving machine is not normally that busy
+        options.intra_op_num_threads = threads or cpu_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # no busy-waiting between operators: on a small, shared CPU spinning threads steal time from the work itself
-        # (measured: 2 threads spinning 31-39 ms, not spinning 15-16 ms per 256 px image on 2 busy cores)
+        # (measured: 2 threads spinning 31-39 ms, not spinning 15-16 ms per 256 px image on 2 busy cores; on the quiet
+        # machine spinning gained 1.2 ms of 5.8, not worth what it costs a console that also trains)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
