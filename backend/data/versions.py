@@ -30,10 +30,21 @@ class VersioningError(PlateOpsError):
 
 
 def _dvc(args: list[str], *, cwd: Path) -> str:
-    """Run the DVC command line inside the workspace; raise VersioningError with DVC's own words on failure."""
+    """Run the DVC command line inside the workspace; raise VersioningError with DVC's own words on failure.
+
+    `--wait-for-lock`: DVC holds one lock per repository and, by default, gives up after a few seconds when another
+    DVC process has it; two jobs freezing versions at once, or the DVC child a killed worker left running until the
+    runner ends its group, would then fail a healthy job (seen in bench/crash.py: "dvc push failed"). Commands run
+    without `-q`, which would also silence DVC's error lines.
+    """
     env = dict(os.environ, DVC_NO_ANALYTICS="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "dvc", "--wait-for-lock", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if proc.returncode != 0:
         raise VersioningError(f"dvc {' '.join(args[:2])} failed: {dvc_error_line(proc.stderr or proc.stdout)}")
@@ -80,9 +91,9 @@ def track_version(version_dir: Path, *, push: bool = True, settings: Settings | 
     settings = settings or get_settings()
     home = init_repo(settings)
     rel = Path(os.path.relpath(version_dir.resolve(), home))
-    _dvc(["add", "-q", str(rel)], cwd=home)
+    _dvc(["add", str(rel)], cwd=home)
     if push:
-        _dvc(["push", "-q", str(rel) + ".dvc"], cwd=home)
+        _dvc(["push", str(rel) + ".dvc"], cwd=home)
     return read_hash(version_dir)
 
 
@@ -101,10 +112,10 @@ def restore_version(version_dir: Path, *, settings: Settings | None = None) -> P
         raise VersioningError(f"{version_dir.name} has no .dvc file, so it cannot be restored.")
     rel = os.path.relpath(dvc_file.resolve(), home)
     try:
-        _dvc(["checkout", "-q", "--force", "--relink", rel], cwd=home)
+        _dvc(["checkout", "--force", "--relink", rel], cwd=home)
     except VersioningError:
         log.info("cache miss for %s; pulling from the remote", rel)
-        _dvc(["pull", "-q", "--force", rel], cwd=home)
+        _dvc(["pull", "--force", rel], cwd=home)
     return version_dir
 
 

@@ -56,3 +56,40 @@ def test_same_content_same_hash(workspace: Settings, tmp_path: Path) -> None:
     b = workspace.home / "datasets" / "food" / "v2"
     shutil.copytree(a, b)
     assert versions.track_version(a, push=False) == versions.track_version(b, push=False)
+
+
+def test_a_version_waits_for_another_dvc_process_holding_the_lock(workspace: Settings) -> None:
+    """DVC gives up after a few seconds when another DVC process holds the repository lock (two jobs freezing at
+    once, or a killed worker's DVC child still running); a version freeze waits for it instead of failing."""
+    import subprocess
+    import sys
+    import time
+
+    versions.init_repo(workspace)
+    folder = _make_folder(workspace.home)
+    marker = workspace.home / "holder-has-lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import pathlib, sys, time\n"
+            "from dvc.repo import Repo\n"
+            "repo = Repo(sys.argv[1])\n"
+            "repo.lock.lock()\n"
+            "pathlib.Path(sys.argv[2]).touch()\n"
+            "time.sleep(8)\n"
+            "repo.lock.unlock()\n",
+            str(workspace.home),
+            str(marker),
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the lock holder did not start"
+            time.sleep(0.1)
+        content_hash = versions.track_version(folder)  # DVC's own retry gives up after about 3 s
+    finally:
+        holder.wait(timeout=60)
+    assert holder.returncode == 0
+    assert versions.read_hash(folder) == content_hash
