@@ -190,15 +190,37 @@ def mark_failed(*, session: Session, version_id: int, message: str) -> None:
     session.flush()
 
 
+def _insert_many(session: Session, table: Table, version_id: int, records: list[dict[str, Any]]) -> None:
+    """Insert index rows with the driver's own executemany and positional parameters, in the session's transaction.
+
+    SQLAlchemy's executemany builds and processes a parameter dict per row: at 100,000 images and 450,000 boxes
+    that was half the index build (bench/datasets_page.py). The columns are plain numbers and text, so nothing needs
+    SQLAlchemy's type processing; the table's own name is used (a test's PostgreSQL schema comes from search_path).
+    """
+    if not records:
+        return
+    keys = list(records[0])
+    unknown = set(keys) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    columns = ", ".join(quote(c) for c in ("version_id", *keys))
+    marks = ", ".join([mark] * (len(keys) + 1))
+    sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608 - the table's own columns
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(sql, [(version_id, *(r[k] for k in keys)) for r in records])
+    finally:
+        cursor.close()
+
+
 def write_index(*, session: Session, version_id: int, rows: IndexRows, seconds: float | None = None) -> IndexState:
     """Replace a version's index with `rows` and mark it ready (one transaction)."""
     clear_index(session=session, version_id=version_id, keep_state=True)
-    images_table = cast(Table, IndexImageRow.__table__)
-    boxes_table = cast(Table, IndexBoxRow.__table__)
-    if rows.images:
-        session.execute(images_table.insert(), [{**r, "version_id": version_id} for r in rows.images])
-    if rows.boxes:
-        session.execute(boxes_table.insert(), [{**r, "version_id": version_id} for r in rows.boxes])
+    _insert_many(session, cast(Table, IndexImageRow.__table__), version_id, rows.images)
+    _insert_many(session, cast(Table, IndexBoxRow.__table__), version_id, rows.boxes)
     row = session.get(DatasetIndexRow, version_id)
     if row is None:
         row = DatasetIndexRow(version_id=version_id)

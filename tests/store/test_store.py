@@ -196,3 +196,45 @@ def test_bulk_predictions_and_listing(store_url: str) -> None:
 def test_missing_rows_raise_not_found(store_url: str) -> None:
     with pytest.raises(NotFoundError, match="Job 42 does not exist"), session_scope() as session:
         job_store.get_job(session=session, job_id=42)
+
+
+def test_dataset_index_bulk_write_and_read(store_url: str) -> None:
+    """The index's driver-level bulk insert lands in the session's transaction on both databases."""
+    from backend.store import dataset_index as index_store
+
+    images = [
+        {
+            "position": i,
+            "file": f"{i}.jpg",
+            "rel_path": f"images/train/{i}.jpg",
+            "split": "train" if i % 4 else "val",
+            "width": 640,
+            "height": 480,
+            "bytes": 1000 + i,
+            "mtime_ns": 1_700_000_000_000_000_000 + i,
+            "boxes": i % 3,
+            "classes": ",1," if i % 3 else "",
+        }
+        for i in range(30)
+    ]
+    boxes = [
+        {"image_position": i, "class_id": 1, "cx": 0.5, "cy": 0.5, "w": 0.1, "h": 0.2, "area": 0.02}
+        for i in range(30)
+        for _ in range(i % 3)
+    ]
+    with session_scope() as session:
+        ds = dataset_store.create_dataset(session=session, name="indexed", source="coco")
+        version = dataset_store.create_version(session=session, dataset_id=ds.id, path="/x")
+        rows = index_store.IndexRows(names=["a", "b"], images=images, boxes=boxes, summary={"splits": {"train": 22}})
+        state = index_store.write_index(session=session, version_id=version.id, rows=rows)
+    assert (state.images, state.boxes) == (30, len(boxes))
+    with session_scope() as session:
+        assert index_store.count_images(session=session, version_id=version.id) == 30
+        page = index_store.page_images(session=session, version_id=version.id, offset=0, limit=5)
+        assert [p.file for p in page] == [f"{i}.jpg" for i in range(5)]
+        with pytest.raises(ValueError, match="no column"):
+            index_store.write_index(
+                session=session,
+                version_id=version.id,
+                rows=index_store.IndexRows(names=[], images=[{"evil": 1}], boxes=[]),
+            )
