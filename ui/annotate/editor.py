@@ -194,14 +194,23 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
         job_id: int | None = start_validation(saved.version.id, actor=current_actor())
     except PlateOpsError:
         job_id = None
-    st.session_state[SAVED_KEY] = {"version": saved.version.number, "changelog": saved.changelog, "job": job_id}
+    st.session_state[SAVED_KEY] = {
+        "version_id": saved.version.id,
+        "version": saved.version.number,
+        "changelog": saved.changelog,
+        "job": job_id,
+    }
     return saved
 
 
-def saved_banner_ui() -> None:
-    """What the last save made: the new version and its changelog totals."""
-    saved: dict[str, Any] | None = st.session_state.pop(SAVED_KEY, None)
+def saved_banner_ui(version_id: int | None) -> None:
+    """What the last save made (the new version and its changelog totals), shown while that version is the one on
+    screen: a rerun the jobs panel starts when the save's validation job ends must not wipe it before it is read."""
+    saved: dict[str, Any] | None = st.session_state.get(SAVED_KEY)
     if not saved:
+        return
+    if saved.get("version_id") != version_id:
+        st.session_state.pop(SAVED_KEY, None)
         return
     totals = saved["changelog"].get("totals", {})
     changed = ", ".join(f"{n} {kind}" for kind, n in totals.items() if n) or "no box changes"
