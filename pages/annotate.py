@@ -19,7 +19,7 @@ st.caption(
     "Fix the boxes of images the review queue found (validation issues, user feedback, suspected label errors), "
     "or of any image. Each save makes a new immutable dataset version with a box-level changelog."
 )
-saved_banner_ui(st.session_state.get(VERSION_KEY))
+saved_banner_ui()
 
 entries = call(list_versions_with_datasets, action="Reading datasets")
 if entries is None:

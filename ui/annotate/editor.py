@@ -6,6 +6,7 @@ first) or a page switch loses nothing.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from ui.widgets.text import plain
 
 EDITS_KEY = "annot_edits"  # {"<version>:<file>": [[class, [x1, y1, x2, y2]], ...]}
 GEN_KEY = "annot_gen"  # bumped to remount the canvas after the table changed the boxes
+VERSION_KEY = "annot_version_id"  # plain state: survives page switches and follows a save to its new version
+BANNER_S = 120.0  # how long the "Saved as vN" banner stays
 SAVED_KEY = "annot_saved"  # the last save's outcome, shown after the rerun
 REFUSED_KEY = "annot_refused"
 INITIAL_KEY = "annot_initial"  # {canvas key: the drawing it was mounted with}
@@ -195,6 +198,7 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
     except PlateOpsError:
         job_id = None
     st.session_state[SAVED_KEY] = {
+        "at": time.monotonic(),
         "version_id": saved.version.id,
         "version": saved.version.number,
         "changelog": saved.changelog,
@@ -203,13 +207,20 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
     return saved
 
 
-def saved_banner_ui(version_id: int | None) -> None:
-    """What the last save made (the new version and its changelog totals), shown while that version is the one on
-    screen: a rerun the jobs panel starts when the save's validation job ends must not wipe it before it is read."""
+def saved_banner_ui() -> None:
+    """What the last save made (the new version and its changelog totals), for `BANNER_S` seconds.
+
+    It also moves the page to the new version. Both live in session state rather than in the save's own run: a
+    rerun that arrives while a save runs (the jobs panel starts one when a job ends; the canvas sends its value)
+    stops that run at its next Streamlit call, and the rerun after it must still show what the save made.
+    """
     saved: dict[str, Any] | None = st.session_state.get(SAVED_KEY)
     if not saved:
         return
-    if saved.get("version_id") != version_id:
+    if not saved.get("moved"):
+        st.session_state[VERSION_KEY] = saved["version_id"]
+        saved["moved"] = True
+    if time.monotonic() - saved.get("at", 0.0) > BANNER_S:
         st.session_state.pop(SAVED_KEY, None)
         return
     totals = saved["changelog"].get("totals", {})

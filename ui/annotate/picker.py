@@ -10,12 +10,11 @@ import streamlit as st
 from backend.annotation.service import dismiss_items, flag_for_review, queue_files, review_queue
 from backend.core.enums import ReviewSource
 from backend.store.records import DatasetVersion, ReviewItem
-from ui.annotate.editor import unsaved_files
+from ui.annotate.editor import VERSION_KEY, unsaved_files
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
 from ui.widgets.text import plain
 
-VERSION_KEY = "annot_version_id"  # plain state: survives page switches and follows a save to its new version
 POS_KEY = "annot_pos"
 SHOWN_KEY = "annot_shown"  # the file on screen, kept there while it has unsaved edits
 QUEUE, ALL = "Review queue", "All images"
