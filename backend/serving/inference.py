@@ -236,6 +236,9 @@ class Detector:
         Returns:
             One result per image, in order; boxes are in each image's own pixel coordinates, highest confidence
             first; boxes without area are left out.
+
+        Raises:
+            BadInputError: conf or iou outside 0..1 (`backend.serving.thresholds.check_thresholds`).
         """
         check_thresholds(conf, iou)
         size = imgsz or self._imgsz
