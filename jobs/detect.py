@@ -18,10 +18,11 @@ import json
 import sys
 from pathlib import Path
 
-from backend.core.errors import PlateOpsError
+from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.progress import TerminalProgress, null_progress
 from backend.imaging.loading import load_image
 from backend.serving.inference import DetectionResult, Detector
+from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU, check_thresholds
 from backend.training.yolo import ultralytics_logs_to_stderr
 from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, bad_arguments, cli_parser, run_cli
 
@@ -35,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="JPEG, PNG, WebP or BMP files.")
     parser.add_argument("--weights", required=True, type=Path, help="Model weights: .pt or .onnx.")
-    parser.add_argument("--conf", type=float, default=0.25, help="Minimum confidence 0-1 (default 0.25).")
-    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold 0-1 (default 0.45).")
+    parser.add_argument(
+        "--conf", type=float, default=DEFAULT_CONF, help=f"Minimum confidence 0-1 (default {DEFAULT_CONF})."
+    )
+    parser.add_argument(
+        "--iou", type=float, default=DEFAULT_IOU, help=f"NMS IoU threshold 0-1 (default {DEFAULT_IOU})."
+    )
     parser.add_argument("--imgsz", type=int, default=None, help="Inference size (default: the model's own).")
     parser.add_argument("--device", default="cpu", help="Torch device: cpu, 0, cuda:0 (default cpu).")
     parser.add_argument("--json", action="store_true", help="Print one JSON line per image on stdout.")
@@ -46,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run detection on the given images and print the results; returns the exit status."""
     args = build_parser().parse_args(argv)
-    if not 0.0 <= args.conf <= 1.0 or not 0.0 <= args.iou <= 1.0:
-        return bad_arguments(f"--conf and --iou must be between 0 and 1 (got {args.conf}, {args.iou}).")
+    try:
+        check_thresholds(args.conf, args.iou)
+    except BadInputError as exc:  # before the weights load: a typo costs no model loading
+        return bad_arguments(str(exc))
     ultralytics_logs_to_stderr()
     return run_cli(lambda: _detect(args))
 

@@ -27,6 +27,7 @@ from PIL import Image
 
 from backend.core.errors import BadInputError, NotFoundError
 from backend.serving.onnx_runtime import OnnxYolo
+from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU, check_thresholds
 from backend.training.yolo import ultralytics_yolo
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ class Detector:
         detector = cls(None, source=weights, kind="onnx", device="cpu", onnx=runner)
         detector._names = list(runner.meta.names)
         detector._imgsz = detector._fixed_imgsz = runner.meta.imgsz
-        runner.detect(np.zeros((32, 32, 3), dtype=np.uint8), conf=0.25, iou=0.45)  # warm-up
+        runner.detect(np.zeros((32, 32, 3), dtype=np.uint8), conf=DEFAULT_CONF, iou=DEFAULT_IOU)  # warm-up
         return detector
 
     def _warm_up(self) -> None:
@@ -219,8 +220,8 @@ class Detector:
         self,
         images: list[Image.Image],
         *,
-        conf: float = 0.25,
-        iou: float = 0.45,
+        conf: float = DEFAULT_CONF,
+        iou: float = DEFAULT_IOU,
         imgsz: int | None = None,
     ) -> list[DetectionResult]:
         """Detect objects on each image.
@@ -235,9 +236,11 @@ class Detector:
         Returns:
             One result per image, in order; boxes are in each image's own pixel coordinates, highest confidence
             first; boxes without area are left out.
+
+        Raises:
+            BadInputError: conf or iou outside 0..1 (`backend.serving.thresholds.check_thresholds`).
         """
-        if not 0.0 <= conf <= 1.0 or not 0.0 <= iou <= 1.0:
-            raise BadInputError(f"Confidence and IoU must be between 0 and 1 (got conf={conf}, iou={iou}).")
+        check_thresholds(conf, iou)
         size = imgsz or self._imgsz
         if self._fixed_imgsz is not None and size != self._fixed_imgsz:
             logger.warning("%s only runs at imgsz=%d; ignoring imgsz=%d", self._source.name, self._fixed_imgsz, size)

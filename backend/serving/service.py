@@ -4,6 +4,11 @@ The Detect page and the benchmark call `detect_image` for every picture; it is t
 written for an upload or a camera shot, so the prediction log (monitoring's "current" data) always holds features
 computed by `backend.imaging.features.image_features`, the same function the training reference uses.
 
+`detect_image` only strings three steps together: `backend.serving.prediction.predict_picture` (the pure step: one
+model's answer and the picture's features, nothing written, so any model can answer), `draw_detections`, and
+`backend.serving.prediction_log.log_prediction` (the row, then the picture copies). Confidence and IoU are checked
+by `backend.serving.thresholds.check_thresholds`, the one rule every entry point uses.
+
 Which model serves (`serving_model`): the registry's production model; until one is promoted, the newest
 succeeded training run whose weights are on disk. A production model's ONNX export serves when it exists (onnxruntime
 on CPU, about twice as fast); its `.pt` otherwise. Registered files are checked against the sha256 recorded at
@@ -11,8 +16,8 @@ registration: a changed or corrupt file is refused, and the model that was produ
 (`ServingModel.warning` says so). `.pt` files are pickles (loading runs code), so `load_detector` only loads weights
 from the workspace runs folder; the Detect page accepts pictures, never model files.
 
-Bad input: `detect_image` loads the picture with `backend.imaging.loading.load_image` first, so a file it refuses raises
-`BadInputError` before anything is written (no prediction row, no image file).
+Bad input: `detect_image` checks the thresholds and loads the picture with `backend.imaging.loading.load_image` first,
+so bad thresholds or a file it refuses raise `BadInputError` before anything is written (no row, no image file).
 
 Cost: the monitoring features are measured on a second thread while the model runs (numpy, Pillow and torch all
 release the GIL); the drawing and the row follow. On the quiet 2-core machine this took the page path from 1.14 to
@@ -33,8 +38,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -47,10 +51,12 @@ from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
-from backend.imaging.features import image_features
 from backend.imaging.loading import load_image
-from backend.serving.copies import copy_paths, schedule_copies
 from backend.serving.inference import Detection, Detector
+from backend.serving.prediction import predict_picture
+from backend.serving.prediction_log import Source, log_prediction
+from backend.serving.served_model import ServingModel
+from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU, check_thresholds
 from backend.store import predictions as prediction_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
@@ -60,62 +66,8 @@ from backend.store.records import Feedback, RegisteredModel, Run
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONF = 0.25
-DEFAULT_IOU = 0.45
 FEEDBACK_KINDS: tuple[str, ...] = ("correct", "wrong", "missed")
-Source = Literal["upload", "camera", "cli"]
 _MAX_CLASS_NAME = 100  # the feedback table's column width
-
-
-@dataclass(frozen=True)
-class ServingModel:
-    """The model that answers detection requests.
-
-    Attributes:
-        model_id: Registry id when the model is registered (production), else None.
-        run_id: The training run it came from, when known.
-        name: The model's or run's name.
-        label: Plain-language "which model answered", e.g. "production model food-v3 (#4)".
-        weights: The weights file to load (.pt from our training, or the ONNX export when the .pt is gone).
-        kind: "pt" or "onnx".
-        production: True when it is the registry's production model; False for the newest-run fallback.
-        class_thresholds: Per-class confidence thresholds set in the registry ({class: 0..1}); may be empty.
-        mtime_ns: Modification time of `weights`, part of every cache key so replaced weights reload.
-        sha256: The sha256 recorded for `weights` at registration ("" for an unregistered run's weights).
-        warning: Set when the production model was refused and an earlier one answers instead.
-    """
-
-    model_id: int | None
-    run_id: int | None
-    name: str
-    label: str
-    weights: Path
-    kind: Literal["pt", "onnx"]
-    production: bool
-    class_thresholds: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
-    mtime_ns: int = 0
-    sha256: str = ""
-    warning: str = ""
-
-    @property
-    def cache_key(self) -> str:
-        """A string that changes whenever a different model or different weights would answer."""
-        return f"{self.model_id}:{self.run_id}:{self.weights}:{self.mtime_ns}"
-
-    @property
-    def log_label(self) -> str:
-        """The `model_label` written into prediction rows ("model 4: food-v3" or "run 7: yolov8n-demo")."""
-        return f"model {self.model_id}: {self.name}" if self.model_id is not None else f"run {self.run_id}: {self.name}"
-
-    @property
-    def default_conf(self) -> float:
-        """Confidence slider default: the lowest per-class threshold when any is set, else 0.25."""
-        return min(self.class_thresholds.values()) if self.class_thresholds else DEFAULT_CONF
-
-    @property
-    def default_iou(self) -> float:
-        """IoU slider default (non-maximum suppression)."""
-        return DEFAULT_IOU
 
 
 @dataclass
@@ -353,11 +305,6 @@ def load_detector(model: ServingModel, *, device: str | None = None) -> Detector
 # --------------------------------------------------------------------------------------------------- detection
 
 
-@lru_cache(maxsize=1)
-def _features_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="plateops-features")
-
-
 def detect_image(
     data: bytes,
     *,
@@ -394,54 +341,26 @@ def detect_image(
             or conf/iou are outside 0..1. Nothing is written in that case.
     """
     start = time.perf_counter()
-    if not 0.0 <= conf <= 1.0 or not 0.0 <= iou <= 1.0:
-        raise BadInputError(f"Confidence and IoU must be between 0 and 1 (got conf={conf}, iou={iou}).")
-    loaded = load_image(data, name=name)
-    # The monitoring features are measured on a second thread while the model runs (both release the GIL).
-    measured = _features_pool().submit(image_features, loaded.image, file_size=loaded.file_size)
-    result = detector.predict([loaded.image], conf=conf, iou=iou, imgsz=imgsz)[0]
-    if class_thresholds:
-        result.detections = [d for d in result.detections if d.confidence >= class_thresholds.get(d.class_name, conf)]
-    features = measured.result().as_dict()
-    annotated = draw_detections(loaded.image, result.detections)
-
-    settings = get_settings()
-    keep = settings.store_prediction_images if store_images is None else store_images
-    image_path = thumb_path = None
-    if keep:
-        image_path, thumb_path = copy_paths(settings.predictions_dir)
-    with session_scope() as session:
-        row = prediction_store.add_prediction(
-            session=session,
-            model_id=model.model_id,
-            model_label=model.log_label,
-            source=source,
-            image_name=name,
-            image_sha256=loaded.sha256,
-            image_path=str(image_path) if image_path else None,
-            thumb_path=str(thumb_path) if thumb_path else None,
-            features=features,
-            detections=[det.as_dict() for det in result.detections],
-            latency_ms=result.latency_ms,
-            conf=conf,
-            iou=iou,
-        )
-    if image_path is not None and thumb_path is not None:
-        # after the answer: the row is stored, so no file is ever written without a row pointing at it
-        schedule_copies(loaded.image, image_path, thumb_path)
+    check_thresholds(conf, iou)
+    picture = load_image(data, name=name)  # a bad picture stops here, before anything is written
+    answer = predict_picture(
+        detector, picture, model=model, conf=conf, iou=iou, class_thresholds=class_thresholds, imgsz=imgsz
+    )
+    annotated = draw_detections(picture.image, answer.detections)
+    logged = log_prediction(answer, source=source, image_name=name, store_images=store_images)
     return DetectOutcome(
-        prediction_id=row.id,
+        prediction_id=logged.prediction_id,
         image_name=name,
-        sha256=loaded.sha256,
-        original=loaded.image,
+        sha256=picture.sha256,
+        original=picture.image,
         annotated=annotated,
-        detections=result.detections,
-        latency_ms=result.latency_ms,
+        detections=list(answer.detections),
+        latency_ms=answer.latency_ms,
         total_ms=round((time.perf_counter() - start) * 1000.0, 2),
-        features=features,
-        notes=list(loaded.notes),
-        image_path=image_path,
-        thumb_path=thumb_path,
+        features=dict(answer.features),
+        notes=list(picture.notes),
+        image_path=logged.image_path,
+        thumb_path=logged.thumb_path,
         model_label=model.label,
     )
 

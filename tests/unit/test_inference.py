@@ -271,3 +271,22 @@ def test_cli_table_and_bad_weights(models: TinyModels, tmp_path: Path, capsys: p
     captured = capsys.readouterr()
     assert captured.err.strip().startswith("error: Model weights not found")
     assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--conf", "1.5", "error: Confidence (conf) must be a number between 0 and 1 (got 1.5)."),
+        ("--iou", "-0.2", "error: IoU (iou) must be a number between 0 and 1 (got -0.2)."),
+        ("--conf", "nan", "error: Confidence (conf) must be a number between 0 and 1 (got nan)."),
+    ],
+)
+def test_cli_refuses_thresholds_outside_0_and_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    image = tmp_path / "plate.png"
+    image.write_bytes(build.noise_png((80, 60)))
+    # the weights need not exist: the thresholds are refused before any model is loaded
+    assert detect_cli.main(["--weights", str(tmp_path / "none.pt"), flag, value, "--json", str(image)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == message and captured.out == ""

@@ -16,6 +16,8 @@ from backend.imaging.features import FEATURE_NAMES, image_features
 from backend.imaging.loading import load_image
 from backend.serving.copies import STORED_MAX_SIDE, THUMB_MAX_SIDE, wait_for_copies
 from backend.serving.inference import Detector
+from backend.serving.prediction import predict_picture
+from backend.serving.prediction_log import log_prediction
 from backend.serving.service import (
     ServingModel,
     best_per_class,
@@ -186,6 +188,66 @@ def test_detect_image_logs_features_detections_and_pictures(
     assert outcome.model_label == model.label
 
 
+def test_predict_picture_writes_nothing_and_answers_like_detect_image(
+    workspace: Settings, model: ServingModel, detector: Detector
+) -> None:
+    data = imgs.encode(imgs.noise_image((320, 200), seed=5), "JPEG", quality=90)
+    picture = load_image(data, name="lunch.jpg")
+    answer = predict_picture(detector, picture, model=model, conf=0.3, iou=0.5, class_thresholds={"banana": 0.5})
+    # The pure step: no prediction row, no picture file, not even the predictions folder.
+    assert _predictions() == []
+    assert _stored_files(workspace) == [] and not workspace.predictions_dir.exists()
+    assert answer.detections and {d.class_name for d in answer.detections} == {"banana"}
+    assert answer.features == image_features(picture.image, file_size=len(data)).as_dict()
+    assert (answer.model, answer.conf, answer.iou, answer.picture) == (model, 0.3, 0.5, picture)
+    assert answer.latency_ms > 0
+
+    outcome = detect_image(
+        data, name="lunch.jpg", detector=detector, model=model, conf=0.3, iou=0.5, class_thresholds={"banana": 0.5}
+    )
+    assert outcome.detections == list(answer.detections)
+    assert outcome.features == answer.features
+    assert outcome.sha256 == picture.sha256
+
+
+def test_detect_image_logs_exactly_one_row_per_picture(
+    workspace: Settings, model: ServingModel, detector: Detector
+) -> None:
+    first = detect_image(imgs.solid_jpeg(), name="a.jpg", detector=detector, model=model)
+    [row] = _predictions()
+    assert row.id == first.prediction_id and row.detections == [d.as_dict() for d in first.detections]
+    second = detect_image(imgs.noise_png((80, 60)), name="b.png", detector=detector, model=model)
+    assert sorted(r.id for r in _predictions()) == sorted([first.prediction_id, second.prediction_id])
+    assert first.prediction_id != second.prediction_id
+    assert len(_stored_files(workspace)) == 4  # a copy and a thumbnail per row
+
+
+def test_a_second_models_answer_is_logged_under_its_own_label(
+    workspace: Settings, weights: dict[str, Path], model: ServingModel, detector: Detector
+) -> None:
+    """Any model can answer through the pure step; the log names the model that answered, not the serving one."""
+    add_finished_run(weights["random"], name="shadow-run")
+    shadow = serving_model()  # the newest run now
+    assert shadow is not None and shadow.run_id != model.run_id
+    picture = load_image(imgs.solid_jpeg(), name="a.jpg")
+    answer = predict_picture(load_detector(shadow), picture, model=shadow)
+    assert _predictions() == []
+    logged = log_prediction(answer, source="cli", image_name="a.jpg", store_images=False)
+    [row] = _predictions()
+    assert (row.id, row.model_label, row.source, row.image_name) == (
+        logged.prediction_id,
+        shadow.log_label,
+        "cli",
+        "a.jpg",
+    )
+    assert (row.image_sha256, row.features, row.n_detections) == (
+        picture.sha256,
+        dict(answer.features),
+        len(answer.detections),
+    )
+    assert logged.image_path is None and _stored_files(workspace) == []
+
+
 def test_production_model_id_is_logged(workspace: Settings, weights: dict[str, Path], detector: Detector) -> None:
     registered = promote(add_finished_run(weights["grid"], name="prod"))
     model = serving_model()
@@ -287,9 +349,15 @@ def test_file_over_the_upload_limit_is_refused(
 
 
 def test_bad_thresholds_are_refused(workspace: Settings, model: ServingModel, detector: Detector) -> None:
-    with pytest.raises(BadInputError, match="between 0 and 1"):
+    with pytest.raises(BadInputError, match=r"Confidence \(conf\) must be a number between 0 and 1 \(got 1.5\)"):
         detect_image(imgs.solid_jpeg(), name="a.jpg", detector=detector, model=model, conf=1.5)
+    with pytest.raises(BadInputError, match=r"IoU \(iou\) must be a number between 0 and 1 \(got -0.1\)"):
+        detect_image(imgs.solid_jpeg(), name="a.jpg", detector=detector, model=model, iou=-0.1)
+    picture = load_image(imgs.solid_jpeg(), name="a.jpg")
+    with pytest.raises(BadInputError, match="between 0 and 1"):
+        predict_picture(detector, picture, model=model, conf=2.0)
     assert _predictions() == []
+    assert _stored_files(workspace) == []
 
 
 def test_failed_log_write_leaves_no_picture_behind(

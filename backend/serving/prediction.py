@@ -1,0 +1,103 @@
+"""The pure prediction step: one model's answer on one loaded picture, with the picture's monitoring features.
+
+`predict_picture` writes nothing (no prediction row, no file), so it can run any model on any picture: the
+production model for the Detect page (`service.detect_image` then logs the answer with
+`backend.serving.prediction_log.log_prediction`), or a second model whose answer is only compared.
+
+Cost: the monitoring features are measured on a second thread while the model runs (numpy, Pillow and torch all
+release the GIL); see `backend.serving.service` for the measured gain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+
+from backend.imaging.features import image_features
+from backend.imaging.loading import LoadedImage
+from backend.serving.inference import Detection, Detector
+from backend.serving.served_model import ServingModel
+from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """What one model answered on one picture (nothing of it is stored yet).
+
+    Attributes:
+        picture: The loaded picture the model saw (upright RGB image, sha256, file size, loading notes).
+        model: The model that answered (its ids and labels go into the prediction row).
+        detections: Objects found at or above the thresholds, highest confidence first; boxes in `picture.image`
+            pixels.
+        latency_ms: Wall time of the model's predict call.
+        features: The picture's monitoring features (`backend.imaging.features.image_features`).
+        conf: The minimum confidence asked for.
+        iou: The NMS IoU threshold asked for.
+    """
+
+    picture: LoadedImage
+    model: ServingModel
+    detections: tuple[Detection, ...]
+    latency_ms: float
+    features: Mapping[str, float | int]
+    conf: float
+    iou: float
+
+
+@lru_cache(maxsize=1)
+def _features_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="plateops-features")
+
+
+def predict_picture(
+    detector: Detector,
+    picture: LoadedImage,
+    *,
+    model: ServingModel,
+    conf: float = DEFAULT_CONF,
+    iou: float = DEFAULT_IOU,
+    class_thresholds: Mapping[str, float] | None = None,
+    imgsz: int | None = None,
+) -> ModelAnswer:
+    """Run one model on one picture and measure the picture's monitoring features; writes nothing.
+
+    Args:
+        detector: The loaded model (`service.load_detector(model)`).
+        picture: From `backend.imaging.loading.load_image` (the bad-input checks are done there).
+        model: The record `detector` was loaded from; the answer carries it so a logger knows which model answered.
+        conf: Minimum confidence 0..1.
+        iou: NMS IoU threshold 0..1.
+        class_thresholds: Per-class minimum confidences (e.g. `ServingModel.class_thresholds`); a class's
+            detections are kept at or above the higher of `conf` and its own threshold.
+        imgsz: Inference size; default the model's own.
+
+    Returns:
+        The model's answer.
+
+    Raises:
+        BadInputError: conf or iou outside 0..1 (checked by `Detector.predict`).
+    """
+    # The monitoring features are measured on a second thread while the model runs (both release the GIL).
+    measured = _features_pool().submit(image_features, picture.image, file_size=picture.file_size)
+    result = detector.predict([picture.image], conf=conf, iou=iou, imgsz=imgsz)[0]
+    features = measured.result().as_dict()
+    return ModelAnswer(
+        picture=picture,
+        model=model,
+        detections=keep_above_class_thresholds(result.detections, conf=conf, class_thresholds=class_thresholds),
+        latency_ms=result.latency_ms,
+        features=features,
+        conf=conf,
+        iou=iou,
+    )
+
+
+def keep_above_class_thresholds(
+    detections: Iterable[Detection], *, conf: float, class_thresholds: Mapping[str, float] | None
+) -> tuple[Detection, ...]:
+    """The detections at or above their class's own threshold (classes without one keep the `conf` they passed)."""
+    if not class_thresholds:
+        return tuple(detections)
+    return tuple(d for d in detections if d.confidence >= class_thresholds.get(d.class_name, conf))
