@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> str:
     """Do the work; return the summary line."""
     from backend.core.progress import TerminalProgress
     from backend.data.archive import detect_dataset_layout, find_coco_images_dir
-    from backend.data.prepare import prepare_coco, prepare_yolo
+    from backend.data.formats.convert import prepare_coco, prepare_yolo
 
     out = Path(args.out)
     progress = TerminalProgress("prepare")

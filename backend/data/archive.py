@@ -6,10 +6,10 @@ limit (counted from the real bytes written, so a lying header cannot get past it
 suspicious compression ratio (zip bombs). On refusal, whatever was written is removed again.
 
 `detect_dataset_layout` tells a COCO dataset (annotations JSON + images folder) from a YOLO / Roboflow export
-(`data.yaml`); `jobs.prepare` and `prepare_yolo` use it. The console's import and `jobs.import` recognise every
-tool's layout (Roboflow, CVAT, Label Studio, LabelImg / VOC, FiftyOne) through `backend.data.formats.detect` instead.
-This one stays because `jobs.prepare` needs its answers: one COCO json (the train one among splits) with the folder
-holding its images, or a data.yaml that a shallower marker of another tool's format does not hide.
+(`data.yaml`); `jobs.prepare --coco X.zip` uses it to find the json and images folder it then hands to
+`formats.convert.prepare_coco`. The console's import and `jobs.import` recognise every tool's layout (Roboflow,
+CVAT, Label Studio, LabelImg / VOC, FiftyOne) through `backend.data.formats.detect` instead. This one stays because
+`jobs.prepare` needs its answer: one COCO json (the train one among splits) with the folder holding its images.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ from PIL import Image
 
 from backend.core.errors import BadInputError
 from backend.core.settings import Settings
-from backend.data.prepare import coco_class_map, prepare_coco, prepare_yolo, stratified_split
+from backend.data.formats.coco import coco_class_map
+from backend.data.formats.convert import prepare_coco, prepare_yolo
+from backend.data.split import stratified_split
 from jobs import prepare as prepare_cli
 
 
