@@ -133,8 +133,8 @@ def _copy_issues(base: list[dict[str, str]], images: int) -> list[dict[str, str]
 def make_version(root: Path, *, images: int, base: dict[str, Any] | None) -> dict[str, Any]:
     """Build, record and index one version (validated when `base` is None, else given `base`'s issues)."""
     from backend.core.settings import get_settings
+    from backend.data.formats.convert import prepare_coco
     from backend.data.index import build_version_index
-    from backend.data.prepare import prepare_coco
     from backend.data.quality import validate_dataset
 
     settings = get_settings()

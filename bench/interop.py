@@ -1,8 +1,9 @@
 """Interop benchmark: importing a 10,000-image COCO export through `backend.data.formats` against `prepare_coco`.
 
-The new path detects the layout from the export folder, reads it (`read_layout`) and writes the prepared set
-(`prepare_source`); the current COCO path is `prepare_coco` given the json and images folder directly. Both write
-the same YOLO layout and report (the test suite checks the labels are identical). The COCO set is built like
+The import path detects the layout from the export folder, reads it (`read_layout`) and writes the prepared set
+(`prepare_source`); the direct COCO path is `prepare_coco` given the json and images folder (since the two import
+pipelines became one, it is the same COCO reader and writer, so this measures what detection and the folder search
+add). Both write the same YOLO layout and report. The COCO set is built like
 `bench/prepare.py` does it (image files are links to a pool of real demo images, every one opened, probed and
 copied). Each side runs in a fresh process (spawn); rounds alternate which side goes first; medians reported.
 Goal: new / current ≤ 1.2.
@@ -30,13 +31,12 @@ GOAL = 1.2
 
 def _child(kind: str, coco_json: str, images_dir: str, out_dir: str, conn: Any) -> None:
     """Run one side in this fresh process; send back (seconds, counts)."""
-    import backend.data.formats.build  # pylint: disable=unused-import  # imported before the clock
-    import backend.data.formats.read  # pylint: disable=unused-import  # starts, on both sides alike
-    import backend.data.prepare  # noqa: F401  # pylint: disable=unused-import
+    import backend.data.formats.convert  # pylint: disable=unused-import  # imported before the clock
+    import backend.data.formats.read  # noqa: F401  # pylint: disable=unused-import  # starts, on both sides alike
 
     start = time.perf_counter()
     if kind == "current":
-        from backend.data.prepare import prepare_coco
+        from backend.data.formats.convert import prepare_coco
 
         result = prepare_coco(Path(coco_json), Path(images_dir), Path(out_dir), seed=0)
     else:
@@ -96,7 +96,7 @@ def report(r: dict[str, Any]) -> str:
     """The BENCHMARKS.md section."""
     ratio = r["formats_s"] / r["current_s"]
     rows: list[tuple[str, ...]] = [
-        ("`prepare_coco` (current COCO path)", f"{r['current_s']:.2f} s", "1.00"),
+        ("`prepare_coco` (json and images folder given)", f"{r['current_s']:.2f} s", "1.00"),
         ("detect + `read_layout` + `prepare_source`", f"{r['formats_s']:.2f} s", f"**{ratio:.2f}**"),
     ]
     c = r["counts"]
@@ -104,9 +104,9 @@ def report(r: dict[str, Any]) -> str:
         "## Interop import (`bench/interop.py`)\n\n"
         f"Importing a COCO export of {r['images']:,} images and {r['annotations']:,} annotations through the new "
         "format layer (layout detected from the folder, read, checked and written as the prepared YOLO layout) "
-        "against the current COCO path (`prepare_coco`, given the json and images folder). The image files are "
-        f"links to {r['pool']} real demo images; both sides open, probe and copy every one. Each side in a fresh "
-        f"process; medians of {r['rounds']} alternating rounds. Goal: ≤ {GOAL}×.\n\n"
+        "against `prepare_coco` given the json and images folder (the same COCO reader and writer). The image "
+        f"files are links to {r['pool']} real demo images; both sides open, probe and copy every one. Each side in a "
+        f"fresh process; medians of {r['rounds']} alternating rounds. Goal: ≤ {GOAL}×.\n\n"
         + table(rows, ("side", "time", "time / current"))
         + "\n\nPer-round new / current: "
         + ", ".join(f"{x:.2f}" for x in r["per_round"])

@@ -36,7 +36,7 @@ def _settings(home: Path) -> None:
 
 def _prepared_demo(root: Path, *, images: int, seed: int) -> Path:
     from backend.data.demo import generate_demo_dataset
-    from backend.data.prepare import prepare_coco
+    from backend.data.formats.convert import prepare_coco
 
     raw = root / f"raw-{seed}"
     generate_demo_dataset(raw, images=images, seed=seed)

@@ -114,7 +114,7 @@ def _child(kind: str, coco_json: str, images_dir: str, out_dir: str, conn) -> No
     """
     import gc
 
-    import backend.data.prepare  # noqa: F401  # imports before the baseline, on both sides alike
+    import backend.data.formats.convert  # noqa: F401  # imports before the baseline, on both sides alike
 
     gc.collect()
     exact = _reset_peak()
@@ -132,7 +132,7 @@ def _child(kind: str, coco_json: str, images_dir: str, out_dir: str, conn) -> No
         paths = sorted(Path(images_dir).iterdir())
         extra["probed"] = sum(1 for _ in probe_images(paths, max_pixels=get_settings().max_image_pixels))
     else:
-        from backend.data.prepare import prepare_coco
+        from backend.data.formats.convert import prepare_coco
 
         result = prepare_coco(Path(coco_json), Path(images_dir), Path(out_dir), seed=0)
         extra["counts"] = result.counts

@@ -93,7 +93,7 @@ def _decode_loop(paths: list[Path]) -> float:
 
 def bench(*, images: int, seed: int, rounds: int) -> dict:
     """Prepare the demo set once, then alternate decode-loop and validation rounds; returns the figures."""
-    from backend.data.prepare import prepare_coco
+    from backend.data.formats.convert import prepare_coco
     from backend.data.quality import read_yolo_dataset, validate_dataset
 
     demo = cached_demo(images, seed)

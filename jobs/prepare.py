@@ -28,13 +28,17 @@ def _extract(archive: Path, out: Path) -> Path:
     settings = get_settings()
     out.parent.mkdir(parents=True, exist_ok=True)
     target = Path(tempfile.mkdtemp(prefix=f".{out.name}.extract-", dir=out.parent))
-    safe_extract_zip(
-        archive,
-        target / "x",
-        max_bytes=settings.archive_max_bytes,
-        max_members=settings.archive_max_members,
-        progress=TerminalProgress("extract"),
-    )
+    try:
+        safe_extract_zip(
+            archive,
+            target / "x",
+            max_bytes=settings.archive_max_bytes,
+            max_members=settings.archive_max_members,
+            progress=TerminalProgress("extract"),
+        )
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)  # a refused archive leaves no folder beside the output
+        raise
     return target
 
 
@@ -46,7 +50,8 @@ def run(args: argparse.Namespace) -> str:
     """Do the work; return the summary line."""
     from backend.core.progress import TerminalProgress
     from backend.data.archive import detect_dataset_layout, find_coco_images_dir
-    from backend.data.prepare import prepare_coco, prepare_yolo
+    from backend.data.formats.coco import load_coco_json
+    from backend.data.formats.convert import prepare_coco, prepare_yolo
 
     out = Path(args.out)
     progress = TerminalProgress("prepare")
@@ -76,13 +81,11 @@ def run(args: argparse.Namespace) -> str:
             extracted = temporary[-1] / "x"
             images = _images_root(extracted)
         if images is None:
-            import json
-
-            try:
-                names = [i.get("file_name", "") for i in json.loads(coco.read_text(encoding="utf-8"))["images"]]
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise BadInputError(f"{coco} is not a readable COCO annotations file.") from exc
-            images = find_coco_images_dir(coco, names)
+            if not coco.is_file():
+                raise BadInputError(f"The COCO annotations file {coco} does not exist.")
+            entries = load_coco_json(coco)["images"]
+            names = [e.get("file_name") for e in entries[:20] if isinstance(e, dict)]
+            images = find_coco_images_dir(coco, [n for n in names if isinstance(n, str)])
             if images is None:
                 raise BadInputError("No images folder found next to the annotations; pass --images DIR.")
         result = prepare_coco(coco, images, out, val_fraction=args.val_fraction, seed=args.seed, progress=progress)

@@ -97,7 +97,7 @@ def dataset_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             raise pytest.UsageError(f"--dataset {given}: no data.yaml there; pass a prepared dataset folder")
         return path
     from backend.data.demo import generate_demo_dataset
-    from backend.data.prepare import prepare_coco
+    from backend.data.formats.convert import prepare_coco
 
     raw = tmp_path_factory.mktemp("demo_raw")
     generate_demo_dataset(raw, images=60, seed=7)

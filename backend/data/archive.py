@@ -6,10 +6,10 @@ limit (counted from the real bytes written, so a lying header cannot get past it
 suspicious compression ratio (zip bombs). On refusal, whatever was written is removed again.
 
 `detect_dataset_layout` tells a COCO dataset (annotations JSON + images folder) from a YOLO / Roboflow export
-(`data.yaml`); `jobs.prepare` and `prepare_yolo` use it. The console's import and `jobs.import` recognise every
-tool's layout (Roboflow, CVAT, Label Studio, LabelImg / VOC, FiftyOne) through `backend.data.formats.detect` instead.
-This one stays because `jobs.prepare` needs its answers: one COCO json (the train one among splits) with the folder
-holding its images, or a data.yaml that a shallower marker of another tool's format does not hide.
+(`data.yaml`); `jobs.prepare --coco X.zip` uses it to find the json and images folder it then hands to
+`formats.convert.prepare_coco`. The console's import and `jobs.import` recognise every tool's layout (Roboflow,
+CVAT, Label Studio, LabelImg / VOC, FiftyOne) through `backend.data.formats.detect` instead. This one stays because
+`jobs.prepare` needs its answer: one COCO json (the train one among splits) with the folder holding its images.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ MAX_COMPRESSION_RATIO = 200
 _RATIO_MIN_BYTES = 4 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_MAX_NAME_CHARS = 1000  # a longer COCO file_name names no file; it is not looked up
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".mpo", ".jpe", ".jfif"})
 
@@ -318,13 +319,16 @@ def find_coco_images_dir(coco_json: Path, file_names: list[str], root: Path | No
     candidates = [coco_json.parent / "images", coco_json.parent, coco_json.parent.parent / "images"]
     if root is not None:
         candidates += [root / "images", root]
-    sample = [n for n in file_names[:20] if isinstance(n, str) and n]
+    sample = [n for n in file_names[:20] if isinstance(n, str) and n and len(n) < _MAX_NAME_CHARS]
     for folder in candidates:
         if not folder.is_dir():
             continue
         for name in sample:
-            if (folder / name).is_file() or (folder / PurePosixPath(name.replace("\\", "/")).name).is_file():
-                return folder
+            try:
+                if (folder / name).is_file() or (folder / PurePosixPath(name.replace("\\", "/")).name).is_file():
+                    return folder
+            except OSError:
+                continue  # a name the file system cannot even look up (too long for it) is no match
     return None
 
 

@@ -28,10 +28,10 @@ from backend.data.archive import safe_extract_zip
 from backend.data.formats.build import prepare_source
 from backend.data.formats.export import ExportResult, export_dataset_dir
 from backend.data.formats.model import ExportFormat
+from backend.data.formats.prepared import REPORT_NAME
 from backend.data.formats.read import find_layout, read_layout
 from backend.data.index import index_new_version
 from backend.data.preflight import PreflightReport
-from backend.data.prepare import REPORT_NAME
 from backend.data.quality.checks import CHECKS, SEVERITY_RANK, Check, CheckInfo, Severity
 from backend.data.quality.reader import read_yolo_dataset
 from backend.data.quality.report import ValidationReport

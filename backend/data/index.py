@@ -22,7 +22,7 @@ from PIL import Image
 
 from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.progress import ProgressFn, null_progress
-from backend.data.prepare import REPORT_NAME
+from backend.data.formats.prepared import REPORT_NAME
 from backend.data.quality.reader import parse_yolo_line, read_text_fast, read_yolo_dataset
 from backend.store import dataset_index as index_store
 from backend.store import datasets as dataset_store

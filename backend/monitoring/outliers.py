@@ -18,7 +18,7 @@ import numpy as np
 
 from backend.core.settings import get_settings
 from backend.imaging.features import dataset_features
-from backend.monitoring.service import _training_version, monitor_params, reference_images
+from backend.monitoring.service import monitor_params, reference_images, training_version
 from backend.serving.service import ServingModel
 
 CONTENT_FEATURES: tuple[str, ...] = ("brightness", "contrast", "sharpness", "saturation")
@@ -109,7 +109,7 @@ def training_ranges(model: ServingModel) -> dict[str, FeatureRange]:
     Raises:
         BadInputError: The model has no training run or dataset version on record.
     """
-    version = _training_version(model)
+    version = training_version(model)
     params = monitor_params()
     return _version_ranges(version.id, version.path, params.reference_images, params.reference_held_out_min)
 

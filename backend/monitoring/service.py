@@ -159,7 +159,7 @@ def build_drift_report(
     model = serving_model()
     if model is None:
         raise NotFoundError("No model serves yet, so there is nothing to monitor: train one on the Train page.")
-    version = _training_version(model)
+    version = training_version(model)
     with session_scope() as session:
         predictions = drift_store.latest_predictions(
             session=session, limit=int(window or params.window), model_label=model.log_label, since=since, until=until
@@ -203,8 +203,12 @@ def build_drift_report(
     return report
 
 
-def _training_version(model: ServingModel) -> DatasetVersion:
-    """The dataset version the serving model was trained on."""
+def training_version(model: ServingModel) -> DatasetVersion:
+    """The dataset version the serving model was trained on (the reference of its drift and outlier checks).
+
+    Raises:
+        BadInputError: The model has no training run on record, or its run does not record the version.
+    """
     if model.run_id is None:
         raise BadInputError(f"{model.label} has no training run on record, so there is no reference to compare with.")
     with session_scope() as session:

@@ -174,6 +174,7 @@ DATASETS: dict[str, Maker] = {
     "coco_image_id_object": _coco_with(img_id={"a": 1}),
     "coco_ann_image_id_list": _coco_with(ann_image_id=[1]),
     "coco_category_id_object": _coco_with(ann_category_id={"x": {"y": 1}}),
+    "coco_category_id_list": _coco_with(ann_category_id=[1]),
     "coco_bbox_strings": _coco_with(ann_bbox=["a", "b", "c", "d"]),
     "coco_bbox_short": _coco_with(ann_bbox=[1, 2]),
     "coco_bbox_nested": _coco_with(ann_bbox=[[1], [2], [3], [4]]),

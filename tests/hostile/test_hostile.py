@@ -7,6 +7,7 @@ file appears outside the folders the input was given."""
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -184,3 +185,97 @@ def test_every_command_refuses_hostile_input_with_one_clear_line(
         assert last.startswith(("error:", "usage:", "python -m")) or "error" in last, last[:300]
         _clear(last)
     assert not _outside_files(kept)
+
+
+# `jobs.prepare --coco` over every hostile COCO source (json with its images folder, or a zip of the whole dataset):
+# 2 when the source is refused, with one clear line and nothing written; 0 when only some annotations are bad, which
+# are dropped and reported exactly as the import service does (one reader and one writer serve both), with the check
+# the report must name. An id of the wrong type on an image refuses the file (annotations could not be matched to
+# it); on an annotation it only loses that annotation.
+PREPARE_REFUSES = 2
+PREPARE_COCO: dict[str, tuple[int, str | None]] = {
+    "coco_ann_image_id_list": (0, "annotation_without_image"),
+    "coco_bbox_negative": (0, "degenerate_bbox"),
+    "coco_bbox_nested": (0, "degenerate_bbox"),
+    "coco_bbox_short": (0, "degenerate_bbox"),
+    "coco_bbox_strings": (0, "degenerate_bbox"),
+    "coco_categories_string": (PREPARE_REFUSES, "'categories'"),
+    "coco_category_id_list": (0, "unknown_class"),
+    "coco_category_id_object": (0, "unknown_class"),
+    "coco_deep_nesting": (PREPARE_REFUSES, "nested too deeply"),
+    "coco_empty_object": (PREPARE_REFUSES, "'images'"),
+    "coco_file_name_absolute": (PREPARE_REFUSES, "not found in the images folder"),
+    "coco_file_name_long": (PREPARE_REFUSES, "longer than 255"),
+    "coco_file_name_traversal": (PREPARE_REFUSES, "not found in the images folder"),
+    "coco_huge_string": (PREPARE_REFUSES, "class names must be 1 to 200 characters"),
+    "coco_image_id_list": (PREPARE_REFUSES, "needs an 'id' that is a number or short text; found a list"),
+    "coco_image_id_object": (PREPARE_REFUSES, "needs an 'id' that is a number or short text; found a dict"),
+    "coco_images_not_list": (PREPARE_REFUSES, "'images'"),
+    "coco_is_list": (PREPARE_REFUSES, "not COCO detection annotations"),
+    "coco_markup_class": (0, None),
+    "coco_not_json": (PREPARE_REFUSES, "not valid JSON"),
+    "coco_width_string": (0, None),
+    "zip_absolute": (PREPARE_REFUSES, "absolute path"),
+    "zip_bad_json": (PREPARE_REFUSES, "No dataset found"),
+    "zip_empty": (PREPARE_REFUSES, "No dataset found"),
+    "zip_long_names": (PREPARE_REFUSES, "No dataset found"),
+    "zip_nested": (PREPARE_REFUSES, "No dataset found"),
+    "zip_not_a_zip": (PREPARE_REFUSES, "not a zip archive"),
+    "zip_slip": (PREPARE_REFUSES, "points outside the folder"),
+}
+
+
+# Without --images, jobs.prepare looks for the folder holding the first file names; none is found for these.
+PREPARE_FOUND_FRAGMENT = {
+    "coco_file_name_long": "No images folder found next to the annotations",
+    "coco_file_name_traversal": "No images folder found next to the annotations",
+}
+
+
+def test_every_hostile_coco_source_has_an_expected_prepare_answer() -> None:
+    assert set(PREPARE_COCO) == {n for n in DATASETS if n.startswith(("coco_", "zip_"))}
+
+
+# A COCO json runs with --images and without (then jobs.prepare looks for the folder itself); a zip holds its images.
+PREPARE_CASES = [
+    pytest.param(name, with_images, id=f"{name}-{'images-given' if with_images else 'images-found'}")
+    for name in sorted(PREPARE_COCO)
+    for with_images in ((True, False) if name.startswith("coco_") else (False,))
+]
+
+
+@pytest.mark.parametrize(("name", "with_images"), PREPARE_CASES)
+def test_prepare_answers_hostile_coco_in_one_line(
+    workspace: Settings, tmp_path: Path, name: str, with_images: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jobs import prepare as prepare_cli
+
+    case = tmp_path / "case"
+    case.mkdir()
+    source = DATASETS[name](case)
+    out = tmp_path / "out"
+    if name.startswith("zip_"):
+        argv = ["--coco", str(source), "--out", str(out)]
+    else:
+        argv = ["--coco", str(source / "annotations.json"), "--out", str(out)]
+        argv += ["--images", str(source / "images")] if with_images else []
+    code, fragment = PREPARE_COCO[name]
+    fragment = fragment if with_images else PREPARE_FOUND_FRAGMENT.get(name, fragment)
+    got = prepare_cli.main(argv)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err, captured.err[-800:]
+    assert got == code, f"jobs.prepare {name}: exit {got}: {captured.err[-500:]}"
+    if code == PREPARE_REFUSES:
+        errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0] == captured.err.strip().splitlines()[-1], captured.err[-800:]
+        _clear(errors[0])
+        assert fragment is not None and fragment in errors[0], errors[0]
+        assert captured.out == "" and not out.exists(), "a refused source wrote something"
+    else:
+        assert captured.out.count("\n") == 1 and captured.out.startswith("Prepared 1 images"), captured.out
+        report = json.loads((out / "prepare_report.json").read_text(encoding="utf-8"))
+        assert (out / "data.yaml").is_file() and report["counts"]["images"] == 1
+        if fragment is not None:
+            assert fragment in {issue["check"] for issue in report["issues"]}, report["issues"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")], "extracted or staging folders left"
+    assert not _outside_files(case)

@@ -235,7 +235,7 @@ def test_nothing_recognisable_names_the_layouts(tmp_path: Path) -> None:
 
 
 def test_prepare_yolo_refuses_archive_folders_outside_the_archive(demo: Demo, tmp_path: Path) -> None:
-    from backend.data.prepare import prepare_yolo
+    from backend.data.formats.convert import prepare_yolo
 
     outside = tmp_path / "server" / "images"
     outside.mkdir(parents=True)

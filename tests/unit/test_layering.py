@@ -86,11 +86,13 @@ def test_every_backend_package_has_a_layer_and_a_docstring() -> None:
         assert doc, f"backend/{name}/__init__.py needs a docstring saying what the package owns"
 
 
-@pytest.mark.parametrize("path", BACKEND_FILES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_backend_imports_flow_down_the_layers(path: Path) -> None:
-    own = path.relative_to(ROOT / "backend").parts[0]
+def _layer_violations(path: Path, own: str) -> list[str]:
+    """The imports of a file of backend package `own` that go up the layers or sideways to a peer, in the rule's words.
+
+    `path` may lie anywhere (the probe lives under tmp_path): `own` says which package it stands for.
+    """
     if own not in RANK:
-        pytest.fail(f"{path.relative_to(ROOT)} is outside every layer of the LAYERS table")
+        return [f"its package '{own}' is outside every layer of the LAYERS table"]
     wrong = []
     for module in sorted(_backend_imports(path)):
         target = _package_of(module)
@@ -100,18 +102,142 @@ def test_backend_imports_flow_down_the_layers(path: Path) -> None:
             wrong.append(f"{module} (layer '{target}' is above '{own}': lower layers never import higher ones)")
         elif RANK[target] == RANK[own]:
             wrong.append(f"{module} ('{target}' and '{own}' are peers: move the shared part down a layer)")
+    return wrong
+
+
+def _own_package(path: Path) -> str:
+    return path.relative_to(ROOT / "backend").parts[0]
+
+
+@pytest.mark.parametrize("path", BACKEND_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_backend_imports_flow_down_the_layers(path: Path) -> None:
+    wrong = _layer_violations(path, _own_package(path))
     assert not wrong, f"{path.relative_to(ROOT)} imports " + "; ".join(wrong)
 
 
 def test_layering_rule_catches_a_wrong_way_import(tmp_path: Path) -> None:
-    """The rule itself works: a core module importing the store is reported with the rule's words."""
-    fake = ROOT / "backend" / "core" / "_layering_probe.py"
-    fake.write_text("from backend.store.engine import session_scope\n", encoding="utf-8")
-    try:
-        with pytest.raises(AssertionError, match="lower layers never import higher ones"):
-            test_backend_imports_flow_down_the_layers(fake)
-    finally:
-        fake.unlink()
+    """The rule itself works: a core module importing the store, or a peer importing a peer, is reported with the
+    rule's words (the probe lives under tmp_path, never in the source tree)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("from backend.store.engine import session_scope\nimport backend.registry.gate\n", encoding="utf-8")
+    wrong = _layer_violations(probe, "core")
+    assert [w.split()[0] for w in wrong] == [
+        "backend.registry.gate",
+        "backend.store.engine",
+        "backend.store.engine.session_scope",
+    ]
+    assert all("lower layers never import higher ones" in w for w in wrong), wrong
+    assert _layer_violations(probe, "store") == [
+        "backend.registry.gate (layer 'registry' is above 'store': lower layers never import higher ones)"
+    ]
+    assert _layer_violations(probe, "monitoring") == [
+        "backend.registry.gate ('registry' and 'monitoring' are peers: move the shared part down a layer)"
+    ]
+    assert _layer_violations(probe, "console") == []
+
+
+def _is_backend_module(dotted: str) -> bool:
+    """Whether `backend.x.y` names a module or package of the source tree (not a class or function in one)."""
+    where = ROOT.joinpath(*dotted.split("."))
+    return where.with_suffix(".py").is_file() or (where / "__init__.py").is_file()
+
+
+def _private_imports(path: Path, module: str) -> list[str]:
+    """Private names (leading underscore) that the file of backend module `module` takes from another module.
+
+    Caught: `from backend.x.y import _z`, `import backend.x.y._z` / `from backend.x import _y` (a private module), and
+    `_z` read as an attribute of a backend module the file imported (`import backend.x.y as m; m._z`,
+    `from backend.x import y; y._z`). Dunder names (`__version__`) are not private, and neither is an attribute of
+    a class (`Record._replace` is a NamedTuple's public API). `module` says which module the file is, so a module
+    may use its own private names and the probe can live under tmp_path.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[str] = []
+    bound: dict[str, str] = {}  # local name -> the backend module it is bound to
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if not alias.name.startswith("backend."):
+                    continue
+                parts = alias.name.split(".")
+                if any(private(part) for part in parts):
+                    found.append(f"import {alias.name}")
+                bound[alias.asname or parts[0]] = alias.name if alias.asname else parts[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("backend."):
+            if any(private(part) for part in node.module.split(".")):
+                found.append(f"from {node.module} import ...")
+            for alias in node.names:
+                if private(alias.name) and node.module != module:
+                    found.append(f"from {node.module} import {alias.name}")
+                elif _is_backend_module(f"{node.module}.{alias.name}"):
+                    bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and private(node.attr)):
+            continue
+        chain: list[str] = []
+        base: ast.expr = node.value
+        while isinstance(base, ast.Attribute):
+            chain.append(base.attr)
+            base = base.value
+        if isinstance(base, ast.Name) and base.id in bound:
+            owner = ".".join([bound[base.id], *reversed(chain)])
+            if owner != module:
+                found.append(f"{owner}.{node.attr}")
+    return sorted(set(found))
+
+
+def _module_name(path: Path) -> str:
+    name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    return name.removesuffix(".__init__")
+
+
+@pytest.mark.parametrize("path", BACKEND_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_backend_takes_no_private_name_from_another_module(path: Path) -> None:
+    found = _private_imports(path, _module_name(path))
+    assert not found, (
+        f"{path.relative_to(ROOT)} uses {found}: a name with a leading underscore belongs to its module; make it "
+        "public (with a docstring) where it is shared, or move the code"
+    )
+
+
+def test_private_name_rule_catches_every_form(tmp_path: Path) -> None:
+    """The rule itself works, on a probe under tmp_path (never in the source tree)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from backend.data.formats.prepared import PrepareResult, _link_or_copy\n"
+        "import backend.data.split as split\n"
+        "from backend.data import archive\n"
+        "import backend.core.settings\n"
+        "from backend.core import __version__\n"
+        "split._half_up(0.5)\n"
+        "archive._check_member_name('a')\n"
+        "backend.core.settings._private\n"
+        "archive.__name__\n"
+        "PrepareResult._fields\n"
+        "self_thing._x\n",
+        encoding="utf-8",
+    )
+    assert _private_imports(probe, "backend.core.probe") == [
+        "backend.core.settings._private",
+        "backend.data.archive._check_member_name",
+        "backend.data.split._half_up",
+        "from backend.data.formats.prepared import _link_or_copy",
+    ]
+    # A module may use its own private names however it reaches them.
+    assert _private_imports(probe, "backend.data.split") == [
+        "backend.core.settings._private",
+        "backend.data.archive._check_member_name",
+        "from backend.data.formats.prepared import _link_or_copy",
+    ]
+    probe.write_text("import backend.data._hidden\nfrom backend.data._hidden import thing\n", encoding="utf-8")
+    assert _private_imports(probe, "backend.core.probe") == [
+        "from backend.data._hidden import ...",
+        "import backend.data._hidden",
+    ]
 
 
 UI_FILES = [ROOT / "Home.py", *_py_files("pages", "ui")]

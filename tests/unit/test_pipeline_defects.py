@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend.data.demo import generate_demo_dataset
-from backend.data.prepare import prepare_coco
+from backend.data.formats.convert import prepare_coco
 from backend.data.quality.report import ValidationReport
 from backend.data.quality.validate import validate_dataset
 from tests.utils.spec import PHOTO_CHECKS, SPEC_CHECKS

@@ -15,7 +15,9 @@ from PIL import Image
 
 from backend.core.errors import BadInputError
 from backend.core.settings import Settings
-from backend.data.prepare import coco_class_map, prepare_coco, prepare_yolo, stratified_split
+from backend.data.formats.coco import coco_class_map
+from backend.data.formats.convert import prepare_coco, prepare_yolo
+from backend.data.split import stratified_split
 from jobs import prepare as prepare_cli
 
 
@@ -193,6 +195,82 @@ def test_user_images_are_copied_workspace_images_hardlinked(
     prepare_coco(owned / coco_json.name, owned / images.relative_to(coco_json.parent), tmp_path / "out2")
     written = next((tmp_path / "out2" / "images").rglob("plain.jpg"))
     assert written.stat().st_ino == (owned / images.relative_to(coco_json.parent) / "plain.jpg").stat().st_ino
+
+
+# The keys `prepare_report.json` has carried since before the import pipelines became one (jobs.prepare's contract).
+COCO_REPORT_KEYS = {"source", "format", "images_dir", "val_fraction", "seed", "class_map", "counts", "files", "issues"}
+YOLO_REPORT_KEYS = {"source", "format", "splits_kept", "missing_folders", "val_fraction", "seed", "class_map"}
+COUNT_KEYS = {"images_listed", "images", "train", "val", "test", "boxes", "classes", "background_images"}
+
+
+def test_reports_keep_every_key_with_its_meaning(coco_case: tuple[Path, Path], tmp_path: Path) -> None:
+    coco_json, images = coco_case
+    coco = prepare_coco(coco_json, images, tmp_path / "coco", val_fraction=0.3, seed=1)
+    report = json.loads(coco.report_path.read_text())
+    assert set(report) >= COCO_REPORT_KEYS
+    assert report["source"] == str(coco_json.resolve()) and report["images_dir"] == str(images.resolve())
+    assert report["format"] == "coco" and report["val_fraction"] == 0.3 and report["seed"] == 1
+    assert COUNT_KEYS | {"left_out_images", "annotations", "crowd_excluded", "annotations_dropped"} <= set(
+        report["counts"]
+    )
+    assert report["counts"]["images_listed"] == 10 and report["counts"]["left_out_images"] == 2
+    assert report["counts"]["annotations"] == 14 and report["counts"]["boxes_clipped"] == 1
+    assert set(report["files"][0]) >= {"file", "source", "split", "boxes", "issues", "width", "height"}
+    assert set(report["issues"][0]) == {"file", "check", "severity", "message"}
+
+    yolo = prepare_yolo(coco.out_dir, tmp_path / "yolo")
+    report = json.loads(yolo.report_path.read_text())
+    assert YOLO_REPORT_KEYS | {"counts", "files", "issues"} <= set(report)
+    assert report["source"] == str(coco.data_yaml) and report["format"] == "yolo"
+    assert report["splits_kept"] is True and report["missing_folders"] == []
+    assert report["class_map"][2] == {"coco_id": None, "class_id": 2, "name": "tomato"}
+    assert set(report["counts"]) >= COUNT_KEYS
+
+
+def test_one_reader_answers_ids_of_the_wrong_type(coco_case: tuple[Path, Path], tmp_path: Path) -> None:
+    """An image id that is a list refuses the file; an annotation's image_id or category_id that is a list loses
+    that annotation, reported (jobs.prepare used to end in `TypeError: unhashable type: 'list'`)."""
+    coco_json, images = coco_case
+    data = json.loads(coco_json.read_text())
+    data["annotations"][0]["image_id"] = [1]
+    data["annotations"][1]["category_id"] = [250]
+    coco_json.write_text(json.dumps(data))
+    result = prepare_coco(coco_json, images, tmp_path / "out")
+    report = json.loads(result.report_path.read_text())
+    assert result.counts["annotations_without_image"] == 1
+    assert ("annotations.json", "annotation_without_image") in issues_of(report)
+    assert ("plain.jpg", "unknown_class") in issues_of(report)
+    assert read_labels(result.out_dir, "plain.jpg") == []
+    data["images"][0]["id"] = [1]
+    coco_json.write_text(json.dumps(data))
+    with pytest.raises(BadInputError, match="image entry 1 needs an 'id' that is a number or short text; found a list"):
+        prepare_coco(coco_json, images, tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
+
+
+def test_a_source_with_no_usable_image_is_refused(coco_case: tuple[Path, Path], tmp_path: Path) -> None:
+    coco_json, images = coco_case
+    data = json.loads(coco_json.read_text())
+    data["images"] = [{"id": 1, "file_name": "gone.jpg"}, {"id": 2, "file_name": "cut.jpg"}]
+    coco_json.write_text(json.dumps(data))
+    with pytest.raises(
+        BadInputError, match=r"None of the 2 listed images can be used: 1 not found .*'gone\.jpg'.* 1 do"
+    ):
+        prepare_coco(coco_json, images, tmp_path / "out")
+    data["images"] = []
+    coco_json.write_text(json.dumps(data))
+    with pytest.raises(BadInputError, match="lists no images"):
+        prepare_coco(coco_json, images, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_may_sit_beside_the_coco_json_but_never_holds_it(coco_case: tuple[Path, Path], tmp_path: Path) -> None:
+    """The output only has to stay clear of the json and the images folder (dvc.yaml: data/prepared beside data/raw)."""
+    coco_json, images = coco_case
+    beside = coco_json.parent / "prepared"
+    assert prepare_coco(coco_json, images, beside).counts["images"] == 8
+    with pytest.raises(BadInputError, match="overlaps"):
+        prepare_coco(coco_json, images, coco_json.parent)
 
 
 def test_duplicate_category_names_are_refused(tmp_path: Path) -> None:
@@ -391,6 +469,18 @@ def test_yolo_with_only_train_is_split_and_bad_lines_reported(tmp_path: Path) ->
     assert result.counts["train"] + result.counts["val"] == 6 and result.counts["val"] >= 1
     assert read_labels(result.out_dir, "c.jpg") == [[0, 0.85, 0.5, 0.3, 0.2]]
     assert read_labels(result.out_dir, "d.jpg") == [[1, 0.2, 0.2, 0.2, 0.2]]
+
+
+def test_yolo_with_only_a_test_split_is_split_into_train_and_val(tmp_path: Path) -> None:
+    src = make_roboflow(tmp_path / "export")
+    (src / "data.yaml").write_text("test: ../test/images\nnames: ['egg', 'pizza']\n")
+    for name in ("s1.jpg", "s2.jpg", "s3.jpg"):
+        save_jpeg(src / "test" / "images" / name, (80, 60), len(name) + ord(name[1]))
+        (src / "test" / "labels" / name.replace(".jpg", ".txt")).write_text("1 0.5 0.5 0.2 0.2\n")
+    result = prepare_yolo(src, tmp_path / "out", val_fraction=0.25, seed=0)
+    assert result.counts["train"] + result.counts["val"] == 4 and result.counts["test"] == 0
+    assert result.counts["train"] >= 1 and result.counts["val"] >= 1
+    assert json.loads(result.report_path.read_text())["images_split_here"] == 4
 
 
 def test_yolo_without_data_yaml_is_refused(tmp_path: Path) -> None:

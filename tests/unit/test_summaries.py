@@ -10,8 +10,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from backend.data.formats.convert import prepare_coco
+from backend.data.formats.prepared import REPORT_NAME
 from backend.data.preflight import ClassMapping, PreflightReport
-from backend.data.prepare import REPORT_NAME, prepare_coco
 from backend.store.records import DatasetVersion, Job, Run
 from backend.store.summaries import (
     ClassScore,

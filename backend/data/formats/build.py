@@ -1,9 +1,13 @@
-"""Write a `SourceDataset` as the prepared YOLO layout with its pre-flight report.
+"""Write a `SourceDataset` as the prepared YOLO layout with its pre-flight report (`prepare_source`).
 
-Splits: with `fresh_split` every image is split anew into train / val (deterministic, stratified by class).
-Otherwise every split the source gives is kept as given; images without a split, and the images of a lone
-train (or lone val) split, are split into train / val like `prepare_coco` does, and the report says so; a
-given test split is always kept.
+Every box is checked against its image's real size: boxes past the border (beyond `CLIP_TOLERANCE_PX`, or 1e-4 of
+the image for normalised boxes) are clipped, empty ones and ones wholly outside are dropped; each is reported.
+
+Splits: with `fresh_split` every image is split anew into train / val (deterministic, stratified by class, see
+`backend.data.split.stratified_split`). Otherwise every split the source gives is kept as given; images without a
+split, and the images of a lone train (or lone val) split, are split into train / val, and the report says so; a
+given test split is kept, unless it is the only split given (then its images are split into train / val too, as
+a dataset needs train images).
 """
 
 from __future__ import annotations
@@ -12,19 +16,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from backend.core.errors import BadInputError
 from backend.core.progress import ProgressFn, null_progress
-from backend.data.formats.model import SPLITS, SourceBox, SourceDataset, SourceImage
-from backend.data.prepare_common import (
+from backend.data.formats.model import SPLITS, SourceBox, SourceDataset, SourceImage, quote
+from backend.data.formats.prepared import (
     CLIP_TOLERANCE_PX,
+    PreparedItem,
     PrepareResult,
-    _assign_out_names,
-    _check_fraction,
-    _check_out_dir,
-    _counts,
-    _Item,
-    _probe_and_filter,
-    _write_dataset,
-    _yolo_line,
+    assign_out_names,
+    check_out_dir,
+    check_val_fraction,
+    probe_items,
+    report_counts,
+    write_prepared,
+    yolo_line,
 )
 from backend.data.quality.checks import Check, IssueCollector
 from backend.data.split import stratified_split
@@ -47,6 +52,7 @@ def _box_line(
         return None
     else:
         scale_w, scale_h, tol = float(size[0]), float(size[1]), CLIP_TOLERANCE_PX
+    image = f"the {size[0]}x{size[1]} image" if size else "the image"
     width, height = box.x2 - box.x1, box.y2 - box.y1
     if width <= 0 or height <= 0:
         _add(issues, file, Check.DEGENERATE_BBOX, f"{box.ref} has width {width:g} and height {height:g}; dropped")
@@ -55,28 +61,26 @@ def _box_line(
     x1, y1 = max(0.0, box.x1), max(0.0, box.y1)
     x2, y2 = min(scale_w, box.x2), min(scale_h, box.y2)
     if x2 <= x1 or y2 <= y1:
-        _add(issues, file, Check.DEGENERATE_BBOX, f"{box.ref} lies entirely outside the image; dropped")
+        _add(issues, file, Check.DEGENERATE_BBOX, f"{box.ref} lies entirely outside {image}; dropped")
         counts["annotations_dropped"] += 1
         return None
     if box.x1 < -tol or box.y1 < -tol or box.x2 > scale_w + tol or box.y2 > scale_h + tol:
-        _add(issues, file, Check.BBOX_OUT_OF_BOUNDS, f"{box.ref} extends past the image border; it was clipped")
+        _add(issues, file, Check.BBOX_OUT_OF_BOUNDS, f"{box.ref} extends past {image}; it was clipped")
         counts["boxes_clipped"] += 1
-    return _yolo_line(
+    return yolo_line(
         box.cls, (x1 + x2) / 2 / scale_w, (y1 + y2) / 2 / scale_h, (x2 - x1) / scale_w, (y2 - y1) / scale_h
     )
 
 
-def _assign_splits(items: list[_Item], *, fresh_split: bool, val_fraction: float, seed: int) -> dict[str, Any]:
+def _assign_splits(items: list[PreparedItem], *, fresh_split: bool, val_fraction: float, seed: int) -> dict[str, Any]:
     """Decide every usable item's split (see the module docstring); returns what the report says about it."""
     usable = [i for i in items if i.usable]
     given = sorted({i.split for i in usable if i.split}, key=SPLITS.index)
-    if fresh_split:
-        for item in usable:
+    only_test = given == ["test"]
+    for item in usable:
+        lone = (item.split == "train" and "val" not in given) or (item.split == "val" and "train" not in given)
+        if fresh_split or lone or only_test:
             item.split = None
-    else:
-        for item in usable:
-            if (item.split == "train" and "val" not in given) or (item.split == "val" and "train" not in given):
-                item.split = None
     pool = [i for i in usable if i.split is None]
     if pool:
         assignment = stratified_split({i.out_name: i.classes for i in pool}, val_fraction=val_fraction, seed=seed)
@@ -90,7 +94,24 @@ def _assign_splits(items: list[_Item], *, fresh_split: bool, val_fraction: float
     }
 
 
-def _note_image(item: _Item, image: SourceImage, issues: IssueCollector) -> None:
+def _refuse_without_usable_images(items: list[PreparedItem]) -> None:
+    """A dataset with no image to train on is bad input: say what became of the listed ones, write nothing."""
+    if any(item.usable for item in items):
+        return
+    if not items:
+        raise BadInputError("The source lists no images; nothing was prepared.")
+    found = [item.source is not None and item.source.is_file() for item in items]
+    missing = [item for item, there in zip(items, found, strict=True) if not there]
+    broken = [item for item, there in zip(items, found, strict=True) if there]
+    why = [
+        f"{len(group)} {what} (first: {quote(group[0].original)})"
+        for group, what in ((missing, "not found in the images folder"), (broken, "do not decode"))
+        if group
+    ]
+    raise BadInputError(f"None of the {len(items)} listed images can be used: {' and '.join(why)}; nothing written.")
+
+
+def _note_image(item: PreparedItem, image: SourceImage, issues: IssueCollector) -> None:
     for check, message in image.notes:
         _add(issues, item.out_name, check, message)
 
@@ -117,17 +138,18 @@ def prepare_source(
     Returns:
         A PrepareResult; `OUT/prepare_report.json` names the layout and every image or box left out.
     """
-    _check_fraction(val_fraction)
+    check_val_fraction(val_fraction)
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, [source.layout.root])
+    check_out_dir(out_dir, list(source.layout.read_paths) or [source.layout.root])
     issues = IssueCollector()
     for file, check, message in source.notes:
         _add(issues, file, check, message)
-    items = [_Item(source=img.path, original=img.original, split=img.split) for img in source.images]
-    _assign_out_names(items, issues)
+    items = [PreparedItem(source=img.path, original=img.original, split=img.split) for img in source.images]
+    assign_out_names(items, issues)
     for item, image in zip(items, source.images, strict=True):
         _note_image(item, image, issues)
-    sizes = _probe_and_filter(items, issues, progress)
+    sizes = probe_items(items, issues, progress)
+    _refuse_without_usable_images(items)
     counts = Counter(source.counts)
     for item, image in zip(items, source.images, strict=True):
         if not item.usable:
@@ -152,7 +174,7 @@ def prepare_source(
             _add(issues, item.out_name, Check.MISSING_LABEL, "has no boxes; kept as a background image")
     split_facts = _assign_splits(items, fresh_split=fresh_split, val_fraction=val_fraction, seed=seed)
     report: dict[str, Any] = {
-        "source": str(source.layout.root.resolve()),
+        "source": str((source.layout.origin or source.layout.root).resolve()),
         "format": str(source.layout.kind),
         "layout": source.layout.description,
         **split_facts,
@@ -161,6 +183,6 @@ def prepare_source(
         "class_map": source.class_map,
         "dropped_categories": source.dropped_categories,
         **source.facts,
-        "counts": _counts(items, source.names, dict(counts)),
+        "counts": report_counts(items, source.names, dict(counts)),
     }
-    return _write_dataset(out_dir, items, source.names, report, issues, progress)
+    return write_prepared(out_dir, items, source.names, report, issues, progress)

@@ -1,7 +1,8 @@
 """COCO reader: one annotations file, or one per split (Roboflow, CVAT, COCO 2017 style, FiftyOne), merged.
 
-Classes are merged by name across the files and numbered in ascending COCO id order (the documented rule of
-`prepare.coco_class_map`). A category that has no boxes anywhere and only names the project (Roboflow's
+Classes are merged by name across the files and numbered in ascending COCO id order (the documented class-id
+rule, `number_classes`: categories sorted by COCO id get the contiguous ids 0..n-1, names kept; there is never a
+91→80 style remap). A category that has no boxes anywhere and only names the project (Roboflow's
 placeholder: supercategory "none", and its name is the other categories' supercategory or its id is 0) is dropped
 and reported; any other category without boxes is kept as a class.
 """
@@ -9,6 +10,7 @@ and reported; any other category without boxes is kept as a class.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -25,8 +27,9 @@ from backend.data.formats.model import (
     is_scalar_id,
     quote,
 )
-from backend.data.prepare import _coco_box
 from backend.data.quality.checks import Check
+
+Box = tuple[float, float, float, float]
 
 
 def load_coco_json(path: Path) -> dict[str, Any]:
@@ -47,12 +50,38 @@ def load_coco_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _categories(data: dict[str, Any], where: str) -> list[dict[str, Any]]:
-    """The categories as {"id", "name", "supercategory"}, checked."""
+def number_classes(categories: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """The class-id rule: (COCO id, name) pairs sorted by COCO id get the class ids 0..n-1, names kept.
+
+    Returns:
+        One {"coco_id", "class_id", "name"} per category, in class-id order (the report's `class_map`).
+    """
+    ordered = sorted(categories)
+    return [{"coco_id": cid, "class_id": index, "name": name} for index, (cid, name) in enumerate(ordered)]
+
+
+def coco_class_map(categories: list[Any], where: str = "The COCO file") -> list[dict[str, Any]]:
+    """The class map of one COCO file's `categories` (checked, then numbered by `number_classes`).
+
+    Raises:
+        BadInputError: A category lacks an integer id or a usable name, ids or names repeat, or there is none.
+    """
+    cats = check_categories(categories, where)
+    if not cats:
+        raise BadInputError(f"{where} defines no categories.")
+    return number_classes([(c["id"], c["name"]) for c in cats])
+
+
+def check_categories(categories: list[Any], where: str) -> list[dict[str, Any]]:
+    """COCO categories as {"id", "name", "supercategory"}, checked.
+
+    Raises:
+        BadInputError: A category lacks an integer id or a usable name, or two share an id or a name.
+    """
     cats = []
     seen: set[int] = set()
     names: dict[str, int] = {}
-    for cat in data["categories"]:
+    for cat in categories:
         if not isinstance(cat, dict) or not isinstance(cat.get("id"), int) or isinstance(cat.get("id"), bool):
             raise BadInputError(f"{where}: every category needs an integer 'id'; found {quote(cat)}.")
         if cat["id"] in seen:
@@ -123,7 +152,7 @@ def read_coco(layout: DetectedLayout) -> SourceDataset:
     box_count: Counter[str] = Counter()
     per_part_cats: list[list[dict[str, Any]]] = []
     for part, data in parts:
-        cats = _categories(data, part.json_path.name)
+        cats = check_categories(data["categories"], part.json_path.name)
         per_part_cats.append(cats)
         by_id = {c["id"]: c["name"] for c in cats}
         for ann in data.get("annotations", []):
@@ -142,16 +171,13 @@ def read_coco(layout: DetectedLayout) -> SourceDataset:
                 }
             else:
                 order.setdefault(cat["name"], cat["id"])
-    names = [n for n in sorted(order, key=lambda n: (order[n], n)) if n not in dropped]
-    if not names:
+    class_map = number_classes([(order[n], n) for n in order if n not in dropped])
+    if not class_map:
         raise BadInputError("The COCO files define no categories with a name.")
+    names = [row["name"] for row in class_map]
     class_of_name = {n: i for i, n in enumerate(names)}
     source = SourceDataset(
-        layout=layout,
-        names=names,
-        images=[],
-        class_map=[{"coco_id": order[n], "class_id": i, "name": n} for i, n in enumerate(names)],
-        dropped_categories=list(dropped.values()),
+        layout=layout, names=names, images=[], class_map=class_map, dropped_categories=list(dropped.values())
     )
     for name in dropped:
         source.notes.append(
@@ -172,9 +198,14 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
     """Add one COCO file's images and boxes to `source`."""
     where = part.json_path.name
     by_id: dict[Any, SourceImage] = {}
-    for entry in data["images"]:
-        if not isinstance(entry, dict) or not is_scalar_id(entry.get("id")):
-            raise BadInputError(f"{where}: every image needs an 'id' (a number or short text); found {quote(entry)}.")
+    for number, entry in enumerate(data["images"], start=1):
+        if not isinstance(entry, dict):
+            raise BadInputError(f"{where}: image entry {number} must be an object; found {quote(entry)}.")
+        if not is_scalar_id(entry.get("id")):
+            raise BadInputError(
+                f"{where}: image entry {number} needs an 'id' that is a number or short text; "
+                f"found {quote(entry.get('id'))}."
+            )
         file_name = check_file_name(entry.get("file_name"), where)
         if entry["id"] in by_id:
             raise BadInputError(f"{where}: two images share the id {quote(entry['id'])}; ids must be unique.")
@@ -221,7 +252,7 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
             )
             source.counts["annotations_dropped"] += 1
             continue
-        box, check, message = _coco_box(ann)
+        box, check, message = coco_box(ann)
         if check is not None and message is not None:
             image.notes.append((check, message[:300]))
         if box is None:
@@ -229,3 +260,51 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
             continue
         x, y, w, h = box
         image.boxes.append(SourceBox(cls, x, y, x + w, y + h, normalized=False, ref=ref))
+
+
+def _polygon_box(segmentation: Any) -> Box | None:
+    """Bounding box [x, y, w, h] of COCO polygon segmentation(s), or None."""
+    if not isinstance(segmentation, list):
+        return None
+    xs: list[float] = []
+    ys: list[float] = []
+    for poly in segmentation:
+        if not isinstance(poly, list):
+            continue
+        try:
+            values = [float(v) for v in poly]
+        except (TypeError, ValueError):
+            continue
+        xs.extend(values[0::2][: len(values) // 2])
+        ys.extend(values[1::2][: len(values) // 2])
+    if not xs or not ys:
+        return None
+    return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+
+
+def coco_box(ann: dict[str, Any]) -> tuple[Box | None, Check | None, str | None]:
+    """The pixel box [x, y, w, h] of one COCO annotation: its `bbox`, else the box around its polygon.
+
+    Returns:
+        (box, check, message): box None means the annotation is dropped; check and message, when set, are the
+        finding to report (a box from the polygon, an RLE-only mask, no box, non-numbers).
+    """
+    bbox = ann.get("bbox")
+    ref = f"annotation {quote(ann.get('id'))}"
+    if isinstance(bbox, list | tuple) and len(bbox) == 4:
+        try:
+            x, y, w, h = (float(v) for v in bbox)
+        except (TypeError, ValueError):
+            shown = ", ".join(quote(v) for v in bbox)
+            return None, Check.DEGENERATE_BBOX, f"{ref} has a box with non-numbers: [{shown}]"
+        if not all(math.isfinite(v) for v in (x, y, w, h)):
+            return None, Check.DEGENERATE_BBOX, f"{ref} has a box with non-finite numbers"
+        return (x, y, w, h), None, None
+    segmentation = ann.get("segmentation")
+    box = _polygon_box(segmentation)
+    if box is not None:
+        return box, Check.BBOX_FROM_SEGMENTATION, f"{ref} had no box; it was computed from its polygon"
+    if isinstance(segmentation, dict):
+        message = f"{ref} has only an RLE mask and no box; it was dropped (add a bbox to keep it)"
+        return None, Check.DEGENERATE_BBOX, message
+    return None, Check.DEGENERATE_BBOX, f"{ref} has no box and no polygon; it was dropped"

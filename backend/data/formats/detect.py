@@ -85,7 +85,8 @@ def _coco_layout(jsons: list[Path], root: Path) -> DetectedLayout:
     return DetectedLayout(kind, f"{tool} ({detail})", root, coco_parts=parts)
 
 
-def _yolo_layout(data_yaml: Path) -> DetectedLayout:
+def yolo_layout(data_yaml: Path) -> DetectedLayout:
+    """The layout of a data.yaml / dataset.yaml, named after the tool that wrote it (its folder is the root)."""
     folder = data_yaml.parent
     if data_yaml.name.startswith("dataset."):
         tool = "FiftyOne YOLOv5 export"
@@ -173,7 +174,7 @@ def detect_layout(root: Path) -> DetectedLayout:
     kind = min(best, key=lambda k: (best[k][0], order.index(k)))
     path = best[kind][1]
     if kind == "yaml":
-        return _yolo_layout(path)
+        return yolo_layout(path)
     if kind == "darknet":
         return _darknet_layout(path)
     if kind == "classes":
@@ -191,8 +192,38 @@ def detect_layout(root: Path) -> DetectedLayout:
 
 
 def coco_file_layout(json_path: Path, images_dir: Path | None) -> DetectedLayout:
-    """The layout for one COCO json given directly (with the images folder the user named, if any)."""
-    split = None
-    part = CocoPart(json_path, images_dir, split)
+    """The layout for one COCO json given directly (with the images folder the user named, if any).
+
+    The report names the json as its source; with an images folder given, the output only has to stay clear of the
+    json and that folder (it may sit beside them, e.g. `data/prepared` next to `data/raw`).
+    """
+    part = CocoPart(json_path, images_dir, None)
     where = json_path.name + (f" with images in {images_dir.name}/" if images_dir else "")
-    return DetectedLayout(LayoutKind.COCO, f"COCO dataset ({where})", json_path.parent, coco_parts=(part,))
+    return DetectedLayout(
+        LayoutKind.COCO,
+        f"COCO dataset ({where})",
+        json_path.parent,
+        coco_parts=(part,),
+        origin=json_path,
+        read_paths=(json_path, images_dir) if images_dir is not None else (),
+    )
+
+
+def find_data_yaml(source: Path) -> Path:
+    """The data.yaml of a folder said to hold a YOLO / Roboflow export (or `source` itself when it is a file).
+
+    The shallowest data.yaml / dataset.yaml within three folders wins, whatever other files lie beside it.
+
+    Raises:
+        BadInputError: There is none.
+    """
+    source = Path(source)
+    if source.is_file():
+        return source
+    found = next((path for _, path in _walk(source) if path.name.lower() in _YAML_NAMES), None)
+    if found is None:
+        raise BadInputError(
+            f"{source} is not a YOLO / Roboflow export: expected a data.yaml listing the train/val image folders "
+            "and names."
+        )
+    return found

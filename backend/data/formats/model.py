@@ -68,6 +68,11 @@ class DetectedLayout:
         data_yaml: The data.yaml / dataset.yaml (YOLO).
         names_file: classes.txt or obj.names (Label Studio, CVAT YOLO).
         voc_dirs: Folders of VOC xml files with the split each stands for (VOC).
+        origin: The file the report names as the source when one was named (a COCO json given directly, the
+            data.yaml of `prepare_yolo`); None: the root.
+        read_paths: The files and folders the prepared output must stay clear of, when they are narrower than the
+            root (a COCO json given directly and its images folder, which may sit beside the output); empty: the
+            root.
     """
 
     kind: LayoutKind
@@ -77,6 +82,8 @@ class DetectedLayout:
     data_yaml: Path | None = None
     names_file: Path | None = None
     voc_dirs: tuple[tuple[Path, str | None], ...] = ()
+    origin: Path | None = None
+    read_paths: tuple[Path, ...] = ()
 
 
 @dataclass

@@ -230,8 +230,8 @@ def read_data_yaml(layout: DetectedLayout, *, confine_to: Path | None) -> Source
         listed = ", ".join(missing) or "none"
         raise BadInputError(f"{yaml_path.name} names no image folder that exists (listed: {listed[:200]}).")
     source = _build(layout, names, entries)
+    source.facts["missing_folders"] = missing
     if missing:
-        source.facts["missing_folders"] = missing
         source.notes.append(
             ("data.yaml", Check.MISSING_FOLDER, f"listed folders not found: {', '.join(missing)[:200]}")
         )

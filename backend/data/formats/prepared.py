@@ -1,6 +1,15 @@
-"""What the COCO and YOLO paths of `prepare` share: the result and per-image records, unique output names, the
-decode probe that drops unreadable files, the output-folder checks, and writing the prepared dataset (images,
-labels, data.yaml, prepare_report.json) and its counts.
+"""The prepared YOLO layout and its pre-flight report: the one writer every import goes through.
+
+Output layout (what ultralytics trains on):
+
+    OUT/images/{train,val[,test]}/  the images: hard-linked when the workspace owns the source, else copied
+    OUT/labels/{train,val[,test]}/  one `class cx cy w h` text file per image (empty for background images)
+    OUT/data.yaml                   path (absolute), train/val (relative), names {id: name}, nc
+    OUT/prepare_report.json         class map, counts, per-file outcome, issues
+
+`formats.build.prepare_source` turns a read source into `PreparedItem`s and calls the pieces here: unique output
+names, the decode probe that drops unreadable files, the output-folder checks, the counts, and `write_prepared`.
+Images are streamed one at a time (headers and a cheap decode check); pixels are never held for the whole set.
 """
 
 from __future__ import annotations
@@ -58,24 +67,35 @@ class PrepareResult:
 
 
 @dataclass
-class _Item:
-    """One source image on its way into the prepared dataset."""
+class PreparedItem:
+    """One source image on its way into the prepared dataset.
+
+    Attributes:
+        source: The image file (None when the source lists a file that is not there).
+        original: The name as the source lists it (COCO file_name or path relative to the source).
+        out_name: Its unique name in the prepared dataset (`assign_out_names`).
+        lines: Its YOLO label lines (`yolo_line`).
+        classes: The class ids of those lines (the split is stratified by them).
+        split: "train", "val", "test", or None while undecided.
+        usable: False once the image is missing or does not decode (then it is left out, and reported).
+        size: (width, height) the probe read, upright; the version index reuses it.
+    """
 
     source: Path | None
-    original: str  # the name as the source lists it (COCO file_name or path relative to the source)
+    original: str
     out_name: str = ""
     lines: list[str] = field(default_factory=list)
     classes: set[int] = field(default_factory=set)
     split: str | None = None
     usable: bool = True
-    size: tuple[int, int] | None = None  # (width, height) the probe read, upright; the version index reuses it
+    size: tuple[int, int] | None = None
 
 
 def _basename(file_name: str) -> str:
     return PurePosixPath(file_name.replace("\\", "/")).name
 
 
-def _assign_out_names(items: list[_Item], issues: IssueCollector) -> None:
+def assign_out_names(items: list[PreparedItem], issues: IssueCollector) -> None:
     """Give every item a unique output name (unique by stem, case-insensitive, so label files cannot collide).
 
     Items keep their basename; later ones (in source-listing order) that collide get `stem__N.ext`.
@@ -94,7 +114,8 @@ def _assign_out_names(items: list[_Item], issues: IssueCollector) -> None:
             issues.add(name, Check.NAME_COLLISION, f"another image is also called {base}; this one was renamed {name}")
 
 
-def _yolo_line(cls: int, cx: float, cy: float, w: float, h: float) -> str:
+def yolo_line(cls: int, cx: float, cy: float, w: float, h: float) -> str:
+    """One label line: the class and the normalised centre and size, six decimals each."""
     return f"{cls} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
 
 
@@ -113,7 +134,16 @@ def _link_or_copy(src: Path, dst: Path, workspace: Path) -> None:
     shutil.copyfile(src, dst)
 
 
-def _check_out_dir(out_dir: Path, sources: list[Path]) -> None:
+def check_out_dir(out_dir: Path, sources: list[Path]) -> None:
+    """Refuse an output folder that overlaps a source, is a file, or holds anything but a prepared dataset.
+
+    Args:
+        out_dir: Where the prepared dataset goes (a previous prepared dataset there is replaced).
+        sources: The files and folders read; the output may neither contain nor lie inside any of them.
+
+    Raises:
+        BadInputError: Saying which of those it is.
+    """
     out = out_dir.resolve()
     for src in sources:
         s = src.resolve()
@@ -130,15 +160,27 @@ def _check_out_dir(out_dir: Path, sources: list[Path]) -> None:
             )
 
 
-def _write_dataset(
+def write_prepared(
     out_dir: Path,
-    items: list[_Item],
+    items: list[PreparedItem],
     names: list[str],
     report: dict[str, Any],
     issues: IssueCollector,
     progress: ProgressFn,
 ) -> PrepareResult:
-    """Write images, labels, data.yaml and the report into a staging folder, then move it into place."""
+    """Write images, labels, data.yaml and the report into a staging folder, then move it into place.
+
+    Args:
+        out_dir: The prepared dataset's folder (checked with `check_out_dir` first).
+        items: Every listed image; the usable ones (with a split) are written.
+        names: Class names by class id.
+        report: The report so far (source, format, class map, counts, ...); `files` and `issues` are added here.
+        issues: What was found on the way.
+        progress: Progress callback (0.6 to 1.0 of the whole conversion).
+
+    Returns:
+        A PrepareResult with the paths, counts and issues per severity.
+    """
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
@@ -202,8 +244,12 @@ def _write_dataset(
     )
 
 
-def _probe_and_filter(items: list[_Item], issues: IssueCollector, progress: ProgressFn) -> dict[str, tuple[int, int]]:
-    """Check each listed image exists and decodes; returns the real (width, height) by output name."""
+def probe_items(items: list[PreparedItem], issues: IssueCollector, progress: ProgressFn) -> dict[str, tuple[int, int]]:
+    """Check each listed image exists and decodes (reported and marked unusable if not).
+
+    Returns:
+        The real (width, height) of every usable image, by output name.
+    """
     from backend.core.settings import get_settings
 
     max_pixels = get_settings().max_image_pixels
@@ -226,7 +272,9 @@ def _probe_and_filter(items: list[_Item], issues: IssueCollector, progress: Prog
     return sizes
 
 
-def _counts(items: list[_Item], names: list[str], extra: dict[str, int]) -> dict[str, int]:
+def report_counts(items: list[PreparedItem], names: list[str], extra: dict[str, int]) -> dict[str, int]:
+    """The report's `counts`: images listed and kept, per split, boxes, classes, background and left-out images,
+    then the reader's own counts (`extra`: annotations, annotations_dropped, boxes_clipped, ...)."""
     usable = [i for i in items if i.usable]
     return {
         "images_listed": len(items),
@@ -242,6 +290,7 @@ def _counts(items: list[_Item], names: list[str], extra: dict[str, int]) -> dict
     }
 
 
-def _check_fraction(val_fraction: float) -> None:
+def check_val_fraction(val_fraction: float) -> None:
+    """Raise BadInputError unless 0 < `val_fraction` < 1."""
     if not 0.0 < val_fraction < 1.0:
         raise BadInputError(f"The validation fraction must be between 0 and 1 (got {val_fraction}).")
