@@ -194,14 +194,14 @@ def test_every_command_refuses_hostile_input_with_one_clear_line(
 # it); on an annotation it only loses that annotation.
 PREPARE_REFUSES = 2
 PREPARE_COCO: dict[str, tuple[int, str | None]] = {
-    "coco_ann_image_id_list": (0, "annotation_without_image"),
+    "coco_ann_image_id_list": (PREPARE_REFUSES, "has an image_id that is a list"),
     "coco_bbox_negative": (0, "degenerate_bbox"),
     "coco_bbox_nested": (0, "degenerate_bbox"),
     "coco_bbox_short": (0, "degenerate_bbox"),
     "coco_bbox_strings": (0, "degenerate_bbox"),
     "coco_categories_string": (PREPARE_REFUSES, "'categories'"),
-    "coco_category_id_list": (0, "unknown_class"),
-    "coco_category_id_object": (0, "unknown_class"),
+    "coco_category_id_list": (PREPARE_REFUSES, "has a category_id that is a list"),
+    "coco_category_id_object": (PREPARE_REFUSES, "has a category_id that is an object"),
     "coco_deep_nesting": (PREPARE_REFUSES, "nested too deeply"),
     "coco_empty_object": (PREPARE_REFUSES, "'images'"),
     "coco_file_name_absolute": (PREPARE_REFUSES, "not found in the images folder"),

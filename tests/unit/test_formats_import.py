@@ -174,15 +174,26 @@ def test_malformed_coco_is_refused_clearly(tmp_path: Path, payload: dict, fragme
     assert len(str(info.value)) < 400
 
 
-def test_unhashable_ids_in_annotations_are_reported(demo: Demo, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("image_id", [1, 2], "has an image_id that is a list"),
+        ("category_id", [1], "has a category_id that is a list"),
+        ("category_id", {"id": 1}, "has a category_id that is an object"),
+    ],
+)
+def test_list_or_object_ids_in_annotations_refuse_the_file(
+    demo: Demo, tmp_path: Path, key: str, value: object, fragment: str
+) -> None:
+    """Ids that are lists or objects mean the file is not COCO: one clear line, nothing written (both commands)."""
     tools.build_fiftyone_coco(demo, tmp_path / "fo")
     data = json.loads((tmp_path / "fo" / "labels.json").read_text())
-    data["annotations"][0]["image_id"] = [1, 2]
-    data["annotations"][1]["category_id"] = {"id": 1}
+    data["annotations"][1][key] = value
     (tmp_path / "fo" / "labels.json").write_text(json.dumps(data))
-    report, _ = _prepared(tmp_path / "fo", tmp_path / "out")
-    assert report["counts"]["annotations_without_image"] == 1
-    assert any(i["check"] == "unknown_class" for i in report["issues"])
+    with pytest.raises(BadInputError, match=fragment) as info:
+        read_source(tmp_path / "fo")
+    assert "labels.json" in str(info.value) and len(str(info.value)) < 400
+    assert not (tmp_path / "out").exists()
 
 
 def test_deeply_nested_json_is_refused(tmp_path: Path) -> None:

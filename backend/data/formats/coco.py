@@ -194,6 +194,20 @@ def read_coco(layout: DetectedLayout) -> SourceDataset:
     return source
 
 
+def _refuse_structured_ids(ann: dict[str, Any], where: str) -> None:
+    """Refuse a file whose annotation ids are lists or objects: it is not COCO (a broken export), so nothing of it is
+    trusted, and `jobs.prepare` and `jobs.import` say so in the same one line."""
+    for key in ("image_id", "category_id"):
+        value = ann.get(key)
+        if isinstance(value, list | dict):
+            kind = "a list" if isinstance(value, list) else "an object"
+            article = "an" if key == "image_id" else "a"
+            raise BadInputError(
+                f"{where}: annotation {quote(ann.get('id'))} has {article} {key} that is {kind}; "
+                "COCO ids are whole numbers. Fix the export and import it again."
+            )
+
+
 def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | None], source: SourceDataset) -> None:
     """Add one COCO file's images and boxes to `source`."""
     where = part.json_path.name
@@ -225,6 +239,7 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
         if not isinstance(ann, dict):
             source.counts["annotations_ignored"] += 1
             continue
+        _refuse_structured_ids(ann, where)
         image_id = ann.get("image_id")
         found = by_id.get(image_id) if is_scalar_id(image_id) else None
         if found is None:
