@@ -18,6 +18,7 @@ from backend.core.errors import PlateOpsError
 from backend.core.settings import Settings, get_settings
 from backend.data import datasets as dataset_service
 from backend.data.demo import generate_demo_dataset
+from backend.data.import_request import ImportRequest
 from backend.data.versions import VersioningError, dvc_error_line, manifest
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
@@ -38,10 +39,11 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return raw
 
 
-def _import(source: Path, name: str = "food", **kwargs: Any) -> Any:
-    return dataset_service.import_dataset(
-        source / "annotations.json", name=name, images_dir=source / "images", **kwargs
+def _import(source: Path, name: str = "food", message: str = "") -> Any:
+    request = ImportRequest(
+        source=source / "annotations.json", name=name, images_dir=source / "images", message=message
     )
+    return dataset_service.import_dataset(request)
 
 
 def _numbers(name: str = "food") -> list[int]:
