@@ -46,6 +46,7 @@ def _untrained_yolov8n(path: Path, imgsz: int) -> Path:
 
 def bench(*, images: int, imgsz: int, rounds: int, weights: Path | None, conf: float, iou: float) -> dict:
     """Time both paths; returns the figures for the report."""
+    from backend.core.enums import RunStatus
     from backend.core.settings import get_settings, init_workspace
     from backend.data.demo import generate_demo_dataset
     from backend.serving import service as serving
@@ -74,7 +75,8 @@ def bench(*, images: int, imgsz: int, rounds: int, weights: Path | None, conf: f
             best.write_bytes(weights.read_bytes())
         with session_scope() as session:
             run = run_store.create_run(session=session, name="bench", run_dir=str(best.parent.parent))
-            run_store.update_run(session=session, run_id=run.id, status="succeeded", weights_path=str(best))
+            done = run_store.RunUpdate(status=RunStatus.SUCCEEDED, weights_path=str(best))
+            run_store.update_run(session=session, run_id=run.id, changes=done)
 
         model = serving.serving_model()
         assert model is not None

@@ -119,7 +119,7 @@ def build_times(scratch: Path, frames: dict[str, pd.DataFrame], ref_dir: Path, w
         version = dataset_store.create_version(session=session, dataset_id=dataset.id, path=str(ref_dir))
     run = add_finished_run(weights, name="bench-run")
     with session_scope() as session:
-        run_store.update_run(session=session, run_id=run.id, dataset_version_id=version.id)
+        run_store.update_run(session=session, run_id=run.id, changes=run_store.RunUpdate(dataset_version_id=version.id))
     model = serving_model()
     assert model is not None
     pool = frames["none"]

@@ -44,7 +44,8 @@ def build_workspace(home: Path, *, images: int, preset: str) -> tuple[str, Path]
     from backend.console.bootstrap import start_console
     from backend.data.datasets import create_demo_dataset, list_versions_with_datasets
     from backend.runtime import runner
-    from backend.training.service import list_runs, run_for_job, start_training
+    from backend.training.service import build_config, list_runs, run_for_job
+    from backend.training.tasks import start_training
 
     start_console()
     finished = [r for r in list_runs(20) if r.status == "succeeded" and r.weights_path]
@@ -54,7 +55,9 @@ def build_workspace(home: Path, *, images: int, preset: str) -> tuple[str, Path]
     made = list_versions_with_datasets()  # a reused workspace may hold the demo set already
     version = made[0][1] if made else create_demo_dataset(images=images, seed=0, defects=True)
     print(f"Demo set {version.label}: {version.counts.images} images; training ({preset})…", flush=True)
-    job_id = start_training(version.id, preset=preset, allow_errors=True, name=f"demo-{preset}", actor=SHELL_ADMIN)
+    job_id = start_training(
+        version.id, build_config(preset), preset=preset, allow_errors=True, name=f"demo-{preset}", actor=SHELL_ADMIN
+    )
     job = runner.wait_for(job_id, timeout_s=7200, poll_s=2.0)
     run = run_for_job(job_id)
     if job.status != "succeeded" or run is None or not run.weights_path:

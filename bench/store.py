@@ -36,9 +36,8 @@ def _heartbeat_writer(url: str, job_ids: list[int], stop, interval_s: float) -> 
     while not stop.is_set():
         for job_id in job_ids:
             with session_scope(url) as session:
-                job_store.update_job(
-                    session=session, job_id=job_id, heartbeat_at=utcnow(), progress=0.5, message="beat"
-                )
+                beat = job_store.JobUpdate(heartbeat_at=utcnow(), progress=0.5, message="beat")
+                job_store.update_job(session=session, job_id=job_id, changes=beat)
         time.sleep(interval_s)
 
 
@@ -57,6 +56,7 @@ def _list_latency(url: str) -> list[float]:
 
 
 def bench(url: str) -> dict[str, float]:
+    from backend.core.enums import JobStatus
     from backend.store import jobs as job_store
     from backend.store import predictions as prediction_store
     from backend.store.engine import init_db, session_scope
@@ -78,7 +78,7 @@ def bench(url: str) -> dict[str, float]:
     with session_scope(url) as session:
         job_ids = [job_store.create_job(session=session, kind="train", params={"i": i}).id for i in range(300)]
         for job_id in job_ids[-4:]:
-            job_store.update_job(session=session, job_id=job_id, status="running")
+            job_store.update_job(session=session, job_id=job_id, changes=job_store.JobUpdate(status=JobStatus.RUNNING))
     idle = _list_latency(url)
     ctx = mp.get_context("spawn")  # a fresh process with its own connections, like a real worker
     stop = ctx.Event()

@@ -61,6 +61,7 @@ def main() -> None:
         from backend.data.datasets import create_demo_dataset
         from backend.runtime import runner
         from backend.training import service as runs
+        from backend.training.tasks import start_training
         from backend.training.trainer import init_ultralytics
 
         settings = init_workspace()
@@ -72,8 +73,8 @@ def main() -> None:
 
         # Through the console: job row, worker subprocess, store progress, ClearML offline session, evaluation.
         t0 = time.perf_counter()
-        job_id = runs.start_training(
-            version.id, preset="quick_cpu", allow_errors=True, name="bench-quick", actor=SHELL_ADMIN
+        job_id = start_training(
+            version.id, cfg, preset="quick_cpu", allow_errors=True, name="bench-quick", actor=SHELL_ADMIN
         )
         job = runner.wait_for(job_id, timeout_s=7200, poll_s=1.0)
         worker_total = time.perf_counter() - t0

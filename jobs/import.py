@@ -51,23 +51,23 @@ def main(argv: list[str] | None = None) -> int:
         from backend.core.progress import TerminalProgress
         from backend.core.settings import init_workspace
         from backend.data.datasets import check_dataset_name, import_dataset
+        from backend.data.import_request import ImportRequest
         from backend.store.engine import init_db
 
-        name = check_dataset_name(args.name)
-        init_workspace()
-        init_db()
-        version = import_dataset(
-            Path(args.source),
-            name=name,
+        request = ImportRequest(
+            source=Path(args.source),
+            name=check_dataset_name(args.name),
             images_dir=Path(args.images) if args.images else None,
             val_fraction=args.val_fraction,
             seed=args.seed,
             author=args.author,
             message=args.message,
             fresh_split=args.fresh_split,
-            progress=TerminalProgress("import"),
         )
-        return json.dumps({"dataset": name, "version": version.number})
+        init_workspace()
+        init_db()
+        version = import_dataset(request, progress=TerminalProgress("import"))
+        return json.dumps({"dataset": request.name, "version": version.number})
 
     return run_cli(run, quiet_stdout=True)
 

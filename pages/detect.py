@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.core.errors import PlateOpsError
-from backend.monitoring.service import maybe_start_auto_report
+from backend.monitoring.tasks import maybe_start_auto_report
 from backend.serving.service import best_per_class, serving_model
 from ui.detect.detection import (
     answer_ui,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.core.errors import PlateOpsError
-from backend.monitoring.service import evidently_dir, maybe_start_auto_report
+from backend.monitoring.service import evidently_dir
+from backend.monitoring.tasks import maybe_start_auto_report
 from backend.monitoring.views import latest_report
 from backend.serving.service import ServingModel, serving_model
 from ui.monitor.actions import monitor_jobs_ui, report_action_ui, traffic_ui

@@ -7,7 +7,8 @@ import streamlit as st
 from backend.core.enums import JobKind
 from backend.data.datasets import list_versions_with_datasets
 from backend.runtime.views import list_jobs
-from backend.training.service import list_runs, load_project_params, start_training
+from backend.training.service import list_runs, load_project_params
+from backend.training.tasks import start_training
 from ui.train.progress import job_picker_ui, job_view, show_job
 from ui.train.runs import runs_table_ui
 from ui.train.setup import data_check_ui, estimate_ui, settings_ui, version_choice_ui
@@ -39,26 +40,29 @@ _, version = version_choice_ui(entries)
 data_ok = data_check_ui(version)
 
 st.subheader("2. Settings")
-preset, overrides, cfg = settings_ui(params)
+preset, cfg = settings_ui(params)
 run_name = st.text_input("Run name (optional)", key="train_name", placeholder="made from dataset, preset and time")
 
 st.subheader("3. Start")
 if cfg is not None:
     estimate_ui(cfg, version)
-if st.button(
-    "Start training",
-    type="primary",
-    icon="▶️",
-    disabled=cfg is None or not data_ok,
-    key="train_start",
-    help="Runs in the background; this page shows its progress below." if data_ok else "Confirm the data first.",
+if (
+    st.button(
+        "Start training",
+        type="primary",
+        icon="▶️",
+        disabled=cfg is None or not data_ok,
+        key="train_start",
+        help="Runs in the background; this page shows its progress below." if data_ok else "Confirm the data first.",
+    )
+    and cfg is not None
 ):
     job_id = call(
         start_training,
         version.id,
+        cfg,
         actor=current_actor(),
         preset=preset,
-        overrides=overrides,
         name=run_name,
         allow_errors=version.validation_status == "errors" and data_ok,
         action="Starting training",

@@ -1,5 +1,6 @@
 """What the Annotate page calls: the review queue (filter, dismiss, flag), an image with its boxes in pixels for
-the editor, saving one image's boxes as a new version, validation of the new version, and version diffs."""
+the editor, saving one image's boxes as a new version (its validation: `backend.data.tasks.start_validation`), and
+version diffs."""
 
 from __future__ import annotations
 
@@ -92,15 +93,6 @@ def save_image_boxes(
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
     edit = ImageEdit(file, tuple(EditedBox(name, box) for name, box in boxes))
     return save_edits(dataset.name, version.number, [edit], actor=actor, message=message.strip(), author=author)
-
-
-def start_validation(version_id: int, *, actor: Actor) -> int:
-    """Queue the data-quality checks on a version; returns the job id."""
-    from backend.data.tasks import start_validation as start_data_validation
-
-    return start_data_validation(
-        version_id, actor=actor, title=f"Validate dataset version {version_id} (saved on Annotate)"
-    )
 
 
 # --- review queue ---------------------------------------------------------------------------------------------

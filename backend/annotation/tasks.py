@@ -1,5 +1,5 @@
-"""The annotation domain's background jobs: how to start each (typed `start_*`), what its worker runs, and how a
-crash of it is settled.
+"""The annotation domain's background jobs: the typed params of each, how to start each (one `start_*` per kind),
+what its worker runs, and how a crash of it is settled.
 
 Kinds: `label_errors` (rank a version's images by cleanlab label quality with the serving model and queue the
 lowest) and `validate_retrain` (after a batch of edits: validate the new version, then queue training on it with
@@ -14,13 +14,29 @@ from backend.core.access import SYSTEM, Actor, Permission
 from backend.core.enums import JobKind, RunStatus
 from backend.core.errors import BadInputError
 from backend.runtime import runner
-from backend.runtime.registry import JobContext, nothing_to_recover, register_task
+from backend.runtime.registry import JobContext, JobParams, nothing_to_recover, register_task
 from backend.store import datasets as dataset_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Run
+
+
+class LabelErrorsParams(JobParams):
+    """A `label_errors` job: the version to score, how many of its worst images to queue, and the registered model
+    to predict with (None: the model that serves)."""
+
+    version_id: int
+    top_k: int = 20
+    model_id: int | None = None
+
+
+class ValidateRetrainParams(JobParams):
+    """A `validate_retrain` job: the version to validate and train on, and the run whose settings it reuses."""
+
+    version_id: int
+    run_id: int
 
 
 def start_label_error_scan(version_id: int, *, actor: Actor, top_k: int = 20, model_id: int | None = None) -> int:
@@ -41,11 +57,10 @@ def start_label_error_scan(version_id: int, *, actor: Actor, top_k: int = 20, mo
     authorize(actor, Permission.REVIEW, f"label error scan of dataset version {version_id}")
     if top_k < 1:
         raise BadInputError("Queue at least one image (top K must be 1 or more).")
-    params: dict[str, Any] = {"version_id": int(version_id), "top_k": int(top_k)}
     if model_id is not None:
         with session_scope() as session:
-            model_store.get_model(session=session, model_id=int(model_id))  # NotFoundError before queueing
-        params["model_id"] = int(model_id)
+            model_store.get_model(session=session, model_id=model_id)  # NotFoundError before queueing
+    params = LabelErrorsParams(version_id=version_id, top_k=top_k, model_id=model_id)
     return runner.submit(
         JobKind.LABEL_ERRORS, params, title=f"Find suspected label errors in dataset version {version_id}"
     )
@@ -72,36 +87,35 @@ def start_validate_retrain(version_id: int, *, actor: Actor) -> int:
         raise BadInputError("No finished training run on this dataset yet: start the first one on the Train page.")
     return runner.submit(
         JobKind.VALIDATE_RETRAIN,
-        {"version_id": int(version_id), "run_id": run.id},
+        ValidateRetrainParams(version_id=version_id, run_id=run.id),
         title=f"Validate dataset version {version_id}, then retrain like run {run.name}",
     )
 
 
-@register_task(JobKind.LABEL_ERRORS, recover=nothing_to_recover)
-def label_errors_task(ctx: JobContext) -> dict[str, Any]:
+@register_task(JobKind.LABEL_ERRORS, params=LabelErrorsParams, recover=nothing_to_recover)
+def label_errors_task(ctx: JobContext[LabelErrorsParams]) -> dict[str, Any]:
     """Job body: predict on every image, score with cleanlab, queue the lowest-scoring images."""
     from backend.annotation.suspects import find_label_errors, queue_suspects
 
     p = ctx.params
-    model_id = int(p["model_id"]) if p.get("model_id") is not None else None
-    suspects = find_label_errors(int(p["version_id"]), model_id=model_id, progress=ctx.progress)
-    added = queue_suspects(int(p["version_id"]), suspects, top_k=int(p.get("top_k", 20)))
+    suspects = find_label_errors(p.version_id, model_id=p.model_id, progress=ctx.progress)
+    added = queue_suspects(p.version_id, suspects, top_k=p.top_k)
     worst = [{"file": s.file, "score": round(s.score, 4), "kind": s.kind} for s in suspects[:5]]
     return {"images": len(suspects), "queued": added, "worst": worst}
 
 
-@register_task(JobKind.VALIDATE_RETRAIN, recover=nothing_to_recover)
-def validate_retrain_task(ctx: JobContext) -> dict[str, Any]:
+@register_task(JobKind.VALIDATE_RETRAIN, params=ValidateRetrainParams, recover=nothing_to_recover)
+def validate_retrain_task(ctx: JobContext[ValidateRetrainParams]) -> dict[str, Any]:
     """Job body: validate the version; unless it has error-level issues, queue training like the previous run."""
     from backend.data.datasets import validate_version
-    from backend.training.service import start_training
+    from backend.training.service import build_config
+    from backend.training.tasks import start_training
 
-    version_id = int(ctx.params["version_id"])
+    version_id = ctx.params.version_id
     report = validate_version(version_id, progress=ctx.progress)
     with session_scope() as session:
-        run = run_store.get_run(session=session, run_id=int(ctx.params["run_id"]))
-    overrides = {k: v for k, v in run.params.items() if k != "resume"}
-    job_id = start_training(
-        version_id, actor=SYSTEM, preset=run.preset if run.preset != "custom" else None, overrides=overrides
-    )
+        run = run_store.get_run(session=session, run_id=ctx.params.run_id)
+    preset = run.preset if run.preset != "custom" else None
+    config = build_config(preset, {k: v for k, v in run.params.items() if k != "resume"})
+    job_id = start_training(version_id, config, actor=SYSTEM, preset=preset)
     return {"validation": report.summary_line(), "train_job_id": job_id, "like_run": run.id}

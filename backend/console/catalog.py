@@ -13,7 +13,7 @@ from backend.annotation import tasks as annotation_tasks
 from backend.core.enums import JobKind
 from backend.data import tasks as data_tasks
 from backend.monitoring import tasks as monitoring_tasks
-from backend.runtime.registry import JobContext, nothing_to_recover, register_task
+from backend.runtime.registry import JobContext, NoParams, nothing_to_recover, register_task
 from backend.training import tasks as training_tasks
 
 # Importing a domain's tasks module registers its kinds (with their crash recovery).
@@ -25,8 +25,8 @@ DOMAIN_TASKS = (
 )
 
 
-@register_task(JobKind.NOOP, recover=nothing_to_recover)
-def noop_task(ctx: JobContext) -> dict[str, Any]:
-    """A job that does nothing: a quick check that workers start (`runner.submit(JobKind.NOOP, {})`)."""
+@register_task(JobKind.NOOP, params=NoParams, recover=nothing_to_recover)
+def noop_task(ctx: JobContext[NoParams]) -> dict[str, Any]:
+    """A job that does nothing: a quick check that workers start (`runner.submit(JobKind.NOOP, NoParams())`)."""
     ctx.progress(1.0, "Nothing to do")
     return {"ok": True}

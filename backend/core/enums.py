@@ -73,6 +73,13 @@ class RunStatus(StrEnum):
 RESUMABLE_RUN_STATUSES: tuple[RunStatus, ...] = (RunStatus.FAILED, RunStatus.CANCELLED)
 
 
+class DriftTrigger(StrEnum):
+    """Who asked for a drift report (stored with the report)."""
+
+    MANUAL = "manual"
+    AUTO = "auto"
+
+
 class ModelStage(StrEnum):
     """Registry stages; exactly one model is in production at a time."""
 

@@ -30,6 +30,7 @@ from backend.data.formats.export import ExportResult, export_dataset_dir
 from backend.data.formats.model import ExportFormat
 from backend.data.formats.prepared import REPORT_NAME
 from backend.data.formats.read import find_layout, read_layout
+from backend.data.import_request import ImportRequest
 from backend.data.index import index_new_version
 from backend.data.preflight import PreflightReport
 from backend.data.quality.checks import CHECKS, SEVERITY_RANK, Check, CheckInfo, Severity
@@ -178,43 +179,30 @@ def validate_version(version_id: int, *, progress: ProgressFn = null_progress) -
 
 
 def import_dataset(
-    source: Path,
-    *,
-    name: str,
-    images_dir: Path | None = None,
-    val_fraction: float = 0.2,
-    seed: int = 0,
-    author: str = "",
-    message: str = "",
-    progress: ProgressFn = null_progress,
-    job_id: int | None = None,
-    fresh_split: bool = False,
+    request: ImportRequest, *, progress: ProgressFn = null_progress, job_id: int | None = None
 ) -> DatasetVersion:
     """Import a dataset (folder, COCO json or .zip) in any layout `formats` reads as a new validated version.
 
     The layout (COCO, one COCO per split, YOLO data.yaml, Label Studio, CVAT YOLO, Pascal VOC, FiftyOne) is
-    detected and named in the pre-flight report; splits are kept as the source gives them.
+    detected and named in the pre-flight report; splits are kept as the source gives them unless
+    `request.fresh_split`.
 
     Args:
-        source: A .zip, a folder holding one of the layouts, or a COCO json file.
-        name: Dataset name; an existing name gets a new version.
-        images_dir: The images folder when `source` is a COCO json whose images live elsewhere.
-        val_fraction: Share of images for validation when the source has no split.
-        seed: Seed of the split.
-        author: Who imported it (shown in the version history).
-        message: Version note.
+        request: What to import and how (source, name, images folder, split, author, note).
         progress: Progress callback.
         job_id: The job running the import: names its work folders and tags the version, so that
             `discard_job_leftovers` can settle a crash of that job.
-        fresh_split: Ignore the source's splits and split every image anew.
 
     Returns:
         The new DatasetVersion (validated).
+
+    Raises:
+        BadInputError: The name cannot name a dataset, the source does not exist, or it cannot be read.
     """
     settings = get_settings()
     key = _work_key(job_id)
-    name = check_dataset_name(name)
-    source = Path(source)
+    name = check_dataset_name(request.name)
+    source = request.source
     if not source.exists():
         raise BadInputError(f"{source} does not exist on the server.")
     extracted: Path | None = None
@@ -233,16 +221,16 @@ def import_dataset(
             root = source
         staging = _staging_dir(settings, name, key)
         prep_progress = sub_progress(progress, 0.1, 0.55, "Converting: ")
-        layout = find_layout(root, images_dir)
+        layout = find_layout(root, request.images_dir)
         kind = str(layout.kind)
         result = prepare_source(
             # Every folder, list entry and image a data.yaml names must stay inside what was imported: an archive's
             # extracted folder, or the folder the user chose (itself inside an allowed import root).
             read_layout(layout, confine_to=extracted or (root if root.is_dir() else root.parent)),
             staging,
-            val_fraction=val_fraction,
-            seed=seed,
-            fresh_split=fresh_split,
+            val_fraction=request.val_fraction,
+            seed=request.seed,
+            fresh_split=request.fresh_split,
             progress=prep_progress,
         )
         if job_id is not None:
@@ -252,8 +240,8 @@ def import_dataset(
             source=kind,
             staging=staging,
             counts=result.counts,
-            author=author,
-            message=message or f"Imported from {source.name}",
+            author=request.author,
+            message=request.message or f"Imported from {source.name}",
             changelog=[
                 {"action": "import", "source": str(source), "format": kind, **result.counts}
                 | ({"job": job_id} if job_id is not None else {})
@@ -293,16 +281,15 @@ def create_demo_dataset(
     generate_demo_dataset(
         raw, images=images, seed=seed, defects=defects, progress=sub_progress(progress, 0.0, 0.4, "Drawing: ")
     )
-    version = import_dataset(
-        raw / "annotations.json",
+    request = ImportRequest(
+        source=raw / "annotations.json",
         name=name,
         images_dir=raw / "images",
         seed=seed,
         author="PlateOps demo generator",
         message=f"Demo food dataset: {images} images, seed {seed}" + (", with planted defects" if defects else ""),
-        progress=sub_progress(progress, 0.4, 1.0),
-        job_id=job_id,
     )
+    version = import_dataset(request, progress=sub_progress(progress, 0.4, 1.0), job_id=job_id)
     shutil.rmtree(raw, ignore_errors=True)  # the version holds hard links to the images; the raw copy is spare
     return version
 

@@ -23,22 +23,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend.core.access import SYSTEM, Actor, Permission
 from backend.core.clock import utcnow
-from backend.core.enums import JobKind, JobStatus
-from backend.core.errors import BadInputError, NotFoundError, cap_message
+from backend.core.enums import DriftTrigger
+from backend.core.errors import BadInputError, NotFoundError
 from backend.core.params import MonitorParams, load_params
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import get_settings
 from backend.monitoring.reports import BuiltReport, build_report, write_report
 from backend.monitoring.tables import frame_from_images, frame_from_predictions, list_images
-from backend.runtime import runner
 from backend.serving.service import ServingModel, load_detector, serving_model
 from backend.store import datasets as dataset_store
 from backend.store import drift as drift_store
-from backend.store import jobs as job_store
 from backend.store import runs as run_store
-from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, DriftReport
 
@@ -46,13 +42,6 @@ logger = logging.getLogger(__name__)
 
 EVIDENTLY_PROJECT = "PlateOps drift"
 REFERENCE_SEED = 0
-
-
-class Trigger:
-    """Who asked for a report (stored in the row's `trigger`)."""
-
-    MANUAL = "manual"
-    AUTO = "auto"
 
 
 def monitor_params() -> MonitorParams:
@@ -65,69 +54,6 @@ def evidently_dir() -> Path:
     return get_settings().home / "evidently"
 
 
-# --------------------------------------------------------------------------------------------------- starting jobs
-
-
-def start_drift_report(*, actor: Actor, window: int | None = None, trigger: str = Trigger.MANUAL) -> int:
-    """Queue a drift report on the latest `window` predictions (default `monitor.window`); returns the job id.
-
-    Raises:
-        BadInputError: The window is smaller than `monitor.min_window`.
-    """
-    authorize(actor, Permission.MONITOR, f"drift report ({trigger})")
-    params = monitor_params()
-    size = int(window or params.window)
-    if size < params.min_window:
-        raise BadInputError(f"A report needs a window of at least {params.min_window} predictions (got {size}).")
-    return runner.submit(
-        JobKind.DRIFT_REPORT,
-        {"window": size, "trigger": trigger},
-        title=f"Drift report on the last {size} predictions" + (" (automatic)" if trigger == Trigger.AUTO else ""),
-    )
-
-
-def start_simulated_traffic(*, actor: Actor, shift: str, images: int, seed: int = 0) -> int:
-    """Queue a job that sends `images` generated pictures with `shift` through the serving model; returns the job id.
-
-    Raises:
-        BadInputError: Unknown shift or a count out of range.
-        NotFoundError: No model can serve yet.
-    """
-    from backend.monitoring.traffic import MAX_TRAFFIC_IMAGES, parse_shift
-
-    authorize(actor, Permission.MONITOR, f"simulated traffic ({cap_message(shift, 40)})")
-    kind = parse_shift(shift)
-    if not 1 <= int(images) <= MAX_TRAFFIC_IMAGES:
-        raise BadInputError(f"Send between 1 and {MAX_TRAFFIC_IMAGES:,} pictures (got {images}).")
-    if serving_model() is None:
-        raise NotFoundError("No model can answer yet: train one on the Train page first.")
-    return runner.submit(
-        JobKind.SIMULATE_TRAFFIC,
-        {"shift": kind.value, "images": int(images), "seed": int(seed)},
-        title=f"Simulated traffic: {images} pictures, shift {kind.value}",
-    )
-
-
-def maybe_start_auto_report() -> int | None:
-    """Start an automatic report when `monitor.auto_report_every` predictions arrived since the last report.
-
-    Returns:
-        The job id, or None when none is due (or one is already queued or running).
-    """
-    params = monitor_params()
-    if params.auto_report_every <= 0:
-        return None
-    with session_scope() as session:
-        covered = drift_store.last_covered_prediction_id(session=session)
-        new = drift_store.count_predictions_after(session=session, prediction_id=covered)
-        active = job_store.list_jobs(
-            session=session, statuses=[s.value for s in JobStatus if s.active], kind=JobKind.DRIFT_REPORT, limit=1
-        )
-    if new < params.auto_report_every or active or new < params.min_window:
-        return None
-    return start_drift_report(actor=SYSTEM, window=params.window, trigger=Trigger.AUTO)
-
-
 # --------------------------------------------------------------------------------------------------- the report
 
 
@@ -136,7 +62,7 @@ def build_drift_report(
     window: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    trigger: str = Trigger.MANUAL,
+    trigger: DriftTrigger = DriftTrigger.MANUAL,
     progress: ProgressFn = null_progress,
 ) -> DriftReport:
     """Build, keep and record a drift report of the serving model's latest predictions against its training data.
@@ -145,7 +71,7 @@ def build_drift_report(
         window: How many of the latest predictions (default `monitor.window`).
         since: Only predictions logged at or after this time.
         until: Only predictions logged before this time.
-        trigger: "manual" or "auto" (stored with the row).
+        trigger: Who asked (stored with the row).
         progress: Receives (fraction, message).
 
     Returns:

@@ -34,10 +34,11 @@ from backend.core.clock import utcnow
 from backend.core.enums import FailureCode, JobKind, JobStatus
 from backend.core.errors import PlateOpsError, failure_code_for
 from backend.core.settings import Settings, get_settings
-from backend.runtime.registry import JobCancelled, JobContext, get_task
+from backend.runtime.registry import JobCancelled, JobContext, JobParams, OutdatedParamsError, get_task
 from backend.store import jobs as job_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
+from backend.store.jobs import JobUpdate
 from backend.store.records import Job
 
 log = logging.getLogger(__name__)
@@ -116,21 +117,30 @@ def _limit_for(kind: str, settings: Settings) -> int:
     return settings.job_concurrency.get(kind, settings.default_job_concurrency)
 
 
-def submit(kind: JobKind | str, params: dict[str, Any], *, title: str = "", settings: Settings | None = None) -> int:
+def submit(kind: JobKind | str, params: JobParams, *, title: str = "", settings: Settings | None = None) -> int:
     """Queue a job and start its worker if a slot is free. Returns the job id at once.
 
     Pages do not call this: each domain wraps its kinds in a typed `start_<kind>()` that builds `params`.
 
+    Args:
+        kind: A registered job kind.
+        params: An instance of the model the kind registered; its JSON is what the row stores.
+        title: What the jobs panel calls the job (default: the kind).
+        settings: The workspace's settings (default: `get_settings()`).
+
     Raises:
         NotFoundError: No job kind of that name is registered (nothing is stored).
+        TypeError: `params` is not the kind's parameters model (nothing is stored).
     """
     settings = settings or get_settings()
-    get_task(kind)  # fail fast on an unknown kind, before anything is stored
+    spec = get_task(kind)  # fail fast on an unknown kind, before anything is stored
+    if not isinstance(params, spec.params):
+        raise TypeError(f"A {kind} job takes {spec.params.__name__}, not {type(params).__name__}.")
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     with session_scope() as session:
-        job = job_store.create_job(session=session, kind=str(kind), params=params, title=title)
+        job = job_store.create_job(session=session, kind=str(kind), params=params.model_dump(mode="json"), title=title)
         log_path = settings.logs_dir / f"job-{job.id}.log"
-        job_store.update_job(session=session, job_id=job.id, log_path=str(log_path))
+        job_store.update_job(session=session, job_id=job.id, changes=JobUpdate(log_path=str(log_path)))
     dispatch(settings=settings)
     return job.id
 
@@ -195,7 +205,9 @@ def dispatch(*, settings: Settings | None = None) -> list[int]:
             continue
         with session_scope() as session:
             job_store.update_job(
-                session=session, job_id=job.id, pid=pid, host=HOST, pid_started=process_start_token(pid)
+                session=session,
+                job_id=job.id,
+                changes=JobUpdate(pid=pid, host=HOST, pid_started=process_start_token(pid)),
             )
         started.append(job.id)
     return started
@@ -248,7 +260,9 @@ def cancel(job_id: int, *, actor: Actor) -> Job:
             return job_store.get_job(session=session, job_id=job_id)
         if not job.active:
             return job
-        job_store.update_job(session=session, job_id=job_id, cancel_requested_at=utcnow(), message="Cancelling…")
+        job_store.update_job(
+            session=session, job_id=job_id, changes=JobUpdate(cancel_requested_at=utcnow(), message="Cancelling…")
+        )
     _signal_worker(job, signal.SIGTERM)
     with session_scope() as session:
         return job_store.get_job(session=session, job_id=job_id)
@@ -265,14 +279,21 @@ def _settle(job: Job, status: JobStatus, error: str, code: FailureCode | None = 
 
 
 def recover_job(job: Job) -> None:
-    """Run the recovery its kind registered for a job whose worker died (see `backend.runtime.registry`)."""
+    """Run the recovery its kind registered for a job whose worker died, with the job's typed params (see
+    `backend.runtime.registry`). A job whose params no longer validate (queued by an older version) is logged and
+    left: its recovery cannot know what to settle."""
     try:
         spec = get_task(job.kind)
     except PlateOpsError:
         log.warning("job %s: no kind '%s' registered any more; nothing to recover", job.id, job.kind)
         return
     try:
-        spec.recover(job)
+        params = spec.parse_params(job.params)
+    except OutdatedParamsError as exc:
+        log.warning("job %s (%s): not recovered: %s", job.id, job.kind, exc)
+        return
+    try:
+        spec.recover(job, params)
     except Exception:  # noqa: BLE001 - one kind's failing recovery must not stop the runner settling the others
         log.error("job %s (%s): recovery failed\n%s", job.id, job.kind, traceback.format_exc())
         return
@@ -378,7 +399,7 @@ class _Heartbeat(threading.Thread):
 
     def _beat(self) -> None:
         with session_scope() as session:
-            job_store.update_job(session=session, job_id=self.job_id, heartbeat_at=utcnow())
+            job_store.update_job(session=session, job_id=self.job_id, changes=JobUpdate(heartbeat_at=utcnow()))
 
 
 class _ProgressWriter:
@@ -396,20 +417,24 @@ class _ProgressWriter:
         if not final and message == self._last_message and now - self._last < self.min_interval_s:
             return
         self._last, self._last_message = now, message
-        values: dict[str, Any] = {"message": message[:2000], "heartbeat_at": utcnow(), "progress_at": utcnow()}
-        if fraction is not None:
-            values["progress"] = max(0.0, min(1.0, float(fraction)))
-        self._write(values, what="progress")
+        stamp = utcnow()
+        if fraction is None:
+            changes = JobUpdate(message=message[:2000], heartbeat_at=stamp, progress_at=stamp)
+        else:
+            progress = max(0.0, min(1.0, float(fraction)))
+            changes = JobUpdate(message=message[:2000], heartbeat_at=stamp, progress_at=stamp, progress=progress)
+        self._write(changes, what="progress")
 
     def publish(self, live: dict[str, Any]) -> None:
-        self._write({"live": live, "heartbeat_at": utcnow(), "progress_at": utcnow()}, what="live metrics")
+        now = utcnow()
+        self._write(JobUpdate(live=live, heartbeat_at=now, progress_at=now), what="live metrics")
 
-    def _write(self, values: dict[str, Any], *, what: str) -> None:
+    def _write(self, changes: JobUpdate, *, what: str) -> None:
         """One store write, retried while the database is locked: a busy store must not fail the job."""
 
         def write() -> None:
             with session_scope() as session:
-                job_store.update_job(session=session, job_id=self.job_id, **values)
+                job_store.update_job(session=session, job_id=self.job_id, changes=changes)
 
         _retry_locked(write, what=what)
 
@@ -430,37 +455,49 @@ def _claim_for_worker(job_id: int) -> Job | None:
                 session=session, job_id=job_id, status=JobStatus.CANCELLED, error="Cancelled by the user."
             )
             return None
+        now = utcnow()
         job_store.update_job(
             session=session,
             job_id=job_id,
-            status=JobStatus.RUNNING,
-            pid=os.getpid(),
-            host=HOST,
-            pid_started=process_start_token(os.getpid()),
-            started_at=job.started_at or utcnow(),
-            heartbeat_at=utcnow(),
-            progress_at=utcnow(),
+            changes=JobUpdate(
+                status=JobStatus.RUNNING,
+                pid=os.getpid(),
+                host=HOST,
+                pid_started=process_start_token(os.getpid()),
+                started_at=job.started_at or now,
+                heartbeat_at=now,
+                progress_at=now,
+            ),
         )
     return job
 
 
 def run_job(job_id: int) -> str:
-    """Run one stored job in this process (the body of `python -m jobs.worker`). Returns the final status."""
+    """Run one stored job in this process (the body of `python -m jobs.worker`). Returns the final status.
+
+    The row's params are validated into its kind's model before anything runs: a row an older version queued, whose
+    params no longer fit, fails with a plain message (code `bad_input`) and its task never starts.
+    """
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     job = _claim_for_worker(job_id)
     if job is None:
         with session_scope() as session:
             return job_store.get_job(session=session, job_id=job_id).status
+    try:
+        task = get_task(job.kind)
+        params = task.parse_params(job.params)
+    except PlateOpsError as exc:  # an unknown kind, or params an older version stored: nothing runs
+        log.error("job %s (%s) not started: %s", job_id, job.kind, exc)
+        return _end_job(job_id, JobStatus.FAILED, error=str(exc), code=failure_code_for(exc), ran=False)
     signal.signal(signal.SIGTERM, _on_sigterm)
     heartbeat = _Heartbeat(job_id, settings.heartbeat_interval_s)
     heartbeat.start()
     writer = _ProgressWriter(job_id)
-    ctx = JobContext(job_id=job_id, params=job.params, settings=settings, progress=writer, publish=writer.publish)
-    log.info("job %s (%s) started: %s", job_id, job.kind, job.params)
+    ctx = JobContext(job_id=job_id, params=params, settings=settings, progress=writer, publish=writer.publish)
+    log.info("job %s (%s) started: %s", job_id, job.kind, params)
     status, result, error, code = JobStatus.FAILED, None, None, None
     try:
-        task = get_task(job.kind)
         result = task.run(ctx) or {}
         status = JobStatus.SUCCEEDED
     except JobCancelled:
@@ -475,15 +512,28 @@ def run_job(job_id: int) -> str:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         heartbeat.stop_event.set()
+    return _end_job(job_id, status, result=result, error=error, code=code, ran=True)
+
+
+def _end_job(
+    job_id: int,
+    status: JobStatus,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+    code: FailureCode | None = None,
+    ran: bool,
+) -> str:
+    """Record how the worker's job ended, settle a task that `ran` and did not succeed, hand the slot on."""
     with session_scope() as session:
         job_store.finish_job(
             session=session, job_id=job_id, status=status, result=result, error=error, failure_code=code
         )
         if status == JobStatus.SUCCEEDED:
-            job_store.update_job(session=session, job_id=job_id, message="Done")
+            job_store.update_job(session=session, job_id=job_id, changes=JobUpdate(message="Done"))
         finished = job_store.get_job(session=session, job_id=job_id)
-    if status != JobStatus.SUCCEEDED:
+    if ran and status != JobStatus.SUCCEEDED:
         recover_job(finished)  # a task that failed half-way leaves what a crash would: settle it the same way
     log.info("job %s %s", job_id, status)
-    dispatch(settings=settings)  # hand our slot to the next queued job
+    dispatch(settings=get_settings())  # hand our slot to the next queued job
     return str(status)

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from backend.core.enums import ACTIVE_JOB_STATUSES, JobStatus
+from backend.core.enums import ACTIVE_JOB_STATUSES, FailureCode, JobStatus
 from backend.store.engine import get_row
 from backend.store.records import (
     Job,
@@ -20,6 +22,34 @@ from backend.store.rows import (
     JobRow,
     utcnow,
 )
+from backend.store.updates import UNSET, RowUpdate, Unset
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobUpdate(RowUpdate):
+    """The fields of a job row one write sets (`update_job`); a field left out is not written.
+
+    How a job ends (status, result, error, failure code, finish time) is `finish_job`'s, which lets only the first
+    writer win; these fields are here for the tests and tools that stage a row in a given state.
+    """
+
+    title: str | Unset = UNSET
+    status: JobStatus | Unset = UNSET
+    pid: int | Unset | None = UNSET
+    host: str | Unset | None = UNSET
+    pid_started: str | Unset | None = UNSET
+    started_at: datetime | Unset | None = UNSET
+    heartbeat_at: datetime | Unset | None = UNSET
+    progress_at: datetime | Unset | None = UNSET
+    cancel_requested_at: datetime | Unset | None = UNSET
+    finished_at: datetime | Unset | None = UNSET
+    progress: float | Unset | None = UNSET
+    message: str | Unset = UNSET
+    log_path: str | Unset = UNSET
+    live: dict[str, Any] | Unset = UNSET
+    result: dict[str, Any] | Unset | None = UNSET
+    error: str | Unset | None = UNSET
+    failure_code: FailureCode | Unset | None = UNSET
 
 
 def create_job(*, session: Session, kind: str, params: dict[str, Any], title: str = "", log_path: str = "") -> Job:
@@ -53,9 +83,11 @@ def list_jobs(
     return [from_row(Job, r) for r in session.scalars(stmt)]
 
 
-def update_job(*, session: Session, job_id: int, **fields: Any) -> None:
-    """Set fields of a job row."""
-    session.execute(update(JobRow).where(JobRow.id == job_id).values(**fields))
+def update_job(*, session: Session, job_id: int, changes: JobUpdate) -> None:
+    """Write the fields `changes` sets on a job row (the others stay as they are)."""
+    values = changes.values()
+    if values:
+        session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
 
 def finish_job(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +18,28 @@ from backend.store.records import (
 from backend.store.rows import (
     RunRow,
 )
+from backend.store.updates import UNSET, RowUpdate, Unset
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunUpdate(RowUpdate):
+    """The fields of a run one write sets (`update_run`); a field left out is not written."""
+
+    name: str | Unset = UNSET
+    job_id: int | Unset | None = UNSET
+    dataset_version_id: int | Unset | None = UNSET
+    model: str | Unset = UNSET
+    preset: str | Unset = UNSET
+    params: dict[str, Any] | Unset = UNSET
+    status: RunStatus | Unset = UNSET
+    run_dir: str | Unset = UNSET
+    weights_path: str | Unset | None = UNSET
+    metrics: dict[str, Any] | Unset = UNSET
+    evaluation: dict[str, Any] | Unset = UNSET
+    history: list[dict[str, Any]] | Unset = UNSET
+    tracking: dict[str, Any] | Unset = UNSET
+    finished_at: datetime | Unset | None = UNSET
+    duration_s: float | Unset | None = UNSET
 
 
 def create_run(
@@ -45,10 +69,10 @@ def create_run(
     return from_row(Run, row)
 
 
-def update_run(*, session: Session, run_id: int, **fields: Any) -> Run:
-    """Set fields of a run."""
+def update_run(*, session: Session, run_id: int, changes: RunUpdate) -> Run:
+    """Write the fields `changes` sets on a run (the others stay as they are); returns the run as updated."""
     row = get_row(session, RunRow, run_id, "Run")
-    for key, value in fields.items():
+    for key, value in changes.values().items():
         setattr(row, key, value)
     session.flush()
     return from_row(Run, row)

@@ -1,5 +1,6 @@
-"""Training runs as the console sees them: launch (`start_training`), resume, estimate, and reads for the Train
-page. The job body that trains lives in `backend.training.tasks` and runs in a worker process, never in the console.
+"""Training runs as the console sees them: the settings a run starts from, estimates, and reads for the Train page.
+Starting a run (`start_training`, `resume_training`) and the job body that trains live in `backend.training.tasks`;
+the body runs in a worker process, never in the console.
 """
 
 from __future__ import annotations
@@ -11,20 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.core.access import Actor, Permission
-from backend.core.clock import utcnow
-from backend.core.enums import RESUMABLE_RUN_STATUSES, JobKind, RunStatus
+from backend.core.enums import RESUMABLE_RUN_STATUSES, RunStatus
 from backend.core.errors import BadInputError
 from backend.core.hashing import file_sha256
 from backend.core.params import Params, TrainConfig, load_params
 from backend.core.settings import get_settings
-from backend.runtime import runner
-from backend.store import datasets as dataset_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
-from backend.store.audit import authorize
 from backend.store.engine import session_scope
-from backend.store.records import Job, Run
+from backend.store.records import Run
 
 if TYPE_CHECKING:
     from backend.training.tracking import OfflineSession
@@ -89,10 +85,6 @@ def estimate_seconds(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> 
     return estimate_training(cfg, images, on_gpu=on_gpu).seconds
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
-
-
 REGISTERED_PREFIX = "registered:"
 _ARCHITECTURE_RE = re.compile(r"[A-Za-z0-9_-]{1,60}\.ya?ml")
 
@@ -136,64 +128,6 @@ def console_model(model: str) -> str:
     )
 
 
-def start_training(
-    version_id: int,
-    *,
-    actor: Actor,
-    preset: str | None = "quick_cpu",
-    overrides: dict[str, Any] | None = None,
-    name: str = "",
-    allow_errors: bool = False,
-) -> int:
-    """Queue a training job on a dataset version; returns the job id at once.
-
-    Raises:
-        BadInputError: The settings are invalid, or the version has error-level issues and `allow_errors` is off.
-    """
-    authorize(actor, Permission.TRAIN, f"train on dataset version {version_id}")
-    cfg = build_config(preset, overrides)  # validate now, so a typo fails here and not in the worker
-    cfg = cfg.model_copy(update={"model": console_model(cfg.model)})
-    with session_scope() as session:
-        version = dataset_store.get_version(session=session, version_id=version_id)
-        dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
-    if version.validation_status == "errors" and not allow_errors:
-        errors = version.validation_summary.get("issues_by_severity", {}).get("error", "some")
-        raise BadInputError(
-            f"{dataset.name} {version.label} has {errors} error-level data issue(s). Fix them on the Datasets page, "
-            "or confirm that you want to train anyway."
-        )
-    run_name = name.strip() or f"{dataset.name}-{version.label}-{preset or 'custom'}-{utcnow():%m%d-%H%M%S}"
-    params = {
-        "version_id": version_id,
-        "preset": preset,
-        "config": cfg.model_dump(),
-        "run_name": _slug(run_name),
-    }
-    return runner.submit(JobKind.TRAIN, params, title=f"Train {_slug(run_name)} ({cfg.model}, {cfg.epochs} epochs)")
-
-
-def resume_training(run_id: int, *, actor: Actor) -> int:
-    """Queue a job that continues a cancelled or failed run from its last.pt; returns the job id."""
-    authorize(actor, Permission.TRAIN, f"resume run {run_id}")
-    with session_scope() as session:
-        run = run_store.get_run(session=session, run_id=run_id)
-    last = Path(run.run_dir) / "weights" / "last.pt"
-    if run.status not in RESUMABLE_RUN_STATUSES:
-        raise BadInputError(f"Run {run.name} is {run.status}; only a failed or cancelled run can be resumed.")
-    if not last.is_file():
-        raise BadInputError(f"Run {run.name} has no last.pt (it stopped before its first epoch ended). Start anew.")
-    if trained_all_epochs(run):
-        raise BadInputError(f"Run {run.name} finished all its epochs before it stopped; start a new run instead.")
-    params = {
-        "version_id": run.dataset_version_id,
-        "preset": run.preset,
-        "config": {**run.params, "resume": True},
-        "run_name": run.name,
-        "resume_run_id": run.id,
-    }
-    return runner.submit(JobKind.TRAIN, params, title=f"Resume {run.name}")
-
-
 def get_run(run_id: int) -> Run:
     """One run."""
     with session_scope() as session:
@@ -210,13 +144,6 @@ def run_for_job(job_id: int) -> Run | None:
     """The run a training job created (None until the worker has created it)."""
     with session_scope() as session:
         return run_store.find_run_by_job(session=session, job_id=job_id)
-
-
-def planned_epochs(job: Job) -> int | None:
-    """How many epochs a training job was asked to train (None when its parameters do not say)."""
-    config = job.params.get("config")
-    epochs = config.get("epochs") if isinstance(config, dict) else None
-    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
 
 
 # --- read helpers for the Train page ----------------------------------------------------------------------------

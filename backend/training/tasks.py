@@ -1,43 +1,150 @@
-"""The training job: what its worker runs (train, evaluate, record the run, register the candidate) and how a
-crash of it is settled. `backend.training.service` starts it (`start_training`, `resume_training`).
+"""The training job: its typed params, how to start it (`start_training`, or `resume_training` for a stopped run),
+what its worker runs (train, evaluate, record the run, register the candidate) and how a crash of it is settled.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from backend.core.access import Actor, Permission
 from backend.core.clock import utcnow
-from backend.core.enums import JobKind, RunStatus
-from backend.core.errors import PlateOpsError
+from backend.core.enums import RESUMABLE_RUN_STATUSES, JobKind, RunStatus
+from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.hashing import file_sha256
-from backend.core.params import TrainConfig
+from backend.core.params import TrainConfig, merge_overrides
 from backend.core.progress import sub_progress
-from backend.runtime.registry import JobCancelled, JobContext, register_task
+from backend.runtime import runner
+from backend.runtime.registry import JobCancelled, JobContext, JobParams, register_task
 from backend.store import datasets as dataset_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, Job, Run
-from backend.training.service import load_project_params
+from backend.store.runs import RunUpdate
+from backend.training.service import console_model, load_project_params, trained_all_epochs
 
 
-def recover_training(job: Job) -> None:
+class TrainParams(JobParams):
+    """A `train` job.
+
+    Attributes:
+        version_id: The dataset version it trains on.
+        config: The run's settings, validated where they were put together (the Train page, `build_config`) and
+            not again.
+        run_name: The run's name (also its folder's).
+        preset: The preset the settings started from; None for custom settings.
+        resume_run_id: The stopped run this job continues from its last.pt; None for a new run.
+    """
+
+    version_id: int
+    config: TrainConfig
+    run_name: str
+    preset: str | None = None
+    resume_run_id: int | None = None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
+
+
+def start_training(
+    version_id: int,
+    config: TrainConfig,
+    *,
+    actor: Actor,
+    preset: str | None = None,
+    name: str = "",
+    allow_errors: bool = False,
+) -> int:
+    """Queue a training job on a dataset version; returns the job id at once.
+
+    Args:
+        version_id: The dataset version to train on.
+        config: The run's settings, validated where they were put together (`build_config` on the Train page):
+            the job carries them as they are, without validating them again.
+        actor: Who asks (needs the train permission).
+        preset: The preset `config` started from (recorded with the run and in its default name); None: custom.
+        name: The run's name; default "<dataset>-<version>-<preset>-<time>".
+        allow_errors: Train even when the version has error-level data issues.
+
+    Raises:
+        AccessDeniedError: The actor may not train.
+        BadInputError: `config.model` is neither a bundled architecture nor an unchanged registered model, or the
+            version has error-level issues and `allow_errors` is off.
+    """
+    authorize(actor, Permission.TRAIN, f"train on dataset version {version_id}")
+    config = config.model_copy(update={"model": console_model(config.model)})
+    with session_scope() as session:
+        version = dataset_store.get_version(session=session, version_id=version_id)
+        dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
+    if version.validation_status == "errors" and not allow_errors:
+        errors = version.validation_summary.get("issues_by_severity", {}).get("error", "some")
+        raise BadInputError(
+            f"{dataset.name} {version.label} has {errors} error-level data issue(s). Fix them on the Datasets page, "
+            "or confirm that you want to train anyway."
+        )
+    run_name = _slug(name.strip() or f"{dataset.name}-{version.label}-{preset or 'custom'}-{utcnow():%m%d-%H%M%S}")
+    params = TrainParams(version_id=version_id, config=config, run_name=run_name, preset=preset)
+    return runner.submit(JobKind.TRAIN, params, title=f"Train {run_name} ({config.model}, {config.epochs} epochs)")
+
+
+def resume_training(run_id: int, *, actor: Actor) -> int:
+    """Queue a job that continues a cancelled or failed run from its last.pt; returns the job id.
+
+    Raises:
+        AccessDeniedError: The actor may not train.
+        BadInputError: The run is not resumable (not stopped, no last.pt, every epoch done, its data is gone).
+    """
+    authorize(actor, Permission.TRAIN, f"resume run {run_id}")
+    with session_scope() as session:
+        run = run_store.get_run(session=session, run_id=run_id)
+    last = Path(run.run_dir) / "weights" / "last.pt"
+    if run.status not in RESUMABLE_RUN_STATUSES:
+        raise BadInputError(f"Run {run.name} is {run.status}; only a failed or cancelled run can be resumed.")
+    if not last.is_file():
+        raise BadInputError(f"Run {run.name} has no last.pt (it stopped before its first epoch ended). Start anew.")
+    if trained_all_epochs(run):
+        raise BadInputError(f"Run {run.name} finished all its epochs before it stopped; start a new run instead.")
+    if run.dataset_version_id is None:
+        raise BadInputError(f"The dataset version run {run.name} trained on is gone; start a new run instead.")
+    cfg = merge_overrides(TrainConfig(), {**run.params, "resume": True})  # the run's own settings
+    params = TrainParams(
+        version_id=run.dataset_version_id, config=cfg, run_name=run.name, preset=run.preset, resume_run_id=run.id
+    )
+    return runner.submit(JobKind.TRAIN, params, title=f"Resume {run.name}")
+
+
+def planned_epochs(job: Job) -> int | None:
+    """How many epochs a training job was asked to train (None when its parameters do not say)."""
+    try:
+        return TrainParams.model_validate(job.params).config.epochs
+    except ValidationError:
+        return None
+
+
+def recover_training(job: Job, params: TrainParams) -> None:
     """After a killed training worker: its run, left `running`, ends as the job ended (failed or cancelled).
 
     The reason is the job's error (the run's job). The run keeps its per-epoch history and its `last.pt`, so the
     Train page offers Resume. A run that already ended, or one handed to a ClearML queue, is left as it is.
     """
+    del params  # the run is found by its job
     with session_scope() as session:
         run = run_store.find_run_by_job(session=session, job_id=job.id)
         if run is None or run.status != RunStatus.RUNNING:
             return
         status = RunStatus.CANCELLED if job.status == RunStatus.CANCELLED else RunStatus.FAILED
-        run_store.update_run(session=session, run_id=run.id, status=status, finished_at=job.finished_at or utcnow())
+        changes = RunUpdate(status=status, finished_at=job.finished_at or utcnow())
+        run_store.update_run(session=session, run_id=run.id, changes=changes)
     last = Path(run.run_dir) / "weights" / "last.pt" if run.run_dir else None
     if last is not None and last.is_file() and not _complete_checkpoint(last):
         last.unlink()  # killed while writing it: a resume would crash on it, so the page offers none
@@ -113,42 +220,45 @@ def _history_dicts(history: list[Any]) -> list[dict[str, Any]]:
     return [asdict(h) if not isinstance(h, dict) else h for h in history]
 
 
-@register_task(JobKind.TRAIN, recover=recover_training)
-def train_task(ctx: JobContext) -> dict[str, Any]:
+@register_task(JobKind.TRAIN, params=TrainParams, recover=recover_training)
+def train_task(ctx: JobContext[TrainParams]) -> dict[str, Any]:
     """Job body: train, evaluate on the val split, record the run and register the model as a candidate."""
     from backend.training.evaluation import evaluate
     from backend.training.trainer import TrainingCancelledError, train
 
     p = ctx.params
     settings = ctx.settings
-    cfg = TrainConfig.model_validate(p["config"])
+    cfg = p.config
     with session_scope() as session:
-        version: DatasetVersion = dataset_store.get_version(session=session, version_id=int(p["version_id"]))
-        if p.get("resume_run_id"):
+        version: DatasetVersion = dataset_store.get_version(session=session, version_id=p.version_id)
+        if p.resume_run_id is not None:
             run = run_store.update_run(
-                session=session, run_id=int(p["resume_run_id"]), status=RunStatus.RUNNING, job_id=ctx.job_id
+                session=session, run_id=p.resume_run_id, changes=RunUpdate(status=RunStatus.RUNNING, job_id=ctx.job_id)
             )
         else:
             run = run_store.create_run(
                 session=session,
-                name=p["run_name"],
+                name=p.run_name,
                 job_id=ctx.job_id,
                 dataset_version_id=version.id,
                 model=cfg.model,
-                preset=p.get("preset") or "custom",
+                preset=p.preset or "custom",
                 params=cfg.model_dump(exclude={"resume"}),
             )
-            run_dir = settings.runs_dir / f"run-{run.id}-{p['run_name']}"
-            run = run_store.update_run(session=session, run_id=run.id, run_dir=str(run_dir.resolve()))
-    history: list[dict[str, Any]] = list(run.history if p.get("resume_run_id") else [])
-    if p.get("resume_run_id"):
+            run_dir = settings.runs_dir / f"run-{run.id}-{p.run_name}"
+            run = run_store.update_run(
+                session=session, run_id=run.id, changes=RunUpdate(run_dir=str(run_dir.resolve()))
+            )
+    history: list[dict[str, Any]] = list(run.history if p.resume_run_id is not None else [])
+    if p.resume_run_id is not None:
         _keep_earlier_epochs(Path(run.run_dir) / "metrics.json", history, cfg.epochs)
     if settings.executor == "clearml-queue":
         try:
-            return _enqueue_remote(ctx, cfg, version, run)
+            return _enqueue_remote(ctx, version, run)
         except PlateOpsError:
             with session_scope() as session:
-                run_store.update_run(session=session, run_id=run.id, status=RunStatus.FAILED, finished_at=utcnow())
+                changes = RunUpdate(status=RunStatus.FAILED, finished_at=utcnow())
+                run_store.update_run(session=session, run_id=run.id, changes=changes)
             raise
 
     def on_epoch(metrics: Any) -> None:
@@ -156,7 +266,7 @@ def train_task(ctx: JobContext) -> dict[str, Any]:
         history[:] = [h for h in history if h["epoch"] < row["epoch"]] + [row]
         ctx.publish({"run_id": run.id, "epochs": history})
         with session_scope() as session:
-            run_store.update_run(session=session, run_id=run.id, history=list(history))
+            run_store.update_run(session=session, run_id=run.id, changes=RunUpdate(history=list(history)))
 
     ctx.publish({"run_id": run.id, "epochs": history})
     status = RunStatus.FAILED
@@ -196,7 +306,8 @@ def train_task(ctx: JobContext) -> dict[str, Any]:
     finally:
         if status != RunStatus.SUCCEEDED:
             with session_scope() as session:
-                run_store.update_run(session=session, run_id=run.id, status=status, finished_at=utcnow())
+                changes = RunUpdate(status=status, finished_at=utcnow())
+                run_store.update_run(session=session, run_id=run.id, changes=changes)
     final = {
         **result.final,
         "epochs_completed": result.epochs_completed,
@@ -204,10 +315,8 @@ def train_task(ctx: JobContext) -> dict[str, Any]:
         "train_images": version.stats.get("train"),
     }
     with session_scope() as session:
-        previous = run.duration_s if p.get("resume_run_id") and run.duration_s else 0.0
-        run_store.update_run(
-            session=session,
-            run_id=run.id,
+        previous = run.duration_s if p.resume_run_id is not None and run.duration_s else 0.0
+        finished = RunUpdate(
             status=RunStatus.SUCCEEDED,
             weights_path=str(result.best),
             metrics=final,
@@ -217,6 +326,7 @@ def train_task(ctx: JobContext) -> dict[str, Any]:
             finished_at=utcnow(),
             duration_s=previous + result.seconds,
         )
+        run_store.update_run(session=session, run_id=run.id, changes=finished)
         model = model_store.register_model(
             session=session,
             name=run.name,
@@ -235,7 +345,7 @@ def train_task(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def _enqueue_remote(ctx: JobContext, cfg: TrainConfig, version: DatasetVersion, run: Run) -> dict[str, Any]:
+def _enqueue_remote(ctx: JobContext[TrainParams], version: DatasetVersion, run: Run) -> dict[str, Any]:
     """The `clearml-queue` executor: hand the run to a ClearML queue served by `clearml-agent` on GPU hosts.
 
     `jobs/train.py` runs there unchanged; the run row keeps the task id and its web link.
@@ -244,7 +354,7 @@ def _enqueue_remote(ctx: JobContext, cfg: TrainConfig, version: DatasetVersion, 
 
     ctx.progress(0.5, f"Sending {run.name} to the ClearML queue '{ctx.settings.clearml_queue}'")
     task_id = enqueue_training(
-        cfg,
+        ctx.params.config,
         data_yaml=Path(version.path) / "data.yaml",
         run_name=run.name,
         queue=ctx.settings.clearml_queue,
@@ -253,10 +363,9 @@ def _enqueue_remote(ctx: JobContext, cfg: TrainConfig, version: DatasetVersion, 
         settings=ctx.settings,
     )
     with session_scope() as session:
-        run_store.update_run(
-            session=session,
-            run_id=run.id,
+        queued = RunUpdate(
             status=RunStatus.QUEUED_REMOTE,
             tracking={"mode": "online", "task_id": task_id, "queue": ctx.settings.clearml_queue},
         )
+        run_store.update_run(session=session, run_id=run.id, changes=queued)
     return {"run_id": run.id, "clearml_task_id": task_id, "queue": ctx.settings.clearml_queue}

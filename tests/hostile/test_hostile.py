@@ -18,6 +18,7 @@ import pytest
 from backend.core.errors import PlateOpsError
 from backend.core.settings import Settings, init_workspace
 from backend.data import datasets as data_service
+from backend.data.import_request import ImportRequest
 from backend.serving.inference import Detector
 from backend.serving.service import ServingModel, detect_image, serving_model
 from backend.store import datasets as dataset_store
@@ -83,7 +84,9 @@ def _kept(workspace: Settings, tmp_path: Path) -> Iterator[Path]:
     from tests.hostile.corpus import _coco, _good_coco
 
     source = _coco(tmp_path / "good", _good_coco())
-    data_service.import_dataset(source / "annotations.json", name="kept", images_dir=source / "images")
+    data_service.import_dataset(
+        ImportRequest(source=source / "annotations.json", name="kept", images_dir=source / "images")
+    )
     yield tmp_path
 
 
@@ -97,7 +100,7 @@ def test_import_refuses_hostile_sources_clearly_and_loses_nothing(kept: Path, na
     case.mkdir()
     source = DATASETS[name](case)
     try:
-        data_service.import_dataset(source, name="hostile")
+        data_service.import_dataset(ImportRequest(source=source, name="hostile"))
     except PlateOpsError as exc:
         _clear(str(exc))
     else:  # a few inputs are usable after their bad parts are dropped: they must still be a proper version

@@ -11,9 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from backend.auth.users import hash_password
 from backend.core.access import AccessDeniedError, Actor, Role
+from backend.core.params import TrainConfig
 from backend.core.settings import Settings, get_settings, init_workspace
 from backend.store.engine import init_db
-from backend.training import service as training_service
+from backend.training import tasks as training_tasks
 from tests.pages.apptest_utils import PROJECT_ROOT, all_text, open_page
 
 ADMIN_PAGE = "pages/admin.py"
@@ -30,7 +31,7 @@ def _refuse_a_viewer() -> None:
     init_workspace()
     init_db()
     with pytest.raises(AccessDeniedError):
-        training_service.start_training(1, actor=Actor(name="vic", role=Role.VIEWER))
+        training_tasks.start_training(1, TrainConfig(), actor=Actor(name="vic", role=Role.VIEWER))
 
 
 def _signed_in(actor: Actor) -> AppTest:

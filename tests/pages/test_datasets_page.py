@@ -84,11 +84,9 @@ def test_empty_workspace_shows_running_demo_job() -> None:
         job_store.update_job(
             session=session,
             job_id=job.id,
-            status="running",
-            progress=0.3,
-            message="Drawing: 12/40",
-            heartbeat_at=utcnow(),
-            started_at=utcnow(),
+            changes=job_store.JobUpdate(
+                status="running", progress=0.3, message="Drawing: 12/40", heartbeat_at=utcnow(), started_at=utcnow()
+            ),
         )
     at.switch_page(PAGE)
     run(at)
@@ -259,10 +257,9 @@ def test_finished_import_points_at_the_new_version() -> None:
         job_store.update_job(
             session=session,
             job_id=job.id,
-            status="succeeded",
-            started_at=utcnow(),
-            finished_at=utcnow(),
-            result={"version_id": vid, "images": 42},
+            changes=job_store.JobUpdate(
+                status="succeeded", started_at=utcnow(), finished_at=utcnow(), result={"version_id": vid, "images": 42}
+            ),
         )
     at.session_state["ds_jobs"] = {"import": job.id}
     open_tab(at, IMPORT)

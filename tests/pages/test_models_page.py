@@ -48,7 +48,9 @@ def fixture_runs(workspace: Settings, files: dict[str, Any]) -> list[Run]:
     for name, key in (("run-a", "a"), ("run-b", "b")):
         run, _ = add_version_run(files[key], version, name=name, evaluation=files[f"eval_{key}"])
         with session_scope() as session:
-            made.append(run_store.update_run(session=session, run_id=run.id, history=history))
+            made.append(
+                run_store.update_run(session=session, run_id=run.id, changes=run_store.RunUpdate(history=history))
+            )
     return made
 
 

@@ -23,6 +23,7 @@ from backend.core.enums import ReviewSource
 from backend.core.settings import Settings
 from backend.data.datasets import import_dataset
 from backend.data.demo import generate_demo_dataset
+from backend.data.import_request import ImportRequest
 from backend.store import jobs as job_store
 from backend.store import review as review_store
 from backend.store.engine import dispose_all, session_scope
@@ -60,9 +61,10 @@ def _fill() -> None:
     os.rename(raw / "images" / first["file_name"], raw / "images" / FILE)
     first["file_name"] = FILE
     (raw / "annotations.json").write_text(json.dumps(coco), encoding="utf-8")
-    version = import_dataset(
-        raw / "annotations.json", name="hostile", images_dir=raw / "images", author=AUTHOR, message=MESSAGE
+    request = ImportRequest(
+        source=raw / "annotations.json", name="hostile", images_dir=raw / "images", author=AUTHOR, message=MESSAGE
     )
+    version = import_dataset(request)
     shutil.rmtree(raw)
     with session_scope() as session:
         review_store.add_review_item(
@@ -74,9 +76,9 @@ def _fill() -> None:
             class_name=CLASSES[0],
         )
         done = job_store.create_job(session=session, kind="train", params={}, title=f"Train {RUN}")
-        job_store.update_job(session=session, job_id=done.id, started_at=utcnow())
+        job_store.update_job(session=session, job_id=done.id, changes=job_store.JobUpdate(started_at=utcnow()))
         job_store.finish_job(session=session, job_id=done.id, status="succeeded", result={})
-        job_store.update_job(session=session, job_id=done.id, message=f"Made {RUN}")
+        job_store.update_job(session=session, job_id=done.id, changes=job_store.JobUpdate(message=f"Made {RUN}"))
         failed = job_store.create_job(session=session, kind="train", params={}, title=f"Train on {FILE}")
         job_store.finish_job(session=session, job_id=failed.id, status="failed", error=f"{FILE} is broken: {MESSAGE}")
 

@@ -37,7 +37,11 @@ def test_home_with_data_jobs_and_models(workspace: Settings) -> None:
             session=session, name="run-7", weights_path="/w.pt", metrics={"map50": 0.61}, stage="production"
         )
         job = job_store.create_job(session=session, kind="train", params={}, title="Train run-8")
-        job_store.update_job(session=session, job_id=job.id, status="running", progress=0.4, message="Epoch 2/5")
+        job_store.update_job(
+            session=session,
+            job_id=job.id,
+            changes=job_store.JobUpdate(status="running", progress=0.4, message="Epoch 2/5"),
+        )
     at = open_page()
     text = all_text(at)
     assert "lunch" in text and "12 images" in text and "2 errors" in text
@@ -60,7 +64,9 @@ def test_cancel_button_on_jobs_page(workspace: Settings, monkeypatch: pytest.Mon
 
     with session_scope() as session:  # a training job holds the only training slot, so the next one waits
         busy = job_store.create_job(session=session, kind="train", params={}, title="Busy")
-        job_store.update_job(session=session, job_id=busy.id, status="running", heartbeat_at=utcnow())
+        job_store.update_job(
+            session=session, job_id=busy.id, changes=job_store.JobUpdate(status="running", heartbeat_at=utcnow())
+        )
         job = job_store.create_job(session=session, kind="train", params={}, title="Waiting job")
     at = open_page("pages/jobs.py")
     assert "Waiting for a free slot" in all_text(at)

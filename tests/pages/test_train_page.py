@@ -109,7 +109,7 @@ def add_job(status: str, *, epochs_live: int = 0, progress: float | None = None,
             values["live"] = {"run_id": None, "epochs": [epoch_row(e) for e in range(1, epochs_live + 1)]}
         if progress is not None:
             values["progress"] = progress
-        job_store.update_job(session=session, job_id=job.id, **values)
+        job_store.update_job(session=session, job_id=job.id, changes=job_store.JobUpdate(**values))
     return job.id
 
 
@@ -125,7 +125,7 @@ def add_run(job_id: int, version_id: int, run_dir: Path, status: str, **fields: 
             params={"model": "yolov8n.yaml", "epochs": 10, "imgsz": 256, "batch": 16},
             run_dir=str(run_dir),
         )
-        run_store.update_run(session=session, run_id=run.id, status=status, **fields)
+        run_store.update_run(session=session, run_id=run.id, changes=run_store.RunUpdate(status=status, **fields))
     return run.id
 
 

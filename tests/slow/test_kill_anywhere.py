@@ -11,12 +11,14 @@ import pytest
 from backend.core.enums import JobStatus, RunStatus
 from backend.core.settings import Settings
 from backend.data.datasets import import_dataset
+from backend.data.import_request import ImportRequest
 from backend.data.tasks import start_demo_dataset, start_import, start_validation
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from backend.training import service as training
+from backend.training import tasks as training_tasks
 from tests.utils import crash
 from tests.utils.actors import ADMIN
 from tests.utils.crash import assert_settled, kill_at, kill_points
@@ -46,8 +48,9 @@ def _labels(version: DatasetVersion) -> dict[str, str]:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_import_killed_anywhere(crash_ws: Settings, demo_source: Path, seed: int) -> None:
     def start(name: str) -> int:
+        source = demo_source / "annotations.json"
         return start_import(
-            demo_source / "annotations.json", name=name, images_dir=demo_source / "images", seed=1, actor=ADMIN
+            ImportRequest(source=source, name=name, images_dir=demo_source / "images", seed=1), actor=ADMIN
         )
 
     reference = runner.wait_for(start("reference"), timeout_s=300)
@@ -75,7 +78,9 @@ def test_demo_killed_anywhere(crash_ws: Settings, seed: int) -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_validation_killed_anywhere(crash_ws: Settings, demo_source: Path, seed: int) -> None:
-    version = import_dataset(demo_source / "annotations.json", name="kept", images_dir=demo_source / "images")
+    version = import_dataset(
+        ImportRequest(source=demo_source / "annotations.json", name="kept", images_dir=demo_source / "images")
+    )
     before = (version.validation_status, version.validation_summary["issues_by_severity"])
     kill = kill_at(start_validation(version.id, actor=ADMIN), kill_points(seed, 1, high=0.98)[0])
     assert_settled(kill, crash_ws)
@@ -91,17 +96,17 @@ def test_training_killed_anywhere(crash_ws: Settings, tmp_path: Path, seed: int)
     """Kill points span the epochs before the last (progress 0–0.9 is training, one third per epoch); a run killed
     before its first epoch ended has no last.pt and is started again instead of resumed. (A kill while scoring after
     the last epoch leaves a run with nothing to resume: the page says to start again; see `trained_all_epochs`.)"""
-    version = import_dataset(make_tiny_yolo_dataset(tmp_path / "tiny").parent, name="tiny")
-    overrides = {**TINY_TRAIN, "epochs": EPOCHS}
-    job_id = training.start_training(version.id, preset=None, overrides=overrides, name=f"killed-{seed}", actor=ADMIN)
+    version = import_dataset(ImportRequest(source=make_tiny_yolo_dataset(tmp_path / "tiny").parent, name="tiny"))
+    config = training.build_config(None, {**TINY_TRAIN, "epochs": EPOCHS})
+    job_id = training_tasks.start_training(version.id, config, name=f"killed-{seed}", actor=ADMIN)
     kill = kill_at(job_id, kill_points(seed, 1, low=0.02, high=0.9 * (EPOCHS - 1) / EPOCHS)[0])
     assert_settled(kill, crash_ws)
     run = training.run_for_job(job_id)
     assert run is not None and run.status == RunStatus.FAILED
     if training.can_resume(run):
-        again = training.resume_training(run.id, actor=ADMIN)
+        again = training_tasks.resume_training(run.id, actor=ADMIN)
     else:
-        again = training.start_training(version.id, preset=None, overrides=overrides, name=f"again-{seed}", actor=ADMIN)
+        again = training_tasks.start_training(version.id, config, name=f"again-{seed}", actor=ADMIN)
     done = runner.wait_for(again, timeout_s=900)
     assert done.status == JobStatus.SUCCEEDED, f"{done.error}\n{runner.tail_log(done, 40)}"
     finished = training.run_for_job(again)

@@ -137,6 +137,37 @@ def test_finish_job_first_writer_wins(store_url: str) -> None:
     assert final.params == {"k": [1, 2]}
 
 
+def test_typed_updates_write_only_the_fields_they_set(store_url: str) -> None:
+    from datetime import datetime
+
+    from backend.core.enums import JobStatus, RunStatus
+    from backend.store import runs as run_store
+
+    with session_scope() as session:
+        job = job_store.create_job(session=session, kind="x", params={}, title="t", log_path="/l.log")
+        job_store.update_job(
+            session=session, job_id=job.id, changes=job_store.JobUpdate(status=JobStatus.RUNNING, pid=41, host="h")
+        )
+        job_store.update_job(session=session, job_id=job.id, changes=job_store.JobUpdate(message="half way"))
+        job_store.update_job(session=session, job_id=job.id, changes=job_store.JobUpdate())  # nothing set: no write
+        job_store.update_job(session=session, job_id=job.id, changes=job_store.JobUpdate(pid=None))  # None is NULL
+        stored = job_store.get_job(session=session, job_id=job.id)
+        run = run_store.create_run(session=session, name="r", model="m", params={"epochs": 3}, run_dir="/runs/r")
+        stamp = datetime(2024, 5, 1, 12, 0)
+        updated = run_store.update_run(
+            session=session,
+            run_id=run.id,
+            changes=run_store.RunUpdate(status=RunStatus.SUCCEEDED, finished_at=stamp, history=[{"epoch": 1}]),
+        )
+    assert (stored.status, stored.pid, stored.host, stored.message) == ("running", None, "h", "half way")
+    assert (stored.title, stored.log_path, stored.params) == ("t", "/l.log", {})  # untouched
+    assert (updated.status, updated.finished_at, updated.history) == ("succeeded", stamp, [{"epoch": 1}])
+    assert (updated.name, updated.model, updated.params, updated.run_dir) == ("r", "m", {"epochs": 3}, "/runs/r")
+    assert job_store.JobUpdate(message="m", pid=None).values() == {"message": "m", "pid": None}
+    with pytest.raises(TypeError, match="statsu"):
+        run_store.RunUpdate(statsu="failed")  # type: ignore[call-arg]  # a misspelled field never reaches a row
+
+
 def test_model_registry_has_one_production_model(store_url: str) -> None:
     with session_scope() as session:
         m1 = model_store.register_model(session=session, name="run-1", weights_path="/r1/best.pt")

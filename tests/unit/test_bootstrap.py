@@ -45,7 +45,11 @@ def test_start_settles_jobs_whose_workers_died_while_the_console_was_down(worksp
     gone.wait()  # the worker's pid no longer runs (a reboot, or killed with the console)
     with session_scope() as session:
         job = job_store.create_job(session=session, kind=JobKind.VALIDATE, params={"version_id": 1})
-        job_store.update_job(session=session, job_id=job.id, status=JobStatus.RUNNING, pid=gone.pid, host=runner.HOST)
+        job_store.update_job(
+            session=session,
+            job_id=job.id,
+            changes=job_store.JobUpdate(status=JobStatus.RUNNING, pid=gone.pid, host=runner.HOST),
+        )
     done = bootstrap.start_console()
     assert done["recovered"] == str(job.id)
     with session_scope() as session:

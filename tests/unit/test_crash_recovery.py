@@ -11,12 +11,14 @@ from pathlib import Path
 from backend.core.enums import JobStatus, RunStatus
 from backend.core.settings import Settings
 from backend.data.datasets import discard_job_leftovers, import_dataset
+from backend.data.import_request import ImportRequest
 from backend.data.tasks import start_demo_dataset, start_import, start_validation
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from backend.training import service as training
+from backend.training import tasks as training_tasks
 from tests.utils import crash
 from tests.utils.actors import ADMIN
 from tests.utils.crash import assert_settled, kill_at, leftovers
@@ -37,9 +39,10 @@ def _version(name: str) -> DatasetVersion | None:
 
 def test_killed_import_leaves_no_half_made_version_and_retry_succeeds(crash_ws: Settings, demo_source: Path) -> None:
     def start() -> int:
-        return start_import(
-            demo_source / "annotations.json", name="lunch", images_dir=demo_source / "images", actor=ADMIN
+        request = ImportRequest(
+            source=demo_source / "annotations.json", name="lunch", images_dir=demo_source / "images"
         )
+        return start_import(request, actor=ADMIN)
 
     kill = kill_at(start(), 0.6)  # while converting and recording the version
     assert kill.killed
@@ -63,7 +66,9 @@ def test_killed_demo_job_leaves_nothing_and_retry_succeeds(crash_ws: Settings) -
 
 
 def test_killed_validation_keeps_the_previous_result(crash_ws: Settings, demo_source: Path) -> None:
-    version = import_dataset(demo_source / "annotations.json", name="kept", images_dir=demo_source / "images")
+    version = import_dataset(
+        ImportRequest(source=demo_source / "annotations.json", name="kept", images_dir=demo_source / "images")
+    )
     before = (version.validation_status, version.validation_summary["issues_by_severity"])
     kill = kill_at(start_validation(version.id, actor=ADMIN), 0.3)
     assert_settled(kill, crash_ws)
@@ -76,17 +81,16 @@ def test_killed_validation_keeps_the_previous_result(crash_ws: Settings, demo_so
 
 def test_killed_training_run_is_failed_and_resumes_to_the_last_epoch(crash_ws: Settings, tmp_path: Path) -> None:
     data_yaml = make_tiny_yolo_dataset(tmp_path / "tiny")
-    version = import_dataset(data_yaml.parent, name="tiny")
-    job_id = training.start_training(
-        version.id, preset=None, overrides={**TINY_TRAIN, "epochs": 3}, name="killed", actor=ADMIN
-    )
+    version = import_dataset(ImportRequest(source=data_yaml.parent, name="tiny"))
+    config = training.build_config(None, {**TINY_TRAIN, "epochs": 3})
+    job_id = training_tasks.start_training(version.id, config, name="killed", actor=ADMIN)
     kill = kill_at(job_id, 0.45)  # during the second of three epochs
     assert kill.killed
     assert_settled(kill, crash_ws)
     run = training.run_for_job(job_id)
     assert run is not None and run.status == RunStatus.FAILED and run.finished_at is not None
     assert training.can_resume(run), "a killed run with last.pt must offer Resume"
-    resumed = runner.wait_for(training.resume_training(run.id, actor=ADMIN), timeout_s=600)
+    resumed = runner.wait_for(training_tasks.resume_training(run.id, actor=ADMIN), timeout_s=600)
     assert resumed.status == JobStatus.SUCCEEDED, f"{resumed.error}\n{runner.tail_log(resumed, 40)}"
     run = training.get_run(run.id)
     assert run.status == RunStatus.SUCCEEDED
@@ -98,7 +102,9 @@ def test_killed_training_run_is_failed_and_resumes_to_the_last_epoch(crash_ws: S
 def test_import_recovery_removes_exactly_its_own_leftovers(crash_ws: Settings, demo_source: Path) -> None:
     """The recovery on its own, for each moment of an import: staging, unpacked archive, a folder moved into place
     whose row never committed, and a committed but unvalidated version. Another job's staging stays."""
-    kept = import_dataset(demo_source / "annotations.json", name="meals", images_dir=demo_source / "images")
+    kept = import_dataset(
+        ImportRequest(source=demo_source / "annotations.json", name="meals", images_dir=demo_source / "images")
+    )
     base = crash_ws.datasets_dir / "meals"
     (base / ".staging-job-7").mkdir()
     (base / ".staging-job-8").mkdir()  # another job's: must stay
@@ -131,10 +137,12 @@ def test_training_recovery_fails_the_run_and_drops_a_half_written_checkpoint(
     import zipfile
 
     from backend.core.enums import JobKind
+    from backend.core.params import TrainConfig
     from backend.store import jobs as job_store
     from backend.store import runs as run_store
-    from backend.training.tasks import recover_training
+    from backend.training.tasks import TrainParams
 
+    params = TrainParams(version_id=1, config=TrainConfig(), run_name="r").model_dump(mode="json")
     runs = {}
     for name, whole in (("whole", True), ("cut", False)):
         weights = tmp_path / name / "weights"
@@ -145,14 +153,16 @@ def test_training_recovery_fails_the_run_and_drops_a_half_written_checkpoint(
             data = (weights / "last.pt").read_bytes()
             (weights / "last.pt").write_bytes(data[: len(data) // 2])
         with session_scope() as session:
-            job = job_store.create_job(session=session, kind=JobKind.TRAIN, params={})
+            job = job_store.create_job(session=session, kind=JobKind.TRAIN, params=params)
             job_store.finish_job(session=session, job_id=job.id, status=JobStatus.FAILED, error=runner.DEAD_MESSAGE)
             run = run_store.create_run(
                 session=session, name=name, job_id=job.id, dataset_version_id=None, model="m", preset="p", params={}
             )
-            run_store.update_run(session=session, run_id=run.id, run_dir=str(weights.parent))
+            run_store.update_run(
+                session=session, run_id=run.id, changes=run_store.RunUpdate(run_dir=str(weights.parent))
+            )
             runs[name] = (job_store.get_job(session=session, job_id=job.id), run.id)
-        recover_training(runs[name][0])
+        runner.recover_job(runs[name][0])  # as the runner settles it: the kind's recovery, with its typed params
     for name, (_job, run_id) in runs.items():
         settled = training.get_run(run_id)
         assert settled.status == RunStatus.FAILED and settled.finished_at is not None

@@ -11,6 +11,7 @@ from backend.core.errors import BadInputError
 from backend.core.settings import Settings
 from backend.data import datasets
 from backend.data.demo import generate_demo_dataset
+from backend.data.import_request import ImportRequest
 from backend.store import datasets as dataset_store
 from backend.store.engine import session_scope
 
@@ -33,7 +34,9 @@ def _zip_folder(folder: Path, out: Path) -> Path:
 def test_zip_import_makes_a_validated_dvc_version(workspace: Settings, demo_raw: Path, tmp_path: Path) -> None:
     archive = _zip_folder(demo_raw, tmp_path / "food.zip")
     seen: list[float] = []
-    version = datasets.import_dataset(archive, name="lunch", author="ana", progress=lambda f, m="": seen.append(f))
+    version = datasets.import_dataset(
+        ImportRequest(source=archive, name="lunch", author="ana"), progress=lambda f, m="": seen.append(f)
+    )
     assert version.label == "v1" and version.author == "ana"
     assert version.content_hash and version.content_hash.endswith(".dir")
     assert (Path(version.path) / "data.yaml").exists()
@@ -52,8 +55,9 @@ def test_zip_import_makes_a_validated_dvc_version(workspace: Settings, demo_raw:
 
 
 def test_second_import_is_a_new_version(workspace: Settings, demo_raw: Path) -> None:
-    v1 = datasets.import_dataset(demo_raw / "annotations.json", name="lunch", images_dir=demo_raw / "images")
-    v2 = datasets.import_dataset(demo_raw / "annotations.json", name="lunch", images_dir=demo_raw / "images")
+    request = ImportRequest(source=demo_raw / "annotations.json", name="lunch", images_dir=demo_raw / "images")
+    v1 = datasets.import_dataset(request)
+    v2 = datasets.import_dataset(request)
     assert (v1.number, v2.number) == (1, 2)
     assert v1.dataset_id == v2.dataset_id
     assert Path(v1.path).exists() and Path(v2.path).exists()
@@ -67,7 +71,7 @@ def test_second_import_is_a_new_version(workspace: Settings, demo_raw: Path) -> 
 @pytest.mark.parametrize("name", ["", "../etc", "a b", "x" * 100])
 def test_bad_dataset_names_are_refused(workspace: Settings, demo_raw: Path, name: str) -> None:
     with pytest.raises(BadInputError, match="cannot name a dataset"):
-        datasets.import_dataset(demo_raw, name=name)
+        datasets.import_dataset(ImportRequest(source=demo_raw, name=name))
 
 
 def test_hostile_zip_is_refused_and_nothing_is_recorded(workspace: Settings, tmp_path: Path) -> None:
@@ -75,7 +79,7 @@ def test_hostile_zip_is_refused_and_nothing_is_recorded(workspace: Settings, tmp
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("../../outside.txt", "gotcha")
     with pytest.raises(BadInputError):
-        datasets.import_dataset(evil, name="evil")
+        datasets.import_dataset(ImportRequest(source=evil, name="evil"))
     assert not (tmp_path / "outside.txt").exists()
     with session_scope() as session:
         assert dataset_store.list_datasets(session=session) == []
@@ -85,5 +89,5 @@ def test_folder_that_is_no_dataset_says_what_was_expected(workspace: Settings, t
     (tmp_path / "stuff").mkdir()
     (tmp_path / "stuff" / "notes.txt").write_text("hello")
     with pytest.raises(BadInputError) as err:
-        datasets.import_dataset(tmp_path / "stuff", name="stuff")
+        datasets.import_dataset(ImportRequest(source=tmp_path / "stuff", name="stuff"))
     assert "data.yaml" in str(err.value) or "COCO" in str(err.value)

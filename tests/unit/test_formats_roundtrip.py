@@ -11,6 +11,7 @@ import pytest
 
 from backend.core.settings import Settings
 from backend.data import datasets
+from backend.data.import_request import ImportRequest
 from backend.data.quality.reader import read_yolo_dataset
 from backend.store.records import DatasetVersion
 from tests.utils.actors import ADMIN
@@ -49,11 +50,13 @@ def _contents(version: DatasetVersion) -> tuple[list[str], dict[str, tuple[str, 
 @pytest.mark.parametrize("fmt", ["coco", "yolo", "voc"])
 @pytest.mark.usefixtures("workspace")
 def test_export_then_import_gives_the_same_dataset(demo_raw: Path, tmp_path: Path, fmt: str) -> None:
-    original = datasets.import_dataset(demo_raw / "annotations.json", name="food", images_dir=demo_raw / "images")
+    original = datasets.import_dataset(
+        ImportRequest(source=demo_raw / "annotations.json", name="food", images_dir=demo_raw / "images")
+    )
     result = datasets.export_version(original.id, fmt, tmp_path / f"food-{fmt}.zip", actor=ADMIN)
     assert result.images == 20 and result.path.is_file()
 
-    back = datasets.import_dataset(result.path, name=f"food-{fmt}")
+    back = datasets.import_dataset(ImportRequest(source=result.path, name=f"food-{fmt}"))
 
     names, images = _contents(original)
     names_back, images_back = _contents(back)
@@ -113,7 +116,7 @@ def test_folder_import_copies_so_the_source_can_change(demo_raw: Path, tmp_path:
     for image in (demo_raw / "images").iterdir():
         (source / "images" / image.name).write_bytes(image.read_bytes())
     (source / "annotations.json").write_bytes((demo_raw / "annotations.json").read_bytes())
-    version = datasets.import_dataset(source, name="mine")
+    version = datasets.import_dataset(ImportRequest(source=source, name="mine"))
     before = {p.name: p.read_bytes() for p in Path(version.path).rglob("*.jpg")}
     for image in (source / "images").iterdir():
         assert image.stat().st_nlink == 1  # never hard-linked into the version (or DVC's cache)
@@ -154,7 +157,7 @@ def test_roboflow_coco_zip_imports_every_split_and_twelve_classes(demo_raw: Path
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted((tmp_path / "food-plates.v1i.coco").rglob("*")):
             zf.write(path, path.relative_to(tmp_path))
-    version = datasets.import_dataset(archive, name="plates")
+    version = datasets.import_dataset(ImportRequest(source=archive, name="plates"))
     report = datasets.prepare_report(version.id)
     assert report.counts["images"] == expected.images == 20
     assert report.counts["boxes"] == expected.boxes

@@ -13,7 +13,7 @@ import pytest
 from backend.core.enums import JobKind, ReviewSource
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.settings import Settings
-from backend.monitoring import service, views
+from backend.monitoring import service, tasks, views
 from backend.runtime import runner
 from backend.store import drift as drift_store
 from backend.store import review as review_store
@@ -92,16 +92,16 @@ def test_automatic_report_runs_as_a_job(workspace: Settings, tmp_path: Path, mon
     get_settings.cache_clear()
     add_monitored_model(tmp_path)
     send_shifted(tmp_path, [("blur", 20, 3)])
-    assert service.maybe_start_auto_report() is None  # 20 < 30 new predictions
+    assert tasks.maybe_start_auto_report() is None  # 20 < 30 new predictions
     send_shifted(tmp_path, [("blur", 20, 4)])
-    job_id = service.maybe_start_auto_report()
+    job_id = tasks.maybe_start_auto_report()
     assert job_id is not None
     job = runner.wait_for(job_id, timeout_s=300)
     assert job.kind == JobKind.DRIFT_REPORT and job.status == "succeeded", job.error
     report = views.latest_report()
     assert report is not None and report.trigger == "auto" and report.drifted
     assert "sharpness" in views.drifted_features(report)
-    assert service.maybe_start_auto_report() is None  # everything is covered now
+    assert tasks.maybe_start_auto_report() is None  # everything is covered now
 
 
 def _cli(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -161,11 +161,11 @@ def test_simulated_traffic_job_logs_predictions(workspace: Settings, tmp_path: P
     from backend.store import predictions as prediction_store
 
     with pytest.raises(NotFoundError, match="No model can answer"):
-        service.start_simulated_traffic(shift="dark", images=3, actor=ADMIN)
+        tasks.start_simulated_traffic(shift="dark", images=3, actor=ADMIN)
     add_monitored_model(tmp_path)
     with pytest.raises(BadInputError, match="Unknown shift"):
-        service.start_simulated_traffic(shift="sepia", images=3, actor=ADMIN)
-    job = runner.wait_for(service.start_simulated_traffic(shift="dark", images=4, seed=7, actor=ADMIN), timeout_s=300)
+        tasks.start_simulated_traffic(shift="sepia", images=3, actor=ADMIN)
+    job = runner.wait_for(tasks.start_simulated_traffic(shift="dark", images=4, seed=7, actor=ADMIN), timeout_s=300)
     assert job.kind == JobKind.SIMULATE_TRAFFIC and job.status == "succeeded", job.error
     assert job.result["sent"] == 4 and job.result["auto_report_job"] is None  # 4 < auto_report_every
     with session_scope() as session:

@@ -13,10 +13,12 @@ import pytest
 from backend.core.enums import FailureCode, JobKind, JobStatus
 from backend.core.settings import Settings, get_settings
 from backend.runtime import runner
+from backend.runtime.registry import NoParams
 from backend.store import jobs as job_store
 from backend.store.engine import session_scope
 from tests.utils.actors import ADMIN
 from tests.utils.crash import kill_leftover_workers
+from tests.utils.jobtasks import AddParams, FailParams, SleepParams
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def _wait_file(path: Path, timeout_s: float = 30) -> None:
 
 
 def test_job_succeeds_with_its_result(jobs_ws: Settings) -> None:
-    job_id = runner.submit("test.add", {"a": 2, "b": 40}, title="add numbers")
+    job_id = runner.submit("test.add", AddParams(a=2, b=40), title="add numbers")
     job = runner.wait_for(job_id, timeout_s=60)
     assert job.status == "succeeded", job.error
     assert job.result == {"sum": 42}
@@ -50,11 +52,11 @@ def test_job_succeeds_with_its_result(jobs_ws: Settings) -> None:
 
 
 def test_plain_failure_keeps_message_and_traceback_in_log(jobs_ws: Settings) -> None:
-    job_id = runner.submit("test.fail", {"message": "No images in this dataset. Import one first."})
+    job_id = runner.submit("test.fail", FailParams(message="No images in this dataset. Import one first."))
     job = runner.wait_for(job_id, timeout_s=60)
     assert job.status == "failed"
     assert job.error == "No images in this dataset. Import one first."
-    crash_id = runner.submit("test.crash", {})
+    crash_id = runner.submit("test.crash", NoParams())
     crash = runner.wait_for(crash_id, timeout_s=60)
     assert crash.status == "failed"
     assert "ZeroDivisionError" in crash.error and "log" in crash.error
@@ -63,7 +65,7 @@ def test_plain_failure_keeps_message_and_traceback_in_log(jobs_ws: Settings) -> 
 
 def test_cancel_mid_run(jobs_ws: Settings, tmp_path: Path) -> None:
     marker = tmp_path / "started"
-    job_id = runner.submit("test.sleep", {"seconds": 60, "marker": str(marker)})
+    job_id = runner.submit("test.sleep", SleepParams(seconds=60, marker=str(marker)))
     _wait_file(marker)
     runner.cancel(job_id, actor=ADMIN)
     job = runner.wait_for(job_id, timeout_s=30)
@@ -78,7 +80,7 @@ def test_cancel_mid_run(jobs_ws: Settings, tmp_path: Path) -> None:
 
 def test_killed_worker_is_failed_as_soon_as_its_process_is_gone(jobs_ws: Settings, tmp_path: Path) -> None:
     marker = tmp_path / "started"
-    job_id = runner.submit("test.hang", {"seconds": 120, "marker": str(marker)})
+    job_id = runner.submit("test.hang", SleepParams(seconds=120, marker=str(marker)))
     _wait_file(marker)
     with session_scope() as session:
         job = job_store.get_job(session=session, job_id=job_id)
@@ -101,7 +103,7 @@ def test_frozen_worker_is_failed_once_heartbeat_is_stale(
     jobs_ws: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = tmp_path / "started"
-    job_id = runner.submit("test.hang", {"seconds": 120, "marker": str(marker)})
+    job_id = runner.submit("test.hang", SleepParams(seconds=120, marker=str(marker)))
     _wait_file(marker)
     monkeypatch.setenv("PLATEOPS_HEARTBEAT_TIMEOUT_S", "3")  # the console's view: silent for 3 s = dead
     monkeypatch.setenv("PLATEOPS_STORE_BUSY_TIMEOUT_S", "1")  # (the timeout must outlast a busy wait)
@@ -129,10 +131,10 @@ def test_frozen_worker_is_failed_once_heartbeat_is_stale(
 
 
 def test_failure_codes_follow_the_error_type(jobs_ws: Settings) -> None:
-    plain = runner.wait_for(runner.submit("test.fail", {"message": "The dataset has no images."}), timeout_s=60)
-    crash = runner.wait_for(runner.submit("test.crash", {}), timeout_s=60)
-    bad = runner.wait_for(runner.submit("test.fail", {"message": "Bad name.", "code": "bad_input"}), timeout_s=60)
-    done = runner.wait_for(runner.submit(JobKind.NOOP, {}), timeout_s=60)
+    plain = runner.wait_for(runner.submit("test.fail", FailParams(message="The dataset has no images.")), timeout_s=60)
+    crash = runner.wait_for(runner.submit("test.crash", NoParams()), timeout_s=60)
+    bad = runner.wait_for(runner.submit("test.fail", FailParams(message="Bad name.", code="bad_input")), timeout_s=60)
+    done = runner.wait_for(runner.submit(JobKind.NOOP, NoParams()), timeout_s=60)
     assert (plain.failure_code, crash.failure_code) == (FailureCode.ERROR, FailureCode.CRASH)
     assert bad.failure_code == FailureCode.BAD_INPUT
     assert done.status == JobStatus.SUCCEEDED and done.failure_code is None
@@ -142,7 +144,7 @@ def test_recovery_runs_in_the_runner_after_a_kill_and_in_the_worker_after_a_fail
     jobs_ws: Settings, tmp_path: Path
 ) -> None:
     marker, killed_note, failed_note = tmp_path / "started", tmp_path / "killed", tmp_path / "failed"
-    job_id = runner.submit("test.hang", {"seconds": 120, "marker": str(marker), "recovered": str(killed_note)})
+    job_id = runner.submit("test.hang", SleepParams(seconds=120, marker=str(marker), recovered=str(killed_note)))
     _wait_file(marker)
     with session_scope() as session:
         os.kill(job_store.get_job(session=session, job_id=job_id).pid, signal.SIGKILL)
@@ -151,7 +153,7 @@ def test_recovery_runs_in_the_runner_after_a_kill_and_in_the_worker_after_a_fail
         assert time.monotonic() < deadline, "dead worker was never reaped"
         time.sleep(0.1)
     assert killed_note.read_text() == f"failed {os.getpid()}"  # settled here, by the process that reaped
-    failed = runner.wait_for(runner.submit("test.fail", {"recovered": str(failed_note)}), timeout_s=60)
+    failed = runner.wait_for(runner.submit("test.fail", FailParams(recovered=str(failed_note))), timeout_s=60)
     status, pid = failed_note.read_text().split()
     assert status == "failed" and int(pid) == failed.pid  # settled by the worker itself
 
@@ -162,13 +164,53 @@ def test_every_job_kind_is_registered_with_a_recovery() -> None:
     known = registry.known_kinds()
     assert set(JobKind) <= set(known), f"job kinds without a task: {set(JobKind) - set(known)}"
     with pytest.raises(TypeError, match="must declare how a crash is settled"):
-        registry.register_task("test.undeclared", recover=None)  # type: ignore[arg-type]
+        registry.register_task("test.undeclared", params=NoParams, recover=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must declare its parameters as a JobParams model"):
+        registry.register_task("test.untyped", params=dict, recover=registry.nothing_to_recover)  # type: ignore[type-var]
+    assert "test.undeclared" not in registry.known_kinds() and "test.untyped" not in registry.known_kinds()
+
+
+def test_submit_stores_the_kinds_own_params_model_as_json(jobs_ws: Settings) -> None:
+    with pytest.raises(TypeError, match=r"A test\.add job takes AddParams, not SleepParams"):
+        runner.submit("test.add", SleepParams(seconds=1))
+    with pytest.raises(TypeError, match="takes AddParams, not dict"):
+        runner.submit("test.add", {"a": 1, "b": 2})  # type: ignore[arg-type]
+    with session_scope() as session:
+        assert job_store.list_jobs(session=session) == []  # a refused submit stores nothing
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        AddParams(a=1, b=2, c=3)  # type: ignore[call-arg]
+    job = runner.wait_for(runner.submit("test.sleep", SleepParams(seconds=0.1, marker="")), timeout_s=60)
+    assert job.params == {"seconds": 0.1, "marker": "", "recovered": ""}
+    assert job.status == JobStatus.SUCCEEDED
+
+
+def test_a_row_an_older_version_queued_fails_in_plain_words_without_running(jobs_ws: Settings, tmp_path: Path) -> None:
+    """Params that no longer fit the kind's model (renamed, retyped): the job fails with a clear message and code
+    `bad_input`, its task never starts, its recovery does not run, and the runner goes on to the next job."""
+    note = tmp_path / "recovered"
+    with session_scope() as session:
+        old = job_store.create_job(
+            session=session, kind="test.fail", params={"msg": "old key", "recovered": str(note)}
+        ).id
+        retyped = job_store.create_job(session=session, kind="test.add", params={"a": "two", "b": 2}).id
+        fine = job_store.create_job(session=session, kind="test.add", params={"a": 2, "b": 2}).id
+    runner.dispatch()
+    for job_id, problem in ((old, "msg: Extra inputs are not permitted"), (retyped, "a: Input should be a valid")):
+        job = runner.wait_for(job_id, timeout_s=60)
+        assert (job.status, job.failure_code) == (JobStatus.FAILED, FailureCode.BAD_INPUT)
+        assert job.error.startswith(f"This {job.kind} job was queued by an older version of PlateOps")
+        assert problem in job.error and job.error.endswith("start it again.")
+        assert "Traceback" not in job.error and f"job {job_id} ({job.kind}) started" not in runner.tail_log(job)
+    assert not note.exists(), "the recovery of a job that never ran must not run"
+    assert runner.wait_for(fine, timeout_s=60).result == {"sum": 4}
+    runner.recover_job(runner.wait_for(old, timeout_s=1))  # the runner's own recovery: logged and left, no raise
+    assert not note.exists()
 
 
 def test_concurrency_limit_queues_in_order(jobs_ws: Settings, tmp_path: Path) -> None:
-    first = runner.submit("test.sleep", {"seconds": 1.5})
-    second = runner.submit("test.sleep", {"seconds": 0.2})
-    other = runner.submit("test.add", {"a": 1, "b": 1})  # another kind is not held back
+    first = runner.submit("test.sleep", SleepParams(seconds=1.5))
+    second = runner.submit("test.sleep", SleepParams(seconds=0.2))
+    other = runner.submit("test.add", AddParams(a=1, b=1))  # another kind is not held back
     with session_scope() as session:
         assert job_store.get_job(session=session, job_id=second).status == "queued"
     assert runner.wait_for(other, timeout_s=60).status == "succeeded"
@@ -182,14 +224,14 @@ def test_unknown_kind_is_refused_before_storing(jobs_ws: Settings) -> None:
     from backend.core.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="No job type called 'nope'"):
-        runner.submit("nope", {})
+        runner.submit("nope", NoParams())
     with session_scope() as session:
         assert job_store.list_jobs(session=session) == []
 
 
 def test_cancel_queued_job(jobs_ws: Settings) -> None:
-    first = runner.submit("test.sleep", {"seconds": 2})
-    queued = runner.submit("test.sleep", {"seconds": 2})
+    first = runner.submit("test.sleep", SleepParams(seconds=2))
+    queued = runner.submit("test.sleep", SleepParams(seconds=2))
     job = runner.cancel(queued, actor=ADMIN)
     assert job.status == "cancelled"
     runner.cancel(first, actor=ADMIN)

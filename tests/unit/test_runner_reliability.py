@@ -21,8 +21,10 @@ from backend.core.settings import Settings, get_settings
 from backend.runtime import runner
 from backend.store import jobs as job_store
 from backend.store.engine import init_db, session_scope
+from backend.store.jobs import JobUpdate
 from tests.utils.actors import ADMIN
 from tests.utils.crash import kill_leftover_workers
+from tests.utils.jobtasks import AddParams, SleepParams
 
 
 @pytest.fixture
@@ -62,9 +64,8 @@ def _job(job_id: int) -> job_store.Job:
 def _running_row(pid: int, token: str | None, kind: str = "test.hang") -> int:
     with session_scope() as session:
         job = job_store.create_job(session=session, kind=kind, params={})
-        job_store.update_job(
-            session=session, job_id=job.id, status=JobStatus.RUNNING, pid=pid, host=runner.HOST, pid_started=token
-        )
+        running = JobUpdate(status=JobStatus.RUNNING, pid=pid, host=runner.HOST, pid_started=token)
+        job_store.update_job(session=session, job_id=job.id, changes=running)
     return job.id
 
 
@@ -96,10 +97,10 @@ def test_watchdog_stops_a_worker_that_makes_no_progress_and_frees_its_slot(
     jobs_ws: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = tmp_path / "started"
-    stuck = runner.submit("test.hang", {"seconds": 120, "marker": str(marker), "recovered": str(tmp_path / "rec")})
+    stuck = runner.submit("test.hang", SleepParams(seconds=120, marker=str(marker), recovered=str(tmp_path / "rec")))
     _wait_file(marker)
-    waiting = runner.submit("test.add", {"a": 1, "b": 1})  # another kind is unaffected
-    queued = runner.submit("test.hang", {"seconds": 1})  # waits for the stuck one's slot
+    waiting = runner.submit("test.add", AddParams(a=1, b=1))  # another kind is unaffected
+    queued = runner.submit("test.hang", SleepParams(seconds=1))  # waits for the stuck one's slot
     assert _job(queued).status == JobStatus.QUEUED
     assert runner.reap() == []  # alive, heartbeat fresh, within its kind's limit: left alone
     monkeypatch.setenv("PLATEOPS_JOB_STALL_TIMEOUT_S", '{"test.hang": 1}')
@@ -148,7 +149,7 @@ def test_console_restart_finds_running_jobs_starts_queued_and_sweeps_leftovers(
     jobs_ws: Settings, tmp_path: Path
 ) -> None:
     marker = tmp_path / "started"
-    alive = runner.submit("test.sleep", {"seconds": 60, "marker": str(marker)})
+    alive = runner.submit("test.sleep", SleepParams(seconds=60, marker=str(marker)))
     _wait_file(marker)
     gone = subprocess.Popen(["true"])
     gone.wait()

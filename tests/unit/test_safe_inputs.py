@@ -11,6 +11,7 @@ import pytest
 from backend.core.errors import BadInputError
 from backend.core.hashing import file_sha256
 from backend.core.settings import Settings, init_workspace
+from backend.data.import_request import ImportRequest
 from backend.store import registry as model_store
 from backend.store.engine import init_db, session_scope
 from backend.training.service import console_model, registered_starting_points
@@ -68,7 +69,7 @@ def test_console_imports_stay_inside_the_import_roots_with_one_message(
     messages = set()
     for path in (secret, secret.parent, tmp_path / "missing.zip", Path("/etc/passwd"), allowed / "lunch"):
         with pytest.raises(BadInputError) as caught:
-            start_import(path, actor=ADMIN, name="lunch")
+            start_import(ImportRequest(source=path, name="lunch"), actor=ADMIN)
         messages.add(str(caught.value))
     assert messages == {IMPORT_REFUSAL}  # the same words whether the path exists, is a file or a folder
     uploads = store.home / "uploads"
@@ -103,6 +104,6 @@ def test_a_folder_import_never_reads_outside_the_folder_its_data_yaml_sits_in(
         entry = os.path.relpath(entry.removeprefix("relative:"), folder)
     (folder / "data.yaml").write_text(f"names: [apple]\ntrain: {entry}\nval: images/val\n", encoding="utf-8")
     with pytest.raises(BadInputError, match="outside the imported folder or archive"):
-        import_dataset(folder, name="lunch")
+        import_dataset(ImportRequest(source=folder, name="lunch"))
     with session_scope() as session:
         assert dataset_store.find_dataset(session=session, name="lunch") is None

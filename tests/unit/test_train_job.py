@@ -13,12 +13,14 @@ import pytest
 from backend.core.errors import BadInputError
 from backend.core.settings import Settings
 from backend.data.datasets import import_dataset
+from backend.data.import_request import ImportRequest
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store import jobs as job_store
 from backend.store import registry as model_store
 from backend.store.engine import session_scope
 from backend.training import service as runs
+from backend.training.tasks import TrainParams, resume_training, start_training
 from tests.utils.actors import ADMIN
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
@@ -28,7 +30,7 @@ TINY = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "yolov8
 @pytest.fixture
 def tiny_version(workspace: Settings, tmp_path: Path) -> int:
     data_yaml = make_tiny_yolo_dataset(tmp_path / "tiny")
-    return import_dataset(data_yaml.parent, name="tiny", author="test").id
+    return import_dataset(ImportRequest(source=data_yaml.parent, name="tiny", author="test")).id
 
 
 def _wait(predicate, timeout_s: float = 300, what: str = "condition") -> None:
@@ -40,9 +42,7 @@ def _wait(predicate, timeout_s: float = 300, what: str = "condition") -> None:
 
 
 def test_training_job_records_run_model_and_clearml_session(workspace: Settings, tiny_version: int) -> None:
-    job_id = runs.start_training(
-        tiny_version, preset=None, overrides={**TINY, "epochs": 2}, name="tiny run", actor=ADMIN
-    )
+    job_id = start_training(tiny_version, runs.build_config(None, {**TINY, "epochs": 2}), name="tiny run", actor=ADMIN)
     job = runner.wait_for(job_id, timeout_s=600)
     assert job.status == "succeeded", f"{job.error}\n{runner.tail_log(job, 60)}"
     run = runs.run_for_job(job_id)
@@ -77,9 +77,8 @@ def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_
     # Ten epochs: a tiny epoch takes well under a second on a quiet machine, so with three the run could end before
     # the cancel landed (seen once: all three done). The cancel stops at the end of the epoch in progress.
     epochs = 10
-    job_id = runs.start_training(
-        tiny_version, preset=None, overrides={**TINY, "epochs": epochs}, name="stop-and-go", actor=ADMIN
-    )
+    config = runs.build_config(None, {**TINY, "epochs": epochs})
+    job_id = start_training(tiny_version, config, name="stop-and-go", actor=ADMIN)
 
     def one_epoch_done() -> bool:
         with session_scope() as session:
@@ -95,14 +94,14 @@ def test_cancel_mid_training_then_resume_from_last_pt(workspace: Settings, tiny_
     done_epochs = len(run.history)
     assert 1 <= done_epochs < epochs
 
-    resume_job = runs.resume_training(run.id, actor=ADMIN)
+    resume_job = resume_training(run.id, actor=ADMIN)
     resumed = runner.wait_for(resume_job, timeout_s=600)
     assert resumed.status == "succeeded", f"{resumed.error}\n{runner.tail_log(resumed, 60)}"
     run = runs.get_run(run.id)
     assert run.status == "succeeded"
     assert [h["epoch"] for h in run.history] == list(range(1, epochs + 1))
     with pytest.raises(BadInputError, match="only a failed or cancelled run"):
-        runs.resume_training(run.id, actor=ADMIN)
+        resume_training(run.id, actor=ADMIN)
 
 
 def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, tiny_version: int) -> None:
@@ -115,13 +114,18 @@ def test_error_level_issues_block_launch_unless_confirmed(workspace: Settings, t
             issues=[],
         )
     with pytest.raises(BadInputError, match="3 error-level data issue"):
-        runs.start_training(tiny_version, preset="quick_cpu", actor=ADMIN)
-    job_id = runs.start_training(
-        tiny_version, preset="quick_cpu", overrides={**TINY, "epochs": 1}, allow_errors=True, actor=ADMIN
-    )
+        start_training(tiny_version, runs.build_config("quick_cpu"), preset="quick_cpu", actor=ADMIN)
+    config = runs.build_config("quick_cpu", {**TINY, "epochs": 1})
+    job_id = start_training(tiny_version, config, preset="quick_cpu", allow_errors=True, actor=ADMIN)
     runner.cancel(job_id, actor=ADMIN)
+    with session_scope() as session:
+        stored = job_store.get_job(session=session, job_id=job_id).params
+    # The job carries the settings as the page validated them (model_dump as JSON), read back into the same model.
+    assert TrainParams.model_validate(stored) == TrainParams(
+        version_id=tiny_version, config=config, run_name=stored["run_name"], preset="quick_cpu"
+    )
     with pytest.raises(BadInputError, match="Unknown training setting"):
-        runs.start_training(tiny_version, preset=None, overrides={"epochz": 3}, allow_errors=True, actor=ADMIN)
+        runs.build_config(None, {"epochz": 3})
 
 
 def test_clearml_queue_executor_without_a_server_fails_in_plain_words(
@@ -134,7 +138,7 @@ def test_clearml_queue_executor_without_a_server_fails_in_plain_words(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CLEARML_CONFIG_FILE", str(workspace.home / "no-clearml.conf"))
     get_settings.cache_clear()
-    job_id = runs.start_training(tiny_version, preset=None, overrides={**TINY, "epochs": 1}, name="remote", actor=ADMIN)
+    job_id = start_training(tiny_version, runs.build_config(None, {**TINY, "epochs": 1}), name="remote", actor=ADMIN)
     job = runner.wait_for(job_id, timeout_s=300)
     assert job.status == "failed"
     assert "ClearML server" in job.error and "clearml-init" in job.error

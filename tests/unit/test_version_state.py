@@ -18,11 +18,13 @@ from backend.core.errors import PlateOpsError
 from backend.core.settings import Settings, get_settings
 from backend.data import datasets as dataset_service
 from backend.data.demo import generate_demo_dataset
+from backend.data.import_request import ImportRequest
 from backend.data.versions import VersioningError, dvc_error_line, manifest
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store.engine import get_engine, init_db, session_scope
 from tests.utils.crash import kill_leftover_workers
+from tests.utils.jobtasks import SleepParams
 
 DVC_FAILURE = """ERROR: failed to push data to the cloud - 1 files failed to upload
 \x20
@@ -38,10 +40,11 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return raw
 
 
-def _import(source: Path, name: str = "food", **kwargs: Any) -> Any:
-    return dataset_service.import_dataset(
-        source / "annotations.json", name=name, images_dir=source / "images", **kwargs
+def _import(source: Path, name: str = "food", message: str = "", job_id: int | None = None) -> Any:
+    request = ImportRequest(
+        source=source / "annotations.json", name=name, images_dir=source / "images", message=message
     )
+    return dataset_service.import_dataset(request, job_id=job_id)
 
 
 def _numbers(name: str = "food") -> list[int]:
@@ -132,7 +135,7 @@ def jobs_ws(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
 
 def test_two_workers_and_the_console_write_the_store_at_once(jobs_ws: Settings) -> None:
     """Two workers write progress and heartbeats every 0.1-0.2 s while the console creates rows in a loop."""
-    jobs = [runner.submit("test.sleep", {"seconds": 4}) for _ in range(2)]
+    jobs = [runner.submit("test.sleep", SleepParams(seconds=4)) for _ in range(2)]
     written: list[int] = []
     errors: list[BaseException] = []
 

@@ -1,4 +1,4 @@
-"""Task kinds used only by the job-runner tests (loaded through PLATEOPS_TASK_MODULES)."""
+"""Task kinds used only by the job-runner tests (loaded through PLATEOPS_TASK_MODULES), each with its typed params."""
 
 from __future__ import annotations
 
@@ -8,42 +8,66 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.errors import BadInputError, PlateOpsError
-from backend.runtime.registry import JobContext, nothing_to_recover, register_task
+from backend.runtime.registry import JobContext, JobParams, NoParams, nothing_to_recover, register_task
 from backend.store.records import Job
 
 
-@register_task("test.add", recover=nothing_to_recover)
-def add_task(ctx: JobContext) -> dict[str, Any]:
+class AddParams(JobParams):
+    """`test.add`: the two numbers."""
+
+    a: int
+    b: int
+
+
+class FailParams(JobParams):
+    """`test.fail`: the message, `bad_input` to fail with a BadInputError, and where recovery notes how it ended."""
+
+    message: str = "The dataset has no images."
+    code: str = ""
+    recovered: str = ""
+
+
+class SleepParams(JobParams):
+    """`test.sleep` and `test.hang`: how long, a file touched at the start, and where recovery notes the end."""
+
+    seconds: float = 30
+    marker: str = ""
+    recovered: str = ""
+
+
+@register_task("test.add", params=AddParams, recover=nothing_to_recover)
+def add_task(ctx: JobContext[AddParams]) -> dict[str, Any]:
     """Succeeds with the sum of params a and b."""
     ctx.progress(0.5, "adding")
-    return {"sum": ctx.params["a"] + ctx.params["b"]}
+    return {"sum": ctx.params.a + ctx.params.b}
 
 
-def note_recovery(job: Job) -> None:
+def note_recovery(job: Job, params: FailParams | SleepParams) -> None:
     """Recovery of the test kinds: writes how the job ended to the file named by its `recovered` param."""
-    if target := job.params.get("recovered"):
-        Path(target).write_text(f"{job.status} {os.getpid()}")
+    if params.recovered:
+        Path(params.recovered).write_text(f"{job.status} {os.getpid()}")
 
 
-@register_task("test.fail", recover=note_recovery)
-def fail_task(ctx: JobContext) -> dict[str, Any]:
+@register_task("test.fail", params=FailParams, recover=note_recovery)
+def fail_task(ctx: JobContext[FailParams]) -> dict[str, Any]:
     """Fails with a plain-language message (a BadInputError when params say `code: bad_input`)."""
-    error = BadInputError if ctx.params.get("code") == "bad_input" else PlateOpsError
-    raise error(ctx.params.get("message", "The dataset has no images."))
+    error = BadInputError if ctx.params.code == "bad_input" else PlateOpsError
+    raise error(ctx.params.message)
 
 
-@register_task("test.crash", recover=nothing_to_recover)
-def crash_task(ctx: JobContext) -> dict[str, Any]:
+@register_task("test.crash", params=NoParams, recover=nothing_to_recover)
+def crash_task(ctx: JobContext[NoParams]) -> dict[str, Any]:
     """Fails with an unexpected exception."""
-    return {"value": 1 / ctx.params.get("zero", 0)}
+    zero = len(ctx.params.model_dump())
+    return {"value": 1 / zero}
 
 
-@register_task("test.sleep", recover=nothing_to_recover)
-def sleep_task(ctx: JobContext) -> dict[str, Any]:
+@register_task("test.sleep", params=SleepParams, recover=nothing_to_recover)
+def sleep_task(ctx: JobContext[SleepParams]) -> dict[str, Any]:
     """Runs for `seconds`, reporting progress in steps; touches `marker` when it starts."""
-    seconds = float(ctx.params.get("seconds", 30))
-    if marker := ctx.params.get("marker"):
-        Path(marker).write_text("started")
+    seconds = ctx.params.seconds
+    if ctx.params.marker:
+        Path(ctx.params.marker).write_text("started")
     steps = max(1, int(seconds / 0.1))
     for i in range(steps):
         time.sleep(seconds / steps)
@@ -51,10 +75,10 @@ def sleep_task(ctx: JobContext) -> dict[str, Any]:
     return {"slept": seconds}
 
 
-@register_task("test.hang", recover=note_recovery)
-def hang_task(ctx: JobContext) -> dict[str, Any]:
+@register_task("test.hang", params=SleepParams, recover=note_recovery)
+def hang_task(ctx: JobContext[SleepParams]) -> dict[str, Any]:
     """Hangs without ever reporting; the heartbeat thread alone keeps it alive."""
-    if marker := ctx.params.get("marker"):
-        Path(marker).write_text("started")
-    time.sleep(float(ctx.params.get("seconds", 120)))
+    if ctx.params.marker:
+        Path(ctx.params.marker).write_text("started")
+    time.sleep(ctx.params.seconds)
     return {}

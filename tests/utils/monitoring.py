@@ -30,7 +30,9 @@ def add_monitored_model(scratch: Path, *, reference_images: int = 60, seed: int 
         version = dataset_store.create_version(session=session, dataset_id=dataset.id, path=str(version_dir))
     run = add_finished_run(save_untrained_detector(scratch / "untrained.pt", imgsz=64), name="monitored-run")
     with session_scope() as session:
-        return run_store.update_run(session=session, run_id=run.id, dataset_version_id=version.id)
+        return run_store.update_run(
+            session=session, run_id=run.id, changes=run_store.RunUpdate(dataset_version_id=version.id)
+        )
 
 
 def send_shifted(scratch: Path, batches: Sequence[tuple[str, int, int]]) -> list[int]:

@@ -55,9 +55,7 @@ def add_version_run(
         run = run_store.update_run(
             session=session,
             run_id=run.id,
-            status="succeeded",
-            weights_path=str(target),
-            evaluation=evaluation or {},
+            changes=run_store.RunUpdate(status="succeeded", weights_path=str(target), evaluation=evaluation or {}),
         )
         model = None
         if register:

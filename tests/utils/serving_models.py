@@ -24,7 +24,9 @@ def add_finished_run(weights: Path, *, name: str = "tiny-run", status: str = "su
     shutil.copy2(weights, target)
     with session_scope() as session:
         run = run_store.create_run(session=session, name=name, model="yolov8n.yaml", run_dir=str(run_dir))
-        return run_store.update_run(session=session, run_id=run.id, status=status, weights_path=str(target))
+        return run_store.update_run(
+            session=session, run_id=run.id, changes=run_store.RunUpdate(status=status, weights_path=str(target))
+        )
 
 
 def promote(run: Run, *, name: str = "food-v1", class_thresholds: dict[str, float] | None = None) -> RegisteredModel:

@@ -13,9 +13,10 @@ from typing import Any
 import streamlit as st
 
 from backend.annotation.edits import EditConflictError, SavedEdit
-from backend.annotation.service import EditorImage, save_image_boxes, start_validation
+from backend.annotation.service import EditorImage, save_image_boxes
 from backend.core.errors import PlateOpsError
 from backend.core.vocab import color_for
+from backend.data.tasks import start_validation
 from ui.annotate.canvas import (
     CanvasUnavailableError,
     PixelBox,
@@ -194,7 +195,8 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
     st.session_state.get(EDITS_KEY, {}).pop(_edit_key(image), None)
     st.session_state.pop(REFUSED_KEY, None)
     try:
-        job_id: int | None = start_validation(saved.version.id, actor=current_actor())
+        title = f"Validate dataset version {saved.version.id} (saved on Annotate)"
+        job_id: int | None = start_validation(saved.version.id, actor=current_actor(), title=title)
     except PlateOpsError:
         job_id = None
     st.session_state[SAVED_KEY] = {

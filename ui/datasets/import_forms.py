@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import streamlit as st
 
 from backend.data.datasets import (
@@ -12,6 +9,7 @@ from backend.data.datasets import (
     check_import_source,
     save_upload,
 )
+from backend.data.import_request import ImportOptions, ImportRequest
 from backend.data.tasks import start_demo_dataset, start_import
 from ui.datasets.versions import remember_job, remembered_job, watch_job
 from ui.widgets.calls import call
@@ -45,8 +43,8 @@ def import_ui() -> None:
         watch_job(job_id, key="ds-import")
 
 
-def _common_fields(prefix: str, default_name: str = "") -> dict[str, Any]:
-    """Name, validation share, seed, author and message, inside the current form."""
+def _common_fields(prefix: str, default_name: str = "") -> ImportOptions:
+    """Name, validation share, seed, author, message and fresh split, inside the current form."""
     c1, c2, c3 = st.columns([3, 2, 1])
     name = c1.text_input(
         "Dataset name",
@@ -74,31 +72,22 @@ def _common_fields(prefix: str, default_name: str = "") -> dict[str, Any]:
         help="Ignore the export's own train / val / test split and split every image with the share and seed above "
         "(by default the export's splits are kept as given).",
     )
-    return {
-        "fresh_split": bool(fresh_split),
-        "name": name,
-        "val_fraction": float(val_fraction),
-        "seed": int(seed),
-        "author": author.strip(),
-        "message": message.strip(),
-    }
+    return ImportOptions(
+        name=name,
+        val_fraction=float(val_fraction),
+        seed=int(seed),
+        author=author,
+        message=message,
+        fresh_split=bool(fresh_split),
+    )
 
 
-def _submit_import(
-    source: Path, fields: dict[str, Any], *, title: str, images_dir: Path | None = None, upload: bool = False
-) -> None:
+def _submit_import(request: ImportRequest, *, title: str, upload: bool = False) -> None:
     job_id = call(
         start_import,
-        source,
+        request,
         actor=current_actor(),
-        name=fields["name"],
-        images_dir=images_dir,
-        val_fraction=fields["val_fraction"],
-        seed=fields["seed"],
-        author=fields["author"],
-        message=fields["message"],
         delete_source_after=upload,
-        fresh_split=fields.get("fresh_split", False),
         title=title,
         action="Starting the import",
     )
@@ -114,11 +103,11 @@ def _upload_form() -> None:
             "split), YOLO (data.yaml, classes.txt or obj.names) or Pascal VOC (xml). Splits are kept as given."
         )
         upload = st.file_uploader("Dataset archive", type=["zip"], key="ds_upload_file")
-        fields = _common_fields("ds_upload")
+        options = _common_fields("ds_upload")
         submitted = st.form_submit_button("Import", type="primary", key="ds_upload_submit", icon="📤")
     if not submitted:
         return
-    name = call(check_dataset_name, fields["name"], action="Importing")
+    name = call(check_dataset_name, options.name, action="Importing")
     if name is None:
         return
     if upload is None:
@@ -127,7 +116,8 @@ def _upload_form() -> None:
     saved = call(save_upload, upload, upload.name, actor=current_actor(), action="Saving the upload")
     if saved is None:
         return
-    _submit_import(saved, {**fields, "name": name}, title=f"Import {upload.name} as {name}", upload=True)
+    request = options.model_copy(update={"name": name}).from_source(saved)
+    _submit_import(request, title=f"Import {upload.name} as {name}", upload=True)
 
 
 def _server_form() -> None:
@@ -142,18 +132,19 @@ def _server_form() -> None:
         images_dir = st.text_input(
             "Images folder (only for a COCO .json whose images live elsewhere)", key="ds_server_images"
         )
-        fields = _common_fields("ds_server")
+        options = _common_fields("ds_server")
         submitted = st.form_submit_button("Import", type="primary", key="ds_server_submit", icon="📥")
     if not submitted:
         return
-    name = call(check_dataset_name, fields["name"], action="Importing")
+    name = call(check_dataset_name, options.name, action="Importing")
     if name is None:
         return
     paths = call(check_import_source, source, images_dir, action="Importing")
     if paths is None:
         return
     path, images = paths
-    _submit_import(path, {**fields, "name": name}, title=f"Import {path.name} as {name}", images_dir=images)
+    request = options.model_copy(update={"name": name}).from_source(path, images)
+    _submit_import(request, title=f"Import {path.name} as {name}")
 
 
 def _demo_form() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.core.enums import JobKind
-from backend.monitoring.service import monitor_params, start_drift_report, start_simulated_traffic
+from backend.monitoring.service import monitor_params
+from backend.monitoring.tasks import start_drift_report, start_simulated_traffic
 from backend.monitoring.traffic import TrafficShift
 from backend.monitoring.views import window_progress
 from ui.widgets.calls import call

@@ -12,14 +12,8 @@ from backend.runtime import runner
 from backend.runtime.views import get_job, keep_runner_healthy
 from backend.store.records import Job, Run
 from backend.store.summaries import ClassScore, EpochRow
-from backend.training.service import (
-    can_resume,
-    offline_session_for,
-    planned_epochs,
-    resume_training,
-    run_for_job,
-    trained_all_epochs,
-)
+from backend.training.service import can_resume, offline_session_for, run_for_job, trained_all_epochs
+from backend.training.tasks import planned_epochs, resume_training
 from backend.training.tracking import import_command
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart

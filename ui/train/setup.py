@@ -176,8 +176,8 @@ def custom_ui(defaults: TrainConfig) -> dict[str, Any]:
     }
 
 
-def settings_ui(params: Params) -> tuple[str | None, dict[str, Any], TrainConfig | None]:
-    """Preset or custom settings; returns (preset or None, overrides, the resolved config or None if invalid)."""
+def settings_ui(params: Params) -> tuple[str | None, TrainConfig | None]:
+    """Preset or custom settings; returns (preset or None, the resolved config or None if invalid)."""
     preset = preset_ui(params)
     overrides: dict[str, Any] = {}
     if preset == CUSTOM:
@@ -188,12 +188,12 @@ def settings_ui(params: Params) -> tuple[str | None, dict[str, Any], TrainConfig
         cfg = build_config(chosen, overrides)
     except PlateOpsError as exc:
         st.error(f"These settings cannot be used: {plain(exc)}", icon="⛔")
-        return chosen, overrides, None
+        return chosen, None
     st.caption(
         f"Model `{cfg.model}` ({_model_help(cfg.model)}) · {cfg.epochs} epochs · {cfg.imgsz} px · "
         f"batch {cfg.batch} · patience {cfg.patience} · device {device_text(cfg.device)} · seed {cfg.seed}"
     )
-    return chosen, overrides, cfg
+    return chosen, cfg
 
 
 def estimate_ui(cfg: TrainConfig, version: DatasetVersion) -> None:
