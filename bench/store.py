@@ -25,6 +25,8 @@ def _prediction(i: int) -> dict:
         "features": {"brightness": 120.0 + i % 50, "contrast": 40.0, "sharpness": 300.0, "width": 640, "height": 480},
         "detections": [{"class": "apple", "confidence": 0.9, "box": [10.0, 20.0, 110.0, 140.0]}] * (i % 4),
         "latency_ms": 50.0 + i % 20,
+        "conf": 0.25,
+        "iou": 0.45,
     }
 
 

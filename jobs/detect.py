@@ -22,7 +22,7 @@ from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.progress import TerminalProgress, null_progress
 from backend.imaging.loading import load_image
 from backend.serving.inference import DetectionResult, Detector
-from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU, check_thresholds
+from backend.serving.thresholds import resolve_thresholds
 from backend.training.yolo import ultralytics_logs_to_stderr
 from jobs._cli import EXIT_DONE, EXIT_FINDINGS, Outcome, bad_arguments, cli_parser, run_cli
 
@@ -37,10 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="JPEG, PNG, WebP or BMP files.")
     parser.add_argument("--weights", required=True, type=Path, help="Model weights: .pt or .onnx.")
     parser.add_argument(
-        "--conf", type=float, default=DEFAULT_CONF, help=f"Minimum confidence 0-1 (default {DEFAULT_CONF})."
+        "--conf", type=float, default=None, help="Minimum confidence 0-1 (default: detect.conf in params.yaml)."
     )
     parser.add_argument(
-        "--iou", type=float, default=DEFAULT_IOU, help=f"NMS IoU threshold 0-1 (default {DEFAULT_IOU})."
+        "--iou", type=float, default=None, help="NMS IoU threshold 0-1 (default: detect.iou in params.yaml)."
     )
     parser.add_argument("--imgsz", type=int, default=None, help="Inference size (default: the model's own).")
     parser.add_argument("--device", default="cpu", help="Torch device: cpu, 0, cuda:0 (default cpu).")
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run detection on the given images and print the results; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        check_thresholds(args.conf, args.iou)
+        args.conf, args.iou = resolve_thresholds(args.conf, args.iou)
     except BadInputError as exc:  # before the weights load: a typo costs no model loading
         return bad_arguments(str(exc))
     ultralytics_logs_to_stderr()

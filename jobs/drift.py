@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from backend.core.params import load_params
+from backend.core.params import get_params
 from backend.core.progress import TerminalProgress
 from jobs._cli import run_cli
 
@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, required=True, help="output folder for report.html, snapshot.json, summary.json"
     )
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default params.yaml)")
+    parser.add_argument(
+        "--params", type=Path, default=None, help="params file (default: params.yaml / PLATEOPS_PARAMS_FILE)"
+    )
     return parser
 
 
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     def run() -> str:
         from backend.monitoring.service import drift_between_folders
 
-        params = load_params(args.params).monitor
+        params = get_params(args.params).monitor
         built = drift_between_folders(
             args.reference,
             args.current,

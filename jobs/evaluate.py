@@ -18,12 +18,11 @@ from jobs._cli import cli_parser, run_cli
 
 def run(args: argparse.Namespace) -> str:
     """Do the work; return the summary line."""
-    from backend.core.params import load_params
+    from backend.core.params import get_params
     from backend.core.progress import TerminalProgress
-    from backend.core.settings import get_settings
     from backend.training.evaluation import evaluate, write_eval_json
 
-    defaults = load_params(Path(args.params) if args.params else get_settings().params_file).evaluate
+    defaults = get_params(Path(args.params) if args.params else None).evaluate
     result = evaluate(
         Path(args.weights),
         Path(args.data),

@@ -18,12 +18,11 @@ from jobs._cli import cli_parser, run_cli
 
 def run(args: argparse.Namespace) -> str:
     """Do the work; return the summary line."""
-    from backend.core.params import load_params
-    from backend.core.settings import get_settings
+    from backend.core.params import get_params
     from backend.training.export import export_onnx, trained_imgsz
 
     weights = Path(args.weights)
-    imgsz = args.imgsz or trained_imgsz(weights) or load_params(get_settings().params_file).evaluate.imgsz
+    imgsz = args.imgsz or trained_imgsz(weights) or get_params().evaluate.imgsz
     out = export_onnx(weights, imgsz=imgsz, out=Path(args.out))
     return f"Exported {weights.name} to {out} ({imgsz}x{imgsz} input, {out.stat().st_size / 1e6:.1f} MB)"
 

@@ -36,8 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fresh-split", action="store_true", help="ignore the source's train/val/test split and split anew"
     )
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="share of val when a split is made (0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of a split that is made (default 0)")
+    parser.add_argument(
+        "--val-fraction", type=float, help="share of val when a split is made (default: prepare.val_fraction)"
+    )
+    parser.add_argument("--seed", type=int, help="seed of a split that is made (default: prepare.seed)")
     parser.add_argument("--author", default="", help="who imported it (version history)")
     parser.add_argument("--message", default="", help="version note (default: 'Imported from <source>')")
     return parser
@@ -58,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             source=Path(args.source),
             name=check_dataset_name(args.name),
             images_dir=Path(args.images) if args.images else None,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
+            **{k: v for k, v in (("val_fraction", args.val_fraction), ("seed", args.seed)) if v is not None},
             author=args.author,
             message=args.message,
             fresh_split=args.fresh_split,

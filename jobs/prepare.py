@@ -1,6 +1,6 @@
 """Convert a COCO or YOLO / Roboflow dataset into a prepared YOLO dataset with a pre-flight report.
 
-    python -m jobs.prepare --coco annotations.json --images images/ --out OUT [--val-fraction 0.2] [--seed 0]
+    python -m jobs.prepare --coco annotations.json --images images/ --out OUT [--val-fraction F] [--seed S]
     python -m jobs.prepare --yolo export/ --out OUT
 
 `--images` and `--yolo` also take a .zip (extracted safely first); `--coco` takes a .zip holding the whole
@@ -116,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--yolo", metavar="SRC", help="YOLO / Roboflow export folder with data.yaml (or a .zip)")
     parser.add_argument("--images", metavar="DIR", help="folder (or .zip) of the COCO images")
     parser.add_argument("--out", metavar="OUT", required=True, help="output folder for the prepared dataset")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="share of images for val (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    parser.add_argument(
+        "--val-fraction", type=float, help="share of images for val (default: prepare.val_fraction in params.yaml)"
+    )
+    parser.add_argument("--seed", type=int, help="seed of the split (default: prepare.seed in params.yaml)")
     return parser
 
 

@@ -38,11 +38,11 @@ def _parse_sets(items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> str:
     """Do the work; return the summary line."""
-    from backend.core.params import load_params
+    from backend.core.params import get_params
     from backend.core.settings import get_settings
 
     settings = get_settings()
-    params = load_params(Path(args.params) if args.params else settings.params_file)
+    params = get_params(Path(args.params) if args.params else None)
     overrides: dict[str, Any] = {
         **_parse_sets(args.set or []),
         "model": args.model,

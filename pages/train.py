@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.core.enums import JobKind
+from backend.core.params import get_params
 from backend.data.datasets import list_versions_with_datasets
 from backend.runtime.views import list_jobs
-from backend.training.service import list_runs, load_project_params
+from backend.training.service import list_runs
 from backend.training.tasks import start_training
 from ui.train.progress import job_picker_ui, job_view, show_job
 from ui.train.runs import runs_table_ui
@@ -22,7 +23,7 @@ st.caption(
 )
 
 entries = call(list_versions_with_datasets, action="Reading datasets")
-params = call(load_project_params, action="Reading params.yaml")
+params = call(get_params, action="Reading params.yaml")
 if entries is None or params is None:
     st.stop()
 

@@ -192,8 +192,9 @@ def load_prelabel_detector(model: ServingModel) -> Detector:
     return load_detector(model)
 
 
-def prelabel_image(detector: Detector, version_id: int, file: str, *, conf: float = 0.25) -> list[PreLabel]:
-    """The model's boxes on an image of a version, classes the dataset does not know left out, most confident first.
+def prelabel_image(detector: Detector, version_id: int, file: str, *, conf: float | None = None) -> list[PreLabel]:
+    """The model's boxes on an image of a version, classes the dataset does not know left out, most confident first
+    (`conf` defaults to `detect.conf` of params.yaml).
 
     Raises:
         BadInputError: The version has no such image, or it cannot be read.

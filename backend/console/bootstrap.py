@@ -48,5 +48,5 @@ def ensure_demo_dataset() -> bool:
             session=session, kind=JobKind.DEMO_DATASET, limit=1
         ):
             return False
-    start_demo_dataset(actor=SYSTEM, name="demo-food", images=settings.demo_images, seed=0)
+    start_demo_dataset(actor=SYSTEM, name="demo-food", images=settings.demo_images)
     return True

@@ -2,15 +2,19 @@
 
 Typical use::
 
-    params = load_params(Path("params.yaml"))
+    params = get_params()  # the project's params.yaml (settings.params_file), read once per change of the file
     cfg = params.train_config(preset="quick_cpu", overrides={"epochs": 3})
 
+Every default a job, a page or a command uses lives here once: in `params.yaml`, mirrored by the field defaults
+below (a test checks that the two agree), and read through `get_params()`. Code never repeats a value such as the
+detection confidence or the validation share as a literal; it reads the section (`get_params().detect.conf`).
 Presets are named bundles of train overrides; user overrides merge on top of the preset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -165,7 +169,14 @@ class MonitorParams(_Strict):
     reference_held_out_min: int = Field(
         default=300, ge=1, description="Fewest held-out images that make the reference alone (else all images)."
     )
-    conf: float = Field(default=0.25, ge=0, le=1, description="Detector confidence for the reference run.")
+
+
+class DetectParams(_Strict):
+    """Detection as end users and the tools that run the serving model see it (Detect page, jobs.detect, pre-labels,
+    the Monitor's reference run, run comparison)."""
+
+    conf: float = Field(default=0.25, ge=0, le=1, description="Lowest confidence of a shown detection.")
+    iou: float = Field(default=0.45, gt=0, le=1, description="IoU of non-maximum suppression.")
 
 
 class Preset(_Strict):
@@ -190,6 +201,7 @@ class Params(_Strict):
     quality: QualityParams = Field(default_factory=QualityParams)
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    detect: DetectParams = Field(default_factory=DetectParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     registry: RegistryParams = Field(default_factory=RegistryParams)
     presets: dict[str, Preset] = Field(default_factory=dict)
@@ -251,6 +263,33 @@ def load_params(path: Path) -> Params:
         raise BadInputError(f"Parameter file {path} is invalid: {_describe_validation_error(exc)}") from exc
 
 
+def get_params(path: Path | None = None) -> Params:
+    """The project's parameters: `path`, or the params file the settings name (`PLATEOPS_PARAMS_FILE`).
+
+    Read once and cached until the file changes (its modification time is part of the key), so every caller in a
+    process sees the same values and an edited file takes effect without a restart. A missing file gives the
+    defaults, which mirror the shipped `params.yaml`.
+
+    Raises:
+        BadInputError: The file exists but is not valid YAML or holds unknown keys or invalid values.
+    """
+    if path is None:
+        from backend.core.settings import get_settings
+
+        path = get_settings().params_file
+    resolved = Path(path).resolve()
+    try:
+        stamp = resolved.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    return _cached_params(resolved, stamp)
+
+
+@lru_cache(maxsize=8)
+def _cached_params(path: Path, stamp: int | None) -> Params:
+    return Params() if stamp is None else load_params(path)
+
+
 def merge_overrides(cfg: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
     """Return a copy of `cfg` with `overrides` applied; None values are skipped.
 
@@ -293,9 +332,7 @@ def apply_preset(cfg: TrainConfig, name: str, presets: Mapping[str, Preset] | No
         BadInputError: No preset of that name (the message lists the known ones).
     """
     if presets is None:
-        from backend.core.settings import get_settings
-
-        presets = load_params(get_settings().params_file).presets
+        presets = get_params().presets
     if name not in presets:
         known = ", ".join(sorted(presets)) or "none defined"
         raise BadInputError(f"Unknown preset '{name}'. Known presets: {known}.")

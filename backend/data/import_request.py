@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
+from backend.core.params import get_params
 from backend.runtime.registry import JobParams
 
 
@@ -16,16 +17,17 @@ class ImportOptions(JobParams):
 
     Attributes:
         name: Dataset name; an existing name gets a new version.
-        val_fraction: Share of images for validation when the source has no split (or `fresh_split`).
-        seed: Seed of a split that is made.
+        val_fraction: Share of images for validation when the source has no split (or `fresh_split`); default
+            `prepare.val_fraction` of params.yaml.
+        seed: Seed of a split that is made; default `prepare.seed`.
         author: Who imported it (shown in the version history); surrounding spaces dropped.
         message: Version note; surrounding spaces dropped. Empty: "Imported from <source>".
         fresh_split: Ignore the source's train / val / test split and split every image anew.
     """
 
     name: str
-    val_fraction: float = 0.2
-    seed: int = 0
+    val_fraction: float = Field(default_factory=lambda: get_params().prepare.val_fraction)
+    seed: int = Field(default_factory=lambda: get_params().prepare.seed)
     author: str = ""
     message: str = ""
     fresh_split: bool = False

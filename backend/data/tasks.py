@@ -14,6 +14,7 @@ from typing import Any
 from backend.core.access import Actor, Permission
 from backend.core.enums import JobKind
 from backend.core.errors import BadInputError, cap_message
+from backend.core.params import get_params
 from backend.core.settings import get_settings
 from backend.data.import_request import ImportRequest
 from backend.runtime import runner
@@ -51,9 +52,11 @@ class IndexVersionParams(JobParams):
 
 
 def start_demo_dataset(
-    *, actor: Actor, name: str = "demo-food", images: int = 400, seed: int = 0, defects: bool = False
+    *, actor: Actor, name: str = "demo-food", images: int | None = None, seed: int | None = None, defects: bool = False
 ) -> int:
     """Queue a job that draws the demo food dataset and imports it as a validated version; returns the job id.
+
+    `images` and `seed` default to the `demo` section of params.yaml.
 
     Raises:
         BadInputError: `name` cannot name a dataset.
@@ -61,7 +64,13 @@ def start_demo_dataset(
     from backend.data.datasets import check_dataset_name
 
     authorize(actor, Permission.IMPORT_DATA, f"demo dataset {name}")
-    params = DemoDatasetParams(name=check_dataset_name(name), images=images, seed=seed, defects=defects)
+    demo = get_params().demo
+    params = DemoDatasetParams(
+        name=check_dataset_name(name),
+        images=demo.images if images is None else images,
+        seed=demo.seed if seed is None else seed,
+        defects=defects,
+    )
     title = f"Create demo dataset {params.name} ({params.images} images)"
     return runner.submit(JobKind.DEMO_DATASET, params, title=title)
 

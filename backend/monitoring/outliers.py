@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.core.params import get_params
 from backend.core.settings import get_settings
 from backend.imaging.features import dataset_features
-from backend.monitoring.service import monitor_params, reference_images, training_version
+from backend.monitoring.service import reference_images, training_version
 from backend.serving.service import ServingModel
 
 CONTENT_FEATURES: tuple[str, ...] = ("brightness", "contrast", "sharpness", "saturation")
@@ -110,7 +111,7 @@ def training_ranges(model: ServingModel) -> dict[str, FeatureRange]:
         BadInputError: The model has no training run or dataset version on record.
     """
     version = training_version(model)
-    params = monitor_params()
+    params = get_params().monitor
     return _version_ranges(version.id, version.path, params.reference_images, params.reference_held_out_min)
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from backend.core.clock import utcnow
 from backend.core.enums import DriftTrigger
 from backend.core.errors import BadInputError, NotFoundError
-from backend.core.params import MonitorParams, load_params
+from backend.core.params import MonitorParams, get_params
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import get_settings
 from backend.monitoring.reports import BuiltReport, build_report, write_report
@@ -42,11 +42,6 @@ logger = logging.getLogger(__name__)
 
 EVIDENTLY_PROJECT = "PlateOps drift"
 REFERENCE_SEED = 0
-
-
-def monitor_params() -> MonitorParams:
-    """The `monitor` section of `params.yaml`."""
-    return load_params(get_settings().params_file).monitor
 
 
 def evidently_dir() -> Path:
@@ -81,7 +76,7 @@ def build_drift_report(
         NotFoundError: No model serves, or its training dataset version is gone.
         BadInputError: Too few predictions in the window, or a model without a recorded training version.
     """
-    params = monitor_params()
+    params = get_params().monitor
     model = serving_model()
     if model is None:
         raise NotFoundError("No model serves yet, so there is nothing to monitor: train one on the Train page.")
@@ -160,7 +155,7 @@ def reference_frame(
     Raises:
         NotFoundError: The version's images are gone.
     """
-    sample = f"{params.reference_images}:{params.reference_held_out_min}:{params.conf}"
+    sample = f"{params.reference_images}:{params.reference_held_out_min}:{get_params().detect.conf}"
     key = hashlib.sha256(f"{model.weights}:{model.mtime_ns}:{sample}".encode()).hexdigest()
     cache = get_settings().cache_dir / "monitoring" / f"reference-v{version.id}-{key[:12]}.parquet"
     if cache.is_file():
@@ -170,7 +165,7 @@ def reference_frame(
     )
     if not images:
         raise NotFoundError(f"Dataset version {version.label} has no images at {version.path}.")
-    frame = frame_from_images(images, load_detector(model), conf=params.conf, progress=progress)
+    frame = frame_from_images(images, load_detector(model), conf=get_params().detect.conf, progress=progress)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".part")
     frame.to_parquet(tmp, index=False)
@@ -260,7 +255,7 @@ def drift_between_folders(
     from backend.serving.inference import Detector
     from backend.serving.service import default_device
 
-    params = params or monitor_params()
+    params = params or get_params().monitor
     for label, folder in (("reference dataset", reference_dir), ("current images folder", current_dir)):
         if not Path(folder).is_dir():
             raise BadInputError(f"The {label} {folder} is not a folder.")
@@ -275,8 +270,9 @@ def drift_between_folders(
                 f"{params.min_window}."
             )
     detector = Detector.load(Path(weights), device=default_device())
-    reference = frame_from_images(ref_images, detector, conf=params.conf, progress=sub_progress(progress, 0.0, 0.5))
-    current = frame_from_images(cur_images, detector, conf=params.conf, progress=sub_progress(progress, 0.5, 0.9))
+    conf = get_params().detect.conf
+    reference = frame_from_images(ref_images, detector, conf=conf, progress=sub_progress(progress, 0.0, 0.5))
+    current = frame_from_images(cur_images, detector, conf=conf, progress=sub_progress(progress, 0.5, 0.9))
     built = build_report(reference, current, params)
     write_report(built, Path(out_dir))
     progress(1.0, built.result.summary_line())

@@ -98,8 +98,8 @@ def frame_from_images(
     paths: Sequence[Path],
     detector: Detector,
     *,
-    conf: float = 0.25,
-    iou: float = 0.45,
+    conf: float | None = None,
+    iou: float | None = None,
     progress: ProgressFn = null_progress,
 ) -> pd.DataFrame:
     """Measure image features and run the detector over image files (the reference, or a folder of new images).
@@ -107,7 +107,7 @@ def frame_from_images(
     Args:
         paths: Image files; unreadable ones are skipped.
         detector: The model whose predictions form the prediction columns.
-        conf: Minimum confidence of a detection (the serving default).
+        conf: Minimum confidence of a detection; default `detect.conf` of params.yaml (the serving default).
         iou: NMS IoU threshold.
         progress: Receives (fraction, message).
 

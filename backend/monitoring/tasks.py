@@ -43,10 +43,10 @@ def start_drift_report(*, actor: Actor, window: int | None = None, trigger: Drif
         AccessDeniedError: The actor may not monitor.
         BadInputError: The window is smaller than `monitor.min_window`.
     """
-    from backend.monitoring.service import monitor_params
+    from backend.core.params import get_params
 
     authorize(actor, Permission.MONITOR, f"drift report ({trigger})")
-    params = monitor_params()
+    params = get_params().monitor
     size = int(window or params.window)
     if size < params.min_window:
         raise BadInputError(f"A report needs a window of at least {params.min_window} predictions (got {size}).")
@@ -64,9 +64,9 @@ def maybe_start_auto_report() -> int | None:
     Returns:
         The job id, or None when none is due (or one is already queued or running).
     """
-    from backend.monitoring.service import monitor_params
+    from backend.core.params import get_params
 
-    params = monitor_params()
+    params = get_params().monitor
     if params.auto_report_every <= 0:
         return None
     with session_scope() as session:

@@ -363,7 +363,7 @@ def _disagreement(a: list[Any], b: list[Any]) -> float:
 
 
 def prediction_disagreements(
-    run_ids: list[int], *, images: int = 16, shown: int = 4, conf: float = 0.25
+    run_ids: list[int], *, images: int = 16, shown: int = 4, conf: float | None = None
 ) -> list[Disagreement]:
     """Each run's predictions on the same validation images, the images where they disagree most first.
 
@@ -371,7 +371,7 @@ def prediction_disagreements(
         run_ids: Two or more runs; images come from the first run's dataset version.
         images: Validation images to predict on.
         shown: Images to return.
-        conf: Confidence threshold of the predictions.
+        conf: Confidence threshold of the predictions; default `detect.conf` of params.yaml.
 
     Raises:
         BadInputError: Fewer than two runs, or the first run has no dataset version or weights.

@@ -20,7 +20,7 @@ from backend.core.access import Actor, Permission
 from backend.core.enums import ModelStage
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
-from backend.core.params import Params, RegistryParams, load_params
+from backend.core.params import Params, get_params
 from backend.core.settings import get_settings
 from backend.registry.gate import EvaluateFn, GateFigures, decide, summary
 from backend.registry.publishing import publish_stage
@@ -52,15 +52,6 @@ class AuditEntry:
     actor: str
     reason: str
     figures: dict[str, Any]
-
-
-def registry_params() -> RegistryParams:
-    """The gate's thresholds from params.yaml."""
-    return _params().registry
-
-
-def _params() -> Params:
-    return load_params(get_settings().params_file)
 
 
 def _who(actor: Actor) -> str:
@@ -220,7 +211,7 @@ def run_gate(
         BadInputError: The run cannot be promoted (not finished, already in production, no split to evaluate on).
         WeightsIntegrityError: The candidate's weights changed since registration.
     """
-    params = params or _params()
+    params = params or get_params()
     candidate = ensure_registered(run_id)
     if candidate.stage == ModelStage.PRODUCTION:
         raise BadInputError(f"{candidate.name} (#{candidate.id}) is already the production model.")
@@ -281,7 +272,7 @@ def promote_run(
     reason = reason.strip()
     if len(reason) > MAX_REASON:
         raise BadInputError(f"Keep the reason under {MAX_REASON} characters.")
-    params = _params()
+    params = get_params()
     figures, candidate, evaluation = run_gate(run_id, evaluate_fn=evaluate_fn, params=params)
     if not figures.passed and not reason:
         with session_scope() as session:
@@ -412,7 +403,7 @@ def export_model(model_id: int, *, actor: Actor, imgsz: int | None = None) -> Re
         model = model_store.get_model(session=session, model_id=model_id)
     weights = verify_weights(model)
     run = _get_run(model.run_id)
-    size = imgsz or int((run.params if run else {}).get("imgsz") or _params().evaluate.imgsz)
+    size = imgsz or int((run.params if run else {}).get("imgsz") or get_params().evaluate.imgsz)
     out = export_onnx(weights, imgsz=size, out=weights.with_suffix(".onnx"))
     with session_scope() as session:
         updated = model_store.update_model(

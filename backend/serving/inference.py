@@ -27,7 +27,7 @@ from PIL import Image
 
 from backend.core.errors import BadInputError, NotFoundError
 from backend.serving.onnx_runtime import OnnxYolo
-from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU, check_thresholds
+from backend.serving.thresholds import resolve_thresholds
 from backend.training.yolo import ultralytics_yolo
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class Detector:
         detector = cls(None, source=weights, kind="onnx", device="cpu", onnx=runner)
         detector._names = list(runner.meta.names)
         detector._imgsz = detector._fixed_imgsz = runner.meta.imgsz
-        runner.detect(np.zeros((32, 32, 3), dtype=np.uint8), conf=DEFAULT_CONF, iou=DEFAULT_IOU)  # warm-up
+        runner.detect(np.zeros((32, 32, 3), dtype=np.uint8), conf=0.5, iou=0.5)  # warm-up: any valid values
         return detector
 
     def _warm_up(self) -> None:
@@ -220,16 +220,16 @@ class Detector:
         self,
         images: list[Image.Image],
         *,
-        conf: float = DEFAULT_CONF,
-        iou: float = DEFAULT_IOU,
+        conf: float | None = None,
+        iou: float | None = None,
         imgsz: int | None = None,
     ) -> list[DetectionResult]:
         """Detect objects on each image.
 
         Args:
             images: Upright RGB images (as from `backend.imaging.loading.load_image`).
-            conf: Minimum confidence, 0–1.
-            iou: IoU threshold of non-maximum suppression, 0–1.
+            conf: Minimum confidence, 0–1; default `detect.conf` of params.yaml.
+            iou: IoU threshold of non-maximum suppression, 0–1; default `detect.iou`.
             imgsz: Inference size; default `self.imgsz`. Ignored (with a log warning) for an ONNX model exported
                 with a fixed input size, which only runs at that size.
 
@@ -238,9 +238,9 @@ class Detector:
             first; boxes without area are left out.
 
         Raises:
-            BadInputError: conf or iou outside 0..1 (`backend.serving.thresholds.check_thresholds`).
+            BadInputError: conf or iou outside 0..1 (`backend.serving.thresholds.resolve_thresholds`).
         """
-        check_thresholds(conf, iou)
+        conf, iou = resolve_thresholds(conf, iou)
         size = imgsz or self._imgsz
         if self._fixed_imgsz is not None and size != self._fixed_imgsz:
             logger.warning("%s only runs at imgsz=%d; ignoring imgsz=%d", self._source.name, self._fixed_imgsz, size)

@@ -19,7 +19,7 @@ from backend.imaging.features import image_features
 from backend.imaging.loading import LoadedImage
 from backend.serving.inference import Detection, Detector
 from backend.serving.served_model import ServingModel
-from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU
+from backend.serving.thresholds import resolve_thresholds
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def predict_picture(
     picture: LoadedImage,
     *,
     model: ServingModel,
-    conf: float = DEFAULT_CONF,
-    iou: float = DEFAULT_IOU,
+    conf: float | None = None,
+    iou: float | None = None,
     class_thresholds: Mapping[str, float] | None = None,
     imgsz: int | None = None,
 ) -> ModelAnswer:
@@ -67,8 +67,8 @@ def predict_picture(
         detector: The loaded model (`service.load_detector(model)`).
         picture: From `backend.imaging.loading.load_image` (the bad-input checks are done there).
         model: The record `detector` was loaded from; the answer carries it so a logger knows which model answered.
-        conf: Minimum confidence 0..1.
-        iou: NMS IoU threshold 0..1.
+        conf: Minimum confidence 0..1; default `detect.conf` of params.yaml.
+        iou: NMS IoU threshold 0..1; default `detect.iou`.
         class_thresholds: Per-class minimum confidences (e.g. `ServingModel.class_thresholds`); a class's
             detections are kept at or above the higher of `conf` and its own threshold.
         imgsz: Inference size; default the model's own.
@@ -77,8 +77,9 @@ def predict_picture(
         The model's answer.
 
     Raises:
-        BadInputError: conf or iou outside 0..1 (checked by `Detector.predict`).
+        BadInputError: conf or iou outside 0..1.
     """
+    conf, iou = resolve_thresholds(conf, iou)  # before the features thread starts: a bad value costs nothing
     # The monitoring features are measured on a second thread while the model runs (both release the GIL).
     measured = _features_pool().submit(image_features, picture.image, file_size=picture.file_size)
     result = detector.predict([picture.image], conf=conf, iou=iou, imgsz=imgsz)[0]

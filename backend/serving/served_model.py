@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU
+from backend.core.params import get_params
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,10 @@ class ServingModel:
 
     @property
     def default_conf(self) -> float:
-        """Confidence slider default: the lowest per-class threshold when any is set, else 0.25."""
-        return min(self.class_thresholds.values()) if self.class_thresholds else DEFAULT_CONF
+        """Confidence slider default: the lowest per-class threshold when any is set, else `detect.conf`."""
+        return min(self.class_thresholds.values()) if self.class_thresholds else get_params().detect.conf
 
     @property
     def default_iou(self) -> float:
         """IoU slider default (non-maximum suppression)."""
-        return DEFAULT_IOU
+        return get_params().detect.iou

@@ -7,7 +7,7 @@ computed by `backend.imaging.features.image_features`, the same function the tra
 `detect_image` only strings three steps together: `backend.serving.prediction.predict_picture` (the pure step: one
 model's answer and the picture's features, nothing written, so any model can answer), `draw_detections`, and
 `backend.serving.prediction_log.log_prediction` (the row, then the picture copies). Confidence and IoU are checked
-by `backend.serving.thresholds.check_thresholds`, the one rule every entry point uses.
+by `backend.serving.thresholds.resolve_thresholds`, the one rule every entry point uses.
 
 Which model serves (`serving_model`): the registry's production model; until one is promoted, the newest
 succeeded training run whose weights are on disk. A production model's ONNX export serves when it exists (onnxruntime
@@ -56,7 +56,7 @@ from backend.serving.inference import Detection, Detector
 from backend.serving.prediction import predict_picture
 from backend.serving.prediction_log import Source, log_prediction
 from backend.serving.served_model import ServingModel
-from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU, check_thresholds
+from backend.serving.thresholds import resolve_thresholds
 from backend.store import predictions as prediction_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
@@ -311,8 +311,8 @@ def detect_image(
     name: str,
     detector: Detector,
     model: ServingModel,
-    conf: float = DEFAULT_CONF,
-    iou: float = DEFAULT_IOU,
+    conf: float | None = None,
+    iou: float | None = None,
     source: Source = "upload",
     store_images: bool | None = None,
     imgsz: int | None = None,
@@ -341,7 +341,7 @@ def detect_image(
             or conf/iou are outside 0..1. Nothing is written in that case.
     """
     start = time.perf_counter()
-    check_thresholds(conf, iou)
+    conf, iou = resolve_thresholds(conf, iou)
     picture = load_image(data, name=name)  # a bad picture stops here, before anything is written
     answer = predict_picture(
         detector, picture, model=model, conf=conf, iou=iou, class_thresholds=class_thresholds, imgsz=imgsz

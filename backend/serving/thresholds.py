@@ -1,8 +1,9 @@
-"""Detection thresholds: the defaults and the one check of a confidence and an IoU that every entry point uses.
+"""Detection thresholds: their defaults (the `detect` section of params.yaml) and the one check of a confidence and
+an IoU that every entry point uses.
 
-`check_thresholds` is called by `Detector.predict` (the inference layer), `service.detect_image` (before the
-picture is even loaded, so nothing is written) and `jobs.detect` (before the weights are loaded, exit status 2), so
-the rule and its message live in one place.
+`resolve_thresholds` (defaults, then `check_thresholds`) is called by `Detector.predict` (the inference layer),
+`prediction.predict_picture`, `service.detect_image` (before the picture is even loaded, so nothing is written) and
+`jobs.detect` (before the weights are loaded, exit status 2), so the rule and its message live in one place.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from __future__ import annotations
 import numbers
 
 from backend.core.errors import BadInputError, cap_message
+from backend.core.params import get_params
 
-DEFAULT_CONF = 0.25
-DEFAULT_IOU = 0.45
+
+def resolve_thresholds(conf: float | None, iou: float | None) -> tuple[float, float]:
+    """`conf` and `iou`, each defaulting to the `detect` section of params.yaml when None, checked."""
+    section = get_params().detect
+    conf = section.conf if conf is None else conf
+    iou = section.iou if iou is None else iou
+    check_thresholds(conf, iou)
+    return conf, iou
 
 
 def check_thresholds(conf: float, iou: float) -> None:

@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from backend.core.params import get_params
 from backend.store.engine import get_row
 from backend.store.records import (
     Feedback,
@@ -39,6 +40,7 @@ def add_predictions_bulk(*, session: Session, records: Sequence[dict[str, Any]])
     if not records:
         return 0
     now = utcnow()
+    detect = get_params().detect  # records that do not say which thresholds made them got the serving defaults
     rows = [
         {
             "model_label": "",
@@ -48,8 +50,8 @@ def add_predictions_bulk(*, session: Session, records: Sequence[dict[str, Any]])
             "features": {},
             "detections": [],
             "latency_ms": 0.0,
-            "conf": 0.25,
-            "iou": 0.45,
+            "conf": detect.conf,
+            "iou": detect.iou,
             "created_at": now,
             **r,
             "n_detections": len(r.get("detections") or []),

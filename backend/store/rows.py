@@ -228,8 +228,8 @@ class PredictionRow(Base):
     detections: Mapped[list[Any]] = mapped_column(default=list)
     n_detections: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
-    conf: Mapped[float] = mapped_column(Float, default=0.25)
-    iou: Mapped[float] = mapped_column(Float, default=0.45)
+    conf: Mapped[float] = mapped_column(Float)  # always written: the thresholds that answer was made with
+    iou: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

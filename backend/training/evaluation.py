@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.errors import BadInputError, PlateOpsError
+from backend.core.params import get_params
 from backend.core.progress import ProgressFn, null_progress
 from backend.training.environment import init_ultralytics, resolve_device
 from backend.training.metrics import summarize_det_metrics
@@ -94,10 +95,10 @@ def evaluate(
     weights: Path,
     data_yaml: Path,
     *,
-    imgsz: int = 320,
+    imgsz: int | None = None,
     device: str = "auto",
-    conf: float = 0.001,
-    iou: float = 0.6,
+    conf: float | None = None,
+    iou: float | None = None,
     progress: ProgressFn = null_progress,
 ) -> EvalResult:
     """Evaluate `weights` on the validation split of `data_yaml`.
@@ -105,10 +106,10 @@ def evaluate(
     Args:
         weights: A trained `.pt` (or `.onnx`) model file.
         data_yaml: The dataset's data.yaml.
-        imgsz: Image size for validation and latency.
+        imgsz: Image size for validation and latency; default `evaluate.imgsz` of params.yaml.
         device: "auto" (first GPU if any, else cpu), "cpu" or a CUDA index.
-        conf: Lowest confidence kept when computing mAP.
-        iou: IoU threshold of non-maximum suppression.
+        conf: Lowest confidence kept when computing mAP; default `evaluate.conf`.
+        iou: IoU threshold of non-maximum suppression; default `evaluate.iou`.
         progress: Progress callback.
 
     Returns:
@@ -119,6 +120,10 @@ def evaluate(
         EvaluationError: Ultralytics failed during validation.
     """
     weights, data_yaml = Path(weights), Path(data_yaml)
+    defaults = get_params().evaluate
+    imgsz = defaults.imgsz if imgsz is None else imgsz
+    conf = defaults.conf if conf is None else conf
+    iou = defaults.iou if iou is None else iou
     if not weights.is_file():
         raise BadInputError(f"Weights file {weights} does not exist.")
     check_data_yaml(data_yaml)

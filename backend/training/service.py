@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from backend.core.enums import RESUMABLE_RUN_STATUSES, RunStatus
 from backend.core.errors import BadInputError
 from backend.core.hashing import file_sha256
-from backend.core.params import Params, TrainConfig, load_params
+from backend.core.params import TrainConfig, get_params
 from backend.core.settings import get_settings
 from backend.store import registry as model_store
 from backend.store import runs as run_store
@@ -28,14 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def load_project_params() -> Params:
-    """The project's params.yaml (its path from the settings)."""
-    return load_params(get_settings().params_file)
-
-
 def build_config(preset: str | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """params.yaml's train section, then the preset, then the user's overrides."""
-    return load_project_params().train_config(preset or None, overrides or {})
+    return get_params().train_config(preset or None, overrides or {})
 
 
 @dataclass(frozen=True)
@@ -76,7 +71,7 @@ def estimate_training(cfg: TrainConfig, images: int, *, on_gpu: bool = False) ->
             "From one timed training step on this computer (no run has finished here yet), scaled to these "
             "settings; the first finished run replaces it."
         )
-    train_images = images * (1 - 0.2) * cfg.fraction
+    train_images = images * (1 - get_params().prepare.val_fraction) * cfg.fraction
     return Estimate(rate * train_images * cfg.epochs * (cfg.imgsz / 320) ** 2, basis)
 
 

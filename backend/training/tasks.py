@@ -19,7 +19,7 @@ from backend.core.clock import utcnow
 from backend.core.enums import RESUMABLE_RUN_STATUSES, JobKind, RunStatus
 from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.hashing import file_sha256
-from backend.core.params import TrainConfig, merge_overrides
+from backend.core.params import TrainConfig, get_params, merge_overrides
 from backend.core.progress import sub_progress
 from backend.runtime import runner
 from backend.runtime.registry import JobCancelled, JobContext, JobParams, register_task
@@ -30,7 +30,7 @@ from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, Job, Run
 from backend.store.runs import RunUpdate
-from backend.training.service import console_model, load_project_params, trained_all_epochs
+from backend.training.service import console_model, trained_all_epochs
 
 
 class TrainParams(JobParams):
@@ -283,7 +283,7 @@ def train_task(ctx: JobContext[TrainParams]) -> dict[str, Any]:
             settings=settings,
         )
         ctx.progress(0.9, "Evaluating the best model on the validation images")
-        params = load_project_params()
+        params = get_params()
         evaluation = evaluate(
             result.best,
             Path(version.path) / "data.yaml",

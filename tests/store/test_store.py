@@ -191,6 +191,8 @@ def test_feedback_counts_and_review_queue(store_url: str) -> None:
             features={"brightness": 120.0},
             detections=[{"class": "apple", "confidence": 0.9, "box": [1, 2, 3, 4]}],
             latency_ms=12.5,
+            conf=0.25,
+            iou=0.45,
         )
         prediction_store.add_feedback(
             session=session, prediction_id=p.id, kind="correct", class_name="apple", detection_index=0

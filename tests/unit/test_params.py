@@ -120,3 +120,57 @@ def test_cache_accepts_yaml_booleans_and_maps_to_ultralytics() -> None:
     args = off.ultralytics_args()
     assert args["cache"] is False
     assert "model" not in args and "device" not in args and "resume" not in args
+
+
+def test_the_model_defaults_mirror_the_shipped_file(params: Params) -> None:
+    """A default lives once: params.yaml, mirrored by the models' field defaults (used when no file is found)."""
+    assert params.model_dump(exclude={"presets"}) == Params().model_dump(exclude={"presets"})
+
+
+def test_get_params_reads_the_settings_file_once_and_again_after_a_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from backend.core.params import get_params
+    from backend.core.settings import get_settings
+
+    path = tmp_path / "params.yaml"
+    path.write_text(PARAMS_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("PLATEOPS_PARAMS_FILE", str(path))
+    get_settings.cache_clear()
+    try:
+        first = get_params()
+        assert get_params() is first, "read once while the file is unchanged"
+        path.write_text(path.read_text(encoding="utf-8").replace("  conf: 0.25 #", "  conf: 0.3 #"), encoding="utf-8")
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+        assert get_params().detect.conf == pytest.approx(0.3), "an edited file takes effect without a restart"
+        path.unlink()
+        assert get_params().detect.conf == Params().detect.conf, "no file: the mirrored defaults"
+    finally:
+        get_settings.cache_clear()
+
+
+DEFAULTED_NAMES = {"conf", "iou", "val_fraction"}
+
+
+def test_no_function_repeats_a_params_default_as_a_literal() -> None:
+    """`conf`, `iou` and `val_fraction` default to None in every signature and are resolved from params.yaml."""
+    import ast
+
+    root = PARAMS_FILE.parent
+    offenders = []
+    for path in [*sorted((root / "backend").rglob("*.py")), *sorted((root / "jobs").rglob("*.py"))]:
+        if "migrations" in path.parts or path.name == "params.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
+            for arg, default in pairs:
+                if arg.arg in DEFAULTED_NAMES and isinstance(default, ast.Constant) and default.value is not None:
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno} {node.name}({arg.arg}={default.value})")
+    assert not offenders, "read these defaults from get_params() instead:\n" + "\n".join(offenders)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from backend.core.errors import BadInputError
-from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU, check_thresholds
+from backend.serving.thresholds import check_thresholds, resolve_thresholds
 
 
-@pytest.mark.parametrize("conf, iou", [(0, 0), (1, 1), (0.0, 1.0), (DEFAULT_CONF, DEFAULT_IOU), (np.float32(0.3), 0.5)])
+@pytest.mark.parametrize("conf, iou", [(0, 0), (1, 1), (0.0, 1.0), (0.25, 0.45), (np.float32(0.3), 0.5)])
 def test_thresholds_within_0_and_1_pass(conf: float, iou: float) -> None:
     check_thresholds(conf, iou)
 
@@ -38,3 +38,13 @@ def test_a_long_bad_value_is_cut_in_the_message() -> None:
     with pytest.raises(BadInputError) as info:
         check_thresholds("9" * 500, 0.45)  # type: ignore[arg-type]
     assert len(str(info.value)) < 120 and "\n" not in str(info.value)
+
+
+def test_missing_thresholds_default_to_the_detect_section_of_params() -> None:
+    from backend.core.params import get_params
+
+    section = get_params().detect
+    assert resolve_thresholds(None, None) == (section.conf, section.iou)
+    assert resolve_thresholds(0.6, None) == (0.6, section.iou)
+    with pytest.raises(BadInputError, match="Confidence"):
+        resolve_thresholds(2.0, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.core.params import get_params
 from backend.data.datasets import (
     check_dataset_name,
     check_import_source,
@@ -57,12 +58,14 @@ def _common_fields(prefix: str, default_name: str = "") -> ImportOptions:
         "Validation share",
         0.05,
         0.5,
-        0.2,
+        get_params().prepare.val_fraction,
         step=0.05,
         key=f"{prefix}_val",
         help="Share of images kept for validation when the source has no split",
     )
-    seed = c3.number_input("Seed", 0, 1_000_000, 0, key=f"{prefix}_seed", help="Same seed, same split")
+    seed = c3.number_input(
+        "Seed", 0, 1_000_000, get_params().prepare.seed, key=f"{prefix}_seed", help="Same seed, same split"
+    )
     c4, c5 = st.columns([1, 2])
     author = c4.text_input("Your name", key=f"{prefix}_author", placeholder="shown in the version history")
     message = c5.text_input("Version note", key=f"{prefix}_message", placeholder="e.g. lunch photos from March")
@@ -156,7 +159,7 @@ def _demo_form() -> None:
         c1, c2, c3, c4 = st.columns([2, 2, 1, 2], vertical_alignment="bottom")
         name = c1.text_input("Dataset name", value="demo-food", key="ds_demo_name")
         images = c2.number_input("Images", 10, 5000, 200, step=10, key="ds_demo_images")
-        seed = c3.number_input("Seed", 0, 1_000_000, 0, key="ds_demo_seed")
+        seed = c3.number_input("Seed", 0, 1_000_000, get_params().demo.seed, key="ds_demo_seed")
         defects = c4.checkbox(
             "Plant defects",
             value=True,

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.core.access import Actor
+from backend.core.params import get_params
 from backend.registry.compare import ModelEntry
 from backend.registry.gate import GateFigures
 from backend.registry.service import (
@@ -13,7 +14,6 @@ from backend.registry.service import (
     export_model,
     get_production,
     promote_run,
-    registry_params,
     rollback,
     rollback_target,
 )
@@ -71,7 +71,7 @@ def notice_ui() -> None:
 
 def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> None:
     """Choose a candidate, give a reason (needed to override a block), run the gate; shows its figures."""
-    params = registry_params()
+    params = get_params().registry
     st.caption(
         f"The gate evaluates the candidate and the production model on the same frozen validation split and blocks "
         f"the promotion when any class's AP50 drops by more than {params.max_ap50_drop:g} or the CPU latency is over "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.core.enums import JobKind
-from backend.monitoring.service import monitor_params
+from backend.core.params import get_params
 from backend.monitoring.tasks import start_drift_report, start_simulated_traffic
 from backend.monitoring.traffic import TrafficShift
 from backend.monitoring.views import window_progress
@@ -24,7 +24,7 @@ SHIFT_HELP = {
 
 def report_action_ui() -> None:
     """Window size and a button that queues a report."""
-    params = monitor_params()
+    params = get_params().monitor
     new, total = window_progress()
     every = params.auto_report_every
     auto = f"automatic report every {every} new predictions" if every else "automatic reports are off"

@@ -25,9 +25,9 @@ from backend.data.formats.prepared import (
     PrepareResult,
     assign_out_names,
     check_out_dir,
-    check_val_fraction,
     probe_items,
     report_counts,
+    resolve_split,
     write_prepared,
     yolo_line,
 )
@@ -120,8 +120,8 @@ def prepare_source(
     source: SourceDataset,
     out_dir: Path,
     *,
-    val_fraction: float = 0.2,
-    seed: int = 0,
+    val_fraction: float | None = None,
+    seed: int | None = None,
     fresh_split: bool = False,
     progress: ProgressFn = null_progress,
 ) -> PrepareResult:
@@ -130,15 +130,15 @@ def prepare_source(
     Args:
         source: What a reader produced.
         out_dir: Where to write (empty, missing or a previous prepared dataset).
-        val_fraction: Share of val when a split has to be made.
-        seed: Seed of that split.
+        val_fraction: Share of val when a split has to be made; default `prepare.val_fraction` of params.yaml.
+        seed: Seed of that split; default `prepare.seed`.
         fresh_split: Ignore the source's splits and split every image anew.
         progress: Progress callback.
 
     Returns:
         A PrepareResult; `OUT/prepare_report.json` names the layout and every image or box left out.
     """
-    check_val_fraction(val_fraction)
+    val_fraction, seed = resolve_split(val_fraction, seed)
     out_dir = Path(out_dir)
     check_out_dir(out_dir, list(source.layout.read_paths) or [source.layout.root])
     issues = IssueCollector()

@@ -15,7 +15,7 @@ from backend.core.progress import ProgressFn, null_progress
 from backend.data.formats.build import prepare_source
 from backend.data.formats.coco import read_coco
 from backend.data.formats.detect import coco_file_layout, find_data_yaml, yolo_layout
-from backend.data.formats.prepared import PrepareResult, check_val_fraction
+from backend.data.formats.prepared import PrepareResult, resolve_split
 from backend.data.formats.yolo import read_data_yaml
 
 
@@ -24,8 +24,8 @@ def prepare_coco(
     images_dir: Path,
     out_dir: Path,
     *,
-    val_fraction: float = 0.2,
-    seed: int = 0,
+    val_fraction: float | None = None,
+    seed: int | None = None,
     progress: ProgressFn = null_progress,
 ) -> PrepareResult:
     """Convert a COCO detection dataset into a YOLO dataset with a deterministic, class-stratified split.
@@ -37,8 +37,8 @@ def prepare_coco(
         images_dir: The folder the `file_name`s are relative to (a bare basename is also looked up there).
         out_dir: Where to write the prepared dataset (must be empty, missing or a previous prepared dataset, and
             clear of the json and the images folder).
-        val_fraction: Share of images for the val split.
-        seed: Seed of the split.
+        val_fraction: Share of images for the val split; default `prepare.val_fraction` of params.yaml.
+        seed: Seed of the split; default `prepare.seed`.
         progress: Progress callback.
 
     Returns:
@@ -49,7 +49,7 @@ def prepare_coco(
             arguments.
     """
     coco_json, images_dir = Path(coco_json), Path(images_dir)
-    check_val_fraction(val_fraction)
+    val_fraction, seed = resolve_split(val_fraction, seed)
     if not images_dir.is_dir():
         raise BadInputError(f"The images folder {images_dir} does not exist.")
     if not coco_json.is_file():
@@ -64,8 +64,8 @@ def prepare_yolo(
     src: Path,
     out_dir: Path,
     *,
-    val_fraction: float = 0.2,
-    seed: int = 0,
+    val_fraction: float | None = None,
+    seed: int | None = None,
     progress: ProgressFn = null_progress,
     confine_to: Path | None = None,
 ) -> PrepareResult:
@@ -78,8 +78,8 @@ def prepare_yolo(
     Args:
         src: The export folder (or its data.yaml).
         out_dir: Where to write the prepared dataset.
-        val_fraction: Share of images for val when the source has no val split.
-        seed: Seed of that split.
+        val_fraction: Share of images for val when the source has no val split; default `prepare.val_fraction`.
+        seed: Seed of that split; default `prepare.seed`.
         progress: Progress callback.
         confine_to: For an extracted archive: every folder the data.yaml names must resolve inside it.
 
@@ -91,7 +91,7 @@ def prepare_yolo(
             `confine_to`, bad arguments.
     """
     src = Path(src)
-    check_val_fraction(val_fraction)
+    val_fraction, seed = resolve_split(val_fraction, seed)
     if not src.exists():
         raise BadInputError(f"The dataset {src} does not exist.")
     yaml_path = find_data_yaml(src)

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from backend.core.errors import BadInputError
+from backend.core.params import get_params
 from backend.core.progress import ProgressFn
 from backend.data.quality.checks import Check, IssueCollector, Severity
 from backend.data.quality.measurements import probe_images
@@ -290,7 +291,14 @@ def report_counts(items: list[PreparedItem], names: list[str], extra: dict[str, 
     }
 
 
-def check_val_fraction(val_fraction: float) -> None:
-    """Raise BadInputError unless 0 < `val_fraction` < 1."""
+def resolve_split(val_fraction: float | None, seed: int | None) -> tuple[float, int]:
+    """The validation share and split seed, each defaulting to the `prepare` section of params.yaml when None.
+
+    Raises:
+        BadInputError: Unless 0 < val_fraction < 1.
+    """
+    section = get_params().prepare
+    val_fraction = section.val_fraction if val_fraction is None else val_fraction
     if not 0.0 < val_fraction < 1.0:
         raise BadInputError(f"The validation fraction must be between 0 and 1 (got {val_fraction}).")
+    return val_fraction, section.seed if seed is None else seed

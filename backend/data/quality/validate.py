@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.core.params import QualityParams, load_params
+from backend.core.params import QualityParams, get_params
 from backend.core.progress import ProgressFn, null_progress
 from backend.data.quality.cache import FactsCache, index_keys, stat_stamp
 from backend.data.quality.checks import (
@@ -44,14 +44,6 @@ from backend.data.quality.reader import DatasetImage, YoloDataset, read_yolo_dat
 from backend.data.quality.report import ValidationReport
 
 CACHE_FILE = "quality_cache.sqlite3"
-
-
-def quality_params() -> QualityParams:
-    """The `quality` section of the params file named in the settings (its defaults when there is no such file)."""
-    from backend.core.settings import get_settings
-
-    path = get_settings().params_file
-    return load_params(path).quality if path.is_file() else QualityParams()
 
 
 @dataclass(frozen=True)
@@ -298,7 +290,7 @@ def validate_dataset(
         from backend.core.settings import get_settings
 
         max_image_pixels = get_settings().max_image_pixels
-    thresholds = thresholds or quality_params()
+    thresholds = thresholds or get_params().quality
     workers = max(1, workers or os.cpu_count() or 1)
     dataset = read_yolo_dataset(Path(dataset_dir))
     images = dataset.images
