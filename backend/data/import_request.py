@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import field_validator
 
-from backend.runtime.registry import JobParams
+from backend.runtime.kinds import JobParams
 
 
 class ImportOptions(JobParams):

@@ -22,7 +22,7 @@ from backend.core.hashing import file_sha256
 from backend.core.params import TrainConfig, merge_overrides
 from backend.core.progress import sub_progress
 from backend.runtime import runner
-from backend.runtime.registry import JobCancelled, JobContext, JobParams, register_task
+from backend.runtime.kinds import JobCancelled, JobContext, JobParams, register_task
 from backend.store import datasets as dataset_store
 from backend.store import registry as model_store
 from backend.store import runs as run_store
