@@ -17,7 +17,7 @@ from backend.core.errors import BadInputError, cap_message
 from backend.data.index import indexed_names_and_files
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope

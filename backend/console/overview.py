@@ -9,7 +9,7 @@ from backend.store import datasets as dataset_store
 from backend.store import drift as drift_store
 from backend.store import jobs as job_store
 from backend.store import predictions as prediction_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope

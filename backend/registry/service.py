@@ -25,7 +25,7 @@ from backend.core.settings import get_settings
 from backend.registry.gate import EvaluateFn, GateFigures, decide, summary
 from backend.registry.publishing import publish_stage
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope

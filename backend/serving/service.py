@@ -58,7 +58,7 @@ from backend.serving.prediction_log import Source, log_prediction
 from backend.serving.served_model import ServingModel
 from backend.serving.thresholds import DEFAULT_CONF, DEFAULT_IOU, check_thresholds
 from backend.store import predictions as prediction_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope

@@ -17,7 +17,7 @@ from backend.core.errors import BadInputError
 from backend.core.hashing import file_sha256
 from backend.core.params import Params, TrainConfig, load_params
 from backend.core.settings import get_settings
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.store.records import Run

@@ -12,7 +12,7 @@ from backend.core.errors import NotFoundError
 from backend.store import datasets as dataset_store
 from backend.store import jobs as job_store
 from backend.store import predictions as prediction_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, Job

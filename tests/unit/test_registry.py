@@ -20,7 +20,7 @@ from backend.core.settings import Settings, get_settings
 from backend.registry import service as registry
 from backend.registry.gate import decide
 from backend.serving.service import load_detector, serving_model
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from jobs import export as export_cli

@@ -28,7 +28,7 @@ from backend.serving.service import (
     serving_model,
 )
 from backend.store import predictions as prediction_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
 from tests.utils import images as imgs

@@ -1,5 +1,5 @@
-"""Repository: The model registry: candidate, production and archived models. Functions take a keyword-only `session`
-and return frozen records.
+"""Repository: the model registry's rows, i.e. registered models (candidate, production, archived) and what happened
+to them. Functions take a keyword-only `session` and return frozen records.
 """
 
 from __future__ import annotations
