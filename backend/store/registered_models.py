@@ -1,5 +1,6 @@
-"""Repository: the model registry's rows, i.e. registered models (candidate, production, archived) and what happened
-to them. Functions take a keyword-only `session` and return frozen records.
+"""Repository: the model registry's rows: registered models (candidate, production, archived) and the model history
+(`model_events`: promoted, overridden, blocked, rolled back, exported). Functions take a keyword-only `session` and
+return frozen records.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def add_event(
     reason: str = "",
     figures: dict[str, Any] | None = None,
 ) -> ModelEvent:
-    """Append one entry to the registry's audit trail (promoted, overridden, blocked, rolled_back, exported)."""
+    """Append one entry to the model history (promoted, overridden, blocked, rolled_back, exported)."""
     row = ModelEventRow(
         action=action,
         model_id=model_id,
@@ -135,7 +136,7 @@ def add_event(
 def list_events(
     *, session: Session, limit: int | None = 200, actions: tuple[str, ...] = (), oldest_first: bool = False
 ) -> list[ModelEvent]:
-    """The audit trail, newest first (or oldest first), optionally only some actions; `limit=None` for all."""
+    """The model history, newest first (or oldest first), optionally only some actions; `limit=None` for all."""
     order = ModelEventRow.id.asc() if oldest_first else ModelEventRow.id.desc()
     stmt = select(ModelEventRow).order_by(order)
     if actions:

@@ -197,7 +197,7 @@ class ModelRow(Base):
 
 
 class ModelEventRow(Base):
-    """The registry's audit trail: who promoted, overrode, rolled back or exported which model, when and why."""
+    """The model history: who promoted, overrode, rolled back or exported which model, when and why."""
 
     __tablename__ = "model_events"
     __table_args__ = (Index("ix_model_events_created", "created_at"),)

@@ -1,5 +1,5 @@
 """AppTest: the Models page without runs, and with two evaluated runs: table, comparison, promotion through the gate,
-a blocked promotion overridden with a reason, rollback and the audit trail."""
+a blocked promotion overridden with a reason, rollback and the model history."""
 
 from __future__ import annotations
 
@@ -120,10 +120,10 @@ def test_table_compare_promote_override_and_rollback(
     promote(at, run_b.id, reason="faster hardware arrives next week")
     assert production_name() == "run-b"
     assert any("override" in str(w.value) for w in at.warning)
-    audit = frame_with(at, "previous production")
-    assert [a for a in audit["action"] if a != "exported"][:2] == ["overridden", "blocked"]
-    assert "exported" in set(audit["action"])  # ONNX export on promotion
-    assert "faster hardware arrives next week" in set(audit["reason"])
+    history = frame_with(at, "previous production")
+    assert [a for a in history["action"] if a != "exported"][:2] == ["overridden", "blocked"]
+    assert "exported" in set(history["action"])  # ONNX export on promotion
+    assert "faster hardware arrives next week" in set(history["reason"])
 
     at.button(key="models_rollback").click()
     run(at)
