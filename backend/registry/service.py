@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.access import Actor, Permission
-from backend.core.enums import ModelStage
+from backend.core.enums import ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
 from backend.core.params import Params, RegistryParams, load_params
@@ -134,7 +134,7 @@ def ensure_registered(run_id: int) -> RegisteredModel:
         existing = model_store.find_model_for_run(session=session, run_id=run_id)
     if existing is not None:
         return existing
-    if run.status != "succeeded" or not run.weights_path:
+    if run.status != RunStatus.SUCCEEDED or not run.weights_path:
         raise BadInputError(
             f"Run {run.name} (#{run.id}) is {run.status}; only a finished run with weights can be promoted."
         )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from backend.core.enums import ModelStage
 from backend.core.settings import Settings
 from backend.store import registered_models as model_store
 from backend.store import runs as run_store
@@ -130,3 +131,6 @@ def test_table_compare_promote_override_and_rollback(
     assert production_name() == "run-a"
     assert "Rolled back: run-a" in all_text(at)
     assert frame_with(at, "previous production")["action"].iloc[0] == "rolled_back"
+
+    at.multiselect(key="models_filter_stage").set_value([ModelStage.PRODUCTION])
+    assert list(run(at).dataframe(key="models_table").value["name"]) == ["run-a"]  # the stage filter

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.core.access import Actor
+from backend.core.enums import ModelStage
 from backend.registry.compare import ModelEntry
 from backend.registry.gate import GateFigures
 from backend.registry.service import (
@@ -79,7 +80,7 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         "in the model history."
     )
     choices = {e.run_id: f"#{e.run_id} {e.name} (mAP50 {e.map50 or 0:.3f}, {e.stage})" for e in entries}
-    candidates = [e.run_id for e in entries if e.stage != "production"]
+    candidates = [e.run_id for e in entries if e.stage != ModelStage.PRODUCTION]
     if not candidates:
         st.caption("Every finished run is already in production; train another one to promote.")
         return

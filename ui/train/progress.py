@@ -106,7 +106,7 @@ def live_run(job_id: int) -> None:
         _head(job)
         epochs = job.live_epochs
         total = _planned_epochs(job, epochs)
-        if job.status == "queued":
+        if job.status == JobStatus.QUEUED:
             st.info(
                 "Waiting for a free training slot: another training job is running (one trains at a time).",
                 icon="⏱️",
@@ -178,8 +178,8 @@ ADVICE: dict[str, str] = {
 
 def failure_ui(job: Job, run: Run | None) -> None:
     """A failed or cancelled run: its plain error, what to do about it, and Resume when last.pt exists."""
-    error = job.error or ("Cancelled." if job.status == "cancelled" else "The job failed without a message.")
-    if job.status == "cancelled":
+    error = job.error or ("Cancelled." if job.status == JobStatus.CANCELLED else "The job failed without a message.")
+    if job.status == JobStatus.CANCELLED:
         st.warning(plain(error), icon="✖️")
     else:
         st.error(plain(error), icon="⛔")
@@ -209,7 +209,7 @@ def failure_ui(job: Job, run: Run | None) -> None:
                 st.rerun()
     elif run is not None and trained_all_epochs(run):
         st.caption("It stopped after its last epoch, while scoring the model; start it again above.")
-    elif job.status in ("failed", "cancelled"):
+    elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         st.caption("It stopped before its first epoch ended, so there is nothing to resume; start it again above.")
 
 
@@ -221,14 +221,14 @@ def finished_ui(job: Job, run: Run | None) -> None:
         if job.started_at:
             when += f" after {duration(job.elapsed_s(utcnow()))}"
         st.caption(when + (f" · run **{plain(run.name)}**" if run else ""))
-        if job.status == "succeeded" and run is not None:
+        if job.status == JobStatus.SUCCEEDED and run is not None:
             results_ui(run)
         else:
             failure_ui(job, run)
             epochs = _epochs(job, run)
             if epochs:
                 epoch_charts(epochs)
-        with st.expander("Log (last lines)", expanded=job.status == "failed"):
+        with st.expander("Log (last lines)", expanded=job.status == JobStatus.FAILED):
             st.code(runner.tail_log(job, 30) or "(no output)", language=None)
 
 
