@@ -73,6 +73,20 @@ class RunStatus(StrEnum):
 RESUMABLE_RUN_STATUSES: tuple[RunStatus, ...] = (RunStatus.FAILED, RunStatus.CANCELLED)
 
 
+class ValidationStatus(StrEnum):
+    """A dataset version's data-quality verdict: the worst severity its validation found, or not checked yet."""
+
+    NOT_CHECKED = "not_checked"
+    PASSED = "passed"
+    WARNINGS = "warnings"
+    ERRORS = "errors"
+
+    @classmethod
+    def of(cls, *, errors: int, warnings: int) -> ValidationStatus:
+        """The verdict of a validation that found this many error-level and warning-level issues."""
+        return cls.ERRORS if errors else cls.WARNINGS if warnings else cls.PASSED
+
+
 class DriftTrigger(StrEnum):
     """Who asked for a drift report (stored with the report)."""
 

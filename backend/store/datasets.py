@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from backend.core.enums import ValidationStatus
 from backend.store.engine import get_row
 from backend.store.records import (
     Dataset,
@@ -121,13 +122,13 @@ def set_validation(
     *,
     session: Session,
     version_id: int,
-    status: str,
+    status: ValidationStatus,
     summary: dict[str, Any],
     issues: Iterable[dict[str, Any]],
 ) -> int:
-    """Replace a version's validation result; returns the number of issues stored."""
+    """Replace a version's validation result; returns the number of issues stored (ValueError for an unknown status)."""
     row = get_row(session, DatasetVersionRow, version_id, "Dataset version")
-    row.validation_status = status
+    row.validation_status = ValidationStatus(status)
     row.validation_summary = summary
     session.query(ValidationIssueRow).filter(ValidationIssueRow.version_id == version_id).delete()
     records = [

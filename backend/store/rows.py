@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, I
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.core.clock import utcnow
-from backend.core.enums import JobStatus, ModelStage, RunStatus
+from backend.core.enums import JobStatus, ModelStage, RunStatus, ValidationStatus
 
 
 class Base(DeclarativeBase):
@@ -42,7 +42,7 @@ class DatasetVersionRow(Base):
     content_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)  # DVC md5 of the folder
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
     changelog: Mapped[list[Any]] = mapped_column(default=list)
-    validation_status: Mapped[str] = mapped_column(String(20), default="not_checked")
+    validation_status: Mapped[str] = mapped_column(String(20), default=ValidationStatus.NOT_CHECKED)
     validation_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
