@@ -41,7 +41,6 @@ class JobStatus(StrEnum):
 
 
 ACTIVE_JOB_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING)
-FINISHED_JOB_STATUSES: tuple[JobStatus, ...] = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class FailureCode(StrEnum):

@@ -98,26 +98,6 @@ def list_versions(*, session: Session, dataset_id: int | None = None) -> list[Da
     return [from_row(DatasetVersion, r) for r in session.scalars(stmt)]
 
 
-def update_version_meta(
-    *,
-    session: Session,
-    version_id: int,
-    stats: dict[str, Any] | None = None,
-    content_hash: str | None = None,
-    path: str | None = None,
-) -> DatasetVersion:
-    """Fill in a version's folder, stats or content hash once known (the files themselves never change)."""
-    row = get_row(session, DatasetVersionRow, version_id, "Dataset version")
-    if path is not None:
-        row.path = path
-    if stats is not None:
-        row.stats = stats
-    if content_hash is not None:
-        row.content_hash = content_hash
-    session.flush()
-    return from_row(DatasetVersion, row)
-
-
 def set_validation(
     *,
     session: Session,

@@ -80,11 +80,6 @@ def estimate_training(cfg: TrainConfig, images: int, *, on_gpu: bool = False) ->
     return Estimate(rate * train_images * cfg.epochs * (cfg.imgsz / 320) ** 2, basis)
 
 
-def estimate_seconds(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> float | None:
-    """Estimated training time in seconds (see `estimate_training`); None for a GPU run without history."""
-    return estimate_training(cfg, images, on_gpu=on_gpu).seconds
-
-
 REGISTERED_PREFIX = "registered:"
 _ARCHITECTURE_RE = re.compile(r"[A-Za-z0-9_-]{1,60}\.ya?ml")
 

@@ -7,7 +7,7 @@ import streamlit as st
 from backend.core.clock import utcnow
 from backend.core.enums import JobStatus
 from backend.runtime import runner
-from backend.runtime.views import get_job, keep_runner_healthy, list_jobs
+from backend.runtime.views import keep_runner_healthy, list_jobs
 from backend.store.records import Job
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
@@ -74,12 +74,3 @@ def jobs_panel(kind: str | None = None, limit: int = 8, key: str = "jobs") -> No
         return
     for job in jobs:
         render_job(job, key=key)
-
-
-@st.fragment(run_every="2s")
-def job_status(job_id: int, key: str = "job") -> None:
-    """Live view of one job, refreshed every 2 s; the page reruns once when it finishes."""
-    keep_runner_healthy()
-    job = get_job(job_id)
-    rerun_when_finished({job.id} if job.active else set(), key=f"{key}-{job_id}")
-    render_job(job, key=key)
