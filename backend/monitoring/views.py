@@ -1,4 +1,4 @@
-"""What the Monitor page and Home show: the latest report, history, class share over time, error rates, drill-down.
+"""What the Monitor page shows: the latest report, history, class share over time, error rates, drill-down.
 
 Pages call these and render; nothing here imports streamlit. Drill-down works on the latest report's window: pick a
 feature and a side of a cut (say brightness below 80), see those production pictures, and send them to the review
@@ -29,23 +29,6 @@ MAX_STRENGTH = 50.0
 
 
 @dataclass(frozen=True)
-class DriftStatus:
-    """Home's drift tile.
-
-    Attributes:
-        state: "unchecked" (no report yet), "ok" or "drift".
-        headline: One plain line.
-        drifted_features: Names of the drifted features in the latest report.
-        report: The latest report, if any.
-    """
-
-    state: Literal["unchecked", "ok", "drift"]
-    headline: str
-    drifted_features: list[str]
-    report: DriftReport | None
-
-
-@dataclass(frozen=True)
 class Segment:
     """A drill-down cut on the latest window: `feature` below/above `value`, or `pred_class` is `label`."""
 
@@ -69,19 +52,6 @@ class SegmentImage:
     image_path: str | None
     value: float | str
     created_at: datetime
-
-
-def drift_status() -> DriftStatus:
-    """The latest report as Home's tile."""
-    with session_scope() as session:
-        report = drift_store.latest_drift_report(session=session)
-    if report is None:
-        return DriftStatus("unchecked", "No drift report yet.", [], None)
-    drifted = drifted_features(report)
-    if report.drifted:
-        headline = f"Drift in {len(drifted)} feature(s): {', '.join(drifted)}."
-        return DriftStatus("drift", headline, drifted, report)
-    return DriftStatus("ok", f"No drift over the last {report.n_current} predictions.", drifted, report)
 
 
 def drifted_features(report: DriftReport) -> list[str]:

@@ -436,14 +436,3 @@ def record_feedback(
             correct_class=correct_class if kind == "wrong" else None,
             note=note,
         )
-
-
-def feedback_summary() -> dict[str, dict[str, int]]:
-    """End-user feedback counted per class.
-
-    Returns:
-        {class: {"correct": n, "wrong": n, "missed": n}}, classes sorted by name.
-    """
-    with session_scope() as session:
-        counts = prediction_store.feedback_counts(session=session)
-    return dict(sorted(counts.items()))
