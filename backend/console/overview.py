@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.core.enums import ACTIVE_JOB_STATUSES
+from backend.core.enums import ACTIVE_JOB_STATUSES, ReviewStatus
 from backend.store import datasets as dataset_store
 from backend.store import drift as drift_store
 from backend.store import jobs as job_store
@@ -52,6 +52,6 @@ def get_overview() -> Overview:
             latest_run=runs[0] if runs else None,
             latest_drift=latest_drift,
             predictions=prediction_store.count_predictions(session=session),
-            open_reviews=len(review_store.list_review_items(session=session, status="open")),
+            open_reviews=len(review_store.list_review_items(session=session, status=ReviewStatus.OPEN)),
             drifted_features=tuple(f["name"] for f in drift_features if f.get("drifted")),
         )

@@ -118,3 +118,11 @@ class ReviewSource(StrEnum):
     LABEL_ERROR = "label_error"
     DISAGREEMENT = "disagreement"
     USER = "user"
+
+
+class ReviewStatus(StrEnum):
+    """Where an item in the review queue is: waiting, closed by an edit, or closed with a reason and no edit."""
+
+    OPEN = "open"
+    DONE = "done"
+    DISMISSED = "dismissed"

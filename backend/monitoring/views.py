@@ -14,7 +14,7 @@ from typing import Literal
 
 import pandas as pd
 
-from backend.core.enums import ReviewSource
+from backend.core.enums import ReviewSource, ReviewStatus
 from backend.core.errors import BadInputError
 from backend.monitoring.reports import NOT_TESTED, P_VALUE_METHODS
 from backend.monitoring.tables import NUMERIC_COLUMNS, frame_from_predictions
@@ -215,7 +215,7 @@ def send_to_review(prediction_ids: list[int], *, reason: str) -> int:
     with session_scope() as session:
         waiting = {
             item.prediction_id
-            for item in review_store.list_review_items(session=session, status="open", limit=100_000)
+            for item in review_store.list_review_items(session=session, status=ReviewStatus.OPEN, limit=100_000)
             if item.source == ReviewSource.DRIFT
         }
         predictions = drift_store.predictions_by_ids(session=session, prediction_ids=prediction_ids)

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, I
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.core.clock import utcnow
-from backend.core.enums import JobStatus, ModelStage, RunStatus, ValidationStatus
+from backend.core.enums import JobStatus, ModelStage, ReviewStatus, RunStatus, ValidationStatus
 
 
 class Base(DeclarativeBase):
@@ -263,7 +263,7 @@ class ReviewItemRow(Base):
         ForeignKey("dataset_versions.id", ondelete="CASCADE"), nullable=True
     )
     prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done | dismissed
+    status: Mapped[str] = mapped_column(String(20), default=ReviewStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     class_name: Mapped[str] = mapped_column(String(100), default="")  # the class the reason is about, if any
