@@ -14,7 +14,7 @@ from typing import Literal
 
 import pandas as pd
 
-from backend.core.enums import ReviewSource, ReviewStatus
+from backend.core.enums import FeedbackKind, ReviewSource, ReviewStatus
 from backend.core.errors import BadInputError
 from backend.monitoring.reports import NOT_TESTED, P_VALUE_METHODS
 from backend.monitoring.tables import NUMERIC_COLUMNS, frame_from_predictions
@@ -135,14 +135,14 @@ def error_rates() -> pd.DataFrame:
     rows = []
     for name, c in sorted(counts.items()):
         total = sum(c.values())
-        errors = c.get("wrong", 0) + c.get("missed", 0)
+        errors = c.get(FeedbackKind.WRONG, 0) + c.get(FeedbackKind.MISSED, 0)
         rows.append(
             {
                 "class": name,
                 "feedback": total,
-                "correct": c.get("correct", 0),
-                "wrong": c.get("wrong", 0),
-                "missed": c.get("missed", 0),
+                "correct": c.get(FeedbackKind.CORRECT, 0),
+                "wrong": c.get(FeedbackKind.WRONG, 0),
+                "missed": c.get(FeedbackKind.MISSED, 0),
                 "error rate": round(errors / total, 4) if total else 0.0,
             }
         )

@@ -46,7 +46,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from backend.core.access import Actor, Permission
-from backend.core.enums import ModelStage, RunStatus
+from backend.core.enums import FeedbackKind, ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
@@ -66,7 +66,7 @@ from backend.store.records import Feedback, RegisteredModel, Run
 
 logger = logging.getLogger(__name__)
 
-FEEDBACK_KINDS: tuple[str, ...] = ("correct", "wrong", "missed")
+FEEDBACK_KINDS: tuple[FeedbackKind, ...] = tuple(FeedbackKind)
 _MAX_CLASS_NAME = 100  # the feedback table's column width
 
 
@@ -419,7 +419,7 @@ def record_feedback(
         raise BadInputError(f"Feedback must be one of {', '.join(FEEDBACK_KINDS)} (got {cap_message(kind, 40)!r}).")
     if not class_name:
         raise BadInputError("Say which item the feedback is about.")
-    if kind == "wrong":
+    if kind == FeedbackKind.WRONG:
         if not correct_class:
             raise BadInputError(f"Choose what the item marked '{class_name}' really is.")
         if correct_class == class_name:
@@ -433,6 +433,6 @@ def record_feedback(
             kind=kind,
             class_name=class_name,
             detection_index=detection_index,
-            correct_class=correct_class if kind == "wrong" else None,
+            correct_class=correct_class if kind == FeedbackKind.WRONG else None,
             note=note,
         )
