@@ -14,7 +14,7 @@ from backend.store.records import Job, Run
 from backend.store.summaries import ClassScore, EpochRow
 from backend.training.service import can_resume, offline_session_for, run_for_job, trained_all_epochs
 from backend.training.tasks import planned_epochs, resume_training
-from backend.training.tracking import import_command
+from backend.training.tracking import TrackingMode, import_command
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart
 from ui.widgets.jobs import STATUS_ICONS
@@ -282,7 +282,7 @@ def tracking_ui(run: Run) -> None:
     st.markdown("**Experiment tracking (ClearML)**")
     tracking = run.tracking_info
     mode = tracking.mode
-    if mode == "offline":
+    if mode == TrackingMode.OFFLINE:
         session = call(offline_session_for, run, action="Reading ClearML sessions")
         st.markdown(
             "Logged as a ClearML **offline session** in the workspace: parameters, per-epoch scalars, the "
@@ -294,7 +294,7 @@ def tracking_ui(run: Run) -> None:
             st.caption("Run this where `clearml-init` has set up the server's address and credentials.")
         else:
             st.caption(f"The session ({plain(tracking.session_zip or 'no file')}) is no longer in the workspace.")
-    elif mode == "online":
+    elif mode == TrackingMode.ONLINE:
         url = tracking.web_url
         st.markdown(f"Logged to the ClearML server as task `{tracking.task_id or '?'}`.")
         if url:
