@@ -100,6 +100,7 @@ def _record(*, name: str, folder: Path, counts: dict[str, Any], summary: dict[st
 def _store_issues(version_id: int, summary: dict[str, Any], issues: list[dict[str, str]]) -> None:
     from collections import Counter
 
+    from backend.core.enums import ValidationStatus
     from backend.store import datasets as dataset_store
     from backend.store.engine import session_scope
 
@@ -109,7 +110,7 @@ def _store_issues(version_id: int, summary: dict[str, Any], issues: list[dict[st
         "issues_by_check": dict(sorted(Counter(i["check"] for i in issues).items())),
         "issues_by_severity": by_sev,
     }
-    status = "errors" if by_sev["error"] else "warnings" if by_sev["warning"] else "passed"
+    status = ValidationStatus.of(errors=by_sev["error"], warnings=by_sev["warning"])
     with session_scope() as session:
         dataset_store.set_validation(
             session=session, version_id=version_id, status=status, summary=summary, issues=issues

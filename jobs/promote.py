@@ -7,7 +7,7 @@ Promote: evaluates the run's model and the current production model on the same 
 prints the gate's figures as one JSON line: {"candidate_model_id", "production_model_id", "dataset", "passed",
 "promoted", "overridden", "reasons", "classes": [{"name", "candidate_ap50", "production_ap50", "delta",
 "blocked"}], "candidate", "production", "max_ap50_drop", "latency_budget_ms", ...}. A blocked promotion goes through
-only with --reason (an override, kept in the audit trail).
+only with --reason (an override, kept in the model history).
 Rollback: puts the previous production model back and prints {"production_model_id", "name", "stage"}.
 
 Exit status: 0 promoted (or rolled back), 1 blocked by the gate, 2 bad input (unknown run, changed weights file,

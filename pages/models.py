@@ -1,4 +1,4 @@
-"""Models: every run with its figures, comparisons, and the registry (promotion gate, rollback, audit trail)."""
+"""Models: every run with its figures, comparisons, and the registry (promotion gate, rollback, model history)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import streamlit as st
 
 from backend.registry.compare import model_table
 from ui.models.compare import choose_runs_ui, comparison_ui
-from ui.models.registry import audit_ui, notice_ui, production_ui, promote_ui
+from ui.models.registry import history_ui, notice_ui, production_ui, promote_ui
 from ui.models.table import runs_table_ui
 from ui.widgets.shell import current_actor
 
@@ -40,5 +40,5 @@ else:
 st.subheader("Promote")
 promote_ui(entries, selected, actor)
 
-st.subheader("Audit trail")
-audit_ui()
+st.subheader("Model history")
+history_ui()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.console.overview import get_overview
+from backend.core.enums import JobKind
 from ui.home.cards import dataset_card_ui, models_ui, status_tiles_ui
 from ui.widgets.jobs import jobs_panel
 from ui.widgets.text import ago, plural
@@ -20,7 +21,7 @@ left, right = st.columns(2)
 with left:
     st.subheader("Data")
     if not ov.datasets:
-        demo_running = any(j.kind == "demo_dataset" for j in ov.active_jobs)
+        demo_running = any(j.kind == JobKind.DEMO_DATASET for j in ov.active_jobs)
         if demo_running:
             st.info("The demo food dataset is being created. It appears here when the job below finishes.")
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from backend.core.enums import JobKind
+from backend.core.enums import JobKind, ValidationStatus
 from backend.core.params import get_params
 from backend.data.datasets import list_versions_with_datasets
 from backend.runtime.views import list_jobs
@@ -65,7 +65,7 @@ if (
         actor=current_actor(),
         preset=preset,
         name=run_name,
-        allow_errors=version.validation_status == "errors" and data_ok,
+        allow_errors=version.validation_status == ValidationStatus.ERRORS and data_ok,
         action="Starting training",
     )
     if job_id is not None:

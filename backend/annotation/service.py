@@ -12,12 +12,12 @@ from backend.annotation.changelog import VersionDiff, diff_folders
 from backend.annotation.edits import EditedBox, ImageEdit, SavedEdit, save_edits
 from backend.annotation.labels import index_version, read_label_file
 from backend.core.access import Actor, Permission
-from backend.core.enums import ReviewSource
+from backend.core.enums import ReviewSource, ReviewStatus
 from backend.core.errors import BadInputError, cap_message
 from backend.data.index import indexed_names_and_files
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
@@ -99,7 +99,11 @@ def save_image_boxes(
 
 
 def review_queue(
-    dataset_id: int, *, source: str | None = None, class_name: str | None = None, status: str | None = "open"
+    dataset_id: int,
+    *,
+    source: str | None = None,
+    class_name: str | None = None,
+    status: ReviewStatus | None = ReviewStatus.OPEN,
 ) -> list[ReviewItem]:
     """Review items about images of any version of a dataset, oldest first, filtered by source and class."""
     with session_scope() as session:
@@ -127,7 +131,11 @@ def dismiss_items(item_ids: list[int], reason: str, *, actor: Actor, by: str = "
     with session_scope() as session:
         for item_id in item_ids:
             review_store.resolve_review_item(
-                session=session, item_id=item_id, status="dismissed", resolution=reason.strip(), resolved_by=by
+                session=session,
+                item_id=item_id,
+                status=ReviewStatus.DISMISSED,
+                resolution=reason.strip(),
+                resolved_by=by,
             )
     return len(item_ids)
 

@@ -14,9 +14,9 @@ from backend.core.access import SYSTEM, Actor, Permission
 from backend.core.enums import JobKind, RunStatus
 from backend.core.errors import BadInputError
 from backend.runtime import runner
-from backend.runtime.registry import JobContext, JobParams, nothing_to_recover, register_task
+from backend.runtime.kinds import JobContext, JobParams, nothing_to_recover, register_task
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope

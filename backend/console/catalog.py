@@ -1,6 +1,6 @@
 """The catalog of job kinds: importing it registers every kind the worker can run.
 
-The runner imports this module by name (`backend.runtime.registry.CATALOG_MODULE`), so runtime never imports a
+The runner imports this module by name (`backend.runtime.kinds.CATALOG_MODULE`), so runtime never imports a
 domain package. Each domain registers its own kinds, with their crash recovery, in its `tasks` module; this module
 only imports them, plus `noop`, the health-check job that belongs to no domain.
 """
@@ -13,7 +13,7 @@ from backend.annotation import tasks as annotation_tasks
 from backend.core.enums import JobKind
 from backend.data import tasks as data_tasks
 from backend.monitoring import tasks as monitoring_tasks
-from backend.runtime.registry import JobContext, NoParams, nothing_to_recover, register_task
+from backend.runtime.kinds import JobContext, NoParams, nothing_to_recover, register_task
 from backend.training import tasks as training_tasks
 
 # Importing a domain's tasks module registers its kinds (with their crash recovery).

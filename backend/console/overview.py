@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.core.enums import ACTIVE_JOB_STATUSES, ModelStage
+from backend.core.enums import ACTIVE_JOB_STATUSES, ReviewStatus
 from backend.store import datasets as dataset_store
 from backend.store import drift as drift_store
 from backend.store import jobs as job_store
 from backend.store import predictions as prediction_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
@@ -27,10 +27,8 @@ class DatasetStatus:
 class Overview:
     datasets: list[DatasetStatus]
     active_jobs: list[Job]
-    recent_jobs: list[Job]
     production_model: RegisteredModel | None
     latest_run: Run | None
-    candidate_models: int
     latest_drift: DriftReport | None
     predictions: int
     open_reviews: int
@@ -50,12 +48,10 @@ def get_overview() -> Overview:
         return Overview(
             datasets=datasets,
             active_jobs=job_store.list_jobs(session=session, statuses=ACTIVE_JOB_STATUSES, limit=50),
-            recent_jobs=job_store.list_jobs(session=session, limit=10),
             production_model=model_store.get_production_model(session=session),
             latest_run=runs[0] if runs else None,
-            candidate_models=len(model_store.list_models(session=session, stage=ModelStage.CANDIDATE)),
             latest_drift=latest_drift,
             predictions=prediction_store.count_predictions(session=session),
-            open_reviews=len(review_store.list_review_items(session=session, status="open")),
+            open_reviews=len(review_store.list_review_items(session=session, status=ReviewStatus.OPEN)),
             drifted_features=tuple(f["name"] for f in drift_features if f.get("drifted")),
         )

@@ -41,7 +41,6 @@ class JobStatus(StrEnum):
 
 
 ACTIVE_JOB_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING)
-FINISHED_JOB_STATUSES: tuple[JobStatus, ...] = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class FailureCode(StrEnum):
@@ -71,6 +70,20 @@ class RunStatus(StrEnum):
 
 
 RESUMABLE_RUN_STATUSES: tuple[RunStatus, ...] = (RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class ValidationStatus(StrEnum):
+    """A dataset version's data-quality verdict: the worst severity its validation found, or not checked yet."""
+
+    NOT_CHECKED = "not_checked"
+    PASSED = "passed"
+    WARNINGS = "warnings"
+    ERRORS = "errors"
+
+    @classmethod
+    def of(cls, *, errors: int, warnings: int) -> ValidationStatus:
+        """The verdict of a validation that found this many error-level and warning-level issues."""
+        return cls.ERRORS if errors else cls.WARNINGS if warnings else cls.PASSED
 
 
 class DriftTrigger(StrEnum):
@@ -105,3 +118,11 @@ class ReviewSource(StrEnum):
     LABEL_ERROR = "label_error"
     DISAGREEMENT = "disagreement"
     USER = "user"
+
+
+class ReviewStatus(StrEnum):
+    """Where an item in the review queue is: waiting, closed by an edit, or closed with a reason and no edit."""
+
+    OPEN = "open"
+    DONE = "done"
+    DISMISSED = "dismissed"

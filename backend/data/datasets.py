@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from backend.core.access import Actor, Permission
+from backend.core.enums import ValidationStatus
 from backend.core.errors import BadInputError, PlateOpsError, cap_message
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import Settings, get_settings
@@ -166,7 +167,7 @@ def validate_version(version_id: int, *, progress: ProgressFn = null_progress) -
     report = validate_dataset(Path(version.path), cache_dir=settings.cache_dir, progress=progress)
     report.write(settings.reports_dir / f"validation-v{version.id}.json")
     by_sev = report.summary["issues_by_severity"]
-    status = "errors" if by_sev[Severity.ERROR] else "warnings" if by_sev[Severity.WARNING] else "passed"
+    status = ValidationStatus.of(errors=by_sev[Severity.ERROR], warnings=by_sev[Severity.WARNING])
     with session_scope() as session:
         dataset_store.set_validation(
             session=session,
@@ -319,7 +320,7 @@ def discard_job_leftovers(job_id: int, *, name: str) -> list[str]:
         versions = dataset_store.list_versions(session=session, dataset_id=dataset.id) if dataset else []
         for version in versions:
             tagged = any(isinstance(c, dict) and c.get("job") == job_id for c in version.changelog)
-            if tagged and version.validation_status == "not_checked":
+            if tagged and version.validation_status == ValidationStatus.NOT_CHECKED:
                 folder = Path(version.path) if version.path else dataset_dir / version.label
                 shutil.rmtree(folder, ignore_errors=True)
                 dvc_file_for(folder).unlink(missing_ok=True)

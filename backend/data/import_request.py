@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from backend.core.params import get_params
-from backend.runtime.registry import JobParams
+from backend.runtime.kinds import JobParams
 
 
 class ImportOptions(JobParams):

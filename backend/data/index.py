@@ -20,7 +20,7 @@ from typing import Any
 
 from PIL import Image
 
-from backend.core.errors import BadInputError, PlateOpsError
+from backend.core.errors import PlateOpsError
 from backend.core.progress import ProgressFn, null_progress
 from backend.data.formats.prepared import REPORT_NAME
 from backend.data.quality.reader import parse_yolo_line, read_text_fast, read_yolo_dataset
@@ -203,18 +203,6 @@ def index_state(version_id: int) -> IndexState | None:
     """The index state of a version (None when it was never indexed)."""
     with session_scope() as session:
         return index_store.get_state(session=session, version_id=version_id)
-
-
-def index_or_fail(version_id: int) -> IndexState:
-    """The ready index of a version.
-
-    Raises:
-        BadInputError: The version has no ready index yet (pages start the `index_version` job instead).
-    """
-    state = index_state(version_id)
-    if state is None or not state.ready:
-        raise BadInputError("This version is not indexed yet; its index is built in the background when opened.")
-    return state
 
 
 def index_new_version(version_id: int, *, progress: ProgressFn = null_progress) -> IndexState | None:

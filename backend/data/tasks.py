@@ -18,7 +18,7 @@ from backend.core.params import get_params
 from backend.core.settings import get_settings
 from backend.data.import_request import ImportRequest
 from backend.runtime import runner
-from backend.runtime.registry import JobContext, JobParams, register_task
+from backend.runtime.kinds import JobContext, JobParams, register_task
 from backend.store.audit import authorize
 from backend.store.records import Job
 

@@ -98,11 +98,6 @@ class DriftResult:
         """Names of the features that were tested (both sides had values)."""
         return [f.name for f in self.features if f.method != NOT_TESTED]
 
-    @property
-    def failed_tests(self) -> list[TestOutcome]:
-        """Tests that did not pass."""
-        return [t for t in self.tests if t.status != "SUCCESS"]
-
     def summary(self) -> dict[str, Any]:
         """The `summary.json` contract of `jobs.drift` (plus nothing else)."""
         return {

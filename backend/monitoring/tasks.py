@@ -13,7 +13,7 @@ from backend.core.enums import DriftTrigger, JobKind, JobStatus
 from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.progress import sub_progress
 from backend.runtime import runner
-from backend.runtime.registry import JobContext, JobParams, nothing_to_recover, register_task
+from backend.runtime.kinds import JobContext, JobParams, nothing_to_recover, register_task
 from backend.store import drift as drift_store
 from backend.store import jobs as job_store
 from backend.store.audit import authorize

@@ -1,4 +1,4 @@
-"""What the Monitor page and Home show: the latest report, history, class share over time, error rates, drill-down.
+"""What the Monitor page shows: the latest report, history, class share over time, error rates, drill-down.
 
 Pages call these and render; nothing here imports streamlit. Drill-down works on the latest report's window: pick a
 feature and a side of a cut (say brightness below 80), see those production pictures, and send them to the review
@@ -14,7 +14,7 @@ from typing import Literal
 
 import pandas as pd
 
-from backend.core.enums import ReviewSource
+from backend.core.enums import FeedbackKind, ReviewSource, ReviewStatus
 from backend.core.errors import BadInputError
 from backend.monitoring.reports import NOT_TESTED, P_VALUE_METHODS
 from backend.monitoring.tables import NUMERIC_COLUMNS, frame_from_predictions
@@ -26,23 +26,6 @@ from backend.store.records import DriftReport
 
 Side = Literal["below", "above", "is"]
 MAX_STRENGTH = 50.0
-
-
-@dataclass(frozen=True)
-class DriftStatus:
-    """Home's drift tile.
-
-    Attributes:
-        state: "unchecked" (no report yet), "ok" or "drift".
-        headline: One plain line.
-        drifted_features: Names of the drifted features in the latest report.
-        report: The latest report, if any.
-    """
-
-    state: Literal["unchecked", "ok", "drift"]
-    headline: str
-    drifted_features: list[str]
-    report: DriftReport | None
 
 
 @dataclass(frozen=True)
@@ -69,19 +52,6 @@ class SegmentImage:
     image_path: str | None
     value: float | str
     created_at: datetime
-
-
-def drift_status() -> DriftStatus:
-    """The latest report as Home's tile."""
-    with session_scope() as session:
-        report = drift_store.latest_drift_report(session=session)
-    if report is None:
-        return DriftStatus("unchecked", "No drift report yet.", [], None)
-    drifted = drifted_features(report)
-    if report.drifted:
-        headline = f"Drift in {len(drifted)} feature(s): {', '.join(drifted)}."
-        return DriftStatus("drift", headline, drifted, report)
-    return DriftStatus("ok", f"No drift over the last {report.n_current} predictions.", drifted, report)
 
 
 def drifted_features(report: DriftReport) -> list[str]:
@@ -165,14 +135,14 @@ def error_rates() -> pd.DataFrame:
     rows = []
     for name, c in sorted(counts.items()):
         total = sum(c.values())
-        errors = c.get("wrong", 0) + c.get("missed", 0)
+        errors = c.get(FeedbackKind.WRONG, 0) + c.get(FeedbackKind.MISSED, 0)
         rows.append(
             {
                 "class": name,
                 "feedback": total,
-                "correct": c.get("correct", 0),
-                "wrong": c.get("wrong", 0),
-                "missed": c.get("missed", 0),
+                "correct": c.get(FeedbackKind.CORRECT, 0),
+                "wrong": c.get(FeedbackKind.WRONG, 0),
+                "missed": c.get(FeedbackKind.MISSED, 0),
                 "error rate": round(errors / total, 4) if total else 0.0,
             }
         )
@@ -245,7 +215,7 @@ def send_to_review(prediction_ids: list[int], *, reason: str) -> int:
     with session_scope() as session:
         waiting = {
             item.prediction_id
-            for item in review_store.list_review_items(session=session, status="open", limit=100_000)
+            for item in review_store.list_review_items(session=session, status=ReviewStatus.OPEN, limit=100_000)
             if item.source == ReviewSource.DRIFT
         }
         predictions = drift_store.predictions_by_ids(session=session, prediction_ids=prediction_ids)

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from backend.core.enums import RunStatus
 from backend.core.errors import BadInputError
 from backend.core.settings import get_settings
 from backend.data.index import indexed_labels
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, RegisteredModel, Run
@@ -85,7 +86,7 @@ def _tracking_link(run: Run) -> str:
 def model_table() -> list[ModelEntry]:
     """Every succeeded run (newest first) with its evaluation figures and registry stage ("—" when unregistered)."""
     with session_scope() as session:
-        runs = run_store.list_runs(session=session, status="succeeded", limit=500)
+        runs = run_store.list_runs(session=session, status=RunStatus.SUCCEEDED, limit=500)
         models: dict[int, RegisteredModel] = {}
         for registered in model_store.list_models(session=session):
             if registered.run_id is not None and registered.run_id not in models:  # newest registration first

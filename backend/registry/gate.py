@@ -2,7 +2,7 @@
 
 A promotion is blocked when any class's AP50 drops by more than `registry.max_ap50_drop` or the candidate's CPU
 latency per image exceeds `registry.latency_budget_ms` (both in params.yaml). A written reason overrides a block;
-the figures are kept in the audit trail either way.
+the figures are kept in the model history either way.
 
 The validation split is the candidate's dataset version (frozen: versions are immutable), or the production model's
 when the candidate has none; `GateFigures.dataset` says which.
@@ -42,7 +42,7 @@ class ClassCheck:
 
 @dataclass
 class GateFigures:
-    """Everything the gate measured and decided; printed by `jobs.promote` and stored in the audit trail.
+    """Everything the gate measured and decided; printed by `jobs.promote` and stored in the model history.
 
     Attributes:
         candidate_model_id: Registry id of the candidate.
@@ -77,7 +77,7 @@ class GateFigures:
     latency_budget_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (what `jobs.promote` prints and the audit trail keeps)."""
+        """JSON form (what `jobs.promote` prints and the model history keeps)."""
         return asdict(self)
 
 

@@ -1,10 +1,10 @@
-"""Promotion, rollback, ONNX export and the audit trail: what the Models page and `jobs.promote` call.
+"""Promotion, rollback, ONNX export and the model history: what the Models page and `jobs.promote` call.
 
 Exactly one model is in production (the store demotes the previous one). Every promotion runs the gate
 (`backend.registry.gate`); a blocked one goes through only with a written reason. Before a model becomes production,
 its weights are checked against the sha256 recorded when it was registered: a changed or corrupt file is refused and
 the current production model keeps answering. Rollback goes back one step along the production history kept in the
-audit trail. The Detect page asks `serving_model()` on each request, so a new production model answers at once.
+model history. The Detect page asks `serving_model()` on each request, so a new production model answers at once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.access import Actor, Permission
-from backend.core.enums import ModelStage
+from backend.core.enums import ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
 from backend.core.params import Params, get_params
@@ -25,7 +25,7 @@ from backend.core.settings import get_settings
 from backend.registry.gate import EvaluateFn, GateFigures, decide, summary
 from backend.registry.publishing import publish_stage
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
@@ -42,8 +42,8 @@ class WeightsIntegrityError(BadInputError):
 
 
 @dataclass(frozen=True)
-class AuditEntry:
-    """One line of the audit trail as the Models page shows it."""
+class ModelHistoryEntry:
+    """One line of the model history (promotions, overrides, blocks, rollbacks, exports) as the Models page shows it."""
 
     when: datetime
     action: str
@@ -55,7 +55,7 @@ class AuditEntry:
 
 
 def _who(actor: Actor) -> str:
-    """The name the registry's own trail shows."""
+    """The name the model history shows."""
     return actor.name or default_actor()
 
 
@@ -125,7 +125,7 @@ def ensure_registered(run_id: int) -> RegisteredModel:
         existing = model_store.find_model_for_run(session=session, run_id=run_id)
     if existing is not None:
         return existing
-    if run.status != "succeeded" or not run.weights_path:
+    if run.status != RunStatus.SUCCEEDED or not run.weights_path:
         raise BadInputError(
             f"Run {run.name} (#{run.id}) is {run.status}; only a finished run with weights can be promoted."
         )
@@ -256,7 +256,7 @@ def promote_run(
 
     Args:
         run_id: The candidate's training run.
-        reason: Why the user promotes; required to override a block, kept in the audit trail either way.
+        reason: Why the user promotes; required to override a block, kept in the model history either way.
         actor: Who promotes (the console user, or the shell user on the command line); needs `promote`.
         evaluate_fn: Evaluation override (tests); default the real evaluation on CPU.
         export: Export the ONNX model on promotion; default `registry.export_onnx` in params.yaml.
@@ -428,13 +428,13 @@ def get_production() -> RegisteredModel | None:
         return model_store.get_production_model(session=session)
 
 
-def audit_trail(limit: int = 100) -> list[AuditEntry]:
-    """The registry's audit trail, newest first, with model names resolved."""
+def model_history(limit: int = 100) -> list[ModelHistoryEntry]:
+    """The model history, newest first, with model names resolved."""
     with session_scope() as session:
         events: list[ModelEvent] = model_store.list_events(session=session, limit=limit)
         names = {m.id: f"{m.name} (#{m.id})" for m in model_store.list_models(session=session)}
     return [
-        AuditEntry(
+        ModelHistoryEntry(
             when=e.created_at,
             action=e.action,
             model=names.get(e.model_id or -1, "—"),

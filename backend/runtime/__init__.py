@@ -1,1 +1,1 @@
-"""Background jobs: the runner (a row plus a detached worker subprocess), the registry of job kinds, and job views."""
+"""Background jobs: the runner (a row plus a detached worker subprocess), the job kinds (`kinds`), and job views."""

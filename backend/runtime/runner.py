@@ -5,7 +5,7 @@ task function, writes progress and a heartbeat to the store and records how the 
 it failed). `cancel()` signals the worker's process group. `reap()` fails jobs whose worker died — its process on
 this machine is gone (seen at once) or its heartbeat went stale (a frozen worker, or one on another machine) — and
 jobs whose worker is alive but made no progress for longer than its kind allows (the watchdog), runs the kind's
-recovery (`backend.runtime.registry`) to settle what the worker left half-done, and starts queued jobs when a slot
+recovery (`backend.runtime.kinds`) to settle what the worker left half-done, and starts queued jobs when a slot
 frees.
 
 A pid alone is not a process: after a restart the kernel may hand a dead worker's pid to anything. Each job row
@@ -34,7 +34,7 @@ from backend.core.clock import utcnow
 from backend.core.enums import FailureCode, JobKind, JobStatus
 from backend.core.errors import PlateOpsError, failure_code_for
 from backend.core.settings import Settings, get_settings
-from backend.runtime.registry import JobCancelled, JobContext, JobParams, OutdatedParamsError, get_task
+from backend.runtime.kinds import JobCancelled, JobContext, JobParams, OutdatedParamsError, get_task
 from backend.store import jobs as job_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
@@ -280,7 +280,7 @@ def _settle(job: Job, status: JobStatus, error: str, code: FailureCode | None = 
 
 def recover_job(job: Job) -> None:
     """Run the recovery its kind registered for a job whose worker died, with the job's typed params (see
-    `backend.runtime.registry`). A job whose params no longer validate (queued by an older version) is logged and
+    `backend.runtime.kinds`). A job whose params no longer validate (queued by an older version) is logged and
     left: its recovery cannot know what to settle."""
     try:
         spec = get_task(job.kind)

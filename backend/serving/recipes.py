@@ -513,19 +513,3 @@ def empty_state_message(
     if max_minutes is not None and not rank_recipes(best, recipes=pool, max_minutes=max_minutes, limit=1):
         return f"{head} Try removing the diet filters and allowing more time."
     return f"{head} Try removing the diet filters."
-
-
-# --------------------------------------------------------------------------------------------------- browsing
-
-
-def vocabulary_coverage(*, recipes: Iterable[Recipe] | None = None) -> dict[str, int]:
-    """How many recipes use each detector class.
-
-    Args:
-        recipes: Recipes to count; the shipped database when None.
-
-    Returns:
-        Every class of `FOOD_CLASSES`, in vocabulary order, with its recipe count (0 when unused).
-    """
-    pool = tuple(load_recipes() if recipes is None else recipes)
-    return {name: sum(name in recipe.foods for recipe in pool) for name in FOOD_CLASSES}

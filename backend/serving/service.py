@@ -46,7 +46,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from backend.core.access import Actor, Permission
-from backend.core.enums import ModelStage, RunStatus
+from backend.core.enums import FeedbackKind, ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
@@ -58,7 +58,7 @@ from backend.serving.prediction_log import Source, log_prediction
 from backend.serving.served_model import ServingModel
 from backend.serving.thresholds import resolve_thresholds
 from backend.store import predictions as prediction_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
@@ -66,7 +66,7 @@ from backend.store.records import Feedback, RegisteredModel, Run
 
 logger = logging.getLogger(__name__)
 
-FEEDBACK_KINDS: tuple[str, ...] = ("correct", "wrong", "missed")
+FEEDBACK_KINDS: tuple[FeedbackKind, ...] = tuple(FeedbackKind)
 _MAX_CLASS_NAME = 100  # the feedback table's column width
 
 
@@ -419,7 +419,7 @@ def record_feedback(
         raise BadInputError(f"Feedback must be one of {', '.join(FEEDBACK_KINDS)} (got {cap_message(kind, 40)!r}).")
     if not class_name:
         raise BadInputError("Say which item the feedback is about.")
-    if kind == "wrong":
+    if kind == FeedbackKind.WRONG:
         if not correct_class:
             raise BadInputError(f"Choose what the item marked '{class_name}' really is.")
         if correct_class == class_name:
@@ -433,17 +433,6 @@ def record_feedback(
             kind=kind,
             class_name=class_name,
             detection_index=detection_index,
-            correct_class=correct_class if kind == "wrong" else None,
+            correct_class=correct_class if kind == FeedbackKind.WRONG else None,
             note=note,
         )
-
-
-def feedback_summary() -> dict[str, dict[str, int]]:
-    """End-user feedback counted per class.
-
-    Returns:
-        {class: {"correct": n, "wrong": n, "missed": n}}, classes sorted by name.
-    """
-    with session_scope() as session:
-        counts = prediction_store.feedback_counts(session=session)
-    return dict(sorted(counts.items()))

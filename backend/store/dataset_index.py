@@ -8,7 +8,7 @@ at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
@@ -526,12 +526,6 @@ def indexed_boxes(*, session: Session, version_id: int) -> list[tuple[int, int, 
             .order_by(IndexBoxRow.image_position, IndexBoxRow.id)
         )
     ]
-
-
-def states(*, session: Session, version_ids: Iterable[int]) -> dict[int, IndexState]:
-    """Index states of several versions (versions never indexed are missing)."""
-    rows = session.scalars(select(DatasetIndexRow).where(DatasetIndexRow.version_id.in_(list(version_ids))))
-    return {r.version_id: _state(r) for r in rows}
 
 
 def file_names(*, session: Session, version_id: int) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from backend.core.enums import ValidationStatus
 from backend.store.engine import get_row
 from backend.store.records import (
     Dataset,
@@ -97,37 +98,17 @@ def list_versions(*, session: Session, dataset_id: int | None = None) -> list[Da
     return [from_row(DatasetVersion, r) for r in session.scalars(stmt)]
 
 
-def update_version_meta(
-    *,
-    session: Session,
-    version_id: int,
-    stats: dict[str, Any] | None = None,
-    content_hash: str | None = None,
-    path: str | None = None,
-) -> DatasetVersion:
-    """Fill in a version's folder, stats or content hash once known (the files themselves never change)."""
-    row = get_row(session, DatasetVersionRow, version_id, "Dataset version")
-    if path is not None:
-        row.path = path
-    if stats is not None:
-        row.stats = stats
-    if content_hash is not None:
-        row.content_hash = content_hash
-    session.flush()
-    return from_row(DatasetVersion, row)
-
-
 def set_validation(
     *,
     session: Session,
     version_id: int,
-    status: str,
+    status: ValidationStatus,
     summary: dict[str, Any],
     issues: Iterable[dict[str, Any]],
 ) -> int:
-    """Replace a version's validation result; returns the number of issues stored."""
+    """Replace a version's validation result; returns the number of issues stored (ValueError for an unknown status)."""
     row = get_row(session, DatasetVersionRow, version_id, "Dataset version")
-    row.validation_status = status
+    row.validation_status = ValidationStatus(status)
     row.validation_summary = summary
     session.query(ValidationIssueRow).filter(ValidationIssueRow.version_id == version_id).delete()
     records = [

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.store.engine import get_row
 from backend.store.records import (
     DriftReport,
     Prediction,
@@ -30,11 +29,6 @@ def add_drift_report(*, session: Session, **fields: Any) -> DriftReport:
     session.add(row)
     session.flush()
     return from_row(DriftReport, row)
-
-
-def get_drift_report(*, session: Session, report_id: int) -> DriftReport:
-    """One drift report, or NotFoundError."""
-    return from_row(DriftReport, get_row(session, DriftReportRow, report_id, "Drift report"))
 
 
 def latest_drift_report(*, session: Session) -> DriftReport | None:

@@ -130,8 +130,3 @@ def claim_job(*, session: Session, job_id: int, kind: str, limit: int) -> bool:
         ),
     )
     return res.rowcount == 1
-
-
-def count_jobs(*, session: Session, statuses: Sequence[str]) -> int:
-    """Number of jobs in any of `statuses`."""
-    return session.scalar(select(func.count()).select_from(JobRow).where(JobRow.status.in_(statuses))) or 0

@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from backend.core.enums import FeedbackKind, ReviewSource
 from backend.core.params import get_params
 from backend.store.engine import get_row
 from backend.store.records import (
@@ -102,8 +103,8 @@ def add_feedback(
     note: str = "",
 ) -> Feedback:
     """Store end-user feedback on a prediction; wrong and missed items also enter the review queue."""
-    if kind not in ("correct", "wrong", "missed"):
-        raise ValueError("kind must be correct, wrong or missed")
+    if kind not in list(FeedbackKind):
+        raise ValueError(f"kind must be one of {', '.join(FeedbackKind)}")
     prediction = get_row(session, PredictionRow, prediction_id, "Prediction")
     row = FeedbackRow(
         prediction_id=prediction_id,
@@ -114,14 +115,16 @@ def add_feedback(
         note=note,
     )
     session.add(row)
-    if kind != "correct":
+    if kind != FeedbackKind.CORRECT:
         reason = (
             f"User says '{class_name}' is really '{correct_class}'"
-            if kind == "wrong"
+            if kind == FeedbackKind.WRONG
             else f"User says the detector missed '{class_name or correct_class or 'an item'}'"
         )
         session.add(
-            ReviewItemRow(source="feedback", reason=reason, file=prediction.image_name, prediction_id=prediction_id)
+            ReviewItemRow(
+                source=ReviewSource.FEEDBACK, reason=reason, file=prediction.image_name, prediction_id=prediction_id
+            )
         )
     session.flush()
     return from_row(Feedback, row)
@@ -136,5 +139,5 @@ def feedback_counts(*, session: Session) -> dict[str, dict[str, int]]:
     )
     out: dict[str, dict[str, int]] = {}
     for class_name, kind, n in rows:
-        out.setdefault(class_name or "(unknown)", {"correct": 0, "wrong": 0, "missed": 0})[kind] = n
+        out.setdefault(class_name or "(unknown)", dict.fromkeys(FeedbackKind, 0))[kind] = n
     return out

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.core.enums import ReviewStatus
 from backend.store.engine import get_row
 from backend.store.records import (
     ReviewItem,
@@ -55,7 +56,7 @@ def get_review_item(*, session: Session, item_id: int) -> ReviewItem:
 def list_review_items(
     *,
     session: Session,
-    status: str | None = "open",
+    status: ReviewStatus | None = ReviewStatus.OPEN,
     limit: int = 500,
     source: str | None = None,
     dataset_version_ids: Iterable[int] | None = None,
@@ -78,7 +79,12 @@ def list_review_items(
 
 
 def resolve_review_item(
-    *, session: Session, item_id: int, status: str = "done", resolution: str = "", resolved_by: str = ""
+    *,
+    session: Session,
+    item_id: int,
+    status: ReviewStatus = ReviewStatus.DONE,
+    resolution: str = "",
+    resolved_by: str = "",
 ) -> ReviewItem:
     """Close a review item as done or dismissed, saying how (e.g. "saved as v5" or why it was dismissed)."""
     row = get_row(session, ReviewItemRow, item_id, "Review item")
@@ -103,14 +109,14 @@ def resolve_open_items_for_files(
     if not wanted:
         return 0
     stmt = select(ReviewItemRow).where(
-        ReviewItemRow.status == "open",
+        ReviewItemRow.status == ReviewStatus.OPEN,
         ReviewItemRow.dataset_version_id.in_(list(dataset_version_ids)),
         ReviewItemRow.file.in_(wanted),
     )
     rows = list(session.scalars(stmt))
     now = utcnow()
     for row in rows:
-        row.status = "done"
+        row.status = ReviewStatus.DONE
         row.resolved_at = now
         row.resolution = resolution
         row.resolved_by = resolved_by

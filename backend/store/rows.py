@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, I
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.core.clock import utcnow
+from backend.core.enums import JobStatus, ModelStage, ReviewStatus, RunStatus, ValidationStatus
 
 
 class Base(DeclarativeBase):
@@ -41,7 +42,7 @@ class DatasetVersionRow(Base):
     content_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)  # DVC md5 of the folder
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
     changelog: Mapped[list[Any]] = mapped_column(default=list)
-    validation_status: Mapped[str] = mapped_column(String(20), default="not_checked")
+    validation_status: Mapped[str] = mapped_column(String(20), default=ValidationStatus.NOT_CHECKED)
     validation_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -133,7 +134,7 @@ class JobRow(Base):
     kind: Mapped[str] = mapped_column(String(60))
     title: Mapped[str] = mapped_column(String(300), default="")
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -165,7 +166,7 @@ class RunRow(Base):
     model: Mapped[str] = mapped_column(String(200), default="")
     preset: Mapped[str] = mapped_column(String(60), default="custom")
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)
     run_dir: Mapped[str] = mapped_column(Text, default="")
     weights_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # final training metrics
@@ -184,7 +185,7 @@ class ModelRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True)
     name: Mapped[str] = mapped_column(String(200))
-    stage: Mapped[str] = mapped_column(String(20), default="candidate")  # candidate | production | archived
+    stage: Mapped[str] = mapped_column(String(20), default=ModelStage.CANDIDATE)
     weights_path: Mapped[str] = mapped_column(Text)
     onnx_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -197,7 +198,7 @@ class ModelRow(Base):
 
 
 class ModelEventRow(Base):
-    """The registry's audit trail: who promoted, overrode, rolled back or exported which model, when and why."""
+    """The model history: who promoted, overrode, rolled back or exported which model, when and why."""
 
     __tablename__ = "model_events"
     __table_args__ = (Index("ix_model_events_created", "created_at"),)
@@ -262,7 +263,7 @@ class ReviewItemRow(Base):
         ForeignKey("dataset_versions.id", ondelete="CASCADE"), nullable=True
     )
     prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done | dismissed
+    status: Mapped[str] = mapped_column(String(20), default=ReviewStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     class_name: Mapped[str] = mapped_column(String(100), default="")  # the class the reason is about, if any

@@ -17,7 +17,7 @@ from backend.core.errors import BadInputError
 from backend.core.hashing import file_sha256
 from backend.core.params import TrainConfig, get_params
 from backend.core.settings import get_settings
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.store.records import Run
@@ -73,11 +73,6 @@ def estimate_training(cfg: TrainConfig, images: int, *, on_gpu: bool = False) ->
         )
     train_images = images * (1 - get_params().prepare.val_fraction) * cfg.fraction
     return Estimate(rate * train_images * cfg.epochs * (cfg.imgsz / 320) ** 2, basis)
-
-
-def estimate_seconds(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> float | None:
-    """Estimated training time in seconds (see `estimate_training`); None for a GPU run without history."""
-    return estimate_training(cfg, images, on_gpu=on_gpu).seconds
 
 
 REGISTERED_PREFIX = "registered:"

@@ -16,15 +16,15 @@ from pydantic import ValidationError
 
 from backend.core.access import Actor, Permission
 from backend.core.clock import utcnow
-from backend.core.enums import RESUMABLE_RUN_STATUSES, JobKind, RunStatus
+from backend.core.enums import RESUMABLE_RUN_STATUSES, JobKind, RunStatus, ValidationStatus
 from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.hashing import file_sha256
 from backend.core.params import TrainConfig, get_params, merge_overrides
 from backend.core.progress import sub_progress
 from backend.runtime import runner
-from backend.runtime.registry import JobCancelled, JobContext, JobParams, register_task
+from backend.runtime.kinds import JobCancelled, JobContext, JobParams, register_task
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
@@ -86,7 +86,7 @@ def start_training(
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
         dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
-    if version.validation_status == "errors" and not allow_errors:
+    if version.validation_status == ValidationStatus.ERRORS and not allow_errors:
         errors = version.validation_summary.get("issues_by_severity", {}).get("error", "some")
         raise BadInputError(
             f"{dataset.name} {version.label} has {errors} error-level data issue(s). Fix them on the Datasets page, "

@@ -13,7 +13,7 @@ trainer so that only PlateOps' tracking runs (see `backend.training.environment`
 Cancelling: while `train` runs in the main thread, the first SIGTERM (or SIGINT) sets a stop flag and training
 raises `TrainingCancelledError` at the next batch boundary, so `last.pt` (written after each completed epoch) is
 never cut in half; a second signal more than 2 s later stops at once. The previous signal handlers (ClearML installs
-its own while a task is open) are restored when `train` returns (see `backend.training.monitor`).
+its own while a task is open) are restored when `train` returns (see `backend.training.run_watch`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from backend.training.errors import (
     TrainingError,
 )
 from backend.training.metrics import PR_POINTS, EpochMetrics, summarize_det_metrics
-from backend.training.monitor import Monitor, stop_on_signals
+from backend.training.run_watch import RunWatch, stop_on_signals
 from backend.training.tracking import ClearMLRun, TrackingInfo
 from backend.training.yolo import ultralytics_yolo
 
@@ -347,9 +347,9 @@ class _Run:
         }
 
 
-def _fit(run: _Run, model: Any, monitor: Monitor, tracker: ClearMLRun) -> None:
+def _fit(run: _Run, model: Any, watch: RunWatch, tracker: ClearMLRun) -> None:
     """Train `model` with the run's callbacks, then summarise and log best.pt's final validation."""
-    for event, callback in monitor.callbacks().items():
+    for event, callback in watch.callbacks().items():
         model.add_callback(event, callback)
     try:
         model.train(trainer=trainer_class(), **run.train_kwargs())
@@ -423,11 +423,11 @@ def train(
         hyperparams={**cfg.model_dump(), "data": str(data_yaml), "device": device, "run_dir": str(out_dir)},
         dataset_version=dataset_version,
     )
-    monitor = Monitor(progress=progress, on_epoch=on_epoch, tracker=tracker, stop=stop, history=run.history)
+    watch = RunWatch(progress=progress, on_epoch=on_epoch, tracker=tracker, stop=stop, history=run.history)
     with stop_on_signals(stop):
         try:
             tracker.start()
-            _fit(run, YOLO(model_source, task="detect"), monitor, tracker)
+            _fit(run, YOLO(model_source, task="detect"), watch, tracker)
         except TrainingCancelledError as exc:
             run.status, run.error = "cancelled", str(exc)
             raise
@@ -440,7 +440,7 @@ def train(
         finally:
             tracking = tracker.close()
             seconds = round(time.monotonic() - started, 2)
-            payload = run.metrics_payload(tracking=tracking, seconds=seconds, train_started=monitor.train_started)
+            payload = run.metrics_payload(tracking=tracking, seconds=seconds, train_started=watch.train_started)
             _write_metrics(run.metrics_path, payload)
     result = TrainResult(
         run_dir=out_dir,

@@ -1,5 +1,5 @@
 """AppTest: the Models page without runs, and with two evaluated runs: table, comparison, promotion through the gate,
-a blocked promotion overridden with a reason, rollback and the audit trail."""
+a blocked promotion overridden with a reason, rollback and the model history."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from backend.core.enums import ModelStage
 from backend.core.settings import Settings
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.store.records import Run
@@ -120,13 +121,16 @@ def test_table_compare_promote_override_and_rollback(
     promote(at, run_b.id, reason="faster hardware arrives next week")
     assert production_name() == "run-b"
     assert any("override" in str(w.value) for w in at.warning)
-    audit = frame_with(at, "previous production")
-    assert [a for a in audit["action"] if a != "exported"][:2] == ["overridden", "blocked"]
-    assert "exported" in set(audit["action"])  # ONNX export on promotion
-    assert "faster hardware arrives next week" in set(audit["reason"])
+    history = frame_with(at, "previous production")
+    assert [a for a in history["action"] if a != "exported"][:2] == ["overridden", "blocked"]
+    assert "exported" in set(history["action"])  # ONNX export on promotion
+    assert "faster hardware arrives next week" in set(history["reason"])
 
     at.button(key="models_rollback").click()
     run(at)
     assert production_name() == "run-a"
     assert "Rolled back: run-a" in all_text(at)
     assert frame_with(at, "previous production")["action"].iloc[0] == "rolled_back"
+
+    at.multiselect(key="models_filter_stage").set_value([ModelStage.PRODUCTION])
+    assert list(run(at).dataframe(key="models_table").value["name"]) == ["run-a"]  # the stage filter

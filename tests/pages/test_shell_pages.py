@@ -7,7 +7,7 @@ import pytest
 from backend.core.settings import Settings
 from backend.store import datasets as dataset_store
 from backend.store import jobs as job_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store.engine import session_scope
 from tests.pages.apptest_utils import all_text, open_page
 

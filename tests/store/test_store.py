@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from backend.core.enums import ValidationStatus
 from backend.core.errors import NotFoundError
 from backend.store import datasets as dataset_store
 from backend.store import jobs as job_store
 from backend.store import predictions as prediction_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, Job
@@ -81,7 +82,7 @@ def test_validation_issues_replace_previous_result(store_url: str) -> None:
         dataset_store.set_validation(
             session=session,
             version_id=v.id,
-            status="errors",
+            status=ValidationStatus.ERRORS,
             summary={"errors": 2},
             issues=[
                 {"file": "a.jpg", "check": "corrupt_image", "severity": "error", "message": "does not decode"},
@@ -91,7 +92,7 @@ def test_validation_issues_replace_previous_result(store_url: str) -> None:
         dataset_store.set_validation(
             session=session,
             version_id=v.id,
-            status="warnings",
+            status=ValidationStatus.WARNINGS,
             summary={"warnings": 1},
             issues=[{"file": "b.jpg", "check": "tiny_bbox", "severity": "warning", "message": "3x3 px"}],
         )
@@ -100,6 +101,14 @@ def test_validation_issues_replace_previous_result(store_url: str) -> None:
         version = dataset_store.get_version(session=session, version_id=v.id)
     assert [(i.file, i.check) for i in issues] == [("b.jpg", "tiny_bbox")]
     assert version.validation_status == "warnings"
+    with pytest.raises(ValueError, match="is not a valid ValidationStatus"), session_scope() as session:
+        dataset_store.set_validation(
+            session=session,
+            version_id=v.id,
+            status="checked",  # type: ignore[arg-type]  # not a status: refused before it reaches the row
+            summary={},
+            issues=[],
+        )
 
 
 def test_foreign_keys_are_enforced(store_url: str) -> None:

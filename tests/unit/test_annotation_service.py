@@ -18,7 +18,7 @@ from backend.core.hashing import file_sha256
 from backend.core.settings import Settings, init_workspace
 from backend.data.datasets import create_demo_dataset
 from backend.serving.inference import Detector
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store.engine import init_db, session_scope
 from backend.store.records import DatasetVersion

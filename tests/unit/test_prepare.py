@@ -15,7 +15,7 @@ from PIL import Image
 
 from backend.core.errors import BadInputError
 from backend.core.settings import Settings
-from backend.data.formats.coco import coco_class_map
+from backend.data.formats.coco import check_categories, number_classes
 from backend.data.formats.convert import prepare_coco, prepare_yolo
 from backend.data.split import stratified_split
 from jobs import prepare as prepare_cli
@@ -276,11 +276,12 @@ def test_output_may_sit_beside_the_coco_json_but_never_holds_it(coco_case: tuple
 
 def test_duplicate_category_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="both called 'apple'"):
-        coco_class_map([{"id": 1, "name": "apple"}, {"id": 2, "name": "apple"}])
+        check_categories([{"id": 1, "name": "apple"}, {"id": 2, "name": "apple"}], "annotations.json")
     with pytest.raises(BadInputError, match="share the id 3"):
-        coco_class_map([{"id": 3, "name": "a"}, {"id": 3, "name": "b"}])
-    assert [c["class_id"] for c in coco_class_map([{"id": 90, "name": "z"}, {"id": 2, "name": "y"}])] == [0, 1]
-    assert [c["name"] for c in coco_class_map([{"id": 90, "name": "z"}, {"id": 2, "name": "y"}])] == ["y", "z"]
+        check_categories([{"id": 3, "name": "a"}, {"id": 3, "name": "b"}], "annotations.json")
+    cats = check_categories([{"id": 90, "name": "z"}, {"id": 2, "name": "y"}], "annotations.json")
+    class_map = number_classes([(c["id"], c["name"]) for c in cats])  # the class-id rule: by COCO id, then 0..n-1
+    assert [(c["class_id"], c["name"]) for c in class_map] == [(0, "y"), (1, "z")]
 
 
 def test_bad_inputs_are_refused(coco_case: tuple[Path, Path], tmp_path: Path) -> None:

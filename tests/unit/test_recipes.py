@@ -26,7 +26,6 @@ from backend.serving.recipes import (
     load_recipes,
     match_recipe,
     rank_recipes,
-    vocabulary_coverage,
 )
 
 SEEDS = range(25)
@@ -143,10 +142,8 @@ def test_every_food_maps_to_the_vocabulary(recipes: tuple[Recipe, ...]) -> None:
 
 
 def test_every_class_is_used_by_at_least_ten_recipes(recipes: tuple[Recipe, ...]) -> None:
-    counts = vocabulary_coverage(recipes=recipes)
-    assert list(counts) == list(FOOD_CLASSES)
+    counts = {name: sum(name in r.foods for r in recipes) for name in FOOD_CLASSES}
     assert all(count >= 10 for count in counts.values()), counts
-    assert counts == vocabulary_coverage()
     # Many recipes combine several classes, so a photo of a few foods finds real matches.
     assert sum(len(r.foods) >= 2 for r in recipes) >= len(recipes) // 2
 

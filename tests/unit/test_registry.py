@@ -1,4 +1,4 @@
-"""backend.registry: the promotion gate (pass, block, override with a reason), rollback, the audit trail, the sha256
+"""backend.registry: the promotion gate (pass, block, override with a reason), rollback, the model history, the sha256
 check of registered weights, ONNX export on promotion, and `jobs.promote` / `jobs.export` exit codes.
 
 The gate's evaluations are real (ultralytics `val` of tiny detectors on a tiny frozen split, CPU). Tiny untrained
@@ -20,7 +20,7 @@ from backend.core.settings import Settings, get_settings
 from backend.registry import service as registry
 from backend.registry.gate import decide
 from backend.serving.service import load_detector, serving_model
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from jobs import export as export_cli
@@ -124,9 +124,9 @@ def test_first_promotion_passes_exports_onnx_and_serving_names_it(
     served = serving_model()
     assert served is not None and served.model_id == model.id and served.kind == "onnx"
     assert load_detector(served, device="cpu").names == ["apple", "banana", "broccoli"]
-    trail = registry.audit_trail()
-    assert [e.action for e in trail] == ["exported", "promoted"]
-    assert trail[1].actor == "tester" and trail[1].figures["passed"] is True
+    history = registry.model_history()
+    assert [e.action for e in history] == ["exported", "promoted"]
+    assert history[1].actor == "tester" and history[1].figures["passed"] is True
 
 
 def test_latency_budget_blocks_and_a_written_reason_overrides(
@@ -149,10 +149,10 @@ def test_latency_budget_blocks_and_a_written_reason_overrides(
     )
     assert overridden.promoted and overridden.overridden and not overridden.passed
     assert _production_id() == model_b.id
-    trail = registry.audit_trail()
-    assert [e.action for e in trail][:2] == ["overridden", "blocked"]
-    assert trail[0].reason == "latency measured on a busy CI box" and trail[0].previous == f"run-a (#{model_a.id})"
-    assert trail[0].figures["reasons"] == overridden.reasons
+    history = registry.model_history()
+    assert [e.action for e in history][:2] == ["overridden", "blocked"]
+    assert history[0].reason == "latency measured on a busy CI box" and history[0].previous == f"run-a (#{model_a.id})"
+    assert history[0].figures["reasons"] == overridden.reasons
 
 
 def test_an_ap50_drop_blocks_promotion(version: DatasetVersion, files: dict[str, Path]) -> None:
@@ -189,7 +189,7 @@ def test_rollback_goes_back_one_step_and_detect_answers_with_it(
     assert registry.production_history() == [a]
     with pytest.raises(BadInputError, match="no earlier production model"):
         registry.rollback(actor=ADMIN)
-    assert [e.action for e in registry.audit_trail()][:2] == ["rolled_back", "rolled_back"]
+    assert [e.action for e in registry.model_history()][:2] == ["rolled_back", "rolled_back"]
 
 
 # --------------------------------------------------------------------------------------------------- sha256

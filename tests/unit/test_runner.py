@@ -13,7 +13,7 @@ import pytest
 from backend.core.enums import FailureCode, JobKind, JobStatus
 from backend.core.settings import Settings, get_settings
 from backend.runtime import runner
-from backend.runtime.registry import NoParams
+from backend.runtime.kinds import NoParams
 from backend.store import jobs as job_store
 from backend.store.engine import session_scope
 from tests.utils.actors import ADMIN
@@ -159,15 +159,15 @@ def test_recovery_runs_in_the_runner_after_a_kill_and_in_the_worker_after_a_fail
 
 
 def test_every_job_kind_is_registered_with_a_recovery() -> None:
-    from backend.runtime import registry
+    from backend.runtime import kinds
 
-    known = registry.known_kinds()
+    known = kinds.known_kinds()
     assert set(JobKind) <= set(known), f"job kinds without a task: {set(JobKind) - set(known)}"
     with pytest.raises(TypeError, match="must declare how a crash is settled"):
-        registry.register_task("test.undeclared", params=NoParams, recover=None)  # type: ignore[arg-type]
+        kinds.register_task("test.undeclared", params=NoParams, recover=None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="must declare its parameters as a JobParams model"):
-        registry.register_task("test.untyped", params=dict, recover=registry.nothing_to_recover)  # type: ignore[type-var]
-    assert "test.undeclared" not in registry.known_kinds() and "test.untyped" not in registry.known_kinds()
+        kinds.register_task("test.untyped", params=dict, recover=kinds.nothing_to_recover)  # type: ignore[type-var]
+    assert "test.undeclared" not in kinds.known_kinds() and "test.untyped" not in kinds.known_kinds()
 
 
 def test_submit_stores_the_kinds_own_params_model_as_json(jobs_ws: Settings) -> None:

@@ -12,7 +12,7 @@ from backend.core.errors import BadInputError
 from backend.core.hashing import file_sha256
 from backend.core.settings import Settings, init_workspace
 from backend.data.import_request import ImportRequest
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store.engine import init_db, session_scope
 from backend.training.service import console_model, registered_starting_points
 

@@ -22,13 +22,12 @@ from backend.serving.service import (
     ServingModel,
     best_per_class,
     detect_image,
-    feedback_summary,
     load_detector,
     record_feedback,
     serving_model,
 )
 from backend.store import predictions as prediction_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import review as review_store
 from backend.store.engine import session_scope
 from tests.utils import images as imgs
@@ -64,6 +63,11 @@ def fixture_model(workspace: Settings, weights: dict[str, Path]) -> Iterator[Ser
 def _predictions() -> list:
     with session_scope() as session:
         return prediction_store.list_predictions(session=session, limit=1000)
+
+
+def _feedback_counts() -> dict[str, dict[str, int]]:
+    with session_scope() as session:
+        return prediction_store.feedback_counts(session=session)
 
 
 def _stored_files(settings: Settings) -> list[Path]:
@@ -392,7 +396,7 @@ def test_feedback_is_counted_and_wrong_or_missed_enter_the_review_queue(
         queue = review_store.list_review_items(session=session)
     assert [(item.source, item.prediction_id, item.file) for item in queue] == [("feedback", pid, "lunch.jpg")] * 2
     assert "really 'apple'" in queue[0].reason and "missed 'broccoli'" in queue[1].reason
-    assert feedback_summary() == {
+    assert _feedback_counts() == {
         "banana": {"correct": 1, "wrong": 1, "missed": 0},
         "broccoli": {"correct": 0, "wrong": 0, "missed": 1},
     }
@@ -410,7 +414,7 @@ def test_bad_feedback_is_refused(workspace: Settings, model: ServingModel, detec
         record_feedback(pid, "missed", actor=ADMIN)
     with pytest.raises(NotFoundError):
         record_feedback(pid + 100, "correct", class_name="banana", actor=ADMIN)
-    assert feedback_summary() == {}
+    assert _feedback_counts() == {}
 
 
 def test_per_class_thresholds_filter_each_class_at_its_own_confidence(

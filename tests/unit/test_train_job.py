@@ -17,7 +17,7 @@ from backend.data.import_request import ImportRequest
 from backend.runtime import runner
 from backend.store import datasets as dataset_store
 from backend.store import jobs as job_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store.engine import session_scope
 from backend.training import service as runs
 from backend.training.tasks import TrainParams, resume_training, start_training

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.errors import BadInputError, PlateOpsError
-from backend.runtime.registry import JobContext, JobParams, NoParams, nothing_to_recover, register_task
+from backend.runtime.kinds import JobContext, JobParams, NoParams, nothing_to_recover, register_task
 from backend.store.records import Job
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.store import datasets as dataset_store
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, RegisteredModel, Run

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from backend.core.settings import get_settings
-from backend.store import registry as model_store
+from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.store.records import RegisteredModel, Run

@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from backend.core.enums import ValidationStatus
 from backend.data.datasets import (
     check_descriptions,
     send_to_review,
@@ -22,10 +23,10 @@ from ui.widgets.shell import current_actor
 from ui.widgets.text import plural
 
 VERDICTS = {
-    "passed": ":green[✅] **Every image passed every check.**",
-    "warnings": ":orange[⚠️] **Some images deserve a look** — training works, but may learn less.",
-    "errors": ":red[⛔] **Some images have errors** — fix or remove them before training.",
-    "not_checked": ":gray[❔] **Not validated yet.**",
+    ValidationStatus.PASSED: ":green[✅] **Every image passed every check.**",
+    ValidationStatus.WARNINGS: ":orange[⚠️] **Some images deserve a look** — training works, but may learn less.",
+    ValidationStatus.ERRORS: ":red[⛔] **Some images have errors** — fix or remove them before training.",
+    ValidationStatus.NOT_CHECKED: ":gray[❔] **Not validated yet.**",
 }
 
 
@@ -109,7 +110,7 @@ def quality_ui(version: DatasetVersion) -> None:
 
     st.subheader("Issues")
     if not sum(by_check.values()):
-        if version.validation_status == "not_checked":
+        if version.validation_status == ValidationStatus.NOT_CHECKED:
             st.info("This version has not been validated yet. Press **Validate again** to check it.")
         else:
             st.success("No issues found: every image passed every check.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.core.enums import JobStatus
 from backend.data.index import index_state
 from backend.data.tasks import start_index_version
 from backend.runtime.views import get_job, keep_runner_healthy
@@ -127,7 +128,7 @@ def watch_job(job_id: int, key: str) -> None:
         if st.session_state.get("ds_rerun_on_finish", True):
             st.rerun()  # the new version or fresh validation must show outside this fragment too
     made = job.outcome.version_id
-    if job.status == "succeeded" and made is not None:
+    if job.status == JobStatus.SUCCEEDED and made is not None:
         _version_ready(made, key)
 
 

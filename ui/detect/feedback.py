@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.core.enums import FeedbackKind
 from backend.serving.service import DetectOutcome, record_feedback
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
@@ -13,9 +14,9 @@ FEEDBACK_SHOWN = 12  # detections offered for feedback per picture (the table li
 _FEEDBACK_KEY = "detect_feedback_given"
 _THANKS_KEY = "detect_feedback_thanks"  # {photo sha256: [confirmation, ...]}: shown until the session ends
 _THANKS = {
-    "correct": "Thanks! You confirmed “{class_name}”.",
-    "wrong": "Thanks! You told us “{class_name}” is really “{correct_class}”.",
-    "missed": "Thanks! You told us the detector missed “{class_name}”.",
+    FeedbackKind.CORRECT: "Thanks! You confirmed “{class_name}”.",
+    FeedbackKind.WRONG: "Thanks! You told us “{class_name}” is really “{correct_class}”.",
+    FeedbackKind.MISSED: "Thanks! You told us the detector missed “{class_name}”.",
 }
 
 
@@ -23,7 +24,7 @@ def _given() -> dict[str, str]:
     return st.session_state.setdefault(_FEEDBACK_KEY, {})
 
 
-def _send(key: str, prediction_id: int, kind: str, photo: str = "", **fields: object) -> None:
+def _send(key: str, prediction_id: int, kind: FeedbackKind, photo: str = "", **fields: object) -> None:
     """Record one piece of feedback and thank the user (a button callback)."""
     saved = call(record_feedback, prediction_id, kind, actor=current_actor(), action="Sending feedback", **fields)
     if saved is not None:
@@ -52,7 +53,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
                 icon="✔️",
                 disabled=bool(done),
                 on_click=_send,
-                args=(key, pid, "correct"),
+                args=(key, pid, FeedbackKind.CORRECT),
                 kwargs={"class_name": det.class_name, "detection_index": index, "photo": outcome.sha256},
             )
             others = [name for name in class_names if name != det.class_name]
@@ -70,7 +71,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
                 icon="❌",
                 disabled=bool(done) or right is None,
                 on_click=_send,
-                args=(key, pid, "wrong"),
+                args=(key, pid, FeedbackKind.WRONG),
                 kwargs={
                     "class_name": det.class_name,
                     "detection_index": index,
@@ -94,7 +95,7 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
             icon="➕",
             disabled=missed is None,
             on_click=_send,
-            args=(f"{pid}:missed:{missed}", pid, "missed"),
+            args=(f"{pid}:missed:{missed}", pid, FeedbackKind.MISSED),
             kwargs={"class_name": missed, "photo": outcome.sha256},
         )
     for thanks in st.session_state.get(_THANKS_KEY, {}).get(outcome.sha256, []):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.console.overview import DatasetStatus, Overview, get_overview
-from backend.core.enums import JobStatus
+from backend.core.enums import JobStatus, ValidationStatus
 from backend.store.records import DatasetVersion
 from ui.widgets.text import ago, count_text, plain, plural
 
@@ -14,10 +14,10 @@ def verdict_text(version: DatasetVersion) -> str:
     """The version's validation verdict in a few words, with its issue count."""
     counts = version.validation.by_severity
     return {
-        "passed": ":green[✅] passed all checks",
-        "warnings": f":orange[⚠️] {plural(counts.warning, 'warning')}",
-        "errors": f":red[⛔] {plural(counts.error, 'error')} — fix before training",
-        "not_checked": "not validated yet",
+        ValidationStatus.PASSED: ":green[✅] passed all checks",
+        ValidationStatus.WARNINGS: f":orange[⚠️] {plural(counts.warning, 'warning')}",
+        ValidationStatus.ERRORS: f":red[⛔] {plural(counts.error, 'error')} — fix before training",
+        ValidationStatus.NOT_CHECKED: "not validated yet",
     }.get(version.validation_status, version.validation_status)
 
 
@@ -56,7 +56,7 @@ def dataset_card_ui(status: DatasetStatus, *, has_runs: bool = False) -> None:
             return
         images = count_text(latest.counts.images)
         st.caption(f"Latest {latest.label}: {images} images, {verdict_text(latest)}, created {ago(latest.created_at)}")
-        if latest.validation_status == "not_checked":
+        if latest.validation_status == ValidationStatus.NOT_CHECKED:
             st.page_link("pages/datasets.py", label="Next: validate it on Datasets", icon="🩺")
         elif _offers_training(latest, has_runs=has_runs):
             st.page_link("pages/train.py", label="Next: train a model on it", icon="🏋️")
@@ -64,7 +64,11 @@ def dataset_card_ui(status: DatasetStatus, *, has_runs: bool = False) -> None:
 
 def _offers_training(version: DatasetVersion | None, *, has_runs: bool) -> bool:
     """Whether a dataset card links to training as the next step (validated without errors, nothing trained)."""
-    return version is not None and version.validation_status in ("passed", "warnings") and not has_runs
+    return (
+        version is not None
+        and version.validation_status in (ValidationStatus.PASSED, ValidationStatus.WARNINGS)
+        and not has_runs
+    )
 
 
 def models_ui(ov: Overview) -> None:

@@ -1,4 +1,4 @@
-"""Registry widgets: the production model, promotion through the gate, rollback, ONNX export and the audit trail."""
+"""Registry widgets: the production model, promotion through the gate, rollback, ONNX export and the model history."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from backend.core.access import Actor
+from backend.core.enums import ModelStage
 from backend.core.params import get_params
 from backend.registry.compare import ModelEntry
 from backend.registry.gate import GateFigures
 from backend.registry.service import (
-    audit_trail,
     export_model,
     get_production,
+    model_history,
     promote_run,
     rollback,
     rollback_target,
@@ -76,10 +77,10 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         f"The gate evaluates the candidate and the production model on the same frozen validation split and blocks "
         f"the promotion when any class's AP50 drops by more than {params.max_ap50_drop:g} or the CPU latency is over "
         f"{params.latency_budget_ms:g} ms per image (params.yaml). A written reason overrides a block; both are kept "
-        "in the audit trail."
+        "in the model history."
     )
     choices = {e.run_id: f"#{e.run_id} {e.name} (mAP50 {e.map50 or 0:.3f}, {e.stage})" for e in entries}
-    candidates = [e.run_id for e in entries if e.stage != "production"]
+    candidates = [e.run_id for e in entries if e.stage != ModelStage.PRODUCTION]
     if not candidates:
         st.caption("Every finished run is already in production; train another one to promote.")
         return
@@ -140,10 +141,10 @@ def gate_result_ui(figures: GateFigures) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="models_gate_table")
 
 
-def audit_ui() -> None:
+def history_ui() -> None:
     """Who promoted, overrode, rolled back or exported what, when and why."""
-    trail = audit_trail(limit=100)
-    if not trail:
+    history = model_history(limit=100)
+    if not history:
         st.caption("Nothing promoted or rolled back yet.")
         return
     rows = [
@@ -156,13 +157,13 @@ def audit_ui() -> None:
             "reason": e.reason,
             "gate": "; ".join(e.figures.get("reasons", [])) or ("passed" if e.figures.get("passed") else ""),
         }
-        for e in trail
+        for e in history
     ]
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
         height=table_height(len(rows), 10),
-        key="models_audit",
+        key="models_history",
         column_config={"when": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")},
     )

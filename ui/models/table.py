@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from backend.core.enums import ModelStage
 from backend.registry.compare import ModelEntry
 from ui.widgets.charts import table_height
 
-STAGES = ("production", "candidate", "archived", "—")
+STAGES = (ModelStage.PRODUCTION, ModelStage.CANDIDATE, ModelStage.ARCHIVED, "—")  # "—": not registered
 
 
 def runs_table_ui(entries: list[ModelEntry]) -> list[int]:

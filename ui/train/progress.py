@@ -14,7 +14,7 @@ from backend.store.records import Job, Run
 from backend.store.summaries import ClassScore, EpochRow
 from backend.training.service import can_resume, offline_session_for, run_for_job, trained_all_epochs
 from backend.training.tasks import planned_epochs, resume_training
-from backend.training.tracking import import_command
+from backend.training.tracking import TrackingMode, import_command
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart
 from ui.widgets.jobs import STATUS_ICONS
@@ -106,7 +106,7 @@ def live_run(job_id: int) -> None:
         _head(job)
         epochs = job.live_epochs
         total = _planned_epochs(job, epochs)
-        if job.status == "queued":
+        if job.status == JobStatus.QUEUED:
             st.info(
                 "Waiting for a free training slot: another training job is running (one trains at a time).",
                 icon="⏱️",
@@ -178,8 +178,8 @@ ADVICE: dict[str, str] = {
 
 def failure_ui(job: Job, run: Run | None) -> None:
     """A failed or cancelled run: its plain error, what to do about it, and Resume when last.pt exists."""
-    error = job.error or ("Cancelled." if job.status == "cancelled" else "The job failed without a message.")
-    if job.status == "cancelled":
+    error = job.error or ("Cancelled." if job.status == JobStatus.CANCELLED else "The job failed without a message.")
+    if job.status == JobStatus.CANCELLED:
         st.warning(plain(error), icon="✖️")
     else:
         st.error(plain(error), icon="⛔")
@@ -209,7 +209,7 @@ def failure_ui(job: Job, run: Run | None) -> None:
                 st.rerun()
     elif run is not None and trained_all_epochs(run):
         st.caption("It stopped after its last epoch, while scoring the model; start it again above.")
-    elif job.status in ("failed", "cancelled"):
+    elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         st.caption("It stopped before its first epoch ended, so there is nothing to resume; start it again above.")
 
 
@@ -221,14 +221,14 @@ def finished_ui(job: Job, run: Run | None) -> None:
         if job.started_at:
             when += f" after {duration(job.elapsed_s(utcnow()))}"
         st.caption(when + (f" · run **{plain(run.name)}**" if run else ""))
-        if job.status == "succeeded" and run is not None:
+        if job.status == JobStatus.SUCCEEDED and run is not None:
             results_ui(run)
         else:
             failure_ui(job, run)
             epochs = _epochs(job, run)
             if epochs:
                 epoch_charts(epochs)
-        with st.expander("Log (last lines)", expanded=job.status == "failed"):
+        with st.expander("Log (last lines)", expanded=job.status == JobStatus.FAILED):
             st.code(runner.tail_log(job, 30) or "(no output)", language=None)
 
 
@@ -282,7 +282,7 @@ def tracking_ui(run: Run) -> None:
     st.markdown("**Experiment tracking (ClearML)**")
     tracking = run.tracking_info
     mode = tracking.mode
-    if mode == "offline":
+    if mode == TrackingMode.OFFLINE:
         session = call(offline_session_for, run, action="Reading ClearML sessions")
         st.markdown(
             "Logged as a ClearML **offline session** in the workspace: parameters, per-epoch scalars, the "
@@ -294,7 +294,7 @@ def tracking_ui(run: Run) -> None:
             st.caption("Run this where `clearml-init` has set up the server's address and credentials.")
         else:
             st.caption(f"The session ({plain(tracking.session_zip or 'no file')}) is no longer in the workspace.")
-    elif mode == "online":
+    elif mode == TrackingMode.ONLINE:
         url = tracking.web_url
         st.markdown(f"Logged to the ClearML server as task `{tracking.task_id or '?'}`.")
         if url:

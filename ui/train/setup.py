@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from backend.core.enums import ValidationStatus
 from backend.core.errors import PlateOpsError
 from backend.core.params import Params, TrainConfig
 from backend.store.records import DatasetVersion
@@ -66,7 +67,7 @@ def data_check_ui(version: DatasetVersion) -> bool:
     issues = version.validation.by_severity
     split = version.counts
     st.caption(f"{count_text(split.train)} training images, {count_text(split.val)} validation images.")
-    if version.validation_status == "errors":
+    if version.validation_status == ValidationStatus.ERRORS:
         found = plural(issues.error, "error-level data issue") if issues.error else "error-level data issues"
         st.error(
             f"This version has {found}, such as broken images or "
@@ -76,12 +77,12 @@ def data_check_ui(version: DatasetVersion) -> bool:
         )
         st.page_link("pages/datasets.py", label="Open the quality report on Datasets", icon="🖼️")
         return st.checkbox("I understand the data has errors; train anyway", key="train_confirm_errors")
-    if version.validation_status == "warnings":
+    if version.validation_status == ValidationStatus.WARNINGS:
         st.caption(
             f":orange[⚠️] {plural(issues.warning, 'warning') if issues.warning else 'Some warnings'}: training works, "
             "but the model may learn less. The Datasets page shows them."
         )
-    elif version.validation_status == "not_checked":
+    elif version.validation_status == ValidationStatus.NOT_CHECKED:
         st.caption(":gray[❔] Not validated yet; the Datasets page can check it first.")
     return True
 

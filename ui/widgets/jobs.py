@@ -5,20 +5,21 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.core.clock import utcnow
+from backend.core.enums import JobStatus
 from backend.runtime import runner
-from backend.runtime.views import get_job, keep_runner_healthy, list_jobs
+from backend.runtime.views import keep_runner_healthy, list_jobs
 from backend.store.records import Job
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
 from ui.widgets.text import ago, duration, plain
 
 STATUS_ICONS = {
-    "queued": ":gray[⏱️]",
-    "starting": ":blue[🚀]",
-    "running": ":blue[🔄]",
-    "succeeded": ":green[✅]",
-    "failed": ":red[⛔]",
-    "cancelled": ":gray[✖️]",
+    JobStatus.QUEUED: ":gray[⏱️]",
+    JobStatus.STARTING: ":blue[🚀]",
+    JobStatus.RUNNING: ":blue[🔄]",
+    JobStatus.SUCCEEDED: ":green[✅]",
+    JobStatus.FAILED: ":red[⛔]",
+    JobStatus.CANCELLED: ":gray[✖️]",
 }
 
 
@@ -35,11 +36,11 @@ def render_job(job: Job, *, key: str, show_log: bool = True) -> None:
             elif side.button("Cancel", key=f"{key}-cancel-{job.id}", help="Stop this job"):
                 call(runner.cancel, job.id, actor=current_actor(), action="Cancelling")
                 st.toast(f"Cancelling job {job.id}")
-        if job.status == "queued":
+        if job.status == JobStatus.QUEUED:
             st.caption("Waiting for a free slot: another job of this kind is running.")
         elif job.active:
             st.progress(job.progress or 0.0, text=plain(job.message) or "Working…")
-        elif job.status == "succeeded":
+        elif job.status == JobStatus.SUCCEEDED:
             st.caption(f"Finished {ago(job.finished_at, now)} in {duration(job.elapsed_s(now))}. {plain(job.message)}")
         elif job.error:
             st.error(plain(job.error))
@@ -73,12 +74,3 @@ def jobs_panel(kind: str | None = None, limit: int = 8, key: str = "jobs") -> No
         return
     for job in jobs:
         render_job(job, key=key)
-
-
-@st.fragment(run_every="2s")
-def job_status(job_id: int, key: str = "job") -> None:
-    """Live view of one job, refreshed every 2 s; the page reruns once when it finishes."""
-    keep_runner_healthy()
-    job = get_job(job_id)
-    rerun_when_finished({job.id} if job.active else set(), key=f"{key}-{job_id}")
-    render_job(job, key=key)

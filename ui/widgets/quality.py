@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.core.enums import ValidationStatus
 from backend.store.records import DatasetVersion
 
 # Emoji, not Material icon names: those can make the browser fetch from an outside font server.
@@ -14,10 +15,10 @@ SEVERITY_ICONS = {
 }
 SEVERITY_COLORS = {"error": "#c0392b", "warning": "#e6a23c", "info": "#5b8def"}
 STATUS_BADGES = {
-    "passed": ("Passed all checks", "✅", "green"),
-    "warnings": ("Warnings", "⚠️", "orange"),
-    "errors": ("Errors — fix before training", "⛔", "red"),
-    "not_checked": ("Not validated yet", "❔", "gray"),
+    ValidationStatus.PASSED: ("Passed all checks", "✅", "green"),
+    ValidationStatus.WARNINGS: ("Warnings", "⚠️", "orange"),
+    ValidationStatus.ERRORS: ("Errors — fix before training", "⛔", "red"),
+    ValidationStatus.NOT_CHECKED: ("Not validated yet", "❔", "gray"),
 }
 
 

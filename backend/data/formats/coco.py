@@ -60,18 +60,6 @@ def number_classes(categories: list[tuple[int, str]]) -> list[dict[str, Any]]:
     return [{"coco_id": cid, "class_id": index, "name": name} for index, (cid, name) in enumerate(ordered)]
 
 
-def coco_class_map(categories: list[Any], where: str = "The COCO file") -> list[dict[str, Any]]:
-    """The class map of one COCO file's `categories` (checked, then numbered by `number_classes`).
-
-    Raises:
-        BadInputError: A category lacks an integer id or a usable name, ids or names repeat, or there is none.
-    """
-    cats = check_categories(categories, where)
-    if not cats:
-        raise BadInputError(f"{where} defines no categories.")
-    return number_classes([(c["id"], c["name"]) for c in cats])
-
-
 def check_categories(categories: list[Any], where: str) -> list[dict[str, Any]]:
     """COCO categories as {"id", "name", "supercategory"}, checked.
 
@@ -171,7 +159,7 @@ def read_coco(layout: DetectedLayout) -> SourceDataset:
                 }
             else:
                 order.setdefault(cat["name"], cat["id"])
-    class_map = number_classes([(order[n], n) for n in order if n not in dropped])
+    class_map = number_classes([(cid, n) for n, cid in order.items() if n not in dropped])
     if not class_map:
         raise BadInputError("The COCO files define no categories with a name.")
     names = [row["name"] for row in class_map]

@@ -1,5 +1,5 @@
-"""The one registry of job kinds: what a job of each kind takes, what its worker runs, and how a crash of it is
-settled.
+"""The job kinds, each registered once: what a job of each kind takes, what its worker runs, and how a crash of it
+is settled.
 
 A domain registers each of its kinds once, in its `tasks` module, with the typed parameters the kind takes::
 

@@ -1,4 +1,4 @@
-"""What watches a training run from inside ultralytics: the per-run callbacks (`Monitor`: throttled per-batch and
+"""What watches a training run from inside ultralytics: the per-run callbacks (`RunWatch`: throttled per-batch and
 per-epoch progress, the epoch history, ClearML scalars, cancellation at batch boundaries) and the signal handling
 that turns SIGTERM/SIGINT into a stop request (`stop_on_signals`)."""
 
@@ -51,7 +51,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
-class Monitor:
+class RunWatch:
     """The ultralytics callbacks of one run: progress, history, tracking, cancellation."""
 
     def __init__(

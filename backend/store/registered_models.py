@@ -1,5 +1,6 @@
-"""Repository: The model registry: candidate, production and archived models. Functions take a keyword-only `session`
-and return frozen records.
+"""Repository: the model registry's rows: registered models (candidate, production, archived) and the model history
+(`model_events`: promoted, overridden, blocked, rolled back, exported). Functions take a keyword-only `session` and
+return frozen records.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend.core.enums import ModelStage
 from backend.store.engine import get_row
 from backend.store.records import (
     ModelEvent,
@@ -21,7 +23,7 @@ from backend.store.rows import (
     utcnow,
 )
 
-MODEL_STAGES = ("candidate", "production", "archived")
+MODEL_STAGES: tuple[ModelStage, ...] = tuple(ModelStage)
 
 
 def register_model(
@@ -31,14 +33,14 @@ def register_model(
     weights_path: str,
     run_id: int | None = None,
     metrics: dict[str, Any] | None = None,
-    stage: str = "candidate",
+    stage: str = ModelStage.CANDIDATE,
     notes: str = "",
     weights_sha256: str = "",
     class_thresholds: dict[str, float] | None = None,
 ) -> RegisteredModel:
     """Add a model to the registry (a candidate unless told otherwise), with the sha256 of its weights file."""
     if stage not in MODEL_STAGES:
-        raise ValueError(f"stage must be one of {MODEL_STAGES}")
+        raise ValueError(f"stage must be one of {', '.join(MODEL_STAGES)}")
     row = ModelRow(
         name=name,
         weights_path=weights_path,
@@ -49,7 +51,7 @@ def register_model(
         weights_sha256=weights_sha256,
         class_thresholds=dict(class_thresholds or {}),
     )
-    if stage == "production":
+    if stage == ModelStage.PRODUCTION:
         _demote_production(session)
         row.promoted_at = utcnow()
     session.add(row)
@@ -58,15 +60,15 @@ def register_model(
 
 
 def _demote_production(session: Session) -> None:
-    session.execute(update(ModelRow).where(ModelRow.stage == "production").values(stage="archived"))
+    session.execute(update(ModelRow).where(ModelRow.stage == ModelStage.PRODUCTION).values(stage=ModelStage.ARCHIVED))
 
 
 def set_model_stage(*, session: Session, model_id: int, stage: str) -> RegisteredModel:
     """Move a model to a stage; promoting to production archives the previous production model."""
     if stage not in MODEL_STAGES:
-        raise ValueError(f"stage must be one of {MODEL_STAGES}")
+        raise ValueError(f"stage must be one of {', '.join(MODEL_STAGES)}")
     row = get_row(session, ModelRow, model_id, "Model")
-    if stage == "production":
+    if stage == ModelStage.PRODUCTION:
         _demote_production(session)
         row.promoted_at = utcnow()
     row.stage = stage
@@ -98,7 +100,7 @@ def list_models(*, session: Session, stage: str | None = None) -> list[Registere
 
 def get_production_model(*, session: Session) -> RegisteredModel | None:
     """The model in production, if one was promoted."""
-    row = session.scalar(select(ModelRow).where(ModelRow.stage == "production").order_by(ModelRow.id.desc()))
+    row = session.scalar(select(ModelRow).where(ModelRow.stage == ModelStage.PRODUCTION).order_by(ModelRow.id.desc()))
     return from_row(RegisteredModel, row) if row else None
 
 
@@ -118,7 +120,7 @@ def add_event(
     reason: str = "",
     figures: dict[str, Any] | None = None,
 ) -> ModelEvent:
-    """Append one entry to the registry's audit trail (promoted, overridden, blocked, rolled_back, exported)."""
+    """Append one entry to the model history (promoted, overridden, blocked, rolled_back, exported)."""
     row = ModelEventRow(
         action=action,
         model_id=model_id,
@@ -135,7 +137,7 @@ def add_event(
 def list_events(
     *, session: Session, limit: int | None = 200, actions: tuple[str, ...] = (), oldest_first: bool = False
 ) -> list[ModelEvent]:
-    """The audit trail, newest first (or oldest first), optionally only some actions; `limit=None` for all."""
+    """The model history, newest first (or oldest first), optionally only some actions; `limit=None` for all."""
     order = ModelEventRow.id.asc() if oldest_first else ModelEventRow.id.desc()
     stmt = select(ModelEventRow).order_by(order)
     if actions:
