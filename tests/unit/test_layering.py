@@ -1,4 +1,4 @@
-"""The layering rules of ARCHITECTURE.md, checked on the source: backend/ and jobs/ never import streamlit,
+"""The layering rules of docs/ARCHITECTURE.md, checked on the source: backend/ and jobs/ never import streamlit,
 pages do no SQL, no YOLO and no subprocess, and importing backend modules has no side effects."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def test_backend_and_jobs_never_import_streamlit(path: Path) -> None:
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
-# The backend's layers, lowest first (ARCHITECTURE.md). A package may import its own layer and any lower one, never a
+# The backend's layers, lowest first (docs/ARCHITECTURE.md, whose table a test below compares with this one). A package may import its own layer and any lower one, never a
 # higher one. Packages on one row are peers that must not import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("core",),
@@ -314,3 +314,21 @@ def test_importing_backend_has_no_side_effects(tmp_path: Path) -> None:
     assert not home.exists(), "importing backend modules created the workspace"
     created = sorted(p.name for p in tmp_path.iterdir())
     assert created == [] or all(name.startswith(".") for name in created), created
+
+
+def _documented_layers() -> list[tuple[str, ...]]:
+    """The backend layer table of docs/ARCHITECTURE.md ("| rank | packages | owns |"), lowest first."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rows = []
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            rows.append((int(cells[0]), tuple(name.strip() for name in cells[1].split(","))))
+    assert rows, "docs/ARCHITECTURE.md has no backend layer table"
+    assert [rank for rank, _ in rows] == list(range(len(rows))), "the table's ranks must run 0, 1, 2, …"
+    return [packages for _, packages in rows]
+
+
+def test_the_architecture_page_shows_this_tests_layer_table() -> None:
+    """docs/ARCHITECTURE.md and LAYERS name the same packages in the same order, so the page cannot drift."""
+    assert _documented_layers() == LAYERS
