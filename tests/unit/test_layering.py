@@ -34,8 +34,9 @@ def test_backend_and_jobs_never_import_streamlit(path: Path) -> None:
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
-# The backend's layers, lowest first (docs/ARCHITECTURE.md, whose table a test below compares with this one). A package may import its own layer and any lower one, never a
-# higher one. Packages on one row are peers that must not import each other.
+# The backend's layers, lowest first (docs/ARCHITECTURE.md, whose table a test below compares with this one). A
+# package may import its own layer and any lower one, never a higher one. Packages on one row are peers that must
+# not import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("store",),
