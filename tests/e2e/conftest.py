@@ -131,10 +131,41 @@ def page(browser) -> Iterator[object]:
     context.close()
 
 
+# True when Streamlit's own run state says no script run is going on (the app sets it once a run's last element has
+# arrived) and no 'Running…' status widget shows. The widget alone appears only after a run lasted a moment, so a
+# short run would look idle while its elements are still arriving.
+IDLE = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  return app !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector("[data-testid='stStatusWidget']");
+}"""
+
+
 def wait_idle(page) -> None:
-    """Wait until Streamlit finished the current run (no 'Running…' status widget)."""
+    """Wait until Streamlit finished the current run (its run state, see IDLE)."""
     page.wait_for_selector("[data-testid='stApp']")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+    page.wait_for_function(IDLE, timeout=120_000)
+
+
+# True when nothing on the page moved since the previous check (polled once a frame): the main area's and the
+# expanders' scroll positions, sizes and places, and no CSS animation running. A select's menu closes on any scroll,
+# so a click that opens one waits for this first (an expander that just opened still animates its height).
+SETTLED = """() => {
+  const boxes = [...document.querySelectorAll("[data-testid='stMain'], details, [data-testid='stExpanderDetails']")];
+  const key = boxes.map(e => {
+    const r = e.getBoundingClientRect();
+    return [e.scrollTop, e.scrollHeight, r.top, r.height].join(':');
+  }).join('|');
+  const same = window.__plateopsSettled === key;
+  window.__plateopsSettled = key;
+  return same && document.getAnimations().every(a => a.playState !== 'running');
+}"""
+
+
+def wait_settled(page) -> None:
+    """Wait until the page stopped moving (see SETTLED) and Streamlit is idle, before a click that opens a menu."""
+    wait_idle(page)
+    page.wait_for_function(SETTLED, polling="raf", timeout=120_000)
 
 
 def error_texts(page) -> list[str]:
