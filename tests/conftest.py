@@ -13,7 +13,7 @@ import pytest
 
 from backend.core.settings import Settings, get_settings
 from backend.store.engine import dispose_all
-from tests.utils.shared import TinyModels, WorkspaceTemplates, run_root, settings_at
+from tests.utils.shared import SHARED_ROOT_ENV, TinyModels, WorkspaceTemplates, run_root, settings_at
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -139,6 +139,15 @@ def dataset_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     shutil.rmtree(out)
     prepare_coco(raw / "annotations.json", raw / "images", out, val_fraction=0.25, seed=0)
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tell helpers without fixtures (tests/utils) where this run's shared artefacts live; see `build_once`."""
+    root = run_root(tmp_path_factory)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SHARED_ROOT_ENV, str(root))
+        yield root
 
 
 @pytest.fixture(scope="session")

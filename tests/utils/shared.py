@@ -25,6 +25,16 @@ from backend.core.settings import get_settings
 from backend.store.engine import dispose_all
 from tests.utils.tiny_data import TINY_CLASSES, save_grid_detector, save_untrained_detector
 
+SHARED_ROOT_ENV = "PLATEOPS_TEST_SHARED_ROOT"  # set by tests/conftest.py for helpers that have no fixture at hand
+
+
+def shared_root() -> Path:
+    """The run-wide folder `run_root` gave the session (for `build_once` in helpers called from fixtures)."""
+    root = os.environ.get(SHARED_ROOT_ENV)
+    if not root:
+        raise RuntimeError(f"{SHARED_ROOT_ENV} is unset: tests/conftest.py sets it for every test session")
+    return Path(root)
+
 
 def run_root(factory: pytest.TempPathFactory) -> Path:
     """The temporary folder this test run's workers share (xdist: the parent of each worker's own base folder).
