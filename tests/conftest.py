@@ -26,19 +26,32 @@ FOLDER_MARKS = {"e2e": "e2e", "pages": "page"}
 COST_MARKS = ("e2e", "page", "training", "slow")
 
 
+TOOL_DIRS = (
+    ("YOLO_CONFIG_DIR", "ultralytics"),
+    ("MPLCONFIGDIR", "matplotlib"),
+    ("CLEARML_CACHE_DIR", "clearml"),
+    # DVC keeps its per-repository state (file hashes by inode) under a site cache; keep it inside the test run.
+    ("DVC_SITE_CACHE_DIR", "dvc-site"),
+)
+TOOL_BASE_ENV = "PLATEOPS_TEST_TOOL_BASE"  # the folder this run made for them (xdist workers inherit it)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep ultralytics, matplotlib and ClearML files of the whole run (workers included) out of the user's home."""
+    """Keep ultralytics, matplotlib, ClearML and DVC files of the whole run (workers included) out of the user's home.
+
+    Each xdist worker gets its own folders (ultralytics writes its settings file on first import, not atomically),
+    except where the user set a variable before the run.
+    """
     import tempfile
 
-    base = Path(tempfile.mkdtemp(prefix="plateops-tests-"))
-    for var, sub in (
-        ("YOLO_CONFIG_DIR", "ultralytics"),
-        ("MPLCONFIGDIR", "matplotlib"),
-        ("CLEARML_CACHE_DIR", "clearml"),
-    ):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    inherited = os.environ.get(TOOL_BASE_ENV)
+    base = Path(tempfile.mkdtemp(prefix=f"plateops-tests-{worker or 'main'}-"))
+    for var, sub in TOOL_DIRS:
+        if worker and inherited and os.environ.get(var, "").startswith(inherited):
+            os.environ[var] = str(base / sub)  # the controller's folder: this worker takes its own
         os.environ.setdefault(var, str(base / sub))
-    # DVC keeps its per-repository state (file hashes by inode) under a site cache; keep it inside the test run.
-    os.environ.setdefault("DVC_SITE_CACHE_DIR", str(base / "dvc-site"))
+    os.environ.setdefault(TOOL_BASE_ENV, str(base))
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_OFFLINE", "true")
     del config

@@ -27,7 +27,7 @@ from backend.store import predictions as prediction_store
 from backend.store.engine import init_db, session_scope
 from tests.hostile.corpus import DATASETS, SENTINEL, photo, photo_names
 from tests.utils.serving_models import add_finished_run
-from tests.utils.shared import TinyModels, settings_at
+from tests.utils.shared import TinyModels, run_root, settings_at
 
 MESSAGE_CAP = 600  # characters: a clear message is a sentence or two, never a dump of the input
 
@@ -115,8 +115,8 @@ def _kept(kept_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 @pytest.fixture(name="temp_root")
 def _temp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every folder of this test session (of this worker): where an escaping archive member would land."""
-    return tmp_path_factory.getbasetemp()
+    """Every folder of this test run (all xdist workers'): where an escaping archive member would land."""
+    return run_root(tmp_path_factory)
 
 
 def _outside_files(root: Path) -> set[Path]:
