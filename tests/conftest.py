@@ -19,9 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 # Markers by cost, applied in `pytest_collection_modifyitems` (registered in pyproject.toml). A test is `e2e` in
-# tests/e2e, `page` in tests/pages, `training` when marked so or when it uses one of these fixtures, `slow` when
-# marked so; `unit` is every other test: `pytest -m unit` is the fast inner loop.
-TRAINING_FIXTURES = frozenset({"tiny_onnx"})
+# tests/e2e, `page` in tests/pages, `training` or `slow` when marked so (a module or test that trains or exports a
+# model marks itself `training`); `unit` is every other test: `pytest -m unit` is the fast inner loop.
 FOLDER_MARKS = {"e2e": "e2e", "pages": "page"}
 COST_MARKS = ("e2e", "page", "training", "slow")
 
@@ -70,8 +69,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         folder = parts[1] if len(parts) > 2 else ""
         if folder in FOLDER_MARKS:
             item.add_marker(FOLDER_MARKS[folder])
-        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker("training")
         if not any(item.get_closest_marker(name) for name in COST_MARKS):
             item.add_marker("unit")
         if item.get_closest_marker("xdist_group") is None:

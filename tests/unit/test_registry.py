@@ -105,6 +105,7 @@ def test_decide_blocks_a_class_whose_ap50_drops_too_far_and_a_slow_model() -> No
 # --------------------------------------------------------------------------------------------------- the gate
 
 
+@pytest.mark.training  # promotion exports ONNX
 def test_first_promotion_passes_exports_onnx_and_serving_names_it(
     version: DatasetVersion, files: dict[str, Path]
 ) -> None:
