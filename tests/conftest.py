@@ -1,34 +1,78 @@
-"""Shared fixtures: an isolated workspace and store per test, the data-quality dataset, store URLs."""
+"""Shared fixtures: an isolated workspace and store per test, the data-quality dataset, store URLs, the markers by
+cost, and the expensive artefacts built once per run (tiny models, workspace templates)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from backend.core.settings import Settings, get_settings
 from backend.store.engine import dispose_all
+from tests.utils.shared import SHARED_ROOT_ENV, TinyModels, WorkspaceTemplates, run_root, settings_at
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+# Markers by cost, applied in `pytest_collection_modifyitems` (registered in pyproject.toml). A test is `e2e` in
+# tests/e2e, `page` in tests/pages, `training` or `slow` when marked so (a module or test that trains or exports a
+# model marks itself `training`); `unit` is every other test: `pytest -m unit` is the fast inner loop.
+FOLDER_MARKS = {"e2e": "e2e", "pages": "page"}
+COST_MARKS = ("e2e", "page", "training", "slow")
+
+
+TOOL_DIRS = (
+    ("YOLO_CONFIG_DIR", "ultralytics"),
+    ("MPLCONFIGDIR", "matplotlib"),
+    ("CLEARML_CACHE_DIR", "clearml"),
+    # DVC keeps its per-repository state (file hashes by inode) under a site cache; keep it inside the test run.
+    ("DVC_SITE_CACHE_DIR", "dvc-site"),
+)
+TOOL_BASE_ENV = "PLATEOPS_TEST_TOOL_BASE"  # the folder this run made for them (xdist workers inherit it)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep ultralytics, matplotlib and ClearML files of the whole run (workers included) out of the user's home."""
+    """Keep ultralytics, matplotlib, ClearML and DVC files of the whole run (workers included) out of the user's home.
+
+    Each xdist worker gets its own folders (ultralytics writes its settings file on first import, not atomically),
+    except where the user set a variable before the run.
+    """
     import tempfile
 
-    base = Path(tempfile.mkdtemp(prefix="plateops-tests-"))
-    for var, sub in (
-        ("YOLO_CONFIG_DIR", "ultralytics"),
-        ("MPLCONFIGDIR", "matplotlib"),
-        ("CLEARML_CACHE_DIR", "clearml"),
-    ):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    inherited = os.environ.get(TOOL_BASE_ENV)
+    base = Path(tempfile.mkdtemp(prefix=f"plateops-tests-{worker or 'main'}-"))
+    for var, sub in TOOL_DIRS:
+        if worker and inherited and os.environ.get(var, "").startswith(inherited):
+            os.environ[var] = str(base / sub)  # the controller's folder: this worker takes its own
         os.environ.setdefault(var, str(base / sub))
+    os.environ.setdefault(TOOL_BASE_ENV, str(base))
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_OFFLINE", "true")
     del config
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by cost (see COST_MARKS), and keep each module's tests on one xdist worker.
+
+    One worker per module builds a module's fixtures once (a console, a trained run); a module that marks its own
+    `xdist_group` (tests sharing process-wide state, or a big module split on purpose) keeps that group.
+    """
+    del config
+    for item in items:
+        parts = Path(str(item.path)).relative_to(PROJECT_ROOT).parts
+        folder = parts[1] if len(parts) > 2 else ""
+        if folder in FOLDER_MARKS:
+            item.add_marker(FOLDER_MARKS[folder])
+        if not any(item.get_closest_marker(name) for name in COST_MARKS):
+            item.add_marker("unit")
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("/".join(parts)))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,3 +149,62 @@ def dataset_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     shutil.rmtree(out)
     prepare_coco(raw / "annotations.json", raw / "images", out, val_fraction=0.25, seed=0)
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tell helpers without fixtures (tests/utils) where this run's shared artefacts live; see `build_once`."""
+    root = run_root(tmp_path_factory)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SHARED_ROOT_ENV, str(root))
+        yield root
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
+    """Tiny YOLO checkpoints built once per test run (all workers) and shared read-only; see TinyModels."""
+    return TinyModels(run_root(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def workspace_templates(tmp_path_factory: pytest.TempPathFactory) -> WorkspaceTemplates:
+    """This worker's workspace templates (a copy must lie where its template was built, so one set per worker)."""
+    return WorkspaceTemplates(tmp_path_factory.getbasetemp() / "templates")
+
+
+@pytest.fixture
+def from_template(
+    workspace_templates: WorkspaceTemplates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, Callable[[], T]], T]]:
+    """A private workspace copied from a template: `from_template(key, fill)` returns what `fill()` returned when
+    the template was built (the first time, in this test's workspace). Instead of `workspace`, not beside it.
+
+    The settings point at the worker's live workspace path (the same for every copy), DVC's site cache at this
+    test's own folder (its inode-keyed hashes must not outlive the copy they describe).
+    """
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site"))
+    with settings_at(workspace_templates.live, monkeypatch):
+
+        def checkout(key: str, fill: Callable[[], Any]) -> Any:
+            return workspace_templates.checkout(key, fill)
+
+        yield checkout
+
+
+@pytest.fixture
+def demo_version(from_template: Callable[[str, Callable[[], Any]], Any]) -> Callable[..., Any]:
+    """`demo_version(images=, seed=, defects=, name=)`: a private workspace holding one imported, validated demo
+    version (`create_demo_dataset` on a migrated workspace), copied from a template built once per worker."""
+    from backend.core.settings import init_workspace
+    from backend.data.datasets import create_demo_dataset
+    from backend.store.engine import init_db
+
+    def make(*, images: int, seed: int, defects: bool = False, name: str = "food") -> Any:
+        def fill() -> Any:
+            init_workspace()
+            init_db()
+            return create_demo_dataset(name=name, images=images, seed=seed, defects=defects)
+
+        return from_template(f"demo-{name}-{images}-{seed}-{int(defects)}", fill)
+
+    return make

@@ -32,6 +32,7 @@ from backend.core.errors import BadInputError
 from backend.core.params import TrainConfig
 from backend.core.progress import ProgressFn, null_progress
 from backend.core.settings import Settings, get_settings
+from backend.data.quality.reader import refuse_alias_bomb
 from backend.training.environment import init_ultralytics, resolve_device, trainer_class
 from backend.training.errors import (
     AlreadyFinishedError,
@@ -116,9 +117,13 @@ def check_data_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise BadDataError(f"Dataset file {path} does not exist. Run `python -m jobs.prepare` to create it.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        refuse_alias_bomb(text, path.name)  # ultralytics would expand it while naming the classes
+        data = yaml.safe_load(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise BadDataError(f"Dataset file {path} is not valid YAML: {exc}") from exc
+    except BadInputError as exc:
+        raise BadDataError(f"Dataset file {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise BadDataError(f"Dataset file {path} must be a YAML mapping with train, val and names.")
     missing = [key for key in ("train", "val", "names") if not data.get(key)]

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.e2e.conftest import wait_idle
+from tests.e2e.conftest import wait_idle, wait_settled
 
 # True when the canvas's drawing layer shows the lemon class colour (#bcbd22) near canvas point [x, y].
 LEMON_EDGE = """([x, y]) => {
@@ -23,6 +21,10 @@ LEMON_EDGE = """([x, y]) => {
   }
   return false;
 }"""
+
+# Resolves after the browser drew two more frames: React has committed the last rerun and run its effects, so a
+# component on the page (the canvas) has taken the properties that rerun sent (its class and colour).
+FRAMES_DRAWN = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
 
 SAVE_ENABLED = (
     "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Save as a new version') "
@@ -42,34 +44,29 @@ def _drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> N
 def draw_lemon_box(
     page: Page, start: tuple[float, float] = (20, 20), end: tuple[float, float] = (120, 90)
 ) -> dict[str, Any]:
-    """Pick the lemon class on the open Annotate page, drag a box from `start` to `end` (canvas pixels) and wait
-    until the page offers to save it.
+    """Pick the lemon class on the open Annotate page, drag a box from `start` to `end` (canvas pixels) once, and
+    wait until the page offers to save it.
+
+    Every step waits for the page's own state before acting, and no action is repeated: a drag made twice would
+    draw two boxes. Waits after an action have no short limit, so a loaded machine makes this slower, never red.
 
     Returns:
         The canvas's bounding box in page pixels (its width gives the canvas-to-image scale).
     """
+    wait_settled(page)
     page.locator("[class*='st-key-annot_new_class']").click()
     page.get_by_role("option", name="lemon").click()
     page.get_by_text("to draw a lemon box").first.wait_for()  # the rerun that hands the canvas its new class
-    wait_idle(page)
+    wait_idle(page)  # ...has ended: the canvas's new properties (lemon, its colour) reached the browser
     canvas = page.locator("canvas.upper-canvas").first  # Fabric.js listens on the top layer
     canvas.wait_for()
+    page.evaluate(FRAMES_DRAWN)  # ...and the canvas took them: its tool now draws lemon boxes
     box = canvas.bounding_box()
     assert box is not None
-    top_edge = [(start[0] + end[0]) / 2, start[1]]
-    for _attempt in range(3):
-        # A drag that lands while the canvas is still taking the new class (a loaded machine) draws nothing;
-        # the lemon-coloured edge on the canvas shows the box exists, and then it always reaches the server.
-        _drag(page, (box["x"] + start[0], box["y"] + start[1]), (box["x"] + end[0], box["y"] + end[1]))
-        try:
-            page.wait_for_function(LEMON_EDGE, arg=top_edge, timeout=15_000)
-            break
-        except PlaywrightTimeoutError:
-            continue
-    else:
-        pytest.fail("the drawn box never appeared on the canvas")
+    _drag(page, (box["x"] + start[0], box["y"] + start[1]), (box["x"] + end[0], box["y"] + end[1]))
+    # the lemon-coloured edge shows the box exists on the canvas; then its round trip through a rerun
+    page.wait_for_function(LEMON_EDGE, arg=[(start[0] + end[0]) / 2, start[1]], timeout=180_000)
     wait_idle(page)
-    # the drawing's round trip through a rerun; generous for loaded 2-core machines
     page.wait_for_function(SAVE_ENABLED, timeout=180_000)
     return dict(box)
 

@@ -1,13 +1,15 @@
-"""Browser-test fixtures: a real `streamlit run Home.py` on a free port and Playwright driving Debian's Chromium."""
+"""Browser-test fixtures: a real `streamlit run Home.py` on a port the system picks, and Playwright driving
+Debian's Chromium."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -39,23 +41,29 @@ class Console:
     env: dict[str, str]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The address Streamlit prints once it listens: with `--server.port 0` the system picks a free port when the server
+# binds, so parallel test workers (and other runs on the machine) never race for one.
+LISTENING = re.compile(r"URL: (http://127\.0\.0\.1:\d+)")
+
+
+def _listening_url(log: Path) -> str | None:
+    found = LISTENING.search(log.read_text(errors="replace"))
+    return found.group(1) if found else None
 
 
 def start_console(
     home: Path, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
 ) -> tuple[subprocess.Popen[bytes], Console]:
-    """Start the console on a free loopback port and wait until it answers its health check (`extra_args` go to
-    `ui.launch`, e.g. `--detect-only`)."""
-    port = _free_port()
+    """Start the console on a loopback port the system picks and wait until it answers its health check
+    (`extra_args` go to `ui.launch`, e.g. `--detect-only`)."""
     env = dict(os.environ)
     env.update({"PLATEOPS_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT), **(extra_env or {})})
+    env["PYTHONUNBUFFERED"] = "1"  # the listening address reaches the log at once
     env.pop("PLATEOPS_DATABASE_URL", None)
-    log = home.parent / f"streamlit-{port}.log"
     home.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="streamlit-", suffix=".log", dir=home.parent)
+    os.close(fd)
+    log = Path(name)
     with open(log, "wb") as handle:
         proc = subprocess.Popen(
             [
@@ -63,7 +71,7 @@ def start_console(
                 "-m",
                 "ui.launch",
                 "--server.port",
-                str(port),
+                "0",
                 "--server.address",
                 "127.0.0.1",
                 "--server.headless",
@@ -76,15 +84,17 @@ def start_console(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
+    url = None
     while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
+        url = url or _listening_url(log)
+        if url:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
@@ -131,10 +141,41 @@ def page(browser) -> Iterator[object]:
     context.close()
 
 
+# True when Streamlit's own run state says no script run is going on (the app sets it once a run's last element has
+# arrived) and no 'Running…' status widget shows. The widget alone appears only after a run lasted a moment, so a
+# short run would look idle while its elements are still arriving.
+IDLE = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  return app !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector("[data-testid='stStatusWidget']");
+}"""
+
+
 def wait_idle(page) -> None:
-    """Wait until Streamlit finished the current run (no 'Running…' status widget)."""
+    """Wait until Streamlit finished the current run (its run state, see IDLE)."""
     page.wait_for_selector("[data-testid='stApp']")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+    page.wait_for_function(IDLE, timeout=120_000)
+
+
+# True when nothing on the page moved since the previous check (polled once a frame): the main area's and the
+# expanders' scroll positions, sizes and places, and no CSS animation running. A select's menu closes on any scroll,
+# so a click that opens one waits for this first (an expander that just opened still animates its height).
+SETTLED = """() => {
+  const boxes = [...document.querySelectorAll("[data-testid='stMain'], details, [data-testid='stExpanderDetails']")];
+  const key = boxes.map(e => {
+    const r = e.getBoundingClientRect();
+    return [e.scrollTop, e.scrollHeight, r.top, r.height].join(':');
+  }).join('|');
+  const same = window.__plateopsSettled === key;
+  window.__plateopsSettled = key;
+  return same && document.getAnimations().every(a => a.playState !== 'running');
+}"""
+
+
+def wait_settled(page) -> None:
+    """Wait until the page stopped moving (see SETTLED) and Streamlit is idle, before a click that opens a menu."""
+    wait_idle(page)
+    page.wait_for_function(SETTLED, polling="raf", timeout=120_000)
 
 
 def error_texts(page) -> list[str]:

@@ -62,7 +62,7 @@ def _prediction_rows(home: Path) -> list:
 def test_upload_shows_boxes_items_and_recipes(
     console: Console, page: Page, demo_photo: Path, screenshots: Path
 ) -> None:
-    page.goto(f"{console.url}/detect")  # the team's view: model, timing and the box table (end users: test_first_hour)
+    page.goto(f"{console.url}/detect")  # the team's view: model, timing and the box table (end users: test_tour)
     wait_idle(page)
     page.get_by_role("heading", name="Detect").first.wait_for()
     page.get_by_text("Answering: newest run demo-grid").first.wait_for()

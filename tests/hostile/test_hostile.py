@@ -7,6 +7,7 @@ file appears outside the folders the input was given."""
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from backend.store import predictions as prediction_store
 from backend.store.engine import init_db, session_scope
 from tests.hostile.corpus import DATASETS, SENTINEL, photo, photo_names
 from tests.utils.serving_models import add_finished_run
-from tests.utils.tiny_data import save_grid_detector
+from tests.utils.shared import TinyModels, run_root, settings_at
 
 MESSAGE_CAP = 600  # characters: a clear message is a sentence or two, never a dump of the input
 
@@ -37,19 +38,26 @@ def _clear(text: str) -> None:
     assert len(text) <= MESSAGE_CAP, f"{len(text)} characters: {text[:200]}…"
 
 
-@pytest.fixture(scope="module", name="weights")
-def _weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_grid_detector(tmp_path_factory.mktemp("hostile-model") / "grid.pt", imgsz=64)
+@pytest.fixture(scope="module", name="served_home")
+def _served_home(tmp_path_factory: pytest.TempPathFactory, tiny_models: TinyModels) -> Iterator[tuple[Path, Path]]:
+    """One workspace for the Detect cases: a finished run of the grid detector serves (refused photos log nothing,
+    so each case still starts from an empty prediction log, and checks it stays so)."""
+    home = tmp_path_factory.mktemp("hostile-served") / "workspace"
+    weights = tiny_models.grid(imgsz=64)
+    with pytest.MonkeyPatch.context() as patch, settings_at(home, patch):
+        init_workspace()
+        init_db()
+        add_finished_run(weights, name="grid-run")
+    yield home, weights
 
 
 @pytest.fixture(name="served")
-def _served(workspace: Settings, weights: Path) -> Iterator[tuple[Detector, ServingModel]]:
-    init_workspace(workspace)
-    init_db()
-    add_finished_run(weights, name="grid-run")
-    model = serving_model()
-    assert model is not None
-    yield Detector.load(weights), model
+def _served(served_home: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Detector, ServingModel]]:
+    home, weights = served_home
+    with settings_at(home, monkeypatch):
+        model = serving_model()
+        assert model is not None
+        yield Detector.load(weights), model
 
 
 @pytest.mark.parametrize("name", photo_names())
@@ -76,43 +84,65 @@ def test_detect_upload_limit_is_enforced_by_the_server(
     _clear(str(refused.value))
 
 
-@pytest.fixture(name="kept")
-def _kept(workspace: Settings, tmp_path: Path) -> Iterator[Path]:
-    """A workspace holding one good dataset version, to check a hostile import loses nothing."""
-    init_workspace(workspace)
-    init_db()
-    from tests.hostile.corpus import _coco, _good_coco
+@pytest.fixture(scope="module", name="kept_home")
+def _kept_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A workspace holding one good dataset version, to check a hostile import loses nothing. Imported once for the
+    module: every case only adds to it, under names of its own, and checks the kept version is still whole."""
+    root = tmp_path_factory.mktemp("hostile-kept")
+    with pytest.MonkeyPatch.context() as patch, settings_at(root / "workspace", patch):
+        init_workspace()
+        init_db()
+        from tests.hostile.corpus import _coco, _good_coco
 
-    source = _coco(tmp_path / "good", _good_coco())
-    data_service.import_dataset(
-        ImportRequest(source=source / "annotations.json", name="kept", images_dir=source / "images")
-    )
-    yield tmp_path
+        source = _coco(root / "good", _good_coco())
+        data_service.import_dataset(
+            ImportRequest(source=source / "annotations.json", name="kept", images_dir=source / "images")
+        )
+    yield root
+
+
+CASE_NUMBERS = itertools.count(1)
+
+
+@pytest.fixture(name="kept")
+def _kept(kept_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """This case's own folder (`c<N>`, its number names what it adds), beside the shared kept workspace."""
+    folder = kept_home / "cases" / f"c{next(CASE_NUMBERS)}"
+    folder.mkdir(parents=True)
+    with settings_at(kept_home / "workspace", monkeypatch):
+        yield folder
+
+
+@pytest.fixture(name="temp_root")
+def _temp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every folder of this test run (all xdist workers'): where an escaping archive member would land."""
+    return run_root(tmp_path_factory)
 
 
 def _outside_files(root: Path) -> set[Path]:
-    return {p for p in root.parent.rglob("*") if SENTINEL in p.name}
+    return {p for p in root.rglob("*") if SENTINEL in p.name}
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
-def test_import_refuses_hostile_sources_clearly_and_loses_nothing(kept: Path, name: str) -> None:
+def test_import_refuses_hostile_sources_clearly_and_loses_nothing(kept: Path, temp_root: Path, name: str) -> None:
     case = kept / "case"
     case.mkdir()
     source = DATASETS[name](case)
+    hostile = f"hostile-{kept.name}"
     try:
-        data_service.import_dataset(ImportRequest(source=source, name="hostile"))
+        data_service.import_dataset(ImportRequest(source=source, name=hostile))
     except PlateOpsError as exc:
         _clear(str(exc))
     else:  # a few inputs are usable after their bad parts are dropped: they must still be a proper version
         with session_scope() as session:
-            made = dataset_store.find_dataset(session=session, name="hostile")
+            made = dataset_store.find_dataset(session=session, name=hostile)
         assert made is not None
     with session_scope() as session:
         dataset = dataset_store.find_dataset(session=session, name="kept")
         assert dataset is not None
         versions = dataset_store.list_versions(session=session, dataset_id=dataset.id)
     assert len(versions) == 1 and Path(versions[0].path, "data.yaml").is_file()
-    assert not _outside_files(kept), "an archive wrote outside its folder"
+    assert not _outside_files(temp_root), "an archive wrote outside its folder"
     assert not list(Path("/tmp").glob(f"{SENTINEL}*"))
 
 
@@ -143,7 +173,7 @@ def _cli(module: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tu
 
 # Every command with hostile arguments: (command, argv builder from the case folder and one hostile source).
 CLI_CASES = {
-    "import": lambda t, s: ["--source", str(s), "--name", "hostile"],
+    "import": lambda t, s: ["--source", str(s), "--name", f"hostile-{t.parent.name}"],
     "prepare": lambda t, s: ["--yolo", str(s), "--out", str(t / "out")],
     "validate": lambda t, s: ["--dataset", str(s), "--report", str(t / "r.json")],
     "train": lambda t, s: ["--data", str(s / "data.yaml"), "--out", str(t / "run"), "--epochs", "1"],
@@ -173,7 +203,7 @@ CLI_SOURCES = [
 @pytest.mark.parametrize("source_name", CLI_SOURCES)
 @pytest.mark.parametrize("command", sorted(CLI_CASES))
 def test_every_command_refuses_hostile_input_with_one_clear_line(
-    kept: Path, command: str, source_name: str, capsys: pytest.CaptureFixture[str]
+    kept: Path, temp_root: Path, command: str, source_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     case = kept / "case"
     case.mkdir()
@@ -187,7 +217,7 @@ def test_every_command_refuses_hostile_input_with_one_clear_line(
         last = err.strip().splitlines()[-1]
         assert last.startswith(("error:", "usage:", "python -m")) or "error" in last, last[:300]
         _clear(last)
-    assert not _outside_files(kept)
+    assert not _outside_files(temp_root)
 
 
 # `jobs.prepare --coco` over every hostile COCO source (json with its images folder, or a zip of the whole dataset):
@@ -281,4 +311,4 @@ def test_prepare_answers_hostile_coco_in_one_line(
         if fragment is not None:
             assert fragment in {issue["check"] for issue in report["issues"]}, report["issues"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")], "extracted or staging folders left"
-    assert not _outside_files(case)
+    assert not _outside_files(tmp_path)

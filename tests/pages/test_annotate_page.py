@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,11 @@ from streamlit.testing.v1 import AppTest
 from backend.annotation.edits import EditedBox, ImageEdit, save_edits
 from backend.annotation.labels import index_version, read_label_file
 from backend.core.enums import ReviewSource
-from backend.core.settings import Settings, init_workspace
-from backend.data.datasets import create_demo_dataset
+from backend.core.settings import Settings
 from backend.data.versions import manifest
 from backend.store import datasets as dataset_store
 from backend.store import review as review_store
-from backend.store.engine import init_db, session_scope
+from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from tests.pages.apptest_utils import all_text, open_page
 from tests.utils.actors import ADMIN
@@ -31,10 +31,8 @@ def run(at: AppTest) -> AppTest:
 
 
 @pytest.fixture
-def demo(workspace: Settings) -> DatasetVersion:
-    init_workspace()
-    init_db()
-    version = create_demo_dataset(name="food", images=6, seed=2)
+def demo(demo_version: Callable[..., DatasetVersion]) -> DatasetVersion:
+    version = demo_version(images=6, seed=2)
     first = sorted(index_version(Path(version.path)).images)[0]
     with session_scope() as session:
         review_store.add_review_item(

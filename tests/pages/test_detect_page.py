@@ -15,15 +15,15 @@ from backend.store.engine import session_scope
 from tests.pages.apptest_utils import all_text, open_page
 from tests.utils import images as imgs
 from tests.utils.serving_models import add_finished_run, promote
-from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
+from tests.utils.shared import TinyModels
 
 PAGE = "pages/detect.py"
 
 
 @pytest.fixture(scope="module", name="grid_weights")
-def fixture_grid_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A detector that reports "banana" boxes on any picture (imgsz 64), built once for this file."""
-    return save_grid_detector(tmp_path_factory.mktemp("detect_page") / "grid.pt", imgsz=64)
+def fixture_grid_weights(tiny_models: TinyModels) -> Path:
+    """A detector that reports "banana" boxes on any picture (imgsz 64), built once per test run (read-only)."""
+    return tiny_models.grid(imgsz=64)
 
 
 @pytest.fixture(name="with_model")
@@ -154,8 +154,8 @@ def test_production_thresholds_set_the_confidence_default(with_model: Settings, 
     assert conf.value == 0.4
 
 
-def test_nothing_detected_gives_the_recipe_empty_state(workspace: Settings, tmp_path: Path) -> None:
-    add_finished_run(save_untrained_detector(tmp_path / "random.pt", imgsz=64), name="random-run")
+def test_nothing_detected_gives_the_recipe_empty_state(workspace: Settings, tiny_models: TinyModels) -> None:
+    add_finished_run(tiny_models.untrained(imgsz=64), name="random-run")
     at = open_page(PAGE)
     at.slider(key=next(s.key for s in at.slider if s.key.startswith("detect_conf_"))).set_value(0.95)
     upload(at, ("plate.jpg", imgs.solid_jpeg((64, 64)), "image/jpeg"))

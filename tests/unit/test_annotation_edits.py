@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,11 @@ import pytest
 from backend.annotation.edits import EditConflictError, EditedBox, ImageEdit, find_version, save_edits
 from backend.annotation.labels import index_version, read_label_file
 from backend.core.errors import BadInputError
-from backend.core.settings import Settings, init_workspace
-from backend.data.datasets import create_demo_dataset
+from backend.core.settings import get_settings
 from backend.data.versions import manifest, read_hash, restore_version
 from backend.imaging.drawing import image_size
 from backend.store import review as review_store
-from backend.store.engine import init_db, session_scope
+from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from tests.utils.actors import ADMIN
 
@@ -26,10 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def demo(workspace: Settings) -> DatasetVersion:
-    init_workspace()
-    init_db()
-    return create_demo_dataset(name="food", images=8, seed=1)
+def demo(demo_version: Callable[..., DatasetVersion]) -> DatasetVersion:
+    return demo_version(images=8, seed=1)
 
 
 def _first_images(version: DatasetVersion, n: int) -> list[str]:
@@ -155,19 +153,20 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_jobs_edit_exit_codes(demo: DatasetVersion, workspace: Settings, tmp_path: Path) -> None:
+def test_jobs_edit_exit_codes(demo: DatasetVersion, tmp_path: Path) -> None:
+    home = get_settings().home
     first = _first_images(demo, 1)[0]
     edits = tmp_path / "edits.json"
     edits.write_text(json.dumps([{"image": first, "boxes": [{"class": "apple", "box": [4, 5, 40, 50]}]}]))
     common = ["--dataset", "food", "--base-version", "1", "--edits", str(edits), "--message", "one apple"]
 
-    done = _cli(workspace.home, *common, "--author", "bo")
+    done = _cli(home, *common, "--author", "bo")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["version"] == 2 and out["changelog"]["per_class"]["apple"]["added"] >= 0
     assert out["changelog"]["author"] == "bo" and out["changelog"]["images"][first]
 
-    refused = _cli(workspace.home, *common)
+    refused = _cli(home, *common)
     assert refused.returncode == 1 and "v2" in refused.stderr and refused.stdout == ""
     assert not (Path(demo.path).parent / "v3").exists()
 
@@ -179,7 +178,7 @@ def test_jobs_edit_exit_codes(demo: DatasetVersion, workspace: Settings, tmp_pat
         json.dumps([{"image": first, "boxes": [{"class": "apple", "box": [1, 1, 4, 99999]}]}]),
     ):
         edits.write_text(bad)
-        result = _cli(workspace.home, *common[:3], "2", *common[4:])
+        result = _cli(home, *common[:3], "2", *common[4:])
         assert result.returncode == 2, (bad, result.stderr)
         assert result.stderr.startswith("error: ")
-    assert _cli(workspace.home, "--help").returncode == 0
+    assert _cli(home, "--help").returncode == 0

@@ -3,6 +3,7 @@ review queue's filters, dismissals and flags, the version diff, and validate-and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,30 +16,26 @@ from backend.annotation.tasks import start_label_error_scan, start_validate_retr
 from backend.core.enums import ReviewSource
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
-from backend.core.settings import Settings, init_workspace
-from backend.data.datasets import create_demo_dataset
 from backend.serving.inference import Detector
 from backend.store import registered_models as model_store
 from backend.store import review as review_store
-from backend.store.engine import init_db, session_scope
+from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from tests.utils.actors import ADMIN
 from tests.utils.serving_models import add_finished_run
-from tests.utils.tiny_data import save_grid_detector
+from tests.utils.shared import TinyModels
 
 NAMES = ("apple", "banana", "broccoli")
 
 
 @pytest.fixture
-def demo(workspace: Settings) -> DatasetVersion:
-    init_workspace()
-    init_db()
-    return create_demo_dataset(name="food", images=6, seed=4)
+def demo(demo_version: Callable[..., DatasetVersion]) -> DatasetVersion:
+    return demo_version(images=6, seed=4)
 
 
 @pytest.fixture
-def grid_weights(tmp_path: Path) -> Path:
-    return save_grid_detector(tmp_path / "grid.pt", names=NAMES, imgsz=64, class_id=1)
+def grid_weights(tiny_models: TinyModels) -> Path:
+    return tiny_models.grid(names=NAMES, imgsz=64, class_id=1)
 
 
 def test_prelabels_come_from_the_serving_model(demo: DatasetVersion, grid_weights: Path) -> None:

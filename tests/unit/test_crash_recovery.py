@@ -8,6 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from backend.core.enums import JobStatus, RunStatus
 from backend.core.settings import Settings
 from backend.data.datasets import discard_job_leftovers, import_dataset
@@ -79,6 +81,7 @@ def test_killed_validation_keeps_the_previous_result(crash_ws: Settings, demo_so
     assert _version("kept").validation_summary["issues_by_severity"] == before[1]
 
 
+@pytest.mark.training
 def test_killed_training_run_is_failed_and_resumes_to_the_last_epoch(crash_ws: Settings, tmp_path: Path) -> None:
     data_yaml = make_tiny_yolo_dataset(tmp_path / "tiny")
     version = import_dataset(ImportRequest(source=data_yaml.parent, name="tiny"))

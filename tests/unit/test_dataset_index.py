@@ -6,29 +6,26 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backend.annotation.edits import EditedBox, ImageEdit, save_edits
-from backend.core.settings import Settings, init_workspace
-from backend.data.datasets import create_demo_dataset
 from backend.data.index import build_version_index, gallery_page, index_state, issue_page
 from backend.data.versions import restore_version
 from backend.imaging.drawing import image_size
 from backend.store import dataset_index as index_store
 from backend.store.dataset_index import ImageQuery, IssueQuery
-from backend.store.engine import init_db, session_scope
+from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from tests.utils.actors import ADMIN
 
 
 @pytest.fixture
-def demo(workspace: Settings) -> DatasetVersion:
-    init_workspace()
-    init_db()
-    return create_demo_dataset(name="food", images=12, seed=3, defects=True)
+def demo(demo_version: Callable[..., DatasetVersion]) -> DatasetVersion:
+    return demo_version(images=12, seed=3, defects=True)
 
 
 def files_view(folder: Path) -> dict[str, dict[str, Any]]:

@@ -212,6 +212,14 @@ def test_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
     (tmp_path / "data.yaml").write_text("\n".join(lines))
     with pytest.raises(BadInputError, match="alias"):
         read_source(tmp_path)
+    # the readers of a prepared set (jobs.validate, jobs.train) refuse it too, before anything walks the names
+    from backend.data.quality.reader import read_yolo_dataset
+    from backend.training.trainer import BadDataError, check_data_yaml
+
+    with pytest.raises(BadInputError, match="73 YAML aliases"):
+        read_yolo_dataset(tmp_path)
+    with pytest.raises(BadDataError, match="73 YAML aliases"):
+        check_data_yaml(tmp_path / "data.yaml")
 
 
 def test_data_yaml_folders_outside_an_archive_are_refused(demo: Demo, tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ from jobs import detect as detect_cli
 from tests.utils import images as build
 from tests.utils.tiny_data import TINY_CLASSES, expected_grid_boxes, save_grid_detector, save_untrained_detector
 
+pytestmark = pytest.mark.training  # the module's models are exported to ONNX
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -17,16 +17,15 @@ from backend.monitoring.reports import build_report, write_report
 from backend.monitoring.tables import ALL_COLUMNS, NO_CLASS, frame_from_images, prediction_columns
 from backend.monitoring.traffic import TrafficShift, generate_traffic, parse_shift
 from backend.serving.inference import Detector
-from tests.utils.tiny_data import save_untrained_detector
+from tests.utils.shared import TinyModels
 
 SIZE_FEATURES = {"width", "height", "aspect_ratio"}
 PARAMS = MonitorParams()
 
 
 @pytest.fixture(scope="module")
-def detector(tmp_path_factory: pytest.TempPathFactory) -> Detector:
-    weights = save_untrained_detector(tmp_path_factory.mktemp("model") / "untrained.pt", imgsz=64)
-    return Detector.load(weights, device="cpu")
+def detector(tiny_models: TinyModels) -> Detector:
+    return Detector.load(tiny_models.untrained(imgsz=64), device="cpu")
 
 
 @pytest.fixture(scope="module")

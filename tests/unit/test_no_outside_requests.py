@@ -1,7 +1,7 @@
 """The console makes no request outside this machine, in the browser too: no icon names Streamlit would fetch.
 
 Streamlit turns a `:material/name:` page icon into a tab icon fetched from fonts.gstatic.com, so the UI uses emoji
-and a favicon file from the repo instead. The browser test tests/e2e/test_first_hour.py watches the real requests.
+and a favicon file from the repo instead. The browser test tests/e2e/test_tour.py watches the real requests.
 """
 
 from __future__ import annotations

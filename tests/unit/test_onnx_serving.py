@@ -15,6 +15,8 @@ from backend.serving.onnx_runtime import nms
 from backend.training.export import export_onnx
 from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
 
+pytestmark = pytest.mark.training  # the module's models are exported to ONNX
+
 BOX_TOLERANCE_PX = 1.0  # corners, in original-image pixels
 CONF_TOLERANCE = 0.002
 

@@ -27,17 +27,18 @@ from jobs import export as export_cli
 from jobs import promote as promote_cli
 from tests.utils.actors import ADMIN, actor_named
 from tests.utils.registry_runs import add_dataset_version, add_version_run
-from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
+from tests.utils.shared import TinyModels
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
 
 @pytest.fixture(scope="module", name="files")
-def fixture_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two tiny detectors (imgsz 64) and a tiny YOLO split with the same three classes."""
+def fixture_files(tmp_path_factory: pytest.TempPathFactory, tiny_models: TinyModels) -> dict[str, Path]:
+    """Two tiny detectors (imgsz 64, the run's shared read-only files) and a tiny YOLO split with the same three
+    classes."""
     root = tmp_path_factory.mktemp("registry")
     return {
-        "a": save_untrained_detector(root / "a.pt", imgsz=64, seed=1),
-        "b": save_grid_detector(root / "b.pt", imgsz=64),
+        "a": tiny_models.untrained(imgsz=64, seed=1),
+        "b": tiny_models.grid(imgsz=64),
         "data": make_tiny_yolo_dataset(root / "data", train=4, val=4, size=64).parent,
     }
 
@@ -105,6 +106,7 @@ def test_decide_blocks_a_class_whose_ap50_drops_too_far_and_a_slow_model() -> No
 # --------------------------------------------------------------------------------------------------- the gate
 
 
+@pytest.mark.training  # promotion exports ONNX
 def test_first_promotion_passes_exports_onnx_and_serving_names_it(
     version: DatasetVersion, files: dict[str, Path]
 ) -> None:
@@ -268,6 +270,7 @@ def test_promote_cli_exit_codes(
     assert status == 0 and json.loads(out.strip().splitlines()[-1])["production_model_id"] == model_a.id
 
 
+@pytest.mark.training  # exports ONNX
 def test_export_cli_writes_onnx_at_the_training_size(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], workspace: Settings
 ) -> None:

@@ -14,7 +14,7 @@ from backend.registry import compare
 from backend.registry import service as registry
 from tests.utils.actors import ADMIN
 from tests.utils.registry_runs import add_dataset_version, add_version_run
-from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
+from tests.utils.shared import TinyModels
 from tests.utils.tiny_yolo import TINY_CLASSES, make_tiny_yolo_dataset
 
 EVAL_A = {
@@ -32,14 +32,11 @@ EVAL_B = {**EVAL_A, "map50": 0.7, "latency_ms": 15.0}
 
 
 @pytest.fixture(scope="module", name="files")
-def fixture_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def fixture_files(tmp_path_factory: pytest.TempPathFactory, tiny_models: TinyModels) -> dict[str, Path]:
+    """Two tiny detectors (the run's shared read-only files: add_version_run copies them) and a tiny split."""
     root = tmp_path_factory.mktemp("compare")
     data = make_tiny_yolo_dataset(root / "v1", train=2, val=4, size=64).parent
-    return {
-        "a": save_untrained_detector(root / "a.pt", imgsz=64, seed=1),
-        "b": save_grid_detector(root / "b.pt", imgsz=64),
-        "v1": data,
-    }
+    return {"a": tiny_models.untrained(imgsz=64, seed=1), "b": tiny_models.grid(imgsz=64), "v1": data}
 
 
 def _edited_copy(source: Path, target: Path) -> Path:

@@ -33,17 +33,15 @@ from backend.store.engine import session_scope
 from tests.utils import images as imgs
 from tests.utils.actors import ADMIN
 from tests.utils.serving_models import add_finished_run, promote
-from tests.utils.tiny_data import expected_grid_boxes, save_grid_detector, save_untrained_detector
+from tests.utils.shared import TinyModels
+from tests.utils.tiny_data import expected_grid_boxes
 
 
 @pytest.fixture(scope="module", name="weights")
-def fixture_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A grid detector (always reports "banana" boxes with known geometry) and an untrained one, imgsz 64."""
-    root = tmp_path_factory.mktemp("serving_models")
-    return {
-        "grid": save_grid_detector(root / "grid.pt", imgsz=64),
-        "random": save_untrained_detector(root / "random.pt", imgsz=64),
-    }
+def fixture_weights(tiny_models: TinyModels) -> dict[str, Path]:
+    """A grid detector (always reports "banana" boxes with known geometry) and an untrained one, imgsz 64, built
+    once per test run and shared read-only (`add_finished_run` copies them)."""
+    return {"grid": tiny_models.grid(imgsz=64), "random": tiny_models.untrained(imgsz=64)}
 
 
 @pytest.fixture(scope="module", name="detector")

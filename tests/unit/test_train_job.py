@@ -24,6 +24,8 @@ from backend.training.tasks import TrainParams, resume_training, start_training
 from tests.utils.actors import ADMIN
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
+pytestmark = pytest.mark.training  # training jobs run end to end
+
 TINY = {"imgsz": 64, "batch": 8, "workers": 0, "cache": "none", "model": "yolov8n.yaml", "device": "cpu"}
 
 

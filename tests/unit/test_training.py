@@ -35,6 +35,8 @@ from backend.training.trainer import (
 )
 from tests.utils.tiny_yolo import TINY_CLASSES, isolate_ml_env, make_tiny_yolo_dataset
 
+pytestmark = pytest.mark.training  # real (tiny) training runs, built once per module
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TINY = {"imgsz": 64, "batch": 8, "nbs": 8, "workers": 0, "cache": "none", "close_mosaic": 0, "warmup_epochs": 0}
 

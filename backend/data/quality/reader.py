@@ -112,13 +112,34 @@ def parse_names(raw: Any) -> list[str]:
     raise BadInputError("data.yaml has no usable 'names' (a list or an {id: name} mapping).")
 
 
+MAX_YAML_ALIASES = 16  # a data.yaml needs none; a few are harmless
+
+
+def refuse_alias_bomb(text: str, name: str) -> None:
+    """Raise BadInputError when YAML text holds more aliases than a data.yaml ever needs: a "billion laughs" bomb
+    of a few hundred bytes loads cheaply but expands to gigabytes once anything walks it (`str(names)`).
+
+    Raises:
+        BadInputError: Too many aliases.
+        yaml.YAMLError: The text is not YAML.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    aliases = sum(1 for event in yaml.parse(text, Loader=loader) if isinstance(event, yaml.AliasEvent))
+    if aliases > MAX_YAML_ALIASES:
+        raise BadInputError(f"{name} uses {aliases} YAML aliases; refusing it (a data.yaml needs none).")
+
+
 def load_data_yaml(path: Path) -> dict[str, Any]:
-    """Parse a data.yaml into a dict (BadInputError when it is missing or not a mapping)."""
+    """Parse a data.yaml into a dict (BadInputError when it is missing, an alias bomb or not a mapping)."""
     import yaml  # local: only needed here and in prepare
 
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is 20x faster
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (a safe loader)
+        text = path.read_text(encoding="utf-8")
+        refuse_alias_bomb(text, path.name)
+        data = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
     except OSError as exc:
         raise BadInputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     except yaml.YAMLError as exc:
