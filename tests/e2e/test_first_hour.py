@@ -65,7 +65,7 @@ def test_newcomers_first_hour(console: Console, watched) -> None:
     page.locator("[data-testid='stSidebarNav'] a", has_text="Train").click()
     page.locator("h1", has_text="Train").wait_for()
     page.get_by_text("Estimated time: about").wait_for(timeout=120_000)
-    assert "on this computer" in page.inner_text("body")
+    assert "on this machine" in page.inner_text("body")
     page.get_by_role("button", name="Start training").click()
     page.get_by_role("link", name="Try it on Detect").wait_for(timeout=300_000)
     assert error_texts(page) == []
