@@ -9,7 +9,7 @@ the pixels, per architecture) and `factor` is what a timed step does not see: re
 pictures (mosaic) on the same cores, NMS and scoring in each epoch's validation, saving checkpoints. The final
 evaluation is two validation passes (ultralytics validates best.pt, then the job scores it). `factor` and the set-up
 come from finished runs on this computer when there are any (their medians), else from `DEFAULT_FACTOR` and
-`DEFAULT_SETUP_S`, measured by `bench/estimate_time.py` on this project's 2-core machine.
+`DEFAULT_SETUP_S` (see there; `bench/estimate_time.py` checks the result).
 
 Once an epoch has ended, the run's own epochs say more than any model: the time left is the typical recent epoch
 × the epochs left, plus the final evaluation (its validation share of an epoch, twice).
@@ -29,10 +29,13 @@ from dataclasses import dataclass
 
 from backend.training.speed import StepSpeed
 
-# Real epoch seconds over the timed-step prediction (dataloading and mosaic, validation's NMS and scoring, saving)
-# and seconds outside the epochs beyond the final evaluation (building the model, caching pictures, tracking),
-# from bench/estimate_time.py on the 400-image demo set on this project's 2-core machine. Finished runs replace them.
-DEFAULT_FACTOR = 1.6
+# Real epoch seconds over the timed-step prediction (dataloading and mosaic, validation's NMS and scoring, saving;
+# less the second thread training uses on a quiet machine), and seconds outside the epochs beyond the final
+# evaluation (building the model, caching pictures, tracking). The factor: a one-thread step timed on this project's
+# 2-core machine (0.59 s per training image at 256 px) against the epochs of a Quick run there (about 0.5 s per
+# image), both at load 12-15; not yet measured on a quiet machine. The set-up is not re-measured. Finished runs
+# replace both.
+DEFAULT_FACTOR = 1.0
 DEFAULT_SETUP_S = 15.0
 # How far a run's time may stray from the estimate, as a share of it. Before the first run here the factor is
 # someone else's machine's: the widest. Finished runs narrow it to their own spread, but never below the floor (the

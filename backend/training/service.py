@@ -99,13 +99,14 @@ def _finished_runs(*, on_gpu: bool, limit: int = 50) -> list[FinishedRun]:
 
 
 def _busy_note() -> str:
-    """A clause when the machine is busy now: the timed step is then unreliable (BENCHMARKS.md, estimate_time)."""
+    """A clause when the machine is busy now: a run's time then follows what else runs (BENCHMARKS.md)."""
     load, cpus = current_load(), os.cpu_count() or 1
     if load is None or load <= cpus:
         return ""
     return (
-        f"; the machine is busy now (load {load:.1f} on {cpus} cores): a step timed while it is this busy can be "
-        "several times too slow (bench/estimate_time.py), so trust the time left shown after the first epoch"
+        f"; the machine is busy now (load {load:.1f} on {cpus} cores), so the time depends on what else runs "
+        "meanwhile (runs here took up to 1.5× the estimate under such load); the time left after the first "
+        "epoch is measured from the run itself"
     )
 
 

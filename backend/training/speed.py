@@ -141,7 +141,7 @@ def _median_seconds(step: Any, *, deadline: float) -> float:
 
 
 def time_steps(model: str, *, sizes: tuple[int, int] = PROBE_SIZES, batch: int = PROBE_BATCH) -> StepSpeed:
-    """Time a training step and a validation pass of `model` now, at two image sizes (seconds on a quiet CPU).
+    """Time a training step and a validation pass of `model` now, at two image sizes, on one thread.
 
     Args:
         model: An architecture .yaml or a weights file.
@@ -161,23 +161,30 @@ def time_steps(model: str, *, sizes: tuple[int, int] = PROBE_SIZES, batch: int =
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     train, val = [], []
     deadline = time.perf_counter() + PROBE_BUDGET_S
-    for size in sizes:
-        data = _batch(size, batch)
+    threads = torch.get_num_threads()
+    # One thread: on a busy machine a multi-threaded step waits on its descheduled threads. At load 12 on 2 cores
+    # it timed 13x slower per image than with one thread, and the one-thread time matched the real epochs.
+    torch.set_num_threads(1)
+    try:
+        for size in sizes:
+            data = _batch(size, batch)
 
-        def train_step(data: dict[str, Any] = data) -> None:
-            net.train()
-            loss, _ = net.loss(data)
-            loss.sum().backward()
-            optimizer.step()
-            optimizer.zero_grad()
+            def train_step(data: dict[str, Any] = data) -> None:
+                net.train()
+                loss, _ = net.loss(data)
+                loss.sum().backward()
+                optimizer.step()
+                optimizer.zero_grad()
 
-        def val_step(data: dict[str, Any] = data) -> None:
-            net.eval()
-            with torch.no_grad():
-                net(data["img"])
+            def val_step(data: dict[str, Any] = data) -> None:
+                net.eval()
+                with torch.no_grad():
+                    net(data["img"])
 
-        train.append((size, _median_seconds(train_step, deadline=deadline) / batch))
-        val.append((size, _median_seconds(val_step, deadline=deadline) / batch))
+            train.append((size, _median_seconds(train_step, deadline=deadline) / batch))
+            val.append((size, _median_seconds(val_step, deadline=deadline) / batch))
+    finally:
+        torch.set_num_threads(threads)
     train_fixed, train_per_pixel = fit_two_sizes(train[0], train[1])
     val_fixed, val_per_pixel = fit_two_sizes(val[0], val[1])
     return StepSpeed(
