@@ -35,7 +35,8 @@ with right:
     st.subheader("Monitoring")
     drift = ov.latest_drift
     if drift:
-        share = f"{drift.drift_share:.0%} of features drifted"
+        # counts, not a percentage: 1 of 12 features says what a share of 8 % hides
+        share = f"{len(ov.drifted_features)} of {plural(ov.tested_features, 'feature')} drifted"
         (st.warning if drift.drifted else st.success)(
             f"Last check {ago(drift.created_at)}: {share} over {plural(drift.n_current, 'recent prediction')}."
             + (f" Drifted: {', '.join(ov.drifted_features)}." if ov.drifted_features else "")

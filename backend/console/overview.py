@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.core.enums import ACTIVE_JOB_STATUSES, ReviewStatus
+from backend.monitoring.reports import NOT_TESTED
 from backend.store import datasets as dataset_store
 from backend.store import drift as drift_store
 from backend.store import jobs as job_store
@@ -33,6 +34,7 @@ class Overview:
     predictions: int
     open_reviews: int
     drifted_features: tuple[str, ...] = ()  # features the latest drift report flagged
+    tested_features: int = 0  # features the latest drift report could test (the base of its drifted share)
 
 
 def get_overview() -> Overview:
@@ -54,4 +56,5 @@ def get_overview() -> Overview:
             predictions=prediction_store.count_predictions(session=session),
             open_reviews=len(review_store.list_review_items(session=session, status=ReviewStatus.OPEN)),
             drifted_features=tuple(f["name"] for f in drift_features if f.get("drifted")),
+            tested_features=sum(1 for f in drift_features if f.get("method") != NOT_TESTED),
         )

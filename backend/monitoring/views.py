@@ -16,6 +16,7 @@ import pandas as pd
 
 from backend.core.enums import FeedbackKind, ReviewSource, ReviewStatus
 from backend.core.errors import BadInputError
+from backend.core.stats import MIN_RATE_TRIALS, CountRate, count_rate
 from backend.monitoring.reports import NOT_TESTED, P_VALUE_METHODS
 from backend.monitoring.tables import NUMERIC_COLUMNS, frame_from_predictions
 from backend.store import drift as drift_store
@@ -128,25 +129,46 @@ def class_share_over_time(*, freq: str = "h", limit: int = 20_000) -> pd.DataFra
     return counts.div(counts.sum(axis=1), axis=0).round(4)
 
 
-def error_rates() -> pd.DataFrame:
-    """Per-class error rate from end-user feedback: (wrong + missed) / all feedback on that class."""
+@dataclass(frozen=True)
+class ClassErrorRate:
+    """End-user feedback on one class and its error rate: (wrong + missed) of all feedback on it.
+
+    Attributes:
+        name: The class.
+        correct: Feedback that said a detection of it was right.
+        wrong: Feedback that said a detection of it was wrong.
+        missed: Feedback that said one was missed.
+        rate: (wrong + missed) of all, with its Wilson interval; stated only from `MIN_RATE_TRIALS` feedback on.
+    """
+
+    name: str
+    correct: int
+    wrong: int
+    missed: int
+    rate: CountRate
+
+    @property
+    def feedback(self) -> int:
+        """All feedback on the class."""
+        return self.correct + self.wrong + self.missed
+
+
+def error_rates(*, minimum: int = MIN_RATE_TRIALS) -> list[ClassErrorRate]:
+    """Per-class error rate from end-user feedback, by class name, each with its count and Wilson 95 % interval.
+
+    Args:
+        minimum: Fewest feedback a class's rate is stated on; under it the rate reads "too few to tell".
+    """
     with session_scope() as session:
         counts = prediction_store.feedback_counts(session=session)
     rows = []
     for name, c in sorted(counts.items()):
-        total = sum(c.values())
-        errors = c.get(FeedbackKind.WRONG, 0) + c.get(FeedbackKind.MISSED, 0)
-        rows.append(
-            {
-                "class": name,
-                "feedback": total,
-                "correct": c.get(FeedbackKind.CORRECT, 0),
-                "wrong": c.get(FeedbackKind.WRONG, 0),
-                "missed": c.get(FeedbackKind.MISSED, 0),
-                "error rate": round(errors / total, 4) if total else 0.0,
-            }
+        correct, wrong, missed = (
+            c.get(kind, 0) for kind in (FeedbackKind.CORRECT, FeedbackKind.WRONG, FeedbackKind.MISSED)
         )
-    return pd.DataFrame(rows)
+        rate = count_rate(wrong + missed, correct + wrong + missed, minimum=minimum)
+        rows.append(ClassErrorRate(name=name, correct=correct, wrong=wrong, missed=missed, rate=rate))
+    return rows
 
 
 def suggest_segment(report: DriftReport, feature: str) -> Segment:

@@ -116,6 +116,8 @@ class EpochRow:
     map50_95: float | None = None
     lr: float | None = None
     seconds: float | None = None
+    remaining_s: float | None = None  # the run's estimated time left after this epoch
+    remaining_margin_s: float | None = None  # give or take this much
 
     @classmethod
     def from_json(cls, data: object) -> EpochRow:

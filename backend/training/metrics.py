@@ -8,12 +8,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from backend.training.estimate import TimeRange, rough_duration, rough_range
+
 PR_POINTS = 101
 
 
 @dataclass(frozen=True)
 class EpochMetrics:
-    """Metrics of one completed epoch (epoch is 1-based)."""
+    """Metrics of one completed epoch (epoch is 1-based); `remaining_s` is the estimated time the run has left
+    after it (its epochs so far times the epochs left, plus the final evaluation; `backend.training.estimate`),
+    give or take `remaining_margin_s`."""
 
     epoch: int
     epochs: int
@@ -26,17 +30,22 @@ class EpochMetrics:
     map50_95: float | None
     lr: float | None
     seconds: float | None
+    remaining_s: float | None = None
+    remaining_margin_s: float | None = None
 
     def message(self) -> str:
-        """Plain-language one-liner, e.g. "Epoch 3/10 — box loss 1.23, mAP50 0.41"."""
+        """Plain-language one-liner, e.g. "Epoch 3/10 — box loss 1.23, mAP50 0.41 · about 5 min left (4–6 min)"."""
         parts = []
         if self.box_loss is not None:
             parts.append(f"box loss {self.box_loss:.2f}")
         if self.map50 is not None:
             parts.append(f"mAP50 {self.map50:.2f}")
-        return (
-            f"Epoch {self.epoch}/{self.epochs} — " + ", ".join(parts) if parts else f"Epoch {self.epoch}/{self.epochs}"
-        )
+        text = f"Epoch {self.epoch}/{self.epochs}" + (" — " + ", ".join(parts) if parts else "")
+        if self.remaining_s is not None:
+            margin = self.remaining_margin_s or 0.0
+            left = TimeRange(self.remaining_s, max(self.remaining_s - margin, 0.0), self.remaining_s + margin)
+            text += f" · {rough_duration(left.seconds)} left ({rough_range(left.low, left.high)})"
+        return text
 
 
 def num(value: Any) -> float | None:

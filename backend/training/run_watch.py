@@ -9,11 +9,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from backend.core.progress import ProgressFn
 from backend.training.errors import TrainingCancelledError
+from backend.training.estimate import RunShape, time_left_s, time_left_spread, val_share
 from backend.training.metrics import EpochMetrics, num
+from backend.training.speed import known_speed
 from backend.training.tracking import ClearMLRun
 
 BATCH_PROGRESS_INTERVAL_S = 1.0
@@ -49,6 +52,34 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def _images(loader: Any) -> int:
+    """How many pictures a dataloader serves per pass (0 when it does not say)."""
+    try:
+        return len(loader.dataset)
+    except (AttributeError, TypeError):
+        return 0
+
+
+def time_left(trainer: Any, history: list[EpochMetrics]) -> float | None:
+    """The run's estimated seconds left after the epochs in `history` (None before the first one ended).
+
+    The typical recent epoch times the epochs left, plus the final evaluation; the validation share of an epoch
+    comes from this computer's timed steps when they were taken, else from the split's sizes. Its margin is
+    `time_left_spread` of the same epochs.
+    """
+    args = getattr(trainer, "args", None)
+    shape = RunShape(
+        model=str(getattr(args, "model", "")),
+        imgsz=int(getattr(args, "imgsz", 0) or 0),
+        epochs=int(trainer.epochs),
+        train_images=_images(getattr(trainer, "train_loader", None)),
+        val_images=_images(getattr(trainer, "test_loader", None)),
+    )
+    seconds = [h.seconds for h in history if h.seconds]
+    done = history[-1].epoch if history else 0
+    return time_left_s(seconds, shape.epochs, share=val_share(shape, known_speed(shape.model)), done=done)
 
 
 class RunWatch:
@@ -123,6 +154,9 @@ class RunWatch:
             seconds=num(getattr(trainer, "epoch_time", None)),
         )
         self.history[:] = [h for h in self.history if h.epoch < record.epoch]
+        left = num(time_left(trainer, [*self.history, record]))
+        spread = time_left_spread([h.seconds for h in [*self.history, record] if h.seconds])
+        record = replace(record, remaining_s=left, remaining_margin_s=None if left is None else left * spread)
         self.history.append(record)
         self.tracker.log_scalars(
             record.epoch,

@@ -5,22 +5,39 @@ the body runs in a worker process, never in the console.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.core.clock import utcnow
 from backend.core.enums import RESUMABLE_RUN_STATUSES, RunStatus
-from backend.core.errors import BadInputError
+from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
 from backend.core.params import TrainConfig, get_params
 from backend.core.settings import get_settings
+from backend.store import jobs as job_store
 from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
-from backend.store.records import Run
+from backend.store.records import Job, Run
+from backend.training.estimate import (
+    FIRST_EPOCH_SPREAD,
+    RECENT_EPOCHS,
+    FinishedRun,
+    RunShape,
+    SpeedFit,
+    TimeRange,
+    fit_speed,
+    pixel_speed,
+    predict_total_s,
+)
+from backend.training.speed import current_load, known_speed, step_speed
 
 if TYPE_CHECKING:
     from backend.training.tracking import OfflineSession
@@ -35,44 +52,163 @@ def build_config(preset: str | None, overrides: dict[str, Any] | None = None) ->
 
 @dataclass(frozen=True)
 class Estimate:
-    """An estimated training time and what it rests on, in plain words."""
+    """An estimated training time, how sure it is, and what it rests on, in plain words.
 
-    seconds: float | None
+    Attributes:
+        time: The estimate and its range (None when there is nothing to estimate from).
+        basis: What it rests on, e.g. "measured on this machine from 30 timed epochs".
+    """
+
+    time: TimeRange | None
     basis: str
 
+    @property
+    def seconds(self) -> float | None:
+        """The estimate in seconds (None without one)."""
+        return self.time.seconds if self.time else None
 
-def estimate_training(cfg: TrainConfig, images: int, *, on_gpu: bool = False) -> Estimate:
-    """Estimated training time from finished runs on this machine, else from a short timed training step.
+    def text(self) -> str:
+        """E.g. "about 7 min (5–9 min), measured on this machine from 30 timed epochs"."""
+        return f"{self.time.text()}, {self.basis}" if self.time else self.basis
 
-    Past runs in the store are scaled by images, epochs and pixels (their median rate). Before the first CPU run,
-    one timed training step of `cfg.model` (measured once, see `backend.training.calibration`) gives the rate.
-    GPU runs without history have no estimate (timing a GPU step here would need the GPU).
-    """
+
+def _finished_runs(*, on_gpu: bool, limit: int = 50) -> list[FinishedRun]:
+    """The timings of finished runs on this machine's CPU (or GPU), newest first."""
+    rows = []
     with session_scope() as session:
-        runs = run_store.list_runs(session=session, limit=50, status=RunStatus.SUCCEEDED)
-    rates = []
-    for run in runs:
-        if not run.duration_s:
-            continue
-        p = run.params
-        n = (run.metrics.get("train_images") or 0) * (run.metrics.get("epochs_completed") or p.get("epochs") or 0)
-        if n and p.get("imgsz") and ("cuda" in str(run.metrics.get("device", ""))) == on_gpu:
-            rates.append(run.duration_s / (n * (p["imgsz"] / 320) ** 2))
-    if rates:
-        rate = sorted(rates)[len(rates) // 2]
-        basis = f"From {len(rates)} finished run{'s' * (len(rates) != 1)} on this machine, scaled to these settings."
-    elif on_gpu:
-        return Estimate(None, "Unknown until one GPU run has finished here.")
-    else:
-        from backend.training.calibration import seconds_per_image_epoch
+        runs = run_store.list_runs(session=session, limit=limit, status=RunStatus.SUCCEEDED)
+        for run in runs:
+            seconds = tuple(e.seconds for e in run.epochs if e.seconds)
+            p, m = run.params, run.metrics
+            train = m.get("train_images")
+            if not seconds or not p.get("imgsz") or not isinstance(train, int) or train <= 0:
+                continue
+            if ("cuda" in str(m.get("device", ""))) != on_gpu:
+                continue
+            val = m.get("val_images")
+            if not isinstance(val, int):  # runs recorded before val_images was: the usual split
+                fraction = get_params().prepare.val_fraction
+                val = round(train * fraction / (1 - fraction))
+            total = run.duration_s
+            if run.job_id is not None:
+                with contextlib.suppress(NotFoundError):  # the job row was pruned: the run's own time
+                    total = job_store.get_job(session=session, job_id=run.job_id).elapsed_s(utcnow()) or total
+            shape = RunShape(str(p.get("model", "")), int(p["imgsz"]), len(seconds), train, val)
+            rows.append(FinishedRun(shape=shape, epoch_seconds=seconds, total_s=total))
+    return rows
 
-        rate = seconds_per_image_epoch(cfg.model)
+
+def _busy_note() -> str:
+    """A clause when the machine is busy now: a run's time then follows what else runs (BENCHMARKS.md)."""
+    load, cpus = current_load(), os.cpu_count() or 1
+    if load is None or load <= cpus:
+        return ""
+    return (
+        f"; the machine is busy now (load {load:.1f} on {cpus} cores), so the time depends on what else runs "
+        "meanwhile (runs here took up to 1.5× the estimate under such load); the time left after the first "
+        "epoch is measured from the run itself"
+    )
+
+
+def estimate_training(cfg: TrainConfig, train_images: int, val_images: int, *, on_gpu: bool = False) -> Estimate:
+    """Estimated training time, from start to the scored model, with its range and what it rests on.
+
+    On a CPU: this computer's timed training step and validation pass of `cfg.model` at `cfg.imgsz` (timed once,
+    see `backend.training.speed`), turned into epochs by what finished runs here taught (`backend.training.estimate`;
+    before the first one, constants measured on this project's machine, with a wider range). On a GPU: finished GPU
+    runs only (timing a GPU step here would need the GPU); none gives no estimate.
+
+    Args:
+        cfg: The run's settings.
+        train_images: Training images of the dataset version (before `cfg.fraction`).
+        val_images: Validation images of the dataset version.
+        on_gpu: Whether the run trains on a CUDA GPU.
+    """
+    shape = RunShape(
+        model=cfg.model,
+        imgsz=cfg.imgsz,
+        epochs=cfg.epochs,
+        train_images=max(round(train_images * cfg.fraction), 0),
+        val_images=max(val_images, 0),
+    )
+    runs = _finished_runs(on_gpu=on_gpu)
+    if on_gpu:
+        fit = fit_speed(runs, pixel_speed)
+        if not fit.runs:
+            return Estimate(None, "unknown until one GPU run has finished here")
+        seconds = predict_total_s(shape, pixel_speed(cfg.model), fit)
+        basis = f"measured on this machine's GPU from {timed_epochs(fit)}, scaled to these settings"
+        return Estimate(TimeRange.around(seconds, fit.spread), basis)
+    speed = step_speed(cfg.model)
+    fit = fit_speed(runs, lambda model: speed if model == cfg.model else known_speed(model))
+    seconds = predict_total_s(shape, speed, fit)
+    if fit.runs:
+        basis = f"measured on this machine from {timed_epochs(fit)}, scaled to these settings"
+    else:
         basis = (
-            "From one timed training step on this computer (no run has finished here yet), scaled to these "
-            "settings; the first finished run replaces it."
+            "from a training step timed on this machine and what an epoch adds to it on this project's own "
+            "machine (no run has finished here yet; the first one narrows the range)"
         )
-    train_images = images * (1 - get_params().prepare.val_fraction) * cfg.fraction
-    return Estimate(rate * train_images * cfg.epochs * (cfg.imgsz / 320) ** 2, basis)
+    return Estimate(TimeRange.around(seconds, fit.spread), basis + _busy_note())
+
+
+def timed_epochs(fit: SpeedFit) -> str:
+    """E.g. "30 timed epochs of 3 finished runs"."""
+    epochs = f"{fit.epochs} timed epoch{'s' * (fit.epochs != 1)}"
+    return f"{epochs} of {fit.runs} finished run{'s' * (fit.runs != 1)}"
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """A running training job's estimated time left, from its own epochs so far.
+
+    Attributes:
+        time: Seconds left now and their range (0 once the estimated end has passed).
+        epoch: The latest finished epoch the estimate rests on.
+        epochs: The epochs the run trains.
+        basis: What it rests on, e.g. "from the first epoch of this run".
+    """
+
+    time: TimeRange
+    epoch: int
+    epochs: int
+    basis: str
+
+    @property
+    def seconds(self) -> float:
+        """Seconds left now."""
+        return self.time.seconds
+
+
+def time_left(job: Job, now: datetime) -> TimeLeft | None:
+    """How long a running training job has left, counted down from what its latest epoch estimated.
+
+    The range keeps the margin that epoch gave the end (the end is as uncertain as it was then). None before its
+    first epoch has ended (or for a job that published no estimate).
+    """
+    live = job.live or {}
+    finish_at, margin = live.get("finish_at"), live.get("finish_margin_s")
+    epochs = job.live_epochs
+    if not isinstance(finish_at, str) or not epochs:
+        return None
+    try:
+        end = datetime.fromisoformat(finish_at)
+    except ValueError:
+        return None
+    last = epochs[-1]
+    done = last.epoch or len(epochs)
+    left = max((end - now).total_seconds(), 0.0)
+    margin = float(margin) if isinstance(margin, int | float) else left * FIRST_EPOCH_SPREAD
+    time = TimeRange(left, max(left - margin, 0.0), left + margin)
+    return TimeLeft(time=time, epoch=done, epochs=last.epochs or 0, basis=own_epochs_basis(done))
+
+
+def own_epochs_basis(done: int) -> str:
+    """What a time left from a run's own epochs rests on: "from the first epoch of this run", ..."""
+    if done <= 1:
+        return "from the first epoch of this run"
+    used = min(done, RECENT_EPOCHS)
+    return f"from the latest {used} epochs of this run (epoch {done} done)"
 
 
 REGISTERED_PREFIX = "registered:"

@@ -9,6 +9,7 @@ import json
 import re
 import zipfile
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,7 +265,10 @@ def train_task(ctx: JobContext[TrainParams]) -> dict[str, Any]:
     def on_epoch(metrics: Any) -> None:
         row = asdict(metrics)
         history[:] = [h for h in history if h["epoch"] < row["epoch"]] + [row]
-        ctx.publish({"run_id": run.id, "epochs": history})
+        left = row.get("remaining_s")  # from this run's own epochs: the Train page counts down to it
+        finish_at = (utcnow() + timedelta(seconds=left)).isoformat() if left is not None else None
+        margin = row.get("remaining_margin_s")
+        ctx.publish({"run_id": run.id, "epochs": history, "finish_at": finish_at, "finish_margin_s": margin})
         with session_scope() as session:
             run_store.update_run(session=session, run_id=run.id, changes=RunUpdate(history=list(history)))
 
@@ -313,6 +317,7 @@ def train_task(ctx: JobContext[TrainParams]) -> dict[str, Any]:
         "epochs_completed": result.epochs_completed,
         "device": result.device,
         "train_images": version.stats.get("train"),
+        "val_images": version.stats.get("val"),
     }
     with session_scope() as session:
         previous = run.duration_s if p.resume_run_id is not None and run.duration_s else 0.0

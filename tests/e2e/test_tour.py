@@ -165,7 +165,7 @@ def _first_start(console: Console, page: Page, shot: Camera) -> None:
     _nav(page, "Train")
     page.get_by_text("Estimated time: about").wait_for(timeout=120_000)
     wait_idle(page)  # the caption under it is drawn (and the spinner "Timing one training step…" gone)
-    assert "on this computer" in page.inner_text("body")
+    assert "on this machine" in page.inner_text("body")
     page.get_by_role("button", name="Start training").click()
     page.get_by_role("link", name="Try it on Detect").wait_for(timeout=400_000)
     shot("train")

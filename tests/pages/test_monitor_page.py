@@ -3,6 +3,7 @@ Evidently report, history, drill-down to the review queue, and the report and tr
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -104,4 +105,40 @@ def test_home_shows_the_drift_status_and_links_to_monitor(with_reports: Settings
     at = open_page(timeout=SLOW_RUN_S)
     text = all_text(at)
     assert "Drift Drift found" in text and "Drifted: brightness" in text
+    drifted = re.search(r"(\d+) of (\d+) features drifted over 40 recent predictions", text)
+    assert drifted and 1 <= int(drifted[1]) <= int(drifted[2]), "the drifted share is shown as counts"
     assert any("monitor" in el.proto.page for el in at.get("page_link"))
+
+
+def test_error_rates_from_one_feedback_per_class_show_the_count_and_interval(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    from backend.serving.service import record_feedback
+    from tests.utils.actors import ADMIN
+
+    add_monitored_model(tmp_path, reference_images=8)
+    ids = send_shifted(tmp_path, [("none", 2, 1)])
+    record_feedback(ids[0], "missed", class_name="apple", actor=ADMIN)
+    record_feedback(ids[1], "missed", class_name="banana", actor=ADMIN)
+    at = open_page(PAGE, timeout=SLOW_RUN_S)
+    table = next(df.value for df in at.dataframe if "error rate" in df.value.columns)
+    rows = table.set_index("class")
+    for name in ("apple", "banana"):
+        assert rows.loc[name, "feedback"] == 1 and rows.loc[name, "missed"] == 1
+        assert rows.loc[name, "error rate"] == "too few to tell (1 of 1; 95 % interval 0.21–1.00)"
+    numeric = set(table.select_dtypes("number").columns)
+    assert numeric == {"feedback", "correct", "wrong", "missed"}, "the rate is never a bare number such as 1.0"
+    assert "95 % (Wilson) interval" in all_text(at) and not at.get("arrow_vega_lite_chart"), "no rate to chart yet"
+
+
+def test_stated_error_rates_are_charted_with_their_interval() -> None:
+    from backend.core.stats import count_rate
+    from backend.monitoring.views import ClassErrorRate
+    from ui.monitor.history import error_rate_chart
+
+    rates = [ClassErrorRate("apple", correct=9, wrong=2, missed=1, rate=count_rate(3, 12))]
+    spec = error_rate_chart(rates).to_dict()
+    row = spec["datasets"][next(iter(spec["datasets"]))][0]
+    assert row["rate"] == 0.25 and row["of"] == "3 of 12"
+    assert (round(row["low"], 2), round(row["high"], 2)) == (0.09, 0.53)
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rule", "point"]

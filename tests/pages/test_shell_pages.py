@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from backend.core.clock import utcnow
 from backend.core.settings import Settings
 from backend.store import datasets as dataset_store
 from backend.store import jobs as job_store
@@ -48,6 +51,18 @@ def test_home_with_data_jobs_and_models(workspace: Settings) -> None:
     assert "run-7" in text and "0.61" in text
     assert "Train run-8" in text
     assert [p.proto.value for p in at.get("progress")] == [40]  # percent
+
+
+def test_home_shows_a_training_jobs_time_left_with_its_range_and_basis(workspace: Settings) -> None:
+    epochs = [{"epoch": e, "epochs": 10, "seconds": 30.0} for e in (1, 2, 3, 4)]
+    # the text below holds while the page takes under a minute to render
+    live = {"epochs": epochs, "finish_at": (utcnow() + timedelta(minutes=20)).isoformat(), "finish_margin_s": 240.0}
+    with session_scope() as session:
+        job = job_store.create_job(session=session, kind="train", params={}, title="Train run-9")
+        running = job_store.JobUpdate(status="running", started_at=utcnow(), progress=0.4, live=live)
+        job_store.update_job(session=session, job_id=job.id, changes=running)
+    text = all_text(open_page())
+    assert "About 20 min left (15–25 min), from the latest 3 epochs of this run (epoch 4 done)." in text
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,10 @@ live and finished views are fed by writing job and run rows directly, as the wor
 from __future__ import annotations
 
 import json
+import os
 import zipfile
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,8 @@ from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.store.records import Job
 from backend.store.rows import utcnow
+from backend.training import speed as speed_module
+from backend.training.speed import StepSpeed
 from tests.pages.apptest_utils import all_text, open_page
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
@@ -60,11 +65,18 @@ def train_jobs() -> list[Job]:
 
 @pytest.fixture(name="queued_only")
 def fixture_queued_only(workspace: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """No training slot: launched jobs stay queued and no worker process ever starts."""
+    """No training slot: launched jobs stay queued and no worker process ever starts.
+
+    The training step counts as timed already (a real timing, tested in test_training_estimate, takes minutes on a
+    busy machine and would time the page out): its kept timing is the one the Train page reads.
+    """
     monkeypatch.setenv("PLATEOPS_JOB_CONCURRENCY", '{"train": 0}')
     get_settings.cache_clear()
     settings = get_settings()
     assert settings.job_concurrency == {"train": 0}
+    timed = StepSpeed("yolov8n.yaml", 0.02, 0.06, 0.007, 0.02, cpus=os.cpu_count() or 1, load=None, measured_at="")
+    for model in ("yolov8n.yaml", "yolo11n.yaml", "yolo11s.yaml"):
+        speed_module._keep(replace(timed, model=model))
     return settings
 
 
@@ -155,7 +167,9 @@ def test_presets_are_explained_with_an_estimate(tmp_path: Path) -> None:
     no_fixed_time = "preset texts state no fixed time (estimates come from this machine)"
     assert not any("minute" in c for c in captions), no_fixed_time
     text = all_text(at)
-    assert "Estimated time: about" in text
+    # 6 training and 2 validation images, 10 epochs at 256 px, on the timing kept above and the default factors
+    assert "Estimated time: about 20 s (10–30 s)" in text, "the estimate and its range"
+    assert "Basis: from a training step timed on this machine" in text and "no run has finished here" in text
     assert "yolov8n.yaml" in text and "10 epochs" in text and "256 px" in text
     assert "auto (here: " in text, "device auto says what it resolves to"
     assert "Passed all checks" in text, "the version's validation badge"
@@ -253,6 +267,25 @@ def test_running_job_shows_epoch_progress_charts_and_log(tmp_path: Path, queued_
     assert metrics["mAP50 (last epoch)"] == "0.180"
     assert charts(at) >= 2, "losses and scores per epoch"
     assert "still learning" in "\n".join(str(c.value) for c in at.code)
+
+
+@pytest.mark.usefixtures("queued_only")
+def test_a_running_job_shows_the_time_left_with_its_range_and_basis(tmp_path: Path) -> None:
+    add_version(tmp_path)
+    job_id = add_job("running", progress=0.05, message="Epoch 1/10 — batch 3/4")
+    at = open_page(PAGE)
+    assert "The time left shows once the first epoch has ended" in all_text(at), "nothing measured yet"
+    live = {
+        "run_id": None,
+        "epochs": [epoch_row(1)],
+        "finish_at": (utcnow() + timedelta(seconds=35 * 60)).isoformat(),
+        "finish_margin_s": 9 * 60.0,  # the text below holds while the page takes under a minute to render
+    }
+    with session_scope() as session:
+        job_store.update_job(session=session, job_id=job_id, changes=job_store.JobUpdate(live=live))
+    run(at)
+    text = all_text(at)
+    assert "About 35 min left (25–45 min), from the first epoch of this run." in text
 
 
 @pytest.mark.usefixtures("queued_only")

@@ -78,8 +78,17 @@ def test_class_share_and_error_rates(workspace: Settings, tmp_path: Path) -> Non
     record_feedback(ids[0], "missed", class_name="apple", actor=ADMIN)
     record_feedback(ids[1], "missed", class_name="apple", actor=ADMIN)
     record_feedback(ids[2], "correct", class_name="banana", detection_index=0, actor=ADMIN)
-    rates = views.error_rates().set_index("class")
-    assert rates.loc["apple", "error rate"] == 1.0 and rates.loc["banana", "error rate"] == 0.0
+    rates = {r.name: r for r in views.error_rates()}
+    apple, banana = rates["apple"], rates["banana"]
+    assert (apple.missed, apple.wrong, apple.correct, apple.feedback) == (2, 0, 0, 2)
+    assert (banana.correct, banana.feedback) == (1, 1)
+    # two and one feedback are too few to state a rate: the count and the interval say how little is known
+    assert apple.rate.value is None and apple.rate.count_text == "2 of 2" and apple.rate.high == 1.0
+    assert apple.rate.text().startswith("too few to tell (2 of 2; 95 % interval 0.34–1.00")
+    assert banana.rate.value is None and banana.rate.text().startswith("too few to tell (0 of 1;")
+    stated = {r.name: r.rate for r in views.error_rates(minimum=1)}
+    assert stated["apple"].value == 1.0 and stated["banana"].value == 0.0
+    assert stated["apple"].text() == "1.00 (2 of 2; 95 % interval 0.34–1.00)"
     assert views.class_share_over_time().empty  # the untrained model detects nothing
 
 

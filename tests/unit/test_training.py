@@ -111,6 +111,9 @@ def test_on_epoch_and_progress_are_called(trained: TrainedRun) -> None:
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     messages = [m for _, m in trained.progress]
     assert any(m.startswith("Epoch 1/2 — box loss") and "mAP50" in m for m in messages)
+    # every epoch says how long the run has left and give or take how much, from the run's own epochs
+    assert all(m.remaining_s is not None and m.remaining_margin_s is not None for m in trained.epochs_seen)
+    assert any(m.startswith("Epoch 1/2 — box loss") and " left (" in m for m in messages)
     assert any("batch" in m for m in messages)
 
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-from backend.monitoring.views import class_share_over_time, error_rates, history_frame, report_history
+from backend.monitoring.views import (
+    ClassErrorRate,
+    class_share_over_time,
+    error_rates,
+    history_frame,
+    report_history,
+)
+from ui.widgets.charts import show_chart
 
 
 def history_ui() -> None:
@@ -40,11 +49,58 @@ def class_share_ui() -> None:
     st.area_chart(shares, height=260)
 
 
+def error_rate_frame(rates: list[ClassErrorRate]) -> pd.DataFrame:
+    """One row per class: its feedback counts and its error rate in words (count and 95 % interval always shown)."""
+    rows = [
+        {
+            "class": r.name,
+            "feedback": r.feedback,
+            "correct": r.correct,
+            "wrong": r.wrong,
+            "missed": r.missed,
+            "error rate": r.rate.text(),
+        }
+        for r in rates
+    ]
+    return pd.DataFrame(rows, columns=["class", "feedback", "correct", "wrong", "missed", "error rate"])
+
+
+def error_rate_chart(rates: list[ClassErrorRate]) -> alt.LayerChart:
+    """The stated rates as points with their 95 % interval as a bar (classes with enough feedback only)."""
+    frame = pd.DataFrame(
+        [
+            {"class": r.name, "rate": r.rate.value, "low": r.rate.low, "high": r.rate.high, "of": r.rate.count_text}
+            for r in rates
+        ]
+    )
+    base = alt.Chart(frame).encode(y=alt.Y("class:N", title=None, sort="-x"))
+    interval = base.mark_rule(strokeWidth=3, opacity=0.5).encode(
+        x=alt.X("low:Q", title="error rate (95 % interval)", scale=alt.Scale(domain=[0, 1])), x2="high:Q"
+    )
+    point = base.mark_point(filled=True, size=80).encode(
+        x="rate:Q",
+        tooltip=[
+            "class",
+            alt.Tooltip("rate:Q", format=".2f"),
+            alt.Tooltip("low:Q", format=".2f"),
+            alt.Tooltip("high:Q", format=".2f"),
+            alt.Tooltip("of:N", title="wrong or missed"),
+        ],
+    )
+    return (interval + point).properties(height=max(120, 30 * len(frame)))
+
+
 def error_rate_ui() -> None:
-    """Per-class error rate from end-user feedback on the Detect page."""
+    """Per-class error rate from end-user feedback on the Detect page, each with its count and 95 % interval."""
     rates = error_rates()
-    if rates.empty:
+    if not rates:
         st.caption("No end-user feedback yet. People mark detections right or wrong on the Detect page.")
         return
-    st.bar_chart(rates.set_index("class")[["error rate"]], height=240)
-    st.dataframe(rates, hide_index=True, width="stretch")
+    st.caption(
+        "Error rate: feedback that says wrong or missed, of all feedback on the class, with its 95 % (Wilson) "
+        f'interval. A class with fewer than {rates[0].rate.minimum} feedback reads "too few to tell".'
+    )
+    stated = [r for r in rates if r.rate.enough]
+    if stated:
+        show_chart(error_rate_chart(stated))
+    st.dataframe(error_rate_frame(rates), hide_index=True, width="stretch")

@@ -17,7 +17,7 @@ from backend.training.tasks import planned_epochs, resume_training
 from backend.training.tracking import TrackingMode, import_command
 from ui.widgets.calls import call
 from ui.widgets.charts import show_chart
-from ui.widgets.jobs import STATUS_ICONS
+from ui.widgets.jobs import STATUS_ICONS, time_left_text
 from ui.widgets.shell import current_actor
 from ui.widgets.text import ago, duration, plain, plural, score_text
 
@@ -117,7 +117,7 @@ def live_run(job_id: int) -> None:
             st.markdown(f"**Epoch {current} of {total or '?'}** · {done} finished")
             st.progress(min(max(job.progress or 0.0, 0.0), 1.0), text=plain(job.message) or "Starting…")
             if job.started_at:
-                st.caption(f"Running for {duration(job.elapsed_s(utcnow()))}")
+                st.caption(f"Running for {duration(job.elapsed_s(utcnow()))}. {time_left_text(job)}")
         if epochs:
             last = epochs[-1]
             m1, m2, m3 = st.columns(3)

@@ -20,7 +20,7 @@ from backend.training.service import (
 )
 from ui.widgets.calls import call
 from ui.widgets.quality import status_badge
-from ui.widgets.text import count_text, duration, plain, plural
+from ui.widgets.text import count_text, plain, plural
 
 CUSTOM = "custom"
 OTHER_MODEL = "other"
@@ -199,14 +199,16 @@ def settings_ui(params: Params) -> tuple[str | None, TrainConfig | None]:
 
 def estimate_ui(cfg: TrainConfig, version: DatasetVersion) -> None:
     """The estimated training time for this config on this version, with what the estimate rests on."""
-    images = version.counts.images or 0
+    counts = version.counts
     on_gpu = device_runs_on_gpu(cfg.device)
-    with st.spinner("Timing one training step on this computer…"):
-        estimate = call(estimate_training, cfg, images, on_gpu=on_gpu, action="Estimating the time")
+    with st.spinner("Timing a training step on this computer (once per model)…"):
+        estimate = call(
+            estimate_training, cfg, counts.train or 0, counts.val or 0, on_gpu=on_gpu, action="Estimating the time"
+        )
     if estimate is None:
         return
-    if estimate.seconds is None:
-        st.markdown(f"⏱️ **Estimated time:** {estimate.basis[0].lower()}{estimate.basis[1:]}")
+    if estimate.time is None:
+        st.markdown(f"⏱️ **Estimated time:** {estimate.basis}")
         return
-    st.markdown(f"⏱️ **Estimated time: about {duration(max(estimate.seconds, 1))}**")
-    st.caption(f"{estimate.basis} Evaluation adds a little at the end.")
+    st.markdown(f"⏱️ **Estimated time: {estimate.time.text()}**, final evaluation included")
+    st.caption(f"Basis: {estimate.basis}. Once the first epoch ends, the time left is measured from the run itself.")

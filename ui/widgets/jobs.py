@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.core.clock import utcnow
-from backend.core.enums import JobStatus
+from backend.core.enums import JobKind, JobStatus
 from backend.runtime import runner
 from backend.runtime.views import keep_runner_healthy, list_jobs
 from backend.store.records import Job
+from backend.training.estimate import rough_duration, rough_range
+from backend.training.service import time_left
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
 from ui.widgets.text import ago, duration, plain
@@ -45,10 +47,22 @@ def render_job(job: Job, *, key: str, show_log: bool = True) -> None:
         elif job.error:
             st.error(plain(job.error))
         if job.active and job.started_at:
-            st.caption(f"Running for {duration(job.elapsed_s(now))}")
+            left = f" {time_left_text(job)}" if job.kind == JobKind.TRAIN else ""
+            st.caption(f"Running for {duration(job.elapsed_s(now))}.{left}")
         if show_log:
             with st.expander("Log", expanded=False):
                 st.code(runner.tail_log(job) or "(no output yet)", language=None)
+
+
+def time_left_text(job: Job) -> str:
+    """E.g. "About 5 min left (4–6 min), from the first epoch of this run." (counted down between epochs)."""
+    left = call(time_left, job, utcnow(), action="Estimating the time left")
+    if left is None:
+        return "The time left shows once the first epoch has ended (it is measured from this run's own epochs)."
+    if left.seconds <= 0:
+        return f"It should end any moment ({left.basis}; the estimate has run out)."
+    span = rough_range(left.time.low, left.time.high)
+    return f"{rough_duration(left.seconds).capitalize()} left ({span}), {left.basis}."
 
 
 def rerun_when_finished(active_ids: set[int], *, key: str) -> None:

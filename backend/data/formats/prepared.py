@@ -5,7 +5,8 @@ Output layout (what ultralytics trains on):
     OUT/images/{train,val[,test]}/  the images: hard-linked when the workspace owns the source, else copied
     OUT/labels/{train,val[,test]}/  one `class cx cy w h` text file per image (empty for background images)
     OUT/data.yaml                   path (absolute), train/val (relative), names {id: name}, nc
-    OUT/prepare_report.json         class map, counts, per-file outcome, issues
+    OUT/prepare_report.json         class map, counts, per-file outcome (with the SHA-256 of the label file
+                                    written, `labels_sha256`), issues
 
 `formats.build.prepare_source` turns a read source into `PreparedItem`s and calls the pieces here: unique output
 names, the decode probe that drops unreadable files, the output-folder checks, the counts, and `write_prepared`.
@@ -14,6 +15,7 @@ Images are streamed one at a time (headers and a cheap decode check); pixels are
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -193,13 +195,17 @@ def write_prepared(
     from backend.core.settings import get_settings
 
     workspace = get_settings().home.resolve()
+    label_hashes: dict[str, str] = {}
     try:
         usable = [i for i in items if i.usable]
         for index, item in enumerate(usable):
             assert item.source is not None and item.split is not None
             _link_or_copy(item.source, staging / "images" / item.split / item.out_name, workspace)
             label = staging / "labels" / item.split / (os.path.splitext(item.out_name)[0] + ".txt")
-            label.write_text("".join(line + "\n" for line in item.lines), encoding="utf-8")
+            text = "".join(line + "\n" for line in item.lines).encode("utf-8")
+            label.write_bytes(text)
+            # what prepare wrote: a box finding in the report holds only while the label file is still this one
+            label_hashes[item.out_name] = hashlib.sha256(text).hexdigest()
             if index % 100 == 0:
                 progress(0.6 + 0.35 * index / max(1, len(usable)), f"Writing {item.out_name}")
         data = {
@@ -223,6 +229,7 @@ def write_prepared(
                 "boxes": len(item.lines) if item.usable else 0,
                 "issues": per_file.get(item.out_name, []),
                 **({"width": item.size[0], "height": item.size[1]} if item.usable and item.size else {}),
+                **({"labels_sha256": label_hashes[item.out_name]} if item.out_name in label_hashes else {}),
             }
             for item in items
         ]

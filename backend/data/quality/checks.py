@@ -75,6 +75,26 @@ class Check(StrEnum):
     MISSING_FOLDER = "missing_folder"
 
 
+# Findings about an image's boxes rather than its picture. One that `prepare` recorded describes the label file it
+# wrote, so it no longer holds once that file changed (a box fixed on the Annotate canvas, saved as a new version).
+BOX_CHECKS: frozenset[Check] = frozenset(
+    {
+        Check.BBOX_OUT_OF_BOUNDS,
+        Check.DEGENERATE_BBOX,
+        Check.TINY_BBOX,
+        Check.UNKNOWN_CLASS,
+        Check.DUPLICATE_BOX,
+        Check.MISSING_LABEL,
+        Check.LABEL_FORMAT,
+        Check.SIZE_MISMATCH,
+        Check.CROWD_ANNOTATION,
+        Check.BBOX_FROM_SEGMENTATION,
+        Check.VOC_DIFFICULT,
+        Check.VOC_TRUNCATED,
+    }
+)
+
+
 class CheckInfo(NamedTuple):
     """A check's severity and one-line plain description."""
 

@@ -6,7 +6,10 @@ files whose stat is unchanged (`rehash=True` reads them anyway). Checks that dep
 extension) or on thresholds are applied to the cached measurements, never cached. Label checks are cached per label
 file's stat stamp and (class names, image size), so re-validating an unchanged dataset reads no file at all beyond
 stat calls and the cache. The issues `prepare` recorded in `prepare_report.json` are folded in, so one report
-covers the whole import; each (file, check) pair appears at most once, repeats counted in its message.
+covers the whole import; each (file, check) pair appears at most once, repeats counted in its message. A finding
+about an image's boxes (`BOX_CHECKS`) is folded in only while its label file is still the one prepare wrote: the
+report is copied into every version made from this one, and a box fixed and saved in a later version is no longer
+the box prepare clipped or dropped.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from backend.core.params import QualityParams, get_params
 from backend.core.progress import ProgressFn, null_progress
 from backend.data.quality.cache import FactsCache, index_keys, stat_stamp
 from backend.data.quality.checks import (
+    BOX_CHECKS,
     CHECKS_VERSION,
     Check,
     Issue,
@@ -181,8 +185,13 @@ def _label_results(
     return out
 
 
-def _read_prepare_issues(root: Path) -> list[Issue]:
-    """The issues `prepare` recorded in the dataset's prepare_report.json (none when there is no such file)."""
+def _read_prepare_issues(root: Path, labels: dict[str, str]) -> list[Issue]:
+    """The issues `prepare` recorded in the dataset's prepare_report.json that still hold (none without the file).
+
+    A box finding of an image whose label file (`labels`: image name -> label path) no longer has the SHA-256
+    prepare recorded for it is left out: the boxes it spoke of were changed since. Reports written before prepare
+    recorded label hashes keep all their findings.
+    """
     path = root / "prepare_report.json"
     if not path.is_file():
         return []
@@ -190,15 +199,42 @@ def _read_prepare_issues(root: Path) -> list[Issue]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
+    if not isinstance(data, dict):
+        return []
+    written = {
+        str(row["file"]): str(row["labels_sha256"])
+        for row in data.get("files") or []
+        if isinstance(row, dict) and row.get("file") and row.get("labels_sha256")
+    }
+    changed: dict[str, bool] = {}
+
+    def labels_changed(file: str) -> bool:
+        if file not in changed:
+            changed[file] = file in written and _file_sha256(labels.get(file)) != written[file]
+        return changed[file]
+
     out = []
-    for raw in data.get("issues", []) if isinstance(data, dict) else []:
+    for raw in data.get("issues", []):
         if isinstance(raw, dict) and {"file", "check", "severity", "message"} <= raw.keys():
             try:
                 check, severity = Check(raw["check"]), Severity(raw["severity"])
             except ValueError:
                 continue  # a name this version does not know: nothing to show it under
+            if check in BOX_CHECKS and labels_changed(str(raw["file"])):
+                continue
             out.append(Issue(str(raw["file"]), check, severity, str(raw["message"])))
     return out
+
+
+def _file_sha256(path: str | None) -> str | None:
+    """SHA-256 of a small file's bytes; None when there is no such file."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def _stats(values: Sequence[float]) -> dict[str, float]:
@@ -295,7 +331,7 @@ def validate_dataset(
     dataset = read_yolo_dataset(Path(dataset_dir))
     images = dataset.images
     issues = IssueCollector()
-    for issue in _read_prepare_issues(dataset.root):
+    for issue in _read_prepare_issues(dataset.root, {im.name: im.label_str for im in images}):
         issues.add_issue(issue)
 
     cache = FactsCache(Path(cache_dir) / CACHE_FILE if cache_dir is not None else None)
