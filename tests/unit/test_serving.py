@@ -165,7 +165,9 @@ def test_detect_image_logs_features_detections_and_pictures(
     # Detections: the grid model's banana boxes, in the logged JSON form, highest confidence first.
     assert row.n_detections == len(outcome.detections) > 0
     assert row.detections == [d.as_dict() for d in outcome.detections]
-    assert set(row.detections[0]) == {"class", "confidence", "box"}
+    assert set(row.detections[0]) == {"class", "confidence", "probability", "box"}
+    # No calibration beside this model's weights: its raw score is taken as the probability.
+    assert all(d["probability"] == d["confidence"] for d in row.detections) and not outcome.calibrated
     assert {d["class"] for d in row.detections} == {"banana"}
     assert row.latency_ms == outcome.latency_ms > 0
     assert outcome.total_ms >= outcome.latency_ms

@@ -20,6 +20,7 @@ import torch
 
 from backend.core.params import TrainConfig
 from backend.core.settings import Settings, get_settings
+from backend.training.confidence import load_calibration
 from backend.training.evaluation import evaluate, write_eval_json
 from backend.training.trainer import (
     AlreadyFinishedError,
@@ -295,6 +296,10 @@ def test_cli_train_and_evaluate_print_one_summary_line(trained: TrainedRun, tmp_
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Trained yolov8n.yaml for 1 epoch in ")
     assert (run_dir / "weights" / "best.pt").is_file() and (run_dir / "metrics.json").is_file()
+    # The confidence calibration, fitted on the val split, beside the weights.
+    calibration = load_calibration(run_dir / "weights" / "calibration.json")
+    assert calibration.images == 8 and "val split" in calibration.source and calibration.imgsz == 64
+    assert "confidence calibration: ECE" in done.stderr
 
     out = tmp_path / "m.json"
     done = _cli(
