@@ -205,8 +205,8 @@ def sort_items(
     shown: list[Detection] = []
     less_certain: list[Detection] = []
     for det in detections:
-        probability = round(
-            calibration.probability(det.class_name, det.confidence) if calibration is not None else det.confidence, 4
+        probability = (
+            calibration.probability(det.class_name, det.confidence) if calibration is not None else det.confidence
         )
         if probability < floor:
             continue
@@ -214,7 +214,7 @@ def sort_items(
             thresholds[det.class_name] = class_threshold(
                 calibration, det.class_name, conf=conf, class_thresholds=class_thresholds
             )
-        item = replace(det, probability=probability)
+        item = replace(det, probability=round(probability, 4))  # compared unrounded: a raw score at its threshold shows
         (shown if probability >= thresholds[det.class_name] else less_certain).append(item)
     return SortedItems(
         shown=tuple(sorted(shown, key=probability_of, reverse=True)),

@@ -44,7 +44,7 @@ CV_FOLDS = 5
 MIN_EACH_OUTCOME = 5  # a class's own map needs at least this many right and this many wrong detections
 MATCH_IOU = 0.5  # a detection is right when it overlaps an unclaimed true box of its class by at least this
 _EPS = 1e-6
-_TOLERANCE = 1e-4  # ECE differences smaller than this do not justify a more flexible map
+BOOTSTRAP_RESAMPLES = 200  # for the standard error of an ECE (the one-standard-error rule of `choose_map`)
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -237,6 +237,19 @@ def expected_calibration_error(probabilities: npt.ArrayLike, correct: npt.ArrayL
     return float(total)
 
 
+def ece_standard_error(
+    probabilities: npt.ArrayLike, correct: npt.ArrayLike, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> float:
+    """Bootstrap standard error of `expected_calibration_error` (items resampled with replacement; seeded)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    right = np.asarray(correct, dtype=bool)
+    if p.size < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    draws = [expected_calibration_error(p[idx], right[idx]) for idx in rng.integers(0, p.size, (resamples, p.size))]
+    return float(np.std(draws, ddof=1))
+
+
 def _folds(size: int, folds: int, seed: int) -> npt.NDArray[np.int64]:
     """A fold number per item, shuffled with `seed` (each fold gets every k-th item of the shuffle)."""
     order = np.random.default_rng(seed).permutation(size)
@@ -274,19 +287,21 @@ class MapChoice:
 
 
 def choose_map(scores: Floats, correct: Bools, *, folds: int = CV_FOLDS, seed: int = 0) -> MapChoice:
-    """Pick the method with the lowest out-of-fold ECE (a simpler one wins ties) and refit it on everything.
+    """Pick a method by out-of-fold ECE and refit it on everything.
 
-    With fewer than two detections per fold nothing can be cross-validated, so the identity stays.
+    The one-standard-error rule: the simplest method whose ECE is within one (bootstrap) standard error of the lowest
+    one wins, because a binned ECE rewards coarse maps a little even on scores that need no calibration, and a
+    difference within the noise does not justify a more flexible map. With fewer than two detections per fold
+    nothing can be cross-validated, so the identity stays.
     """
     if scores.size < 2 * folds:
         identity = IDENTITY_MAP.apply(scores)
         return MapChoice(map=IDENTITY_MAP, out_of_fold=identity, cv_ece={})
     candidates = {method: out_of_fold(method, scores, correct, folds=folds, seed=seed) for method in MapMethod}
     eces = {method: expected_calibration_error(oof, correct) for method, oof in candidates.items()}
-    best = MapMethod.IDENTITY
-    for method in MapMethod:  # simplest first
-        if eces[method] < eces[best] - _TOLERANCE:
-            best = method
+    lowest = min(MapMethod, key=lambda m: eces[m])
+    within = eces[lowest] + ece_standard_error(candidates[lowest], correct, seed=seed)
+    best = next(method for method in MapMethod if eces[method] <= within)  # MapMethod lists the simplest first
     return MapChoice(
         map=fit_map(best, scores, correct),
         out_of_fold=candidates[best],
@@ -555,7 +570,8 @@ def fit_calibration(
         if enough:
             own = choose_map(s, c, folds=folds, seed=seed)
             pooled_ece = expected_calibration_error(shared.out_of_fold[mask], c)
-            if expected_calibration_error(own.out_of_fold, c) < pooled_ece - _TOLERANCE:
+            own_ece = expected_calibration_error(own.out_of_fold, c)
+            if own_ece + ece_standard_error(own.out_of_fold, c, seed=seed) < pooled_ece:  # the one-SE rule again
                 own_map = own.map
                 after[mask] = own.out_of_fold
         classes[name] = ClassCalibration(
