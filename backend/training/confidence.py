@@ -379,6 +379,7 @@ class HeldOutScores:
         true_boxes: Ground-truth boxes on them (for recall context).
         min_score: The lowest raw score asked of the model.
         source: Which pictures, in words (e.g. "val split of /data/food/data.yaml").
+        image_of: Each detection's picture (0-based), for intervals that resample pictures; empty when unknown.
     """
 
     names: tuple[str, ...]
@@ -389,11 +390,7 @@ class HeldOutScores:
     true_boxes: int
     min_score: float
     source: str
-
-    def of_class(self, name: str) -> tuple[Floats, Bools]:
-        """Scores and labels of one class's detections."""
-        mask = np.asarray(self.names, dtype=object) == name if self.names else np.zeros(0, dtype=bool)
-        return self.scores[mask], self.correct[mask]
+    image_of: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------------------------------- the record

@@ -139,6 +139,7 @@ def score_split(
     names: list[str] = []
     scores: list[float] = []
     correct: list[bool] = []
+    image_of: list[int] = []
     true_boxes = 0
     device = resolve_device(device)
     for start in range(0, len(images), _BATCH):
@@ -149,7 +150,7 @@ def score_split(
                 [str(p) for p in batch], conf=min_score, iou=detect.iou, imgsz=size, device=device, verbose=False
             ),
         )
-        for image, result in zip(batch, results, strict=True):
+        for number, (image, result) in enumerate(zip(batch, results, strict=True), start=start):
             with Image.open(image) as opened:
                 width, height = opened.size
             truth, truth_classes = read_truth(image, width, height)
@@ -161,6 +162,7 @@ def score_split(
             names += [str(model_names.get(c, c)) for c in cls]
             scores += [float(v) for v in rows[:, 4]]
             correct += [bool(r) for r in right]
+            image_of += [number] * len(cls)
         done = min(start + _BATCH, len(images))
         progress(done / max(1, len(images)), f"Scored {done} of {len(images)} held-out pictures")
     held_out = HeldOutScores(
@@ -172,6 +174,7 @@ def score_split(
         true_boxes=true_boxes,
         min_score=float(min_score),
         source=f"{'+'.join(splits)} split of {data_yaml}",
+        image_of=np.asarray(image_of, dtype=np.int64),
     )
     return held_out, size
 
