@@ -39,6 +39,8 @@ class ModelAnswer:
         less_certain: Objects from the floor up to their class's threshold (not logged; the Detect page shows
             them on request), highest probability first.
         calibrated: Whether the probabilities come from the model's calibration (else they are its raw scores).
+        familiar: False when the picture is unlike the model's training pictures; then it holds no detections. No
+            check decides it yet, so every picture is familiar.
     """
 
     picture: LoadedImage
@@ -50,6 +52,7 @@ class ModelAnswer:
     iou: float
     less_certain: tuple[Detection, ...] = ()
     calibrated: bool = False
+    familiar: bool = True
 
 
 @lru_cache(maxsize=1)

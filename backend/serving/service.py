@@ -399,6 +399,7 @@ def detect_image(
         less_certain=list(answer.less_certain),
         annotated_all=annotated_all if answer.less_certain else None,
         calibrated=answer.calibrated,
+        familiar=answer.familiar,
     )
 
 
