@@ -4,8 +4,9 @@
                          [--batch B] [--device auto] [--preset quick_cpu] [--params params.yaml] [--resume]
                          [--name NAME] [--dataset-version V] [--tag T ...] [--set KEY=VALUE ...] [--queue Q]
 
-Writes RUN/weights/best.pt, RUN/weights/last.pt and RUN/metrics.json. Defaults come from the `train` section of
-params.yaml; a preset applies on top, then the flags. `--queue` enqueues the same command on a ClearML queue
+Writes RUN/weights/best.pt, RUN/weights/last.pt and RUN/metrics.json, and the confidence calibration fitted on the
+val split, RUN/weights/calibration.json. Defaults come from the `train` section of params.yaml; a preset applies on
+top, then the flags. `--queue` enqueues the same command on a ClearML queue
 instead of training here (needs a ClearML server and an agent: `clearml-agent daemon --queue Q`).
 """
 
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> str:
         return f"Enqueued training '{name}' on ClearML queue '{args.queue}' as task {task_id}"
 
     from backend.core.progress import TerminalProgress
+    from backend.training.held_out import calibrate_weights
     from backend.training.trainer import train
 
     result = train(
@@ -91,6 +93,15 @@ def run(args: argparse.Namespace) -> str:
         print(f"tracking: {result.tracking.note}", file=sys.stderr)
     elif result.tracking.session_zip:
         print(f"ClearML offline session: {result.tracking.session_zip}", file=sys.stderr)
+    if result.best.is_file():
+        calibration = calibrate_weights(
+            result.best, Path(args.data), imgsz=cfg.imgsz, device=cfg.device, progress=TerminalProgress("calibrate")
+        )
+        print(
+            f"confidence calibration: ECE {calibration.ece_before:.3f} -> {calibration.ece_after:.3f} "
+            f"on {calibration.detections} held-out detections",
+            file=sys.stderr,
+        )
     return result.summary_line()
 
 

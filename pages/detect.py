@@ -17,7 +17,7 @@ from ui.detect.detection import (
     pictures_ui,
     thresholds_ui,
 )
-from ui.detect.enduser import certainty_ui, model_intro_ui
+from ui.detect.enduser import less_certain_ui, model_intro_ui
 from ui.detect.recipes import recipes_ui
 from ui.widgets.calls import friendly_errors
 from ui.widgets.shell import current_role
@@ -47,8 +47,8 @@ detector = cached_detector(model)
 if detector is None:
     st.stop()
 
-if end_user:
-    conf, iou, per_class = certainty_ui(model), model.default_iou, dict(model.class_thresholds)
+if end_user:  # the model's own thresholds; "Show less certain items" (offered after detection) shows the rest
+    conf, iou, per_class = model.default_conf, model.default_iou, dict(model.class_thresholds)
 else:
     conf, iou = thresholds_ui(model)
     per_class = class_thresholds_ui(model)
@@ -58,12 +58,15 @@ if not pictures:
     st.stop()
 
 answers = detect_all(pictures, detector=detector, model=model, conf=conf, iou=iou, class_thresholds=per_class)
-for answer in answers:
-    answer_ui(answer, class_names=detector.names, model=model, end_user=end_user)
-
 found = [a.outcome for a in answers if a.outcome is not None]
+less_certain = less_certain_ui(found)  # offered only when some picture has more to show
+for answer in answers:
+    answer_ui(answer, class_names=detector.names, model=model, end_user=end_user, less_certain=less_certain)
+
 if found:
     with friendly_errors("Scheduling the drift report"):
         maybe_start_auto_report()  # a drift report every `monitor.auto_report_every` new predictions; None when not due
-if found:
-    recipes_ui(best_per_class(found))
+food_photos = [outcome for outcome in found if outcome.familiar]  # no recipes from a picture that is not food
+if food_photos:
+    hidden = 0 if less_certain else sum(len(outcome.less_certain) for outcome in food_photos)
+    recipes_ui(best_per_class(food_photos, less_certain=less_certain), hidden_less_certain=hidden)

@@ -177,6 +177,22 @@ class DetectParams(_Strict):
 
     conf: float = Field(default=0.25, ge=0, le=1, description="Lowest confidence of a shown detection.")
     iou: float = Field(default=0.45, gt=0, le=1, description="IoU of non-maximum suppression.")
+    floor: float = Field(default=0.3, gt=0, le=1, description="Calibrated probability under which nothing is shown.")
+    likely: float = Field(default=0.6, gt=0, le=1, description="Calibrated probability called 'likely'.")
+    very_likely: float = Field(default=0.8, gt=0, le=1, description="Calibrated probability called 'very likely'.")
+    calibration_min_score: float = Field(
+        default=0.05, ge=0, lt=1, description="Lowest raw score of the held-out detections a calibration is fitted on."
+    )
+    calibration_min_detections: int = Field(
+        default=100, ge=10, description="Fewest held-out detections of a class for a calibration map of its own."
+    )
+
+    @model_validator(mode="after")
+    def _words_in_order(self) -> DetectParams:
+        """floor <= likely <= very_likely, or the words would contradict each other."""
+        if not self.floor <= self.likely <= self.very_likely:
+            raise ValueError("detect needs floor <= likely <= very_likely")
+        return self
 
 
 class Preset(_Strict):

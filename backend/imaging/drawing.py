@@ -7,7 +7,7 @@ pixel boxes. Colours come from `backend.core.vocab.color_for`, one colour per cl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -157,8 +157,9 @@ def draw_detections(
     detections: Iterable[LabelledBox],
     *,
     line_width: int | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Image.Image:
-    """Draw boxes and "name 0.87" labels on a copy of the image.
+    """Draw boxes and "name 0.87" labels (or the `labels` given) on a copy of the image.
 
     Each class has its colour (`backend.core.vocab.color_for`); labels sit on a filled tag in that colour with black or
     white text, whichever contrasts more, so they stay readable on any background.
@@ -167,6 +168,7 @@ def draw_detections(
         image: The image the boxes refer to (upright, as detected).
         detections: Objects to draw.
         line_width: Box line width in pixels; default scales with the image size.
+        labels: One tag text per detection (e.g. "tomato: very likely" for end users); default name and score.
 
     Returns:
         A new RGB image; the input is not changed.
@@ -177,11 +179,11 @@ def draw_detections(
     # same size whatever the photo's resolution.
     font = label_font(max(12, round(max(canvas.width, canvas.height) / 28)))
     draw = ImageDraw.Draw(canvas)
-    for det in detections:
+    for index, det in enumerate(detections):
         color = hex_to_rgb(color_for(det.class_name))
         x1, y1, x2, y2 = det.box
         draw.rectangle((x1, y1, x2, y2), outline=color, width=width)
-        label = f"{det.class_name} {det.confidence:.2f}"
+        label = labels[index] if labels is not None else f"{det.class_name} {det.confidence:.2f}"
         left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
         text_w, text_h = right - left, bottom - top
         pad = max(2, width)

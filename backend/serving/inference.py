@@ -61,16 +61,23 @@ class Detection:
         class_id: Class index in the model.
         confidence: Score 0–1 (rounded to 4 decimals).
         box: (x1, y1, x2, y2) in pixels of the original (upright) image, rounded to 0.1.
+        probability: The calibrated probability that the detection is right (`backend.serving.certainty`), set by
+            the serving step; None straight from the model. `confidence` stays the model's raw score.
     """
 
     class_name: str
     class_id: int
     confidence: float
     box: tuple[float, float, float, float]
+    probability: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form used by `jobs.detect` and the prediction log: `{"class", "confidence", "box"}`."""
-        return {"class": self.class_name, "confidence": self.confidence, "box": list(self.box)}
+        """The JSON form used by `jobs.detect` and the prediction log: `{"class", "confidence", "box"}`, plus
+        `"probability"` once the serving step has calibrated it."""
+        data: dict[str, Any] = {"class": self.class_name, "confidence": self.confidence, "box": list(self.box)}
+        if self.probability is not None:
+            data["probability"] = self.probability
+        return data
 
 
 @dataclass

@@ -10,13 +10,14 @@ release the GIL); see `backend.serving.service` for the measured gain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
 from backend.imaging.features import image_features
 from backend.imaging.loading import LoadedImage
+from backend.serving.certainty import ask_score, find_calibration, sort_items
 from backend.serving.inference import Detection, Detector
 from backend.serving.served_model import ServingModel
 from backend.serving.thresholds import resolve_thresholds
@@ -29,12 +30,17 @@ class ModelAnswer:
     Attributes:
         picture: The loaded picture the model saw (upright RGB image, sha256, file size, loading notes).
         model: The model that answered (its ids and labels go into the prediction row).
-        detections: Objects found at or above the thresholds, highest confidence first; boxes in `picture.image`
-            pixels.
+        detections: Objects shown: at or above their class's threshold as a calibrated probability (never under
+            `detect.floor`), highest probability first, each with its `probability`; boxes in `picture.image` pixels.
         latency_ms: Wall time of the model's predict call.
         features: The picture's monitoring features (`backend.imaging.features.image_features`).
         conf: The minimum confidence asked for.
         iou: The NMS IoU threshold asked for.
+        less_certain: Objects from the floor up to their class's threshold (not logged; the Detect page shows
+            them on request), highest probability first.
+        calibrated: Whether the probabilities come from the model's calibration (else they are its raw scores).
+        familiar: False when the picture is unlike the model's training pictures; then it holds no detections. No
+            check decides it yet, so every picture is familiar.
     """
 
     picture: LoadedImage
@@ -44,6 +50,9 @@ class ModelAnswer:
     features: Mapping[str, float | int]
     conf: float
     iou: float
+    less_certain: tuple[Detection, ...] = ()
+    calibrated: bool = False
+    familiar: bool = True
 
 
 @lru_cache(maxsize=1)
@@ -67,10 +76,11 @@ def predict_picture(
         detector: The loaded model (`service.load_detector(model)`).
         picture: From `backend.imaging.loading.load_image` (the bad-input checks are done there).
         model: The record `detector` was loaded from; the answer carries it so a logger knows which model answered.
-        conf: Minimum confidence 0..1; default `detect.conf` of params.yaml.
+        conf: Lowest raw model score shown, 0..1; default `detect.conf` of params.yaml. Through the model's
+            calibration it becomes a probability, never under `detect.floor` (`backend.serving.certainty`).
         iou: NMS IoU threshold 0..1; default `detect.iou`.
-        class_thresholds: Per-class minimum confidences (e.g. `ServingModel.class_thresholds`); a class's
-            detections are kept at or above the higher of `conf` and its own threshold.
+        class_thresholds: Per-class lowest raw scores (e.g. `ServingModel.class_thresholds`); a class's detections
+            are shown at or above the higher of `conf` and its own threshold, as probabilities like `conf`.
         imgsz: Inference size; default the model's own.
 
     Returns:
@@ -82,23 +92,18 @@ def predict_picture(
     conf, iou = resolve_thresholds(conf, iou)  # before the features thread starts: a bad value costs nothing
     # The monitoring features are measured on a second thread while the model runs (both release the GIL).
     measured = _features_pool().submit(image_features, picture.image, file_size=picture.file_size)
-    result = detector.predict([picture.image], conf=conf, iou=iou, imgsz=imgsz)[0]
+    calibration = find_calibration(model)
+    result = detector.predict([picture.image], conf=ask_score(calibration, conf), iou=iou, imgsz=imgsz)[0]
+    items = sort_items(result.detections, calibration, conf=conf, class_thresholds=class_thresholds)
     features = measured.result().as_dict()
     return ModelAnswer(
         picture=picture,
         model=model,
-        detections=keep_above_class_thresholds(result.detections, conf=conf, class_thresholds=class_thresholds),
+        detections=items.shown,
         latency_ms=result.latency_ms,
         features=features,
         conf=conf,
         iou=iou,
+        less_certain=items.less_certain,
+        calibrated=calibration is not None,
     )
-
-
-def keep_above_class_thresholds(
-    detections: Iterable[Detection], *, conf: float, class_thresholds: Mapping[str, float] | None
-) -> tuple[Detection, ...]:
-    """The detections at or above their class's own threshold (classes without one keep the `conf` they passed)."""
-    if not class_thresholds:
-        return tuple(detections)
-    return tuple(d for d in detections if d.confidence >= class_thresholds.get(d.class_name, conf))

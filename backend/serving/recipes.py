@@ -454,6 +454,7 @@ def empty_state_message(
     max_minutes: int | None = None,
     *,
     recipes: Iterable[Recipe] | None = None,
+    hidden_less_certain: int = 0,
 ) -> str:
     """Explain, in plain words, why `rank_recipes` found nothing and what to change.
 
@@ -462,6 +463,8 @@ def empty_state_message(
         diet_tags: The same diet filters.
         max_minutes: The same time limit.
         recipes: The same recipe pool; the shipped database when None.
+        hidden_less_certain: Less certain items found but not shown; only then does the message suggest showing
+            them (a suggestion that would change nothing is never made).
 
     Returns:
         A message for the page's empty state, or "" when there are recommendations to show.
@@ -480,9 +483,10 @@ def empty_state_message(
                 f"The recipe book has nothing for {_join(unknown)}. It knows {_join(list(FOOD_CLASSES))}; "
                 "try a photo with one of those."
             )
+        more = " or turn on “Show less certain items”" if hidden_less_certain > 0 else ""
         return (
             "No food was detected, so there is nothing to cook yet. "
-            "Try a closer, well-lit photo with the food clearly in view, or show less certain items."
+            f"Try a closer, well-lit photo with the food clearly in view{more}."
         )
     if rank_recipes(best, recipes=pool, diet_tags=tags, max_minutes=max_minutes, limit=1):
         return ""

@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +52,7 @@ from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
 from backend.imaging.loading import load_image
+from backend.serving.certainty import ensure_calibration, item_words, probability_of
 from backend.serving.inference import Detection, Detector
 from backend.serving.prediction import predict_picture
 from backend.serving.prediction_log import Source, log_prediction
@@ -79,8 +80,9 @@ class DetectOutcome:
         image_name: The file name the user gave.
         sha256: Hex SHA-256 of the file bytes.
         original: The upright RGB picture that was detected on.
-        annotated: `original` with the boxes drawn.
-        detections: Objects found, highest confidence first; boxes in `original` pixels.
+        annotated: `original` with the shown items' boxes drawn, each tagged with its name and word ("tomato: likely").
+        detections: Objects shown (at or above their class's threshold as a calibrated probability), highest
+            probability first; boxes in `original` pixels. The prediction row logs these.
         latency_ms: Wall time of the model's predict call.
         total_ms: Wall time of the whole `detect_image` call (load, detect, features, files, log).
         features: The monitoring features logged with the row.
@@ -88,6 +90,14 @@ class DetectOutcome:
         image_path: The stored resized copy, or None when pictures are not kept.
         thumb_path: The stored thumbnail, or None.
         model_label: Which model answered, in words.
+        less_certain: Objects from `detect.floor` up to their class's threshold, highest probability first (not
+            logged; feedback on them carries no detection index).
+        annotated_all: `original` with the shown and the less certain boxes drawn; None when there are no less
+            certain items.
+        calibrated: Whether the probabilities come from the model's calibration (else they are raw scores).
+        familiar: False when the picture does not look like a food photo: the page then shows no items, boxes or
+            recipes.
+        familiarity_note: Why it does not look like one, in plain words ("" when familiar).
     """
 
     prediction_id: int
@@ -103,22 +113,41 @@ class DetectOutcome:
     image_path: Path | None
     thumb_path: Path | None
     model_label: str
+    less_certain: list[Detection] = field(default_factory=list)
+    annotated_all: Image.Image | None = None
+    calibrated: bool = False
+    familiar: bool = True
+    familiarity_note: str = ""
 
-    def table_rows(self) -> list[dict[str, Any]]:
-        """One row per detection for a table: number, item, confidence, box."""
+    def items(self, *, less_certain: bool = False) -> list[Detection]:
+        """The items to show: none for an unfamiliar picture; the shown ones, plus the less certain on request."""
+        if not self.familiar:
+            return []
+        return [*self.detections, *(self.less_certain if less_certain else [])]
+
+    def picture(self, *, less_certain: bool = False) -> Image.Image:
+        """The picture to show: the original for an unfamiliar one, else with the boxes of `items(less_certain)`."""
+        if not self.familiar:
+            return self.original
+        return self.annotated_all if less_certain and self.annotated_all is not None else self.annotated
+
+    def table_rows(self, *, less_certain: bool = False) -> list[dict[str, Any]]:
+        """One row per item for the staff table: number, item, word, calibrated probability, raw score, box."""
         return [
             {
                 "#": index + 1,
                 "item": det.class_name,
-                "confidence": det.confidence,
+                "how sure": item_words(det).removeprefix(f"{det.class_name}: "),
+                "probability": probability_of(det),
+                "model score": det.confidence,
                 "box (x1, y1, x2, y2)": ", ".join(f"{v:.0f}" for v in det.box),
             }
-            for index, det in enumerate(self.detections)
+            for index, det in enumerate(self.items(less_certain=less_certain))
         ]
 
-    def best_per_class(self) -> dict[str, float]:
-        """Highest confidence per detected class (the input `rank_recipes` takes)."""
-        return best_per_class([self])
+    def best_per_class(self, *, less_certain: bool = False) -> dict[str, float]:
+        """Highest probability per class among the items shown (the input `rank_recipes` takes)."""
+        return best_per_class([self], less_certain=less_certain)
 
 
 # --------------------------------------------------------------------------------------------------- the model
@@ -281,7 +310,8 @@ def load_detector(model: ServingModel, *, device: str | None = None) -> Detector
 
     Weights are only loaded from the workspace runs folder (`settings.runs_dir`): loading a `.pt` pickle runs
     code, and only our own training and the registry's export write there. A registered model's file is checked
-    against its recorded sha256 first.
+    against its recorded sha256 first. An older model without a confidence calibration whose dataset is known gets
+    one fitted now, once (`backend.serving.certainty.ensure_calibration`).
 
     Args:
         model: From `serving_model()`.
@@ -299,7 +329,9 @@ def load_detector(model: ServingModel, *, device: str | None = None) -> Detector
     if problem is not None:
         raise BadInputError(problem)
     allowed_root = get_settings().runs_dir
-    return Detector.load(model.weights, device=device or default_device(), allowed_root=allowed_root)
+    detector = Detector.load(model.weights, device=device or default_device(), allowed_root=allowed_root)
+    ensure_calibration(model)
+    return detector
 
 
 # --------------------------------------------------------------------------------------------------- detection
@@ -346,7 +378,9 @@ def detect_image(
     answer = predict_picture(
         detector, picture, model=model, conf=conf, iou=iou, class_thresholds=class_thresholds, imgsz=imgsz
     )
-    annotated = draw_detections(picture.image, answer.detections)
+    annotated = draw_detections(picture.image, answer.detections, labels=[item_words(d) for d in answer.detections])
+    every = (*answer.detections, *answer.less_certain)
+    annotated_all = draw_detections(picture.image, every, labels=[item_words(d) for d in every])
     logged = log_prediction(answer, source=source, image_name=name, store_images=store_images)
     return DetectOutcome(
         prediction_id=logged.prediction_id,
@@ -362,22 +396,28 @@ def detect_image(
         image_path=logged.image_path,
         thumb_path=logged.thumb_path,
         model_label=model.label,
+        less_certain=list(answer.less_certain),
+        annotated_all=annotated_all if answer.less_certain else None,
+        calibrated=answer.calibrated,
+        familiar=answer.familiar,
     )
 
 
-def best_per_class(outcomes: Iterable[DetectOutcome]) -> dict[str, float]:
-    """Highest confidence per class over several pictures (what the recipe ranking takes).
+def best_per_class(outcomes: Iterable[DetectOutcome], *, less_certain: bool = False) -> dict[str, float]:
+    """Highest calibrated probability per class over the items shown on several pictures (what the recipe ranking
+    takes): nothing from an unfamiliar picture, the less certain items only when they are shown.
 
     Args:
         outcomes: Detection outcomes, e.g. every picture of one upload.
+        less_certain: Whether the less certain items are shown too.
 
     Returns:
-        {class name: best confidence}, classes in order of first appearance.
+        {class name: best probability}, classes in order of first appearance.
     """
     best: dict[str, float] = {}
     for outcome in outcomes:
-        for det in outcome.detections:
-            best[det.class_name] = max(best.get(det.class_name, 0.0), det.confidence)
+        for det in outcome.items(less_certain=less_certain):
+            best[det.class_name] = max(best.get(det.class_name, 0.0), probability_of(det))
     return best
 
 

@@ -223,8 +223,10 @@ def _history_dicts(history: list[Any]) -> list[dict[str, Any]]:
 
 @register_task(JobKind.TRAIN, params=TrainParams, recover=recover_training)
 def train_task(ctx: JobContext[TrainParams]) -> dict[str, Any]:
-    """Job body: train, evaluate on the val split, record the run and register the model as a candidate."""
+    """Job body: train, evaluate on the val split, calibrate its confidence there (`weights/calibration.json`),
+    record the run and register the model as a candidate."""
     from backend.training.evaluation import evaluate
+    from backend.training.held_out import calibrate_weights
     from backend.training.trainer import TrainingCancelledError, train
 
     p = ctx.params
@@ -295,8 +297,21 @@ def train_task(ctx: JobContext[TrainParams]) -> dict[str, Any]:
             device=cfg.device,
             conf=params.evaluate.conf,
             iou=params.evaluate.iou,
-            progress=sub_progress(ctx.progress, 0.9, 1.0, "Evaluating: "),
+            progress=sub_progress(ctx.progress, 0.9, 0.97, "Evaluating: "),
         ).to_dict()
+        ctx.progress(0.97, "Calibrating the confidence on the validation images")
+        calibration = calibrate_weights(
+            result.best,
+            Path(version.path) / "data.yaml",
+            imgsz=cfg.imgsz,
+            device=cfg.device,
+            progress=sub_progress(ctx.progress, 0.97, 1.0, "Calibrating: "),
+        )
+        evaluation["calibration"] = {
+            "ece_before": round(calibration.ece_before, 5),
+            "ece_after": round(calibration.ece_after, 5),
+            "detections": calibration.detections,
+        }
         status = RunStatus.SUCCEEDED
     except JobCancelled:
         status = RunStatus.CANCELLED

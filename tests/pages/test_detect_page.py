@@ -14,6 +14,7 @@ from backend.store import review as review_store
 from backend.store.engine import session_scope
 from tests.pages.apptest_utils import all_text, open_page
 from tests.utils import images as imgs
+from tests.utils.calibrations import bias_for, platt_calibration, put_beside
 from tests.utils.serving_models import add_finished_run, promote
 from tests.utils.shared import TinyModels
 
@@ -84,8 +85,11 @@ def test_upload_shows_images_items_latency_model_and_recipes(with_model: Setting
     assert images_shown(at) == 2, "original and annotated side by side"
     assert "Detection took" in text and "newest run grid-run" in text
     table = at.dataframe[0].value
-    assert list(table.columns) == ["#", "item", "confidence", "box (x1, y1, x2, y2)"]
+    assert list(table.columns) == ["#", "item", "how sure", "probability", "model score", "box (x1, y1, x2, y2)"]
     assert set(table["item"]) == {"banana"} and len(table) > 0
+    # No calibration beside this model: its raw score is the probability, and the staff are told so.
+    assert set(table["how sure"]) == {"very likely"} and (table["probability"] == table["model score"]).all()
+    assert "confidence not calibrated" in text
     assert "What can I cook?" in text
     assert "banana" in text.lower()
     assert any(c.value.startswith("#### ") for c in at.markdown), "at least one recipe card"
@@ -154,13 +158,35 @@ def test_production_thresholds_set_the_confidence_default(with_model: Settings, 
     assert conf.value == 0.4
 
 
+def test_a_calibrated_model_shows_probabilities_and_the_less_certain_items_on_request(
+    with_model: Settings, grid_weights: Path
+) -> None:
+    # The grid's raw 0.9997 is right 45 % of the time on held-out pictures; its class threshold (raw 0.99999) is 96 %.
+    calibrated = add_finished_run(grid_weights, name="calibrated-run")
+    put_beside(Path(str(calibrated.weights_path)), platt_calibration({"banana": (1.0, bias_for(0.45))}))
+    promote(calibrated, name="food-v3", class_thresholds={"banana": 0.99999})
+    at = upload(open_page(PAGE), ("plate.jpg", imgs.encode(imgs.noise_image((160, 120), seed=1), "JPEG"), "image/jpeg"))
+    text = all_text(at)
+    assert "No food found at this threshold" in text and "Show less certain items" in text
+    assert not at.dataframe and "confidence not calibrated" not in text
+    assert "or turn on “Show less certain items”" in text, "the recipe empty state points to it too"
+    at.toggle(key="detect_less_certain").set_value(True)
+    run(at)
+    table = at.dataframe[0].value
+    assert set(table["item"]) == {"banana"} and set(table["how sure"]) == {"maybe"}
+    assert set(table["probability"]) == {0.45} and set(table["model score"]) == {0.9997}
+    assert "Based on: banana (maybe)" in all_text(at)
+    assert prediction_count() == 1, "showing the less certain items detects nothing again"
+
+
 def test_nothing_detected_gives_the_recipe_empty_state(workspace: Settings, tiny_models: TinyModels) -> None:
     add_finished_run(tiny_models.untrained(imgsz=64), name="random-run")
     at = open_page(PAGE)
     at.slider(key=next(s.key for s in at.slider if s.key.startswith("detect_conf_"))).set_value(0.95)
     upload(at, ("plate.jpg", imgs.solid_jpeg((64, 64)), "image/jpeg"))
     text = all_text(at)
-    assert "No food found at this confidence" in text
+    assert "No food found. Nothing in this photo reaches the floor" in text and "would show nothing more" in text
+    assert not [t for t in at.toggle if t.label == "Show less certain items"], "nothing more to show: not offered"
     assert "What can I cook?" in text
     assert not any(c.value.startswith("#### ") for c in at.markdown), "no recipe cards"
     assert empty_state_message({}) in [str(i.value) for i in at.info]

@@ -196,6 +196,21 @@ def test_draw_detections_colours_labels_and_leaves_input_alone() -> None:
     assert drawn.getpixel((2, 2)) == yellow
 
 
+def test_draw_detections_writes_the_labels_given_instead_of_scores() -> None:
+    image = Image.new("RGB", (300, 120), (255, 255, 255))
+    detection = Detection(class_name="broccoli", class_id=3, confidence=0.87, box=(10.0, 40.0, 150.0, 110.0))
+    scored = draw_detections(image, [detection], line_width=3)
+    worded = draw_detections(image, [detection], line_width=3, labels=["broccoli: very likely"])
+    green = tuple(int(color_for("broccoli")[i : i + 2], 16) for i in (1, 3, 5))
+
+    def tag_width(drawn: Image.Image) -> int:
+        row = np.asarray(drawn)[30]  # through the tag above the box
+        return int(np.all(row == green, axis=1).sum() + np.any(row != (255, 255, 255), axis=1).sum())
+
+    assert tag_width(worded) > tag_width(scored), "the longer words make a wider tag than 'broccoli 0.87'"
+    assert worded.getpixel((11, 80)) == scored.getpixel((11, 80)) == green  # same box
+
+
 def test_label_text_contrasts_with_its_tag() -> None:
     assert text_color((230, 194, 41)) == (0, 0, 0)  # yellow tag → black text
     assert text_color((140, 28, 19)) == (255, 255, 255)  # dark red tag → white text

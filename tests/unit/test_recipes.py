@@ -429,6 +429,8 @@ def test_empty_detection_gives_nothing_and_a_helpful_message(empty: Any) -> None
     assert rank_recipes(empty) == []
     message = empty_state_message(empty)
     assert "No food was detected" in message and "photo" in message
+    assert "less certain" not in message, "no pointer to a control that would show nothing more"
+    assert "Show less certain items" in empty_state_message(empty, hidden_less_certain=2)
 
 
 def test_message_for_unknown_foods_lists_the_vocabulary() -> None:

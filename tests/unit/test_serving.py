@@ -4,6 +4,7 @@ feedback."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from backend.core.errors import BadInputError, NotFoundError
 from backend.core.settings import Settings, get_settings
 from backend.imaging.features import FEATURE_NAMES, image_features
 from backend.imaging.loading import load_image
+from backend.serving import service as service_module
 from backend.serving.copies import STORED_MAX_SIDE, THUMB_MAX_SIDE, wait_for_copies
 from backend.serving.inference import Detector
 from backend.serving.prediction import predict_picture
@@ -163,7 +165,9 @@ def test_detect_image_logs_features_detections_and_pictures(
     # Detections: the grid model's banana boxes, in the logged JSON form, highest confidence first.
     assert row.n_detections == len(outcome.detections) > 0
     assert row.detections == [d.as_dict() for d in outcome.detections]
-    assert set(row.detections[0]) == {"class", "confidence", "box"}
+    assert set(row.detections[0]) == {"class", "confidence", "probability", "box"}
+    # No calibration beside this model's weights: its raw score is taken as the probability.
+    assert all(d["probability"] == d["confidence"] for d in row.detections) and not outcome.calibrated
     assert {d["class"] for d in row.detections} == {"banana"}
     assert row.latency_ms == outcome.latency_ms > 0
     assert outcome.total_ms >= outcome.latency_ms
@@ -427,3 +431,20 @@ def test_per_class_thresholds_filter_each_class_at_its_own_confidence(
     assert len(other.detections) == len(kept.detections)  # classes without a threshold keep the global one
     rows = _predictions()
     assert sorted(r.n_detections for r in rows) == sorted([len(kept.detections), 0, len(kept.detections)])
+
+
+def test_an_unfamiliar_answer_reaches_the_outcome_with_nothing_to_show(
+    workspace: Settings, model: ServingModel, detector: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serving answer's familiarity verdict is the page's: an unfamiliar picture shows no item, box or recipe
+    input, even when the answer it came with still held detections."""
+    answer_of = service_module.predict_picture
+    monkeypatch.setattr(
+        service_module, "predict_picture", lambda *args, **kwargs: replace(answer_of(*args, **kwargs), familiar=False)
+    )
+    outcome = detect_image(imgs.solid_jpeg(), name="cat.jpg", detector=detector, model=model, conf=0.25)
+    assert outcome.detections, "the grid model still answers on the picture; the verdict alone must hide it"
+    assert not outcome.familiar
+    assert outcome.items() == [] and outcome.items(less_certain=True) == []
+    assert outcome.picture() is outcome.original and outcome.picture(less_certain=True) is outcome.original
+    assert outcome.best_per_class(less_certain=True) == {} and outcome.table_rows() == []

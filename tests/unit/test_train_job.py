@@ -20,6 +20,7 @@ from backend.store import jobs as job_store
 from backend.store import registered_models as model_store
 from backend.store.engine import session_scope
 from backend.training import service as runs
+from backend.training.confidence import load_calibration
 from backend.training.tasks import TrainParams, resume_training, start_training
 from tests.utils.actors import ADMIN
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
@@ -56,6 +57,9 @@ def test_training_job_records_run_model_and_clearml_session(workspace: Settings,
     assert [h["epoch"] for h in run.history] == [1, 2]
     assert set(run.evaluation) >= {"map50", "map50_95", "precision", "recall", "per_class", "latency_ms"}
     assert 0.0 <= run.evaluation["map50"] <= 1.0
+    # The confidence calibration, fitted on the val split at the end of the job, beside the weights.
+    calibration = load_calibration(Path(run.weights_path).parent / "calibration.json")
+    assert calibration.images == 8 and calibration.detections == run.evaluation["calibration"]["detections"]
     # The live view saw both epochs while it ran.
     assert [e["epoch"] for e in job.live["epochs"]] == [1, 2]
     # ClearML offline session in the workspace, holding the per-epoch scalars.

@@ -15,12 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from backend.core.params import TrainConfig
 from backend.core.settings import Settings, get_settings
+from backend.training.confidence import load_calibration
 from backend.training.evaluation import evaluate, write_eval_json
+from backend.training.held_out import score_split, split_images
 from backend.training.trainer import (
     AlreadyFinishedError,
     BadDataError,
@@ -174,6 +177,21 @@ def test_evaluation_json_schema_and_ranges(trained: TrainedRun, tmp_path: Path) 
     assert seen[-1] == 1.0
 
 
+def test_held_out_scores_name_each_detections_picture(trained: TrainedRun, data_yaml: Path) -> None:
+    """`HeldOutScores.image_of` numbers pictures across batches (24 train + 8 val pictures, batches of 16), so the
+    calibration benchmark's bootstrap can resample whole pictures."""
+    weights = trained.result.run_dir / "weights" / "best.pt"
+    both, _ = score_split(weights, data_yaml, splits=("train", "val"), min_score=0.001, imgsz=64, device="cpu")
+    val, _ = score_split(weights, data_yaml, splits=("val",), min_score=0.001, imgsz=64, device="cpu")
+    train_pictures = len(split_images(data_yaml, ("train",)))
+    assert train_pictures == 24 and both.images == 32
+    assert len(both.image_of) == len(both.scores) > 0 and len(val.image_of) == len(val.scores) > 0
+    assert np.all(np.diff(both.image_of) >= 0) and both.image_of.min() >= 0 and both.image_of.max() < 32
+    tail = both.image_of >= train_pictures  # the val pictures come last, numbered on from the train ones
+    assert np.array_equal(both.image_of[tail] - train_pictures, val.image_of)
+    assert np.allclose(both.scores[tail], val.scores) and list(np.asarray(both.names)[tail]) == list(val.names)
+
+
 def test_cancel_keeps_last_pt_and_resume_finishes(env_root: Path, data_yaml: Path) -> None:
     settings = get_settings()
     out = settings.runs_dir / "cancel-resume"
@@ -300,6 +318,10 @@ def test_cli_train_and_evaluate_print_one_summary_line(trained: TrainedRun, tmp_
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Trained yolov8n.yaml for 1 epoch in ")
     assert (run_dir / "weights" / "best.pt").is_file() and (run_dir / "metrics.json").is_file()
+    # The confidence calibration, fitted on the val split, beside the weights.
+    calibration = load_calibration(run_dir / "weights" / "calibration.json")
+    assert calibration.images == 8 and "val split" in calibration.source and calibration.imgsz == 64
+    assert "confidence calibration: ECE" in done.stderr
 
     out = tmp_path / "m.json"
     done = _cli(

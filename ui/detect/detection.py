@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.core.errors import PlateOpsError
+from backend.core.params import get_params
 from backend.core.settings import get_settings
 from backend.serving.inference import Detector
 from backend.serving.service import DetectOutcome, ServingModel, detect_image, load_detector
@@ -87,14 +88,16 @@ def model_badge_ui(model: ServingModel) -> None:
 def thresholds_ui(model: ServingModel) -> tuple[float, float]:
     """Confidence and IoU sliders, starting at the model's own defaults; returns (conf, iou)."""
     left, right = st.columns(2)
+    floor = get_params().detect.floor
     conf = left.slider(
-        "Minimum confidence",
+        "Minimum model score",
         min_value=0.05,
         max_value=0.95,
         value=round(min(max(model.default_conf, 0.05), 0.95), 2),
         step=0.05,
         key=f"detect_conf_{model.cache_key}",
-        help="Only items the detector is at least this sure about are shown. "
+        help="Items need at least this raw model score to be shown; the answer gives each its probability, "
+        f"calibrated on held-out pictures, and never shows one under {floor:.0%}. "
         + (
             "Starts at the lowest of the model's per-class thresholds."
             if model.class_thresholds
@@ -214,40 +217,62 @@ def _detect_one(
 
 
 def answer_ui(
-    answer: Answer, *, class_names: list[str], model: ServingModel | None = None, end_user: bool = False
+    answer: Answer,
+    *,
+    class_names: list[str],
+    model: ServingModel | None = None,
+    end_user: bool = False,
+    less_certain: bool = False,
 ) -> None:
     """One picture: the refusal, or original and annotated side by side, the unusual-photo notice (given the
-    serving `model`), the items table and feedback. `end_user` keeps to plain words: no timings, model or boxes."""
-    from ui.detect.enduser import items_ui, unusual_notice_ui
+    serving `model`), the items and feedback. `end_user` keeps to plain words: no numbers, timings, model or boxes;
+    `less_certain` also shows the items between the floor and their threshold."""
+    from ui.detect.enduser import items_ui, not_food_ui, nothing_found_text, unusual_notice_ui
 
     if answer.outcome is None:
         st.error(f"**{plain(answer.picture_name)}** could not be used. {plain(answer.error)}", icon="🖼️")
         return
     outcome = answer.outcome
     st.subheader(plain(outcome.image_name), divider="gray")
+    if not outcome.familiar:
+        st.image(outcome.original, caption="Your photo", width="stretch")
+        not_food_ui(outcome)
+        feedback_ui(outcome, class_names=class_names)  # "missed item" only: a food photo refused can be reported
+        return
     left, right = st.columns(2)
     left.image(outcome.original, caption="Your photo", width="stretch")
-    found = len(outcome.detections)
-    right.image(outcome.annotated, caption=f"Detected: {plural(found, 'item')}", width="stretch")
+    items = outcome.items(less_certain=less_certain)
+    right.image(
+        outcome.picture(less_certain=less_certain), caption=f"Detected: {plural(len(items), 'item')}", width="stretch"
+    )
     if model is not None:
         unusual_notice_ui(outcome, model)
     if end_user:
-        items_ui(outcome)
-        feedback_ui(outcome, class_names=class_names)
+        items_ui(outcome, less_certain=less_certain)
+        feedback_ui(outcome, class_names=class_names, less_certain=less_certain)
         return
     st.caption(
         f"⏱️ Detection took **{outcome.latency_ms:.0f} ms** · answered by {plain(outcome.model_label)}"
         + (f" · {plain('; '.join(outcome.notes))}" if outcome.notes else "")
+        + ("" if outcome.calibrated else " · confidence not calibrated (raw scores taken as probabilities)")
     )
-    if outcome.detections:
+    if items:
+        label = "probability (calibrated)" if outcome.calibrated else "probability (raw score)"
+        bar = st.column_config.ProgressColumn(label, min_value=0.0, max_value=1.0, format="%.2f")
         st.dataframe(
-            pd.DataFrame(outcome.table_rows()),
+            pd.DataFrame(outcome.table_rows(less_certain=less_certain)),
             hide_index=True,
             column_config={
-                "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f")
+                "probability": bar,
+                "model score": st.column_config.NumberColumn("model score (raw)", format="%.3f"),
             },
-            key=f"detect_table_{outcome.prediction_id}",
+            key=f"detect_table_{outcome.prediction_id}_{less_certain}",
         )
+    elif outcome.less_certain and not less_certain:
+        st.info("No food found at this threshold. " + nothing_found_text(outcome, less_certain=less_certain))
     else:
-        st.info("No food found at this confidence. Try lowering the minimum confidence, or a clearer photo.")
-    feedback_ui(outcome, class_names=class_names)
+        st.info(
+            f"No food found. Nothing in this photo reaches the floor of {get_params().detect.floor:.0%} probability, "
+            "so a lower minimum score would show nothing more; try a clearer photo."
+        )
+    feedback_ui(outcome, class_names=class_names, less_certain=less_certain)

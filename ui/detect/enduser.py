@@ -1,5 +1,7 @@
-"""The Detect page as end users see it: plain words about the detector, one "show less certain items" control,
-and a notice when a photo looks unlike the photos the detector learnt from. No model names, runs or thresholds."""
+"""The Detect page as end users see it: plain words about the detector, items named with how sure the detector is
+("tomato: very likely", never a number), one "show less certain items" control offered only when there is more to
+show, the refusal of a picture that is not a food photo, and a notice when a photo looks unlike the photos the
+detector learnt from. No model names, runs or thresholds."""
 
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ import streamlit as st
 from backend.core.clock import utcnow
 from backend.core.errors import PlateOpsError
 from backend.monitoring.outliers import UnusualPhoto, check_photo
+from backend.serving.certainty import certainty_of, probability_of
 from backend.serving.service import DetectOutcome, ServingModel
-from ui.widgets.text import plural
+from ui.widgets.text import plain, plural
 
-LESS_CERTAIN_FACTOR = 0.5  # "show less certain items" halves the confidence the detector needs
+LESS_CERTAIN_KEY = "detect_less_certain"
+NOT_FOOD = "This does not look like a food photo"
 
 
 def updated_words(when: datetime, now: datetime | None = None) -> str:
@@ -33,31 +37,53 @@ def model_intro_ui(model: ServingModel) -> None:
     st.markdown(f"🍽️ **Our food detector**{', ' + updated_words(when) if when else ''}.")
 
 
-def certainty_ui(model: ServingModel) -> float:
-    """A single toggle instead of threshold sliders; returns the confidence the detector needs."""
-    less = st.toggle(
+def less_certain_ui(outcomes: list[DetectOutcome]) -> bool:
+    """The "Show less certain items" toggle, offered only when some picture has items between the floor and their
+    threshold (so turning it on always shows more); returns whether they are shown."""
+    more = sum(len(o.less_certain) for o in outcomes if o.familiar)
+    if not more:
+        return False
+    return st.toggle(
         "Show less certain items",
-        key="detect_less_certain",
-        help="Also show items the detector is less sure about. Some of them may be wrong.",
+        key=LESS_CERTAIN_KEY,
+        help=f"Also show {plural(more, 'item')} the detector is less sure about. Some of them may be wrong.",
     )
-    conf = model.default_conf * (LESS_CERTAIN_FACTOR if less else 1.0)
-    return round(min(max(conf, 0.05), 0.95), 2)
 
 
-def items_ui(outcome: DetectOutcome) -> None:
-    """The items found, in plain words (no box coordinates)."""
-    if not outcome.detections:
-        st.info("We found no food in this photo. Try a clearer photo, or turn on “Show less certain items”.")
+def certainty_words(probability: float) -> str:
+    """How sure, in words ("very likely", "likely", "maybe")."""
+    word = certainty_of(probability)
+    return str(word) if word is not None else "unsure"
+
+
+def not_food_ui(outcome: DetectOutcome) -> None:
+    """The refusal of a picture that does not look like a food photo: plain words, nothing found, nothing to cook."""
+    note = f" {plain(outcome.familiarity_note)}" if outcome.familiarity_note else ""
+    st.warning(
+        f"**{NOT_FOOD}**, so we did not look for food in it.{note} "
+        "Please try a photo of a plate, a bowl or ingredients on a table.",
+        icon="🚫",
+    )
+
+
+def nothing_found_text(outcome: DetectOutcome, *, less_certain: bool) -> str:
+    """Why a familiar picture shows no item, pointing to "Show less certain items" only when it would show more."""
+    if outcome.less_certain and not less_certain:
+        return (
+            "We are not sure about anything in this photo. Turn on “Show less certain items” above to see "
+            f"{plural(len(outcome.less_certain), 'guess', 'guesses')}; some may be wrong."
+        )
+    return "We found no food in this photo. A clear, well-lit photo of the food works best."
+
+
+def items_ui(outcome: DetectOutcome, *, less_certain: bool = False) -> None:
+    """The items found, each with how sure the detector is in words (no numbers, no box coordinates)."""
+    items = outcome.items(less_certain=less_certain)
+    if not items:
+        st.info(nothing_found_text(outcome, less_certain=less_certain))
         return
-    rows = [{"item": d.class_name, "how sure": d.confidence} for d in outcome.detections]
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        column_config={
-            "how sure": st.column_config.ProgressColumn("how sure", min_value=0.0, max_value=1.0, format="%.2f")
-        },
-        key=f"detect_items_{outcome.prediction_id}",
-    )
+    rows = [{"item": d.class_name, "how sure": certainty_words(probability_of(d))} for d in items]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"detect_items_{outcome.prediction_id}_{less_certain}")
 
 
 def unusual_text(unusual: UnusualPhoto) -> str:

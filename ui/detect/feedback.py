@@ -1,10 +1,15 @@
-"""Feedback buttons under each picture: correct, wrong (with the right item), or a missed item."""
+"""Feedback buttons under each picture: correct, wrong (with the right item), or a missed item.
+
+Items are named as end users see them ("tomato · very likely"). A less certain item is not in the prediction row
+(only the items shown by default are logged), so its feedback carries its class but no detection index.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from backend.core.enums import FeedbackKind
+from backend.serving.certainty import certainty_of, probability_of
 from backend.serving.service import DetectOutcome, record_feedback
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
@@ -35,15 +40,19 @@ def _send(key: str, prediction_id: int, kind: FeedbackKind, photo: str = "", **f
         st.toast("Thanks! Your feedback helps the detector improve.", icon="👍")
 
 
-def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
-    """Per detection: correct / wrong (with the right item); plus a missed item. Each click stores feedback."""
+def feedback_ui(outcome: DetectOutcome, *, class_names: list[str], less_certain: bool = False) -> None:
+    """Per item shown: correct / wrong (with the right item); plus a missed item. Each click stores feedback."""
     pid = outcome.prediction_id
+    items = outcome.items(less_certain=less_certain)
+    logged = len(outcome.detections)  # the items in the prediction row, in its order
     with st.expander("Is this right? Tell us", icon="💬"):
         given = _given()
-        for index, det in enumerate(outcome.detections[:FEEDBACK_SHOWN]):
-            key = f"{pid}:{index}"
+        for number, det in enumerate(items[:FEEDBACK_SHOWN]):
+            index = number if number < logged else None
+            key = f"{pid}:{number}" if index is not None else f"{pid}:less:{number - logged}"
             label_col, ok_col, pick_col, wrong_col = st.columns([3, 2, 3, 2], vertical_alignment="bottom")
-            label_col.markdown(f"**{index + 1}. {plain(det.class_name)}** · {det.confidence:.2f}")
+            word = certainty_of(probability_of(det))
+            label_col.markdown(f"**{number + 1}. {plain(det.class_name)}**" + (f" · {word}" if word else ""))
             done = given.get(key)
             if done:
                 label_col.caption(f"Feedback sent: {done}")
@@ -79,8 +88,8 @@ def feedback_ui(outcome: DetectOutcome, *, class_names: list[str]) -> None:
                     "photo": outcome.sha256,
                 },
             )
-        if len(outcome.detections) > FEEDBACK_SHOWN:
-            st.caption(f"Showing the {FEEDBACK_SHOWN} most confident items of {len(outcome.detections)}.")
+        if len(items) > FEEDBACK_SHOWN:
+            st.caption(f"Showing the {FEEDBACK_SHOWN} most likely items of {len(items)}.")
         pick_col, button_col = st.columns([3, 2], vertical_alignment="bottom")
         missed = pick_col.selectbox(
             "An item the detector missed",

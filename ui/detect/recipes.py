@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.serving.certainty import certainty_of
 from backend.serving.recipes import DIET_TAGS, RecipeMatch, empty_state_message, load_recipes, rank_recipes
 from ui.widgets.calls import call
 from ui.widgets.text import plain
@@ -30,11 +31,14 @@ def recipe_filters_ui() -> tuple[list[str], int | None]:
     return list(tags), None if minutes >= longest else int(minutes)
 
 
-def recipes_ui(detected: dict[str, float]) -> None:
-    """Recipe cards for what was found, with filters and the empty state."""
+def recipes_ui(detected: dict[str, float], *, hidden_less_certain: int = 0) -> None:
+    """Recipe cards for the items shown ({class: calibrated probability}), with filters and the empty state (which
+    suggests "Show less certain items" only when `hidden_less_certain` items are waiting behind it)."""
     st.header("What can I cook?", divider="orange")
     if detected:
-        st.caption("Based on: " + ", ".join(f"{plain(name)} ({conf:.0%})" for name, conf in detected.items()))
+        st.caption(
+            "Based on: " + ", ".join(f"{plain(name)} ({certainty_of(p) or 'unsure'})" for name, p in detected.items())
+        )
     tags, max_minutes = recipe_filters_ui()
     matches = call(
         rank_recipes,
@@ -47,7 +51,14 @@ def recipes_ui(detected: dict[str, float]) -> None:
     if matches is None:
         return
     if not matches:
-        message = call(empty_state_message, detected, tags, max_minutes, action="Finding recipes")
+        message = call(
+            empty_state_message,
+            detected,
+            tags,
+            max_minutes,
+            hidden_less_certain=hidden_less_certain,
+            action="Finding recipes",
+        )
         st.info(plain(message) or "No recipe matches these items yet.", icon="🍽️")
         return
     columns = st.columns(RECIPE_COLUMNS)
