@@ -78,6 +78,8 @@ def main() -> int:
         return 2
     if not configured and not flags["detect_only"]:
         print(HOW_TO_CONFIGURE, file=sys.stderr)
+    if flags["allow_open"]:  # the pages' own gate serves visitors from elsewhere only when this is said
+        os.environ["PLATEOPS_ALLOW_OPEN"] = "1"
 
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
