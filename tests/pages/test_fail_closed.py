@@ -11,7 +11,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from backend.auth import signin
+from backend.auth.audit import recent_actions
+from backend.auth.signin import FREE_TRIES, SignInGuard
 from backend.auth.users import hash_password
+from backend.core.access import SHELL_ADMIN
 from backend.core.settings import Settings, get_settings
 from tests.pages.apptest_utils import PROJECT_ROOT, all_text
 
@@ -82,3 +86,20 @@ def test_open_console_meant_for_the_network_still_serves(
     assert [t.value for t in at.title] == ["Admin"]
     assert not at.error
     assert at.session_state["plateops_actor"].name == "local"
+
+
+def test_password_guessing_at_the_sign_in_form_is_slowed_and_audited(
+    workspace: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _with_login(tmp_path, monkeypatch)
+    monkeypatch.setattr(signin, "GUARD", SignInGuard())  # this test's own counts
+    at = _page_alone("Home.py")
+    for i in range(FREE_TRIES + 1):
+        at.text_input[0].set_value("zoe")
+        at.text_input[1].set_value(f"guess {i}")
+        at.button[0].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["Too many failed sign-ins. Try again in 2 s."]
+    assert "plateops_actor" not in at.session_state
+    trail = recent_actions(actor=SHELL_ADMIN, user="zoe")
+    assert [(e.action, e.target, e.allowed) for e in trail] == [("sign_in", "from this machine", False)] * FREE_TRIES

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from backend.auth.users import AuthConfig, load_auth_config, oidc_actor, verify_login
+from backend.auth.signin import SignInThrottledError, sign_in
+from backend.auth.users import AuthConfig, load_auth_config, oidc_actor
 from backend.core.access import LOCAL_ADMIN, Actor, Role
 from backend.core.errors import PlateOpsError
 from ui.widgets.text import plain
@@ -159,7 +160,12 @@ def _password_login(config: AuthConfig) -> Actor | None:
         go = st.form_submit_button("Sign in", type="primary")
     if not go:
         return None
-    actor = verify_login(config, name, password)
+    address = st.context.ip_address
+    try:
+        actor = sign_in(config, name, password, address=address if isinstance(address, str) else None)
+    except SignInThrottledError as exc:
+        st.error(plain(exc))
+        return None
     if actor is None:
         st.error("Wrong user name or password.")
     return actor
