@@ -195,8 +195,17 @@ def import_dataset_task(ctx: JobContext[ImportParams]) -> dict[str, Any]:
     """Import a COCO or YOLO/Roboflow dataset (folder, json or zip) as a validated version."""
     from backend.data.datasets import import_dataset
 
+    p = ctx.params
     try:
-        version = import_dataset(ctx.params, progress=ctx.progress, job_id=ctx.job_id)
+        # Checked again now, not only when queued: the folder may have been swapped for a link since.
+        params = p.model_copy(
+            update={
+                "source": check_import_path(p.source),
+                "images_dir": check_import_path(p.images_dir) if p.images_dir is not None else None,
+            }
+        )
+        roots = tuple(get_settings().import_root_paths)
+        version = import_dataset(params, progress=ctx.progress, job_id=ctx.job_id, confine_to=roots)
     finally:
         if ctx.params.delete_source_after:  # an upload the console saved to a file of its own: never keep it
             ctx.params.source.unlink(missing_ok=True)
