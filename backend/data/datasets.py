@@ -426,8 +426,13 @@ def check_descriptions() -> dict[Check, CheckInfo]:
     return dict(sorted(CHECKS.items(), key=lambda kv: (-SEVERITY_RANK[kv[1].severity], kv[0])))
 
 
-def send_to_review(version_id: int, files: list[str], reason: str) -> int:
-    """Put images of a version on the review queue; returns how many were added."""
+def send_to_review(version_id: int, files: list[str], reason: str, *, actor: Actor) -> int:
+    """Put images of a version on the review queue; returns how many were added.
+
+    Raises:
+        AccessDeniedError: The actor may not review.
+    """
+    authorize(actor, Permission.REVIEW, f"send {len(files)} images of dataset version {version_id} to review")
     with session_scope() as session:
         for file in files:
             review_store.add_review_item(

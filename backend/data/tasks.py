@@ -138,11 +138,15 @@ def start_validation(version_id: int, *, actor: Actor, title: str = "") -> int:
     return runner.submit(JobKind.VALIDATE, params, title=title or f"Validate dataset version {version_id}")
 
 
-def start_index_version(version_id: int) -> int:
+def start_index_version(version_id: int, *, actor: Actor) -> int:
     """Queue the job that builds a version's index (for a version made before indexes existed); returns its id.
 
     Idempotent: while a job is already building this version's index, that job's id is returned instead.
+
+    Raises:
+        AccessDeniedError: The actor may not validate data (the index is built from reading every file).
     """
+    authorize(actor, Permission.VALIDATE_DATA, f"index dataset version {version_id}")
     from backend.runtime.views import get_job
     from backend.store import dataset_index as index_store
     from backend.store.engine import session_scope
