@@ -9,8 +9,9 @@ from ui.admin.settings import settings_ui
 from ui.admin.users import admin_gate, users_ui
 from ui.widgets.shell import current_actor
 
+actor = current_actor()  # first: the sign-in screen and a stop for anyone not signed in
+
 st.title("Admin")
-actor = current_actor()
 directory = admin_gate(actor)  # the backend refuses anyone but an admin; the page then says so plainly
 if directory is not None:
     st.caption("Who may sign in, what everyone did or was refused, and the settings in force. This page only reads.")

@@ -11,8 +11,10 @@ from ui.annotate.editor import box_table_ui, canvas_ui, save_ui, saved_banner_ui
 from ui.annotate.picker import VERSION_KEY, reasons_ui, selection_ui, version_ui
 from ui.annotate.tools import batch_ui, history_ui, prelabels_ui
 from ui.widgets.calls import call
-from ui.widgets.shell import ROLES, current_role
+from ui.widgets.shell import ROLES, current_actor, current_role
 from ui.widgets.text import plain
+
+current_actor()  # first: the sign-in screen and a stop for anyone not signed in, however the page is served
 
 st.title("Annotate")
 st.caption(

@@ -13,6 +13,9 @@ from ui.datasets.overview import overview_ui
 from ui.datasets.quality import quality_ui
 from ui.datasets.versions import TABS, load_index, version_header, version_picker_ui, watch_job
 from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
+
+current_actor()  # first: the sign-in screen and a stop for anyone not signed in, however the page is served
 
 st.title("Datasets")
 st.caption(

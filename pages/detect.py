@@ -20,8 +20,10 @@ from ui.detect.detection import (
 from ui.detect.enduser import less_certain_ui, model_intro_ui
 from ui.detect.recipes import recipes_ui
 from ui.widgets.calls import friendly_errors
-from ui.widgets.shell import current_role
+from ui.widgets.shell import current_actor, current_role
 from ui.widgets.text import plain
+
+current_actor()  # first: the sign-in screen and a stop for anyone not signed in, however the page is served
 
 st.title("📷 Detect")
 st.caption(

@@ -6,6 +6,9 @@ import streamlit as st
 
 from backend.core.enums import JobKind
 from ui.widgets.jobs import jobs_panel
+from ui.widgets.shell import current_actor
+
+current_actor()  # first: the sign-in screen and a stop for anyone not signed in, however the page is served
 
 st.title("Jobs")
 st.caption(

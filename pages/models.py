@@ -10,13 +10,14 @@ from ui.models.registry import history_ui, notice_ui, production_ui, promote_ui
 from ui.models.table import runs_table_ui
 from ui.widgets.shell import current_actor
 
+actor = current_actor()  # first: the sign-in screen and a stop for anyone not signed in
+
 st.title("🏆 Models")
 st.caption(
     "Every finished training run with its validation figures. Select rows to compare them, promote the best one "
     "through the gate, and roll back in one click: the Detect page answers with the production model at its next "
     "request."
 )
-actor = current_actor()
 notice_ui()
 entries = model_table()
 if not entries:

@@ -13,7 +13,10 @@ from ui.monitor.actions import monitor_jobs_ui, report_action_ui, traffic_ui
 from ui.monitor.drilldown import gallery_ui, segment_ui
 from ui.monitor.history import class_share_ui, error_rate_ui, history_ui
 from ui.monitor.report import alarm_ui, badges_ui, details_ui, embedded_report_ui
+from ui.widgets.shell import current_actor
 from ui.widgets.text import plain
+
+current_actor()  # first: the sign-in screen and a stop for anyone not signed in, however the page is served
 
 st.title("📈 Monitor")
 st.caption(

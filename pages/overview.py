@@ -8,7 +8,10 @@ from backend.console.overview import get_overview
 from backend.core.enums import JobKind
 from ui.home.cards import dataset_card_ui, models_ui, status_tiles_ui
 from ui.widgets.jobs import jobs_panel
+from ui.widgets.shell import current_actor
 from ui.widgets.text import ago, plural
+
+current_actor()  # first: the sign-in screen and a stop for anyone not signed in, however the page is served
 
 st.title("PlateOps")
 st.caption("Your food detector, from data to drift: import and check data, train, compare, serve and monitor.")

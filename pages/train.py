@@ -16,6 +16,8 @@ from ui.train.setup import data_check_ui, estimate_ui, settings_ui, version_choi
 from ui.widgets.calls import call
 from ui.widgets.shell import current_actor
 
+current_actor()  # first: the sign-in screen and a stop for anyone not signed in, however the page is served
+
 st.title("Train")
 st.caption(
     "Teach a food detector on one dataset version. Training runs in the background: you can leave this page "

@@ -59,6 +59,17 @@ def check_exposure(address: str, *, allow_open: bool, detect_only: bool, login_c
     )
 
 
+def upload_limit_options(rest: list[str], *, detect_only: bool) -> list[str]:
+    """`--server.maxUploadSize` for the public Detect app: the Detect page's own per-image limit
+    (`PLATEOPS_UPLOAD_MAX_MB`), so Streamlit refuses anything bigger before it reaches memory. The console keeps
+    the config file's limit (its Datasets page uploads dataset archives); an explicit option wins."""
+    if not detect_only or any(arg.startswith("--server.maxUploadSize") for arg in rest):
+        return []
+    from backend.core.settings import get_settings
+
+    return ["--server.maxUploadSize", str(get_settings().upload_max_mb)]
+
+
 def main() -> int:
     from backend.auth.users import load_auth_config
     from backend.core.errors import PlateOpsError
@@ -78,6 +89,8 @@ def main() -> int:
         return 2
     if not configured and not flags["detect_only"]:
         print(HOW_TO_CONFIGURE, file=sys.stderr)
+    if flags["allow_open"]:  # the pages' own gate serves visitors from elsewhere only when this is said
+        os.environ["PLATEOPS_ALLOW_OPEN"] = "1"
 
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
@@ -85,7 +98,8 @@ def main() -> int:
     if hasattr(PagesManager, "uses_pages_directory"):  # guarded: a private switch of streamlit's
         PagesManager.uses_pages_directory = False
     script = DETECT_APP if flags["detect_only"] else HOME
-    sys.argv = ["streamlit", "run", str(script), "--server.address", address, *rest]
+    limits = upload_limit_options(rest, detect_only=flags["detect_only"])
+    sys.argv = ["streamlit", "run", str(script), "--server.address", address, *limits, *rest]
     return cli.main()
 
 

@@ -180,7 +180,11 @@ def validate_version(version_id: int, *, progress: ProgressFn = null_progress) -
 
 
 def import_dataset(
-    request: ImportRequest, *, progress: ProgressFn = null_progress, job_id: int | None = None
+    request: ImportRequest,
+    *,
+    progress: ProgressFn = null_progress,
+    job_id: int | None = None,
+    confine_to: tuple[Path, ...] = (),
 ) -> DatasetVersion:
     """Import a dataset (folder, COCO json or .zip) in any layout `formats` reads as a new validated version.
 
@@ -193,6 +197,8 @@ def import_dataset(
         progress: Progress callback.
         job_id: The job running the import: names its work folders and tags the version, so that
             `discard_job_leftovers` can settle a crash of that job.
+        confine_to: Folders every image of a server folder must resolve inside (the console passes its import
+            roots; the shell's own `jobs.import` passes none). An archive's images always stay inside it.
 
     Returns:
         The new DatasetVersion (validated).
@@ -233,6 +239,7 @@ def import_dataset(
             seed=request.seed,
             fresh_split=request.fresh_split,
             progress=prep_progress,
+            confine_to=(extracted,) if extracted is not None else confine_to,
         )
         if job_id is not None:
             (staging / _JOB_TAG).write_text(str(job_id), encoding="utf-8")
@@ -419,8 +426,13 @@ def check_descriptions() -> dict[Check, CheckInfo]:
     return dict(sorted(CHECKS.items(), key=lambda kv: (-SEVERITY_RANK[kv[1].severity], kv[0])))
 
 
-def send_to_review(version_id: int, files: list[str], reason: str) -> int:
-    """Put images of a version on the review queue; returns how many were added."""
+def send_to_review(version_id: int, files: list[str], reason: str, *, actor: Actor) -> int:
+    """Put images of a version on the review queue; returns how many were added.
+
+    Raises:
+        AccessDeniedError: The actor may not review.
+    """
+    authorize(actor, Permission.REVIEW, f"send {len(files)} images of dataset version {version_id} to review")
     with session_scope() as session:
         for file in files:
             review_store.add_review_item(

@@ -138,11 +138,15 @@ def start_validation(version_id: int, *, actor: Actor, title: str = "") -> int:
     return runner.submit(JobKind.VALIDATE, params, title=title or f"Validate dataset version {version_id}")
 
 
-def start_index_version(version_id: int) -> int:
+def start_index_version(version_id: int, *, actor: Actor) -> int:
     """Queue the job that builds a version's index (for a version made before indexes existed); returns its id.
 
     Idempotent: while a job is already building this version's index, that job's id is returned instead.
+
+    Raises:
+        AccessDeniedError: The actor may not validate data (the index is built from reading every file).
     """
+    authorize(actor, Permission.VALIDATE_DATA, f"index dataset version {version_id}")
     from backend.runtime.views import get_job
     from backend.store import dataset_index as index_store
     from backend.store.engine import session_scope
@@ -195,8 +199,17 @@ def import_dataset_task(ctx: JobContext[ImportParams]) -> dict[str, Any]:
     """Import a COCO or YOLO/Roboflow dataset (folder, json or zip) as a validated version."""
     from backend.data.datasets import import_dataset
 
+    p = ctx.params
     try:
-        version = import_dataset(ctx.params, progress=ctx.progress, job_id=ctx.job_id)
+        # Checked again now, not only when queued: the folder may have been swapped for a link since.
+        params = p.model_copy(
+            update={
+                "source": check_import_path(p.source),
+                "images_dir": check_import_path(p.images_dir) if p.images_dir is not None else None,
+            }
+        )
+        roots = tuple(get_settings().import_root_paths)
+        version = import_dataset(params, progress=ctx.progress, job_id=ctx.job_id, confine_to=roots)
     finally:
         if ctx.params.delete_source_after:  # an upload the console saved to a file of its own: never keep it
             ctx.params.source.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from typing import Literal
 
 import pandas as pd
 
+from backend.core.access import Actor, Permission
 from backend.core.enums import FeedbackKind, ReviewSource, ReviewStatus
 from backend.core.errors import BadInputError
 from backend.core.stats import MIN_RATE_TRIALS, CountRate, count_rate
@@ -22,6 +23,7 @@ from backend.monitoring.tables import NUMERIC_COLUMNS, frame_from_predictions
 from backend.store import drift as drift_store
 from backend.store import predictions as prediction_store
 from backend.store import review as review_store
+from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import DriftReport
 
@@ -226,12 +228,21 @@ def segment_images(report: DriftReport, segment: Segment, *, limit: int = 60) ->
     return out
 
 
-def send_to_review(prediction_ids: list[int], *, reason: str) -> int:
+def send_to_review(prediction_ids: list[int], *, reason: str, actor: Actor) -> int:
     """Put production pictures on the review queue (source `drift`); pictures already waiting there are skipped.
+
+    Args:
+        prediction_ids: The logged predictions whose pictures go on the queue.
+        reason: Why, as the reviewer sees it.
+        actor: Who asks (needs the review permission).
 
     Returns:
         How many were added.
+
+    Raises:
+        AccessDeniedError: The actor may not review.
     """
+    authorize(actor, Permission.REVIEW, f"send {len(prediction_ids)} production pictures to review")
     if not prediction_ids:
         return 0
     with session_scope() as session:

@@ -26,6 +26,23 @@ def record_event(*, session: Session, actor: Actor, action: Permission, target: 
     return from_row(AuditEvent, row)
 
 
+SIGN_IN_ACTION = "sign_in"  # the audit action of a password sign-in (not a Permission: every visitor may try)
+
+
+def record_sign_in(*, session: Session, name: str, role: str, address: str, allowed: bool) -> AuditEvent:
+    """Add the audit row of one checked password sign-in: the name tried, its role if it is a user, from where."""
+    row = AuditRow(
+        actor=cap_message(name, 120),
+        role=role[:20],
+        action=SIGN_IN_ACTION,
+        target=cap_message(f"from {address}"),
+        allowed=allowed,
+    )
+    session.add(row)
+    session.flush()
+    return from_row(AuditEvent, row)
+
+
 def list_events(
     *, session: Session, limit: int = 200, actor: str | None = None, refused_only: bool = False
 ) -> list[AuditEvent]:

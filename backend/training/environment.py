@@ -50,6 +50,15 @@ def _place_fonts(config_dir: Path) -> None:
         shutil.copyfile(source, config_dir / name)
 
 
+def _plain_plot_text() -> None:
+    """Draw every plot text as written: class names label ultralytics' plots (the confusion matrix evaluation
+    always draws), and a `$` in a name would start matplotlib's mathtext, whose parser fails the whole evaluation
+    on text that is not valid TeX. Imports refuse such names now; versions imported earlier may still hold them."""
+    import matplotlib
+
+    matplotlib.rcParams["text.parse_math"] = False
+
+
 def init_ultralytics(settings: Settings | None = None) -> Path:
     """Prepare ultralytics for offline use in this process and return its config folder.
 
@@ -79,6 +88,7 @@ def init_ultralytics(settings: Settings | None = None) -> Path:
     ul_checks.AUTOINSTALL = False  # the env var is read at import; this covers an earlier import
     config_dir = Path(ul_utils.USER_CONFIG_DIR)
     _place_fonts(config_dir)
+    _plain_plot_text()
     home = Path(settings.home).resolve()
     if own_dir or home in config_dir.resolve().parents:
         wanted = dict.fromkeys(("sync", "clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb"), False)

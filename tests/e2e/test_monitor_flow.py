@@ -60,7 +60,8 @@ def test_embedded_report_and_drill_down_to_review(console: Console, page: Page, 
     page.get_by_role("heading", name="Monitor").first.wait_for()
     page.get_by_text("Drift alarm").first.wait_for()
 
-    report = page.frame_locator("iframe").first  # Evidently's own report, rendered by its bundled scripts
+    # Evidently's own report, rendered by its bundled scripts in a sandboxed frame inside the page's frame
+    report = page.frame_locator("iframe").first.frame_locator("iframe")
     report.get_by_text("Dataset Drift").first.wait_for(timeout=60_000)
     report.get_by_text("brightness").first.wait_for()
     assert not error_texts(page), error_texts(page)

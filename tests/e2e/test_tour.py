@@ -230,7 +230,9 @@ def _tour(console: Console, page: Page, shot: Camera) -> None:
     page.reload()
     wait_idle(page)
     page.get_by_text("Drift alarm").first.wait_for(timeout=60_000)
-    page.frame_locator("iframe").first.get_by_text("Dataset Drift").first.wait_for(timeout=60_000)
+    page.frame_locator("iframe").first.frame_locator("iframe").get_by_text("Dataset Drift").first.wait_for(
+        timeout=60_000
+    )
     shot("monitor")
 
     # 9. Send the drifted pictures to the review queue.

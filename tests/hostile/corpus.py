@@ -16,6 +16,8 @@ from PIL import Image
 
 Maker = Callable[[Path], Path]
 SENTINEL = "plateops-hostile-sentinel"  # written outside the archive by a zip-slip; must never appear
+# A class name that closes the <script> block a report embeds its data in, then runs script in the reader's browser.
+SCRIPT_CLASS = "</script><img src=x onerror=alert(1)>"
 
 
 def _jpeg(size: tuple[int, int] = (32, 32)) -> bytes:
@@ -188,6 +190,9 @@ DATASETS: dict[str, Maker] = {
     "coco_file_name_long": _coco_with(img_file_name="f" * 5000 + ".jpg"),
     "coco_width_string": _coco_with(img_width="wide"),
     "coco_markup_class": _coco_with(cat_name="![x](http://tracker.example/p.png) <script>"),
+    "coco_script_class": _coco_with(cat_name=SCRIPT_CLASS),
+    "coco_mathtext_class": _coco_with(cat_name="price $x^2$"),
+    "coco_link_class": _coco_with(cat_name="https://tracker.example/p"),
     # YOLO
     "yolo_alias_bomb": lambda t: _yolo(t, ALIAS_BOMB),
     "yolo_python_tag": lambda t: _yolo(t, "names: !!python/object/apply:os.system ['true']\ntrain: a\nval: b\n"),
@@ -197,6 +202,9 @@ DATASETS: dict[str, Maker] = {
     "yolo_names_missing": lambda t: _yolo(t, "train: images/train\nval: images/val\n"),
     "yolo_yaml_list": lambda t: _yolo(t, "- 1\n- 2\n"),
     "yolo_yaml_broken": lambda t: _yolo(t, "names: [apple\ntrain: : :\n"),
+    "yolo_script_names": lambda t: _yolo(
+        t, f"names: [{json.dumps(SCRIPT_CLASS)}]\ntrain: images/train\nval: images/val\n"
+    ),
     "yolo_label_garbage": lambda t: _yolo(t, "names: [apple]\ntrain: images/train\nval: images/val\n", label="x y z\n"),
     "yolo_label_huge_class": lambda t: _yolo(
         t, "names: [apple]\ntrain: images/train\nval: images/val\n", label="99999999999 0.5 0.5 2 2\n"
@@ -205,6 +213,11 @@ DATASETS: dict[str, Maker] = {
     "voc_xxe": lambda t: _voc(t, XXE),
     "voc_billion_laughs": lambda t: _voc(t, BILLION_LAUGHS),
     "voc_not_xml": lambda t: _voc(t, "<annotation><object>"),
+    "voc_script_name": lambda t: _voc(
+        t,
+        "<annotation><filename>a.jpg</filename><object><name>&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</name>"
+        "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>",
+    ),
     # not a dataset at all
     "missing_path": lambda t: t / "does-not-exist",
     "empty_folder": lambda t: (t / "empty").mkdir() or t / "empty",

@@ -64,6 +64,9 @@ def test_latest_report_with_alarm_badges_and_embedded_report(with_reports: Setti
     frames = at.get("iframe")
     assert frames, "the Evidently report is embedded"
     assert "Dataset Drift" in str(frames[0].proto)  # Evidently's own HTML report
+    # ... inside a frame of its own that may run its scripts and nothing else (no same origin, no dialogs)
+    assert frames[0].proto.srcdoc.count("<iframe ") == 1
+    assert '<iframe sandbox="allow-scripts" ' in frames[0].proto.srcdoc
 
 
 def test_drill_down_sends_the_dark_pictures_to_review(with_reports: Settings) -> None:

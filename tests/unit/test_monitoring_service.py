@@ -63,8 +63,8 @@ def test_reports_from_the_prediction_log(workspace: Settings, tmp_path: Path) ->
     assert len(images) >= 30 and all(Path(i.thumb_path or "").is_file() for i in images)
     assert all(float(i.value) < float(segment.value) for i in images)
     picked = [i.prediction_id for i in images[:3]]
-    assert views.send_to_review(picked, reason=f"drift: {segment.describe()}") == 3
-    assert views.send_to_review(picked, reason="again") == 0  # already waiting
+    assert views.send_to_review(picked, reason=f"drift: {segment.describe()}", actor=ADMIN) == 3
+    assert views.send_to_review(picked, reason="again", actor=ADMIN) == 0  # already waiting
     with session_scope() as session:
         items = review_store.list_review_items(session=session, status="open")
     assert sorted(i.prediction_id for i in items if i.source == ReviewSource.DRIFT) == sorted(picked)

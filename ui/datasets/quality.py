@@ -213,7 +213,12 @@ def review_ui(version: DatasetVersion, query: IssueQuery, images: int) -> None:
         if st.button(f"Send {plural(images, 'flagged image')} to the review queue", key="ds_send_review", icon="📤"):
             files = call(issue_files, version.id, query, action="Reading the flagged images") or []
             added = call(
-                send_to_review, version.id, files, reason.strip() or "Flagged by validation", action="Sending to review"
+                send_to_review,
+                version.id,
+                files,
+                reason.strip() or "Flagged by validation",
+                actor=current_actor(),
+                action="Sending to review",
             )
             if added is not None:
                 st.success(f"{plural(added, 'image')} {'is' if added == 1 else 'are'} now in the review queue.")

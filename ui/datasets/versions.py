@@ -14,6 +14,7 @@ from backend.store.records import DatasetVersion
 from ui.widgets.calls import call
 from ui.widgets.jobs import render_job
 from ui.widgets.quality import status_badge
+from ui.widgets.shell import current_actor
 from ui.widgets.text import ago, count_text, plain
 
 TABS = (
@@ -93,7 +94,7 @@ def load_index(version: DatasetVersion) -> IndexState | None:
     if state is None or state.status == IndexStatus.FAILED or state.job_id is None:
         if state is not None and state.status == IndexStatus.FAILED:
             st.warning(f"The last index build failed: {plain(state.message, 300)}", icon="⚠️")
-        job_id = call(start_index_version, version.id, action="Starting the index build")
+        job_id = call(start_index_version, version.id, actor=current_actor(), action="Starting the index build")
     else:
         job_id = state.job_id
     st.info(

@@ -10,6 +10,7 @@ from backend.monitoring.tables import NUMERIC_COLUMNS
 from backend.monitoring.views import Segment, drifted_features, segment_images, send_to_review, suggest_segment
 from backend.store.records import DriftReport
 from ui.widgets.calls import call
+from ui.widgets.shell import current_actor
 from ui.widgets.text import plain, plural
 
 GALLERY_COLUMNS = 6
@@ -80,7 +81,7 @@ def gallery_ui(report: DriftReport, segment: Segment) -> None:
         disabled=not chosen,
         key=f"drill-send-{report.id}",
     ):
-        added = call(send_to_review, chosen, reason=reason, action="Sending to review")
+        added = call(send_to_review, chosen, reason=reason, actor=current_actor(), action="Sending to review")
         if added is not None:
             skipped = len(chosen) - added
             note = f" ({skipped} already waiting)" if skipped else ""

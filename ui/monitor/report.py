@@ -8,6 +8,7 @@ import streamlit as st
 
 from backend.monitoring.views import feature_table
 from backend.store.records import DriftReport
+from ui.widgets.frames import third_party_html
 from ui.widgets.text import ago, plain
 
 REPORT_HEIGHT = 900
@@ -62,14 +63,15 @@ def details_ui(report: DriftReport) -> None:
 
 
 def embedded_report_ui(report: DriftReport) -> None:
-    """Evidently's own HTML report inside the page (self-contained: it loads nothing)."""
+    """Evidently's own HTML report inside the page (self-contained: it loads nothing), in a sandboxed frame."""
     path = Path(report.html_path) if report.html_path else None
     if path is None or not path.is_file():
         st.warning("This report's HTML file is gone from the workspace; its figures above are still kept.")
         return
     st.markdown("**Evidently report**")
-    # Our own report file (Evidently's output from stored numbers), not user-supplied HTML.
-    st.iframe(_read_html(str(path), path.stat().st_mtime_ns), height=REPORT_HEIGHT)
+    # Evidently writes the data (class names from a model or dataset included) into its scripts unescaped: the
+    # report runs in a sandboxed frame of its own, so nothing in it can reach the console.
+    third_party_html(_read_html(str(path), path.stat().st_mtime_ns), height=REPORT_HEIGHT, title="Evidently report")
     st.download_button(
         "Download the report (HTML)",
         data=_read_html(str(path), path.stat().st_mtime_ns),

@@ -7,11 +7,14 @@ With users or OIDC configured, visitors log in and their role comes from the log
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
 
 import streamlit as st
 
-from backend.auth.users import AuthConfig, load_auth_config, oidc_actor, verify_login
+from backend.auth.signin import SignInThrottledError, sign_in
+from backend.auth.users import AuthConfig, load_auth_config, oidc_actor
 from backend.core.access import LOCAL_ADMIN, Actor, Role
 from backend.core.errors import PlateOpsError
 from ui.widgets.text import plain
@@ -85,6 +88,10 @@ def role_selector() -> str:
 
 ACTOR_KEY = "plateops_actor"
 PUBLIC = Actor(name="public", role=Role.VIEWER)  # a Detect-only visitor: may detect and send feedback
+REMOTE_REFUSAL = (
+    "No login is configured, so this console serves only visitors on its own machine. Ask its owner to add users "
+    "to .streamlit/secrets.toml (see the README's security section)."
+)
 OPEN_NOTICE = (
     "Open console, local use only: no login is configured, so anyone who reaches this port acts as an admin. "
     "Add users to .streamlit/secrets.toml (see the README's security section)."
@@ -109,9 +116,39 @@ def auth_config() -> AuthConfig:
 
 def current_actor() -> Actor:
     """The acting user every changing backend call is made for: the logged-in user, the open console's local admin,
-    or the public Detect visitor."""
+    or the public Detect visitor.
+
+    A page that runs before the shell decided who the visitor is (`streamlit run Home.py` serves `pages/` files on
+    their own on a fresh server) goes through the same gate here: the sign-in screen when a login is configured,
+    never a local admin by default.
+    """
     actor = st.session_state.get(ACTOR_KEY)
-    return actor if isinstance(actor, Actor) else LOCAL_ADMIN
+    if isinstance(actor, Actor):
+        return actor
+    bootstrap()
+    console_role()  # signs the visitor in (or stops at the sign-in screen) and stores the actor
+    actor = st.session_state.get(ACTOR_KEY)
+    if not isinstance(actor, Actor):  # only in bare script runs, where st.stop() returns
+        raise AssertionError("the console's gate stored no acting user")
+    return actor
+
+
+def _from_this_machine() -> bool:
+    """True when the visitor's connection comes from this machine: Streamlit gives the connection's peer address,
+    none for loopback (nor in an AppTest run, which has no connection); an address it cannot read counts as away."""
+    address = st.context.ip_address
+    if not isinstance(address, str):
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _open_console_allowed() -> bool:
+    """The open console (no login) serves only visitors on this machine, unless an open console is meant
+    (`--allow-open` / `PLATEOPS_ALLOW_OPEN=1`), whichever way the app was started."""
+    return _from_this_machine() or os.environ.get("PLATEOPS_ALLOW_OPEN", "") in {"1", "true", "yes"}
 
 
 def _password_login(config: AuthConfig) -> Actor | None:
@@ -123,7 +160,12 @@ def _password_login(config: AuthConfig) -> Actor | None:
         go = st.form_submit_button("Sign in", type="primary")
     if not go:
         return None
-    actor = verify_login(config, name, password)
+    address = st.context.ip_address
+    try:
+        actor = sign_in(config, name, password, address=address if isinstance(address, str) else None)
+    except SignInThrottledError as exc:
+        st.error(plain(exc))
+        return None
     if actor is None:
         st.error("Wrong user name or password.")
     return actor
@@ -134,8 +176,8 @@ def _login(config: AuthConfig) -> Actor:
     if config.oidc and st.user.is_logged_in:
         email = st.user.get("email")
         return oidc_actor(config, str(email) if email else None, str(st.user.get("name") or ""))
-    actor = current_actor() if ACTOR_KEY in st.session_state else None
-    if actor is not None:
+    actor = st.session_state.get(ACTOR_KEY)
+    if isinstance(actor, Actor):
         return actor
     st.title("PlateOps")
     if config.oidc:
@@ -166,6 +208,10 @@ def console_role() -> str:
         st.error(f"The login settings cannot be read: {plain(exc)}")
         st.stop()
     if not config.configured:
+        if not _open_console_allowed():
+            st.session_state.pop(ACTOR_KEY, None)
+            st.error(REMOTE_REFUSAL)
+            st.stop()
         st.session_state[ACTOR_KEY] = LOCAL_ADMIN
         st.sidebar.caption(f"🔓 {OPEN_NOTICE}")
         return role_selector()

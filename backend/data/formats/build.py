@@ -116,6 +116,28 @@ def _note_image(item: PreparedItem, image: SourceImage, issues: IssueCollector) 
         _add(issues, item.out_name, check, message)
 
 
+def confine_items(items: list[PreparedItem], roots: tuple[Path, ...]) -> None:
+    """Point every item at its resolved file, refusing one that resolves (through a link) outside all `roots`.
+
+    Checked when the files are about to be read, after the layout was read: what is probed and copied is the
+    resolved file, so no link is followed out of the roots afterwards.
+
+    Raises:
+        BadInputError: An image lies outside every root (the message does not say where it points).
+    """
+    resolved_roots = [root.resolve() for root in roots]
+    for item in items:
+        if item.source is None:
+            continue
+        real = item.source.resolve()
+        if not any(real.is_relative_to(root) for root in resolved_roots):
+            raise BadInputError(
+                f"The image {quote(item.original[:120])} points outside the folders that may be imported (a link); "
+                "refusing the import."
+            )
+        item.source = real
+
+
 def prepare_source(
     source: SourceDataset,
     out_dir: Path,
@@ -124,6 +146,7 @@ def prepare_source(
     seed: int | None = None,
     fresh_split: bool = False,
     progress: ProgressFn = null_progress,
+    confine_to: tuple[Path, ...] = (),
 ) -> PrepareResult:
     """Check every image and box of a read source and write the prepared YOLO dataset with its report.
 
@@ -134,9 +157,13 @@ def prepare_source(
         seed: Seed of that split; default `prepare.seed`.
         fresh_split: Ignore the source's splits and split every image anew.
         progress: Progress callback.
+        confine_to: When given, every image must resolve inside one of these folders (`confine_items`).
 
     Returns:
         A PrepareResult; `OUT/prepare_report.json` names the layout and every image or box left out.
+
+    Raises:
+        BadInputError: No usable image, or an image outside `confine_to`.
     """
     val_fraction, seed = resolve_split(val_fraction, seed)
     out_dir = Path(out_dir)
@@ -145,6 +172,8 @@ def prepare_source(
     for file, check, message in source.notes:
         _add(issues, file, check, message)
     items = [PreparedItem(source=img.path, original=img.original, split=img.split) for img in source.images]
+    if confine_to:
+        confine_items(items, confine_to)
     assign_out_names(items, issues)
     for item, image in zip(items, source.images, strict=True):
         _note_image(item, image, issues)

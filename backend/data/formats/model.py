@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -13,6 +14,12 @@ from backend.data.quality.checks import Check
 
 # Longest file name (in characters) an import accepts; longer ones are refused, not truncated.
 MAX_NAME_CHARS = 255
+# Longest class name (in characters) an import accepts.
+MAX_CLASS_NAME_CHARS = 200
+# Punctuation a class name may use besides letters, digits and spaces. A class name goes into HTML (the drift
+# report, the console), Markdown, matplotlib's titles (where `$` starts mathtext), file and folder names and URLs,
+# so everything that means something in one of them (`< > & " / \\ $ * [ ] # : ` and control characters) is out.
+CLASS_NAME_PUNCTUATION = frozenset("_-.'()+,")
 # Most characters of a user value quoted back in a message.
 _QUOTE_CHARS = 80
 SPLITS = ("train", "val", "test")
@@ -167,13 +174,43 @@ def check_file_name(name: Any, where: str) -> str:
     return name
 
 
+def _class_name_char_ok(char: str) -> bool:
+    """A letter, digit or combining mark of any script, a plain space, or one of `CLASS_NAME_PUNCTUATION`."""
+    return char == " " or char in CLASS_NAME_PUNCTUATION or unicodedata.category(char)[0] in "LNM"
+
+
+def unsafe_class_name_chars(name: str) -> list[str]:
+    """The distinct characters of `name` a class name may not use, in order of first appearance."""
+    return list(dict.fromkeys(char for char in name if not _class_name_char_ok(char)))
+
+
 def check_class_name(name: Any, where: str) -> str:
-    """Return a class name (text or a number, stripped) or raise BadInputError."""
+    """Return a class name (text or a number, stripped) or raise BadInputError.
+
+    A class name is 1 to `MAX_CLASS_NAME_CHARS` characters of letters, digits, spaces and `CLASS_NAME_PUNCTUATION`
+    with at least one letter or digit: text that is safe wherever a name goes (HTML, Markdown, plot titles, file
+    names). Only imports apply this rule; versions imported before it still open, and every page shows names as
+    plain text.
+
+    Raises:
+        BadInputError: Not text, empty or too long, or holding characters a class name may not use (named).
+    """
     if isinstance(name, bool) or not isinstance(name, str | int | float):
         raise BadInputError(f"{where}: a class name must be text; found {quote(name)}.")
     text = str(name).strip()
-    if not text or len(text) > 200:
-        raise BadInputError(f"{where}: class names must be 1 to 200 characters; found {quote(name)}.")
+    if not text or len(text) > MAX_CLASS_NAME_CHARS:
+        raise BadInputError(
+            f"{where}: class names must be 1 to {MAX_CLASS_NAME_CHARS} characters; found {quote(name)}."
+        )
+    bad = unsafe_class_name_chars(text)
+    if bad:
+        shown = " ".join(repr(char) for char in bad[:12]) + (" …" if len(bad) > 12 else "")
+        raise BadInputError(
+            f"{where}: the class name {quote(text)} uses characters a class name may not: {shown}. Use letters, "
+            f"digits, spaces and {' '.join(sorted(CLASS_NAME_PUNCTUATION))}."
+        )
+    if not any(unicodedata.category(char)[0] in "LN" for char in text):
+        raise BadInputError(f"{where}: the class name {quote(text)} needs at least one letter or digit.")
     return text
 
 
