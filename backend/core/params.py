@@ -179,6 +179,26 @@ class DetectParams(_Strict):
     iou: float = Field(default=0.45, gt=0, le=1, description="IoU of non-maximum suppression.")
 
 
+FamiliaritySignal = Literal["knn", "gram", "spread", "mahalanobis", "head", "pixels"]
+
+
+def _default_signals() -> list[FamiliaritySignal]:
+    return ["knn", "head", "pixels"]
+
+
+class FamiliarityParams(_Strict):
+    """The "is this photo like the training photos?" check (Detect page, jobs.detect; fitted when training ends)."""
+
+    signals: list[FamiliaritySignal] = Field(
+        default_factory=_default_signals, min_length=1, description="Signals summed into the score."
+    )
+    target_false_refusals: float = Field(
+        default=0.05, gt=0, lt=0.5, description="Share of validation images the threshold may refuse."
+    )
+    fit_images: int = Field(default=1000, ge=10, description="Most training images the reference is fitted on.")
+    val_images: int = Field(default=1000, ge=5, description="Most validation images that set the threshold.")
+
+
 class Preset(_Strict):
     """A named bundle of train overrides."""
 
@@ -202,6 +222,7 @@ class Params(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     detect: DetectParams = Field(default_factory=DetectParams)
+    familiarity: FamiliarityParams = Field(default_factory=FamiliarityParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     registry: RegistryParams = Field(default_factory=RegistryParams)
     presets: dict[str, Preset] = Field(default_factory=dict)
