@@ -35,10 +35,11 @@ them on the copy.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +53,7 @@ from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
 from backend.imaging.loading import load_image
+from backend.serving.familiarity import Familiarity
 from backend.serving.inference import Detection, Detector
 from backend.serving.prediction import predict_picture
 from backend.serving.prediction_log import Source, log_prediction
@@ -63,6 +65,7 @@ from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Feedback, RegisteredModel, Run
+from backend.training.embedding_cache import EmbeddingCache
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +91,8 @@ class DetectOutcome:
         image_path: The stored resized copy, or None when pictures are not kept.
         thumb_path: The stored thumbnail, or None.
         model_label: Which model answered, in words.
+        familiarity: Whether the picture is like the model's training pictures; when `familiarity.familiar` is
+            False, `detections` is empty ("this does not look like a food photo": show no recipes either).
     """
 
     prediction_id: int
@@ -103,6 +108,7 @@ class DetectOutcome:
     image_path: Path | None
     thumb_path: Path | None
     model_label: str
+    familiarity: Familiarity = field(default_factory=lambda: Familiarity(familiar=True, note="not checked"))
 
     def table_rows(self) -> list[dict[str, Any]]:
         """One row per detection for a table: number, item, confidence, box."""
@@ -348,6 +354,9 @@ def detect_image(
     )
     annotated = draw_detections(picture.image, answer.detections)
     logged = log_prediction(answer, source=source, image_name=name, store_images=store_images)
+    if answer.embedding is not None:  # the Monitor and active learning read it back instead of running the model
+        with contextlib.suppress(OSError):
+            EmbeddingCache(detector.embedding_key).put(picture.sha256, answer.embedding)
     return DetectOutcome(
         prediction_id=logged.prediction_id,
         image_name=name,
@@ -362,6 +371,7 @@ def detect_image(
         image_path=logged.image_path,
         thumb_path=logged.thumb_path,
         model_label=model.label,
+        familiarity=answer.familiarity,
     )
 
 
