@@ -8,6 +8,8 @@ photo and a thumbnail of the same scene give about the same figures.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image
 
@@ -89,25 +91,35 @@ def _entropy(counts: np.ndarray) -> float:
     return float(-(shares * np.log2(shares)).sum())
 
 
+@lru_cache(maxsize=16)
+def _spectrum_layout(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per picture shape (cached: most pictures share a few): the window, each frequency's radial bin, and masks."""
+    window = np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.fftfreq(width)[None, :]
+    radius = np.hypot(fy, fx)  # cycles per pixel, 0..~0.7 (the same radii as the centred spectrum)
+    which = np.digitize(radius.ravel(), _SPECTRUM_BINS)
+    counts = np.bincount(which, minlength=len(_SPECTRUM_BINS) + 1)[1:-1]
+    return window, which, counts, (radius <= 0.5).ravel(), ((radius > 0.25) & (radius <= 0.5)).ravel()
+
+
+_SPECTRUM_BINS = np.linspace(0.02, 0.5, 25)
+
+
 def _spectrum(grey: np.ndarray) -> tuple[float, float]:
     """Slope of the radially averaged log power spectrum over log frequency, and the upper-half power share."""
     height, width = grey.shape
     if min(height, width) < 8:
         return 0.0, 0.0
-    window = np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
-    power = np.abs(np.fft.fftshift(np.fft.fft2((grey - grey.mean()) * window))) ** 2
-    yy, xx = np.indices(power.shape)
-    radius = np.hypot((yy - height / 2) / height, (xx - width / 2) / width)  # cycles per pixel, 0..~0.7
-    bins = np.linspace(0.02, 0.5, 25)
-    which = np.digitize(radius.ravel(), bins)
-    sums = np.bincount(which, weights=power.ravel(), minlength=len(bins) + 1)[1:-1]
-    counts = np.bincount(which, minlength=len(bins) + 1)[1:-1]
+    window, which, counts, inner, upper = _spectrum_layout(height, width)
+    power = (np.abs(np.fft.fft2((grey - grey.mean()) * window)) ** 2).ravel()
+    sums = np.bincount(which, weights=power, minlength=len(_SPECTRUM_BINS) + 1)[1:-1]
     profile = sums / np.maximum(counts, 1)
-    centres = (bins[:-1] + bins[1:]) / 2
+    centres = (_SPECTRUM_BINS[:-1] + _SPECTRUM_BINS[1:]) / 2
     valid = profile > 0
     if valid.sum() < 3:
         return 0.0, 0.0
     slope = float(np.polyfit(np.log(centres[valid]), np.log(profile[valid]), 1)[0])
-    total = float(power[radius <= 0.5].sum())
-    high = float(power[(radius > 0.25) & (radius <= 0.5)].sum() / total) if total > 0 else 0.0
+    total = float(power[inner].sum())
+    high = float(power[upper].sum() / total) if total > 0 else 0.0
     return slope, high

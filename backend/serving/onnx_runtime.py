@@ -7,6 +7,10 @@ one OpenCV resize into a preallocated padded buffer; NMS is a few vectorised num
 `predict` on the same file (same letterbox, same class-offset NMS, same box scaling; tests/unit/test_onnx_serving.py
 checks boxes and confidences against the PyTorch model).
 
+A PlateOps export also carries the detector's embedding: feature maps `embed_map_<layer>` after the detection output
+(`backend.training.export`); `OnnxYolo.run` returns them with the detections of the same call, and `detect` ignores
+them. An export without them (from before) still serves; it just gives no embedding.
+
 Optional dynamic int8 quantisation (`quantize_dynamic`) shrinks the file about four times; on convolution-heavy
 YOLO graphs it is often no faster on CPU, so it is an explicit choice, never the default.
 """
