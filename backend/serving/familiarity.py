@@ -74,6 +74,7 @@ class FamiliarityCheck:
 
 
 _CACHE: dict[tuple[str, int, int], FamiliarityCheck] = {}
+_CACHE_SIZE = 8  # models a console answers with at once: production, a shadow, a few compared runs
 _LOCK = threading.Lock()
 
 
@@ -86,11 +87,16 @@ def familiarity_check(detector: Detector, *, fit: bool = True) -> FamiliarityChe
 
     Returns:
         The check; without a usable reference it keeps every picture familiar (and says why in `note`).
+
+    A first-use fit runs under this function's lock: other requests wait for it (about 30 ms a picture of the
+    dataset's sample), then every later call is a dictionary look-up.
     """
     path = reference_path(detector.source)
     key = (str(detector.source), _mtime_ns(detector.source), _mtime_ns(path))
     with _LOCK:
         if key not in _CACHE:
+            while len(_CACHE) >= _CACHE_SIZE:
+                del _CACHE[next(iter(_CACHE))]  # the oldest entry (dicts keep insertion order)
             _CACHE[key] = _build_check(detector, path, fit=fit)
         return _CACHE[key]
 

@@ -87,6 +87,11 @@ def _range_deviation(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> n
     return (below + above).reshape(len(values), -1).sum(axis=1)
 
 
+def _mean_std(embeddings: Sequence[Embedding], layer: int) -> np.ndarray:
+    """(N, 2C): one layer's channel means and deviations side by side."""
+    return np.concatenate([_stack(embeddings, "mean", layer), _stack(embeddings, "std", layer)], axis=1)
+
+
 def _pixels(embeddings: Sequence[Embedding], arrays: dict[str, np.ndarray]) -> np.ndarray:
     """Texture statistics standardised with the training pictures' mean and deviation."""
     values = np.stack([emb.pixels for emb in embeddings]).astype(np.float64)
@@ -136,7 +141,7 @@ class FamiliarityModel:
         total = np.zeros(len(embeddings))
         for layer in self.layers:
             if signal == Signal.MAHALANOBIS:
-                x = self._mean_std(embeddings, layer) - arrays[f"maha.{layer}.location"]
+                x = _mean_std(embeddings, layer) - arrays[f"maha.{layer}.location"]
                 distance = np.einsum("ij,jk,ik->i", x, arrays[f"maha.{layer}.precision"], x)
                 location, scale = arrays[f"maha.{layer}.scale"]
                 total += (distance - location) / scale
@@ -145,10 +150,6 @@ class FamiliarityModel:
                 low, high, scale = (arrays[f"{signal}.{layer}.{part}"] for part in ("low", "high", "scale"))
                 total += _range_deviation(_stack(embeddings, kind, layer), low, high) / float(scale)
         return total
-
-    @staticmethod
-    def _mean_std(embeddings: Sequence[Embedding], layer: int) -> np.ndarray:
-        return np.concatenate([_stack(embeddings, "mean", layer), _stack(embeddings, "std", layer)], axis=1)
 
     def signal_scores(
         self, embeddings: Sequence[Embedding], signals: Sequence[Signal] | None = None
@@ -179,7 +180,9 @@ class FamiliarityModel:
             parts={str(signal): round(float(values[0]), 4) for signal, values in parts.items()},
         )
 
-    def with_signals(self, signals: Sequence[Signal], *, target: float, validation: Sequence[Embedding]) -> Any:
+    def with_signals(
+        self, signals: Sequence[Signal], *, target: float, validation: Sequence[Embedding]
+    ) -> FamiliarityModel:
         """The same fitted reference deciding on other signals, its threshold set again on `validation`."""
         meta = {**self.meta, "signals": [str(s) for s in signals]}
         model = FamiliarityModel(self._arrays, meta)
@@ -295,7 +298,7 @@ def fit_familiarity(
     model = FamiliarityModel(arrays, meta)
     for signal in fitted:
         raw = model.raw_scores(val, signal)
-        arrays[f"scale.{signal}"] = np.asarray([raw.mean(), max(float(raw.std()), _EPS)])
+        arrays[f"scale.{signal}"] = np.asarray([raw.mean(), _z_scale(raw)])
     model._calibrate(val, target=target)
     return model
 
@@ -323,14 +326,21 @@ def ledoit_wolf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _fit_mahalanobis(train: Sequence[Embedding], val: Sequence[Embedding], layer: int) -> dict[str, np.ndarray]:
     """Ledoit-Wolf location and precision of one layer's [means, deviations], and its validation z-scale."""
-    location, precision = ledoit_wolf(FamiliarityModel._mean_std(train, layer))
-    x = FamiliarityModel._mean_std(val, layer) - location
+    location, precision = ledoit_wolf(_mean_std(train, layer))
+    x = _mean_std(val, layer) - location
     distance = np.einsum("ij,jk,ik->i", x, precision, x)
     return {
         f"maha.{layer}.location": location,
         f"maha.{layer}.precision": precision,
         f"maha.{layer}.scale": np.asarray([distance.mean(), max(float(distance.std()), _EPS)]),
     }
+
+
+def _z_scale(values: np.ndarray) -> float:
+    """The deviation a signal's z-score divides by; infinite (the signal then adds nothing) when the validation
+    pictures do not move it at all, as a head that answers the same whatever the picture."""
+    spread, size = float(values.std()), float(np.abs(values).mean())
+    return spread if spread > 1e-6 * max(size, 1.0) else math.inf
 
 
 def _fit_pixels(train: Sequence[Embedding]) -> dict[str, np.ndarray]:

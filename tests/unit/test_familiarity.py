@@ -45,7 +45,7 @@ def _embedding(rng: np.random.Generator, shift: float = 0.0, gram: bool = False)
         )
         for layer, stride, channels in LAYOUT
     )
-    head = np.asarray([0.8 - shift, 0.6 - shift, 0.3], dtype=np.float32)
+    head = np.asarray([0.8 - shift, 0.6 - shift, 0.3], dtype=np.float32) + rng.normal(0, 0.05, 3).astype(np.float32)
     pixels = rng.normal(shift, 1.0, len(TEXTURE_NAMES)).astype(np.float32)
     return Embedding(layers=layers, head=head, pixels=pixels)
 
@@ -80,6 +80,18 @@ def test_every_signal_alone_separates_a_far_cloud(clouds: dict[str, list[Embeddi
     model = fit_familiarity(clouds["train"], clouds["val"], signals=[signal], target=0.1)
     assert np.mean(model.scores(clouds["far"]) > model.threshold) == 1.0
     assert np.mean(model.scores(clouds["same"]) > model.threshold) < 0.25
+
+
+def test_a_signal_the_validation_pictures_do_not_move_adds_nothing(clouds: dict[str, list[Embedding]]) -> None:
+    def constant_head(emb: Embedding) -> Embedding:  # a head that answers the same whatever the picture
+        return Embedding(layers=emb.layers, head=np.asarray([0.9, 0.9, 0.0], dtype=np.float32), pixels=emb.pixels)
+
+    train, val = [constant_head(e) for e in clouds["train"]], [constant_head(e) for e in clouds["val"]]
+    model = fit_familiarity(train, val, signals=["head", "knn"], target=0.05)
+    odd = Embedding(
+        layers=val[0].layers, head=np.asarray([0.9, 0.9 + 1e-7, 0.0], dtype=np.float32), pixels=val[0].pixels
+    )
+    assert model.signal_scores([odd], [Signal.HEAD])[Signal.HEAD][0] == 0.0  # float noise is not evidence
 
 
 def test_gram_signal_needs_gram_statistics() -> None:
