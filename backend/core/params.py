@@ -169,6 +169,13 @@ class MonitorParams(_Strict):
     reference_held_out_min: int = Field(
         default=300, ge=1, description="Fewest held-out images that make the reference alone (else all images)."
     )
+    estimate_alert: float = Field(
+        default=0.4, ge=0, le=1, description="Alert when a window's estimated mAP50 falls below this."
+    )
+    embedding_alpha: float = Field(default=0.01, gt=0, lt=1, description="Embedding drift test's alarm p-value.")
+    embedding_permutations: int = Field(
+        default=200, ge=20, le=10_000, description="Permutations of the embedding drift test."
+    )
 
 
 class DetectParams(_Strict):

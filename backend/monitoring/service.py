@@ -29,6 +29,7 @@ from backend.core.errors import BadInputError, NotFoundError
 from backend.core.params import MonitorParams, get_params
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import get_settings
+from backend.monitoring.labelfree import label_free
 from backend.monitoring.reports import BuiltReport, build_report, write_report
 from backend.monitoring.tables import frame_from_images, frame_from_predictions, list_images
 from backend.serving.service import ServingModel, load_detector, serving_model
@@ -271,9 +272,19 @@ def drift_between_folders(
             )
     detector = Detector.load(Path(weights), device=default_device())
     conf = get_params().detect.conf
-    reference = frame_from_images(ref_images, detector, conf=conf, progress=sub_progress(progress, 0.0, 0.5))
-    current = frame_from_images(cur_images, detector, conf=conf, progress=sub_progress(progress, 0.5, 0.9))
+    reference = frame_from_images(ref_images, detector, conf=conf, progress=sub_progress(progress, 0.0, 0.3))
+    current = frame_from_images(cur_images, detector, conf=conf, progress=sub_progress(progress, 0.3, 0.45))
     built = build_report(reference, current, params)
+    built.label_free = label_free(
+        detector,
+        weights=Path(weights),
+        reference_dir=Path(reference_dir),
+        reference_paths=ref_images,
+        current_paths=cur_images,
+        permutations=params.embedding_permutations,
+        alpha=params.embedding_alpha,
+        progress=sub_progress(progress, 0.45, 0.95),
+    )
     write_report(built, Path(out_dir))
     progress(1.0, built.result.summary_line())
     return built
