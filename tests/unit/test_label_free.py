@@ -173,3 +173,28 @@ def test_folder_report_calibrates_from_the_held_out_split(workspace: Settings, t
     assert isinstance(summary["embedding_drift"], bool)
     assert built.label_free is not None and built.label_free.estimate.method != "uncalibrated"
     assert len(built.label_free.map_current) == 30
+
+
+def test_report_estimate_reads_as_a_sentence_with_the_promotion_figure_and_alerts() -> None:
+    from datetime import UTC, datetime
+
+    from backend.monitoring.views import accuracy_estimate
+    from backend.store.records import DriftReport
+
+    details = {
+        "estimate": {"value": 0.48, "low": 0.42, "high": 0.53, "pictures": 200, "method": "combined"},
+        "embedding_drift": {"drifted": True, "p_value": 0.005},
+        "promotion_map50": 0.56,
+    }
+    report = DriftReport(
+        id=1, reference_version_id=1, model_id=1, window_start=None, window_end=None, n_reference=80,
+        n_current=200, drift_share=0.0, drifted=False, details=details, html_path=None,
+        created_at=datetime.now(UTC),
+    )  # fmt: skip
+    found = accuracy_estimate(report, alert_below=0.5)
+    assert found is not None
+    assert found.sentence() == "estimated 0.48 (0.42–0.53) on the last 200 pictures, 0.56 at promotion"
+    assert found.alert is True and found.embedding_drift is True and found.embedding_p == 0.005
+    assert accuracy_estimate(report, alert_below=0.4).alert is False  # type: ignore[union-attr]
+    old = DriftReport(**{**report.__dict__, "details": {}})
+    assert accuracy_estimate(old) is None
