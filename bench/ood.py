@@ -23,6 +23,7 @@ python -m bench.ood --weights RUN/weights/best.pt --data PREPARED/data.yaml [--h
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import tempfile
@@ -98,17 +99,26 @@ def _load(paths: Sequence[Path]) -> list[Image.Image]:
     return [Image.open(path).convert("RGB") for path in paths]
 
 
-def _embed_all(weights: Path, imgsz: int, groups: dict[str, list[Image.Image]]) -> dict[str, list[Any]]:
-    """Embeddings (Gram statistics included, for the study) of every group through the torch model."""
+def _embed_all(weights: Path, imgsz: int, groups: dict[str, list[Image.Image]], work: Path) -> dict[str, list[Any]]:
+    """Embeddings (Gram statistics included, for the study) of every group through the torch model, cached in
+    `work` by picture (the project's own embedding cache), so a rerun only times and decides again."""
+    from backend.core.hashing import file_sha256
+    from backend.training.embedding_cache import EmbeddingCache, model_key
     from backend.training.embeddings import embed_images
     from backend.training.yolo import ultralytics_yolo
 
     net: Any = ultralytics_yolo()(str(weights), task="detect").model
     net = net.fuse()
+    cache = EmbeddingCache(model_key(file_sha256(weights), imgsz) + "-gram", root=work / "embeddings")
+
+    def embed(images: list[Image.Image]) -> list[Any]:
+        return embed_images(net, images, imgsz=imgsz, gram=True)
+
     out = {}
     for name, images in groups.items():
         start = time.perf_counter()
-        out[name] = embed_images(net, images, imgsz=imgsz, gram=True)
+        keyed = [(hashlib.sha256(im.tobytes() + repr(im.size).encode()).hexdigest(), im) for im in images]
+        out[name] = cache.get_or_embed([(sha, lambda im=im: im) for sha, im in keyed], embed)
         print(f"embedded {len(images)} {name} pictures in {time.perf_counter() - start:.0f} s", flush=True)
     return out
 
@@ -197,7 +207,7 @@ def _plain_copy(onnx_path: Path) -> Path:
 
 
 def _latency(weights: Path, onnx_path: Path, pictures: list[Image.Image], rounds: int) -> list[tuple[str, ...]]:
-    """Mean ms per picture without and with the embedding and the decision, ONNX and .pt, interleaved."""
+    """Median ms per picture without and with the embedding and the decision, ONNX and .pt, interleaved."""
     from backend.serving.familiarity import familiarity_check
     from backend.serving.inference import Detector
 
@@ -222,7 +232,7 @@ def _latency(weights: Path, onnx_path: Path, pictures: list[Image.Image], rounds
                 start = time.perf_counter()
                 sides[name](image)
                 times[name].append((time.perf_counter() - start) * 1000)
-    means = {name: statistics.fmean(values) for name, values in times.items()}
+    means = {name: statistics.median(values) for name, values in times.items()}  # robust to load spikes
     rows = []
     for kind in ("onnx", "pt"):
         base, full = means[f"{kind}, detections only"], means[f"{kind}, + embedding + decision"]
@@ -253,7 +263,7 @@ def run(args: argparse.Namespace) -> str:
         "real": [p.image for p in real],
         "synthetic": [p.image for p in synthetic],
     }
-    emb = _embed_all(weights, imgsz, groups)
+    emb = _embed_all(weights, imgsz, groups, work)
     fitted = fit_familiarity(
         emb["train"], emb["val"], signals=params.signals, target=params.target_false_refusals, info={"imgsz": imgsz}
     )
@@ -313,7 +323,7 @@ def run(args: argparse.Namespace) -> str:
             ),
             f"Served path: {served}.",
             NOTES,
-            "Latency per picture (mean ms over "
+            "Latency per picture (median ms over "
             f"{min(30, len(groups['heldout']))} demo pictures × {args.rounds} rounds, interleaved; one ONNX call "
             f"gives detections and embedding; load average {load:.1f} on {os.cpu_count()} cores while timing):",
             table(latency, ("model file", "detections only", "+ embedding + decision", "overhead")),
