@@ -3,8 +3,12 @@
 python -m jobs.drift --reference DATASET_DIR --current IMAGES_DIR --weights W --out DIR
 
 Writes DIR/report.html (Evidently, self-contained), DIR/snapshot.json (Evidently snapshot) and DIR/summary.json:
-{"drift_detected": bool, "drifted_features": [names], "share": float, "reference_images": n, "current_images": m}.
-Thresholds come from the `monitor` section of params.yaml (--params to use another file).
+{"drift_detected": bool, "drifted_features": [names], "share": float, "reference_images": n, "current_images": m,
+"estimated_map50": float, "estimated_map50_low": float, "estimated_map50_high": float, "embedding_drift": bool}:
+the current images' mAP50 estimated from the model's own outputs (no labels; calibrated once per weights on the
+reference dataset's labelled held-out split, `images/val` + `labels/val`; without one the interval is 0-1), and a
+kernel two-sample test (MMD) on the model's image embeddings. Thresholds come from the `monitor` section of
+params.yaml (--params to use another file).
 
 Exit status: 0 the report was written (whether or not drift was found), 2 bad input (the reason on stderr).
 """

@@ -3,8 +3,10 @@
     python -m jobs.export --weights W.pt --out M.onnx [--imgsz N]
 
 Writes M.onnx with a fixed square input of N pixels (default: the size the weights were trained at, else
-evaluate.imgsz in params.yaml); class names, stride and imgsz are in its metadata. `jobs.detect --weights M.onnx`
-reads it. Exit 0 written, 2 bad input.
+evaluate.imgsz in params.yaml); class names, stride and imgsz are in its metadata, and the detector's embedding
+(feature maps of its blocks) comes out beside the detections. The familiarity reference beside W.pt
+(W.familiarity.npz/.json) is copied beside M.onnx as M.familiarity.npz/.json. `jobs.detect --weights M.onnx` reads
+both. Exit 0 written, 2 bad input.
 """
 
 from __future__ import annotations

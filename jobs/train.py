@@ -4,10 +4,11 @@
                          [--batch B] [--device auto] [--preset quick_cpu] [--params params.yaml] [--resume]
                          [--name NAME] [--dataset-version V] [--tag T ...] [--set KEY=VALUE ...] [--queue Q]
 
-Writes RUN/weights/best.pt, RUN/weights/last.pt and RUN/metrics.json, and the confidence calibration fitted on the
-val split, RUN/weights/calibration.json. Defaults come from the `train` section of params.yaml; a preset applies on
-top, then the flags. `--queue` enqueues the same command on a ClearML queue
-instead of training here (needs a ClearML server and an agent: `clearml-agent daemon --queue Q`).
+Writes RUN/weights/best.pt, RUN/weights/last.pt and RUN/metrics.json, the confidence calibration fitted on the val
+split (RUN/weights/calibration.json) and the familiarity reference beside best.pt (RUN/weights/best.familiarity.npz
+and .json: is a photo like the training photos? see backend.training.familiarity). Defaults come from the `train`
+section of params.yaml; a preset applies on top, then the flags. `--queue` enqueues the same command on a ClearML
+queue instead of training here (needs a ClearML server and an agent: `clearml-agent daemon --queue Q`).
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ def run(args: argparse.Namespace) -> str:
         progress=TerminalProgress("train"),
         settings=settings,
     )
+    familiarity = result.familiarity
+    if "threshold" in familiarity:
+        print(
+            f"familiarity reference: {familiarity['train_images']} training / {familiarity['val_images']} validation "
+            f"images, {familiarity['val_false_refusals']:.1%} of the validation images refused",
+            file=sys.stderr,
+        )
+    elif familiarity.get("error"):
+        print(f"familiarity reference not fitted: {familiarity['error']}", file=sys.stderr)
     if result.tracking.note:
         print(f"tracking: {result.tracking.note}", file=sys.stderr)
     elif result.tracking.session_zip:

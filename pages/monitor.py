@@ -12,7 +12,7 @@ from backend.serving.service import ServingModel, serving_model
 from ui.monitor.actions import monitor_jobs_ui, report_action_ui, traffic_ui
 from ui.monitor.drilldown import gallery_ui, segment_ui
 from ui.monitor.history import class_share_ui, error_rate_ui, history_ui
-from ui.monitor.report import alarm_ui, badges_ui, details_ui, embedded_report_ui
+from ui.monitor.report import alarm_ui, badges_ui, details_ui, embedded_report_ui, estimate_ui
 from ui.widgets.shell import current_actor
 from ui.widgets.text import plain
 
@@ -63,6 +63,7 @@ with tab_report:
         st.info("No drift report yet. Build one above once predictions are logged (or simulate traffic).")
     else:
         alarm_ui(report)
+        estimate_ui(report)
         badges_ui(report)
         details_ui(report)
         embedded_report_ui(report)

@@ -169,6 +169,13 @@ class MonitorParams(_Strict):
     reference_held_out_min: int = Field(
         default=300, ge=1, description="Fewest held-out images that make the reference alone (else all images)."
     )
+    estimate_alert: float = Field(
+        default=0.4, ge=0, le=1, description="Alert when a window's estimated mAP50 falls below this."
+    )
+    embedding_alpha: float = Field(default=0.01, gt=0, lt=1, description="Embedding drift test's alarm p-value.")
+    embedding_permutations: int = Field(
+        default=200, ge=20, le=10_000, description="Permutations of the embedding drift test."
+    )
 
 
 class DetectParams(_Strict):
@@ -195,6 +202,26 @@ class DetectParams(_Strict):
         return self
 
 
+FamiliaritySignal = Literal["knn", "gram", "spread", "mahalanobis", "head", "pixels"]
+
+
+def _default_signals() -> list[FamiliaritySignal]:
+    return ["knn", "head", "pixels"]
+
+
+class FamiliarityParams(_Strict):
+    """The "is this photo like the training photos?" check (Detect page, jobs.detect; fitted when training ends)."""
+
+    signals: list[FamiliaritySignal] = Field(
+        default_factory=_default_signals, min_length=1, description="Signals summed into the score."
+    )
+    target_false_refusals: float = Field(
+        default=0.05, gt=0, lt=0.5, description="Share of validation images the threshold may refuse."
+    )
+    fit_images: int = Field(default=1000, ge=10, description="Most training images the reference is fitted on.")
+    val_images: int = Field(default=1000, ge=5, description="Most validation images that set the threshold.")
+
+
 class Preset(_Strict):
     """A named bundle of train overrides."""
 
@@ -218,6 +245,7 @@ class Params(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     detect: DetectParams = Field(default_factory=DetectParams)
+    familiarity: FamiliarityParams = Field(default_factory=FamiliarityParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     registry: RegistryParams = Field(default_factory=RegistryParams)
     presets: dict[str, Preset] = Field(default_factory=dict)

@@ -130,10 +130,12 @@ class DriftResult:
 
 @dataclass
 class BuiltReport:
-    """An Evidently snapshot and our reading of it."""
+    """An Evidently snapshot and our reading of it, and (when computed) the label-free accuracy estimate and the
+    embedding test (`backend.monitoring.labelfree.LabelFree`), whose keys join `summary.json`."""
 
     snapshot: Any
     result: DriftResult
+    label_free: Any = None
 
 
 def feature_kind(name: str) -> str:
@@ -237,7 +239,10 @@ def write_report(built: BuiltReport, out_dir: Path) -> dict[str, Path]:
     paths = {"html": out_dir / REPORT_HTML, "snapshot": out_dir / SNAPSHOT_JSON, "summary": out_dir / SUMMARY_JSON}
     built.snapshot.save_html(str(paths["html"]))
     built.snapshot.save_json(str(paths["snapshot"]))
-    paths["summary"].write_text(json.dumps(built.result.summary(), indent=2), encoding="utf-8")
+    summary = built.result.summary()
+    if built.label_free is not None:
+        summary.update(built.label_free.summary())
+    paths["summary"].write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return paths
 
 

@@ -29,14 +29,16 @@ from backend.core.errors import BadInputError, NotFoundError
 from backend.core.params import MonitorParams, get_params
 from backend.core.progress import ProgressFn, null_progress, sub_progress
 from backend.core.settings import get_settings
+from backend.monitoring.labelfree import LabelFree, label_free
 from backend.monitoring.reports import BuiltReport, build_report, write_report
 from backend.monitoring.tables import frame_from_images, frame_from_predictions, list_images
 from backend.serving.service import ServingModel, load_detector, serving_model
 from backend.store import datasets as dataset_store
 from backend.store import drift as drift_store
+from backend.store import registered_models as registry_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
-from backend.store.records import DatasetVersion, DriftReport
+from backend.store.records import DatasetVersion, DriftReport, Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +101,12 @@ def build_drift_report(
     paths = write_report(built, out_dir)
     progress(0.9, "Adding the run to the Evidently workspace")
     _add_to_evidently_workspace(built, name=f"{trigger} report {out_dir.name}")
+    progress(0.75, "Estimating accuracy and testing the embeddings")
+    built.label_free = _window_label_free(model, version, predictions, params=params, progress=progress)
     details = built.result.details()
+    if built.label_free is not None:
+        details.update(built.label_free.details())
+        details["promotion_map50"] = _promotion_map50(model)
     details["model_label"] = model.label
     details["window"] = int(window or params.window)
     details["prediction_ids"] = [int(v) for v in current["prediction_id"]]
@@ -122,6 +129,42 @@ def build_drift_report(
         )
     progress(1.0, built.result.summary_line())
     return report
+
+
+def _window_label_free(
+    model: ServingModel,
+    version: DatasetVersion,
+    predictions: list[Prediction],
+    *,
+    params: MonitorParams,
+    progress: ProgressFn,
+) -> LabelFree | None:
+    """The window's estimated mAP50 and embedding test, from the logged pictures that are still on disk (None
+    when fewer than `min_window` are: a figure on a handful of pictures would mislead)."""
+    paths = [Path(p.image_path) for p in predictions if p.image_path and Path(p.image_path).is_file()]
+    if len(paths) < params.min_window:
+        return None
+    reference = reference_images(
+        Path(version.path), limit=params.reference_images, min_images=params.reference_held_out_min
+    )
+    return label_free(
+        load_detector(model),
+        weights=Path(model.weights),
+        reference_dir=Path(version.path),
+        reference_paths=reference,
+        current_paths=paths,
+        permutations=params.embedding_permutations,
+        alpha=params.embedding_alpha,
+        progress=sub_progress(progress, 0.75, 0.88),
+    )
+
+
+def _promotion_map50(model: ServingModel) -> float | None:
+    """The serving model's mAP50 as recorded when it was registered (None when not measured)."""
+    if model.model_id is None:
+        return None
+    with session_scope() as session:
+        return registry_store.get_model(session=session, model_id=model.model_id).scores.map50
 
 
 def training_version(model: ServingModel) -> DatasetVersion:
@@ -271,9 +314,19 @@ def drift_between_folders(
             )
     detector = Detector.load(Path(weights), device=default_device())
     conf = get_params().detect.conf
-    reference = frame_from_images(ref_images, detector, conf=conf, progress=sub_progress(progress, 0.0, 0.5))
-    current = frame_from_images(cur_images, detector, conf=conf, progress=sub_progress(progress, 0.5, 0.9))
+    reference = frame_from_images(ref_images, detector, conf=conf, progress=sub_progress(progress, 0.0, 0.3))
+    current = frame_from_images(cur_images, detector, conf=conf, progress=sub_progress(progress, 0.3, 0.45))
     built = build_report(reference, current, params)
+    built.label_free = label_free(
+        detector,
+        weights=Path(weights),
+        reference_dir=Path(reference_dir),
+        reference_paths=ref_images,
+        current_paths=cur_images,
+        permutations=params.embedding_permutations,
+        alpha=params.embedding_alpha,
+        progress=sub_progress(progress, 0.45, 0.95),
+    )
     write_report(built, Path(out_dir))
     progress(1.0, built.result.summary_line())
     return built

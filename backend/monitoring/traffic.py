@@ -176,13 +176,13 @@ def apply_shift(
     elif shift is TrafficShift.BLUR:
         image = image.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(2.5, 4.0))))
     elif shift is TrafficShift.BACKGROUND:
-        image = _new_table(image, boxes, rng)
+        image = new_table(image, boxes, rng)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
 
 
-def _new_table(image: Image.Image, boxes: list[tuple[str, list[float]]], rng: np.random.Generator) -> Image.Image:
+def new_table(image: Image.Image, boxes: list[tuple[str, list[float]]], rng: np.random.Generator) -> Image.Image:
     """Everything outside the food boxes (feathered) blended into a saturated checked tablecloth."""
     w, h = image.size
     base = np.asarray(image, dtype=np.float32)

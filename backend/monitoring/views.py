@@ -271,3 +271,65 @@ def window_progress() -> tuple[int, int]:
             drift_store.count_predictions_after(session=session, prediction_id=covered),
             prediction_store.count_predictions(session=session),
         )
+
+
+@dataclass(frozen=True)
+class AccuracyEstimate:
+    """A report's label-free accuracy figures as the Monitor page and Home show them.
+
+    Attributes:
+        value: Estimated mAP50 of the window.
+        low: Lower end of its interval.
+        high: Upper end.
+        pictures: Pictures it was estimated on.
+        at_promotion: The model's mAP50 when it was registered (None when not recorded).
+        calibrated: False when no labelled held-out split calibrated it (the interval is then 0-1).
+        alert: The estimate is below `monitor.estimate_alert` of params.yaml.
+        embedding_drift: The embedding test alarmed (None when it could not run).
+        embedding_p: Its p-value.
+    """
+
+    value: float
+    low: float
+    high: float
+    pictures: int
+    at_promotion: float | None
+    calibrated: bool
+    alert: bool
+    embedding_drift: bool | None
+    embedding_p: float | None
+
+    def sentence(self) -> str:
+        """E.g. "estimated 0.48 (0.42–0.53) on the last 200 pictures, 0.56 at promotion"."""
+        text = f"estimated {self.value:.2f} ({self.low:.2f}–{self.high:.2f}) on the last {self.pictures} pictures"
+        if self.at_promotion is not None:
+            text += f", {self.at_promotion:.2f} at promotion"
+        return text if self.calibrated else text + " (uncalibrated: no labelled held-out split)"
+
+
+def accuracy_estimate(report: DriftReport, *, alert_below: float | None = None) -> AccuracyEstimate | None:
+    """The report's estimated mAP50 and embedding test (None for a report built before they were computed).
+
+    Args:
+        report: A stored drift report.
+        alert_below: Alert threshold; default `monitor.estimate_alert` of params.yaml.
+    """
+    from backend.core.params import get_params
+
+    estimate = report.details.get("estimate")
+    if not estimate:
+        return None
+    threshold = get_params().monitor.estimate_alert if alert_below is None else alert_below
+    embedding = report.details.get("embedding_drift") or {}
+    promotion = report.details.get("promotion_map50")
+    return AccuracyEstimate(
+        value=float(estimate["value"]),
+        low=float(estimate["low"]),
+        high=float(estimate["high"]),
+        pictures=int(estimate["pictures"]),
+        at_promotion=float(promotion) if promotion is not None else None,
+        calibrated=estimate.get("method") != "uncalibrated",
+        alert=float(estimate["value"]) < threshold,
+        embedding_drift=bool(embedding["drifted"]) if embedding else None,
+        embedding_p=float(embedding["p_value"]) if embedding else None,
+    )

@@ -15,9 +15,11 @@ replacement of `PIL.Image.open` (which would try to install a HEIF plugin on eve
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -26,8 +28,11 @@ import numpy as np
 from PIL import Image
 
 from backend.core.errors import BadInputError, NotFoundError
+from backend.core.hashing import file_sha256
 from backend.serving.onnx_runtime import OnnxYolo
 from backend.serving.thresholds import resolve_thresholds
+from backend.training.embedding_cache import model_key
+from backend.training.embeddings import Embedding, LayerTap, embed_images, summarize_maps
 from backend.training.yolo import ultralytics_yolo
 
 if TYPE_CHECKING:
@@ -86,15 +91,19 @@ class DetectionResult:
 
     Attributes:
         detections: Objects found, highest confidence first.
-        latency_ms: Wall time of the predict call for this image, pre- and post-processing included.
+        latency_ms: Wall time of the predict call for this image, pre- and post-processing included (and the
+            embedding's summary when one was asked for).
         width: Width of the image the boxes refer to.
         height: Height of the image the boxes refer to.
+        embedding: What the model's layers made of the image (`backend.training.embeddings`), read in the same
+            model call; None unless asked for, or when an ONNX export carries no embedding outputs.
     """
 
     detections: list[Detection] = field(default_factory=list)
     latency_ms: float = 0.0
     width: int = 0
     height: int = 0
+    embedding: Embedding | None = None
 
 
 class Detector:
@@ -118,6 +127,7 @@ class Detector:
         self._fixed_imgsz: int | None = None
         self._names: list[str] = []
         self._imgsz = 640
+        self._embedding_key: str | None = None
 
     @classmethod
     def load(
@@ -230,6 +240,7 @@ class Detector:
         conf: float | None = None,
         iou: float | None = None,
         imgsz: int | None = None,
+        embed: bool = False,
     ) -> list[DetectionResult]:
         """Detect objects on each image.
 
@@ -239,6 +250,7 @@ class Detector:
             iou: IoU threshold of non-maximum suppression, 0–1; default `detect.iou`.
             imgsz: Inference size; default `self.imgsz`. Ignored (with a log warning) for an ONNX model exported
                 with a fixed input size, which only runs at that size.
+            embed: Also read each image's embedding in the same model call (`DetectionResult.embedding`).
 
         Returns:
             One result per image, in order; boxes are in each image's own pixel coordinates, highest confidence
@@ -256,7 +268,7 @@ class Detector:
         with self._lock:
             for image in images:
                 start = time.perf_counter()
-                rows = self._predict_rows(image, conf=conf, iou=iou, imgsz=size)
+                rows, embedding = self._predict_rows(image, conf=conf, iou=iou, imgsz=size, embed=embed)
                 latency_ms = (time.perf_counter() - start) * 1000.0
                 results.append(
                     DetectionResult(
@@ -264,23 +276,76 @@ class Detector:
                         latency_ms=round(latency_ms, 2),
                         width=image.width,
                         height=image.height,
+                        embedding=embedding,
                     )
                 )
         return results
 
-    def _predict_rows(self, image: Image.Image, *, conf: float, iou: float, imgsz: int) -> list[list[float]]:
-        """[x1, y1, x2, y2, conf, cls] rows in original-image pixels, from onnxruntime or ultralytics."""
-        if self._onnx is not None:
-            rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-            return self._onnx.detect(rgb, conf=conf, iou=iou).tolist()
+    @property
+    def embedding_key(self) -> str:
+        """The embedding cache's key of this model (`backend.training.embedding_cache`): a `.pt` and its ONNX
+        export share it, since the export records the `.pt`'s sha256."""
+        if self._embedding_key is None:
+            recorded = self._onnx.meta.weights_sha256 if self._onnx is not None else ""
+            self._embedding_key = model_key(recorded or file_sha256(self._source), self._imgsz)
+        return self._embedding_key
+
+    @property
+    def embeds(self) -> bool:
+        """Whether this model can give embeddings (always for `.pt`; for ONNX, an export that carries them)."""
+        return self._onnx is None or bool(self._onnx.embedding_layers)
+
+    def embed(self, images: Iterable[Image.Image]) -> list[Embedding]:
+        """Embeddings of pictures (no detections), e.g. to fit a familiarity reference from a dataset.
+
+        A `.pt` model runs batches letterboxed to a square, as its ONNX export sees pictures; an ONNX export runs
+        one picture per call.
+
+        Raises:
+            BadInputError: An ONNX export without embedding outputs (export it again).
+        """
+        if not self.embeds:
+            raise BadInputError(f"{self._source.name} carries no embedding outputs; export the model again.")
+        with self._lock:
+            if self._onnx is not None:
+                out = []
+                for image in images:
+                    rgb = image if image.mode == "RGB" else image.convert("RGB")
+                    answer = self._onnx.run(np.asarray(rgb), conf=1.0, iou=0.5)
+                    out.append(summarize_maps(answer.maps, answer.raw, input_hw=answer.input_hw, image=rgb))
+                return out
+            assert self._model is not None
+            return embed_images(self._net(), images, imgsz=self._imgsz, device=self._device)
+
+    def _net(self) -> Any:
+        """The torch module that runs predictions (ultralytics' fused DetectionModel behind its predictor)."""
         assert self._model is not None
-        outputs = cast(  # without stream=True, predict returns a list of Results
-            "list[Results]",
-            self._model.predict(image, conf=conf, iou=iou, imgsz=imgsz, device=self._device, verbose=False),
-        )
+        predictor = self._model.predictor
+        return predictor.model.model if predictor is not None else self._model.model
+
+    def _predict_rows(
+        self, image: Image.Image, *, conf: float, iou: float, imgsz: int, embed: bool
+    ) -> tuple[list[list[float]], Embedding | None]:
+        """[x1, y1, x2, y2, conf, cls] rows in original-image pixels, from onnxruntime or ultralytics, and the
+        image's embedding when asked for (and available)."""
+        if self._onnx is not None:
+            rgb = image if image.mode == "RGB" else image.convert("RGB")
+            answer = self._onnx.run(np.asarray(rgb), conf=conf, iou=iou)
+            embedding = None
+            if embed and answer.maps:
+                embedding = summarize_maps(answer.maps, answer.raw, input_hw=answer.input_hw, image=rgb)
+            return answer.rows.tolist(), embedding
+        assert self._model is not None
+        with contextlib.ExitStack() as stack:
+            tap = stack.enter_context(LayerTap(self._net())) if embed else None
+            outputs = cast(  # without stream=True, predict returns a list of Results
+                "list[Results]",
+                self._model.predict(image, conf=conf, iou=iou, imgsz=imgsz, device=self._device, verbose=False),
+            )
         boxes = outputs[0].boxes
         assert boxes is not None  # a detection model's results always carry boxes
-        return boxes.data.tolist()
+        embedding = tap.embeddings([image])[0] if tap is not None else None
+        return boxes.data.tolist(), embedding
 
     def _to_detections(self, rows: list[list[float]]) -> list[Detection]:
         """Turn ultralytics' [x1, y1, x2, y2, conf, cls] rows (original-image pixels) into detections.

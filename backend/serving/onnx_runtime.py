@@ -7,6 +7,10 @@ one OpenCV resize into a preallocated padded buffer; NMS is a few vectorised num
 `predict` on the same file (same letterbox, same class-offset NMS, same box scaling; tests/unit/test_onnx_serving.py
 checks boxes and confidences against the PyTorch model).
 
+A PlateOps export also carries the detector's embedding: feature maps `embed_map_<layer>` after the detection output
+(`backend.training.export`); `OnnxYolo.run` returns them with the detections of the same call, and `detect` ignores
+them. An export without them (from before) still serves; it just gives no embedding.
+
 Optional dynamic int8 quantisation (`quantize_dynamic`) shrinks the file about four times; on convolution-heavy
 YOLO graphs it is often no faster on CPU, so it is an explicit choice, never the default.
 """
@@ -21,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-PAD_VALUE = 114  # ultralytics' letterbox grey
+from backend.imaging.letterbox import PAD_VALUE, letterbox
+from backend.training.embeddings import MAP_PREFIX, WEIGHTS_SHA256_KEY
+
 MAX_WH = 7680  # class offset of the batched NMS (ultralytics' value)
 MAX_NMS = 30000  # boxes kept before NMS
 MAX_DET = 300  # detections kept after NMS
@@ -34,6 +40,24 @@ class OnnxMeta:
     names: list[str]
     imgsz: int
     stride: int
+    weights_sha256: str = ""  # the .pt it was exported from (PlateOps exports record it; "" otherwise)
+
+
+@dataclass(frozen=True)
+class OnnxAnswer:
+    """One model call: the detections and what the embedding needs.
+
+    Attributes:
+        rows: Detections [x1, y1, x2, y2, confidence, class] in the image's pixels, highest confidence first.
+        raw: The head's raw output (4 + classes, anchors), before NMS.
+        maps: Layer index to feature map (C, H, W); empty for an export without embedding outputs.
+        input_hw: (height, width) of the letterboxed input.
+    """
+
+    rows: np.ndarray
+    raw: np.ndarray
+    maps: dict[int, np.ndarray]
+    input_hw: tuple[int, int]
 
 
 def cpu_threads() -> int:
@@ -52,7 +76,12 @@ def read_meta(session: Any) -> OnnxMeta:
     shape = session.get_inputs()[0].shape
     size = ast.literal_eval(meta["imgsz"]) if "imgsz" in meta else [shape[2], shape[3]]
     imgsz = int(max(size) if isinstance(size, (list, tuple)) else size)
-    return OnnxMeta(names=names, imgsz=imgsz, stride=int(meta.get("stride", 32)))
+    return OnnxMeta(
+        names=names,
+        imgsz=imgsz,
+        stride=int(meta.get("stride", 32)),
+        weights_sha256=str(meta.get(WEIGHTS_SHA256_KEY, "")),
+    )
 
 
 class OnnxYolo:
@@ -86,31 +115,17 @@ class OnnxYolo:
             raise ValueError("the ONNX file lacks the class names and input size of an ultralytics export") from exc
         self._input = self._session.get_inputs()[0].name
         self._buffer = np.full((self.meta.imgsz, self.meta.imgsz, 3), PAD_VALUE, dtype=np.uint8)
+        # extra outputs `embed_map_<layer>` that `backend.training.export` adds: layer -> position in the outputs
+        self._map_layers = {
+            int(out.name.removeprefix(MAP_PREFIX)): position
+            for position, out in enumerate(self._session.get_outputs())
+            if out.name.startswith(MAP_PREFIX) and out.name.removeprefix(MAP_PREFIX).isdigit()
+        }
 
-    def _letterbox(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
-        """Resize keeping the aspect ratio and pad to the square input, as ultralytics' LetterBox(center=True).
-
-        Returns the input blob, the (x, y) scale of the resized picture (each side rounded, as ultralytics'
-        `scale_boxes` assumes) and the (left, top) padding.
-        """
-        import cv2
-
-        size = self.meta.imgsz
-        height, width = rgb.shape[:2]
-        gain = min(size / height, size / width)
-        new_w, new_h = max(round(width * gain), 1), max(round(height * gain), 1)
-        dw, dh = (size - new_w) / 2, (size - new_h) / 2
-        top, left = round(dh - 0.1), round(dw - 0.1)
-        resized = (
-            rgb
-            if (new_w, new_h) == (width, height)
-            else cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        )
-        canvas = self._buffer
-        canvas.fill(PAD_VALUE)
-        canvas[top : top + new_h, left : left + new_w] = resized
-        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1 / 255)
-        return blob, (new_w / width, new_h / height), (left, top)
+    @property
+    def embedding_layers(self) -> tuple[int, ...]:
+        """The layers whose feature maps the export carries as extra outputs (empty for a plain export)."""
+        return tuple(self._map_layers)
 
     def detect(self, rgb: np.ndarray, *, conf: float, iou: float) -> np.ndarray:
         """Detect on one RGB uint8 image (H, W, 3).
@@ -118,13 +133,21 @@ class OnnxYolo:
         Returns:
             Rows [x1, y1, x2, y2, confidence, class] in the image's pixels, highest confidence first.
         """
-        blob, (gain_x, gain_y), (pad_x, pad_y) = self._letterbox(np.ascontiguousarray(rgb))
-        output = self._session.run(None, {self._input: blob})[0][0]  # (4 + nc, anchors)
-        rows = nms(output.T, conf=conf, iou=iou)
+        return self.run(rgb, conf=conf, iou=iou).rows
+
+    def run(self, rgb: np.ndarray, *, conf: float, iou: float) -> OnnxAnswer:
+        """Detect on one RGB uint8 image (H, W, 3) and keep the embedding outputs, in one model call."""
+        blob, (gain_x, gain_y), (pad_x, pad_y) = letterbox(
+            np.ascontiguousarray(rgb), self.meta.imgsz, canvas=self._buffer
+        )
+        outputs = self._session.run(None, {self._input: blob})
+        raw = outputs[0][0]  # (4 + nc, anchors)
+        rows = nms(raw.T, conf=conf, iou=iou)
         if rows.size:
             rows[:, [0, 2]] = ((rows[:, [0, 2]] - pad_x) / gain_x).clip(0, rgb.shape[1])
             rows[:, [1, 3]] = ((rows[:, [1, 3]] - pad_y) / gain_y).clip(0, rgb.shape[0])
-        return rows
+        maps = {layer: outputs[position][0] for layer, position in self._map_layers.items()}
+        return OnnxAnswer(rows=rows, raw=raw, maps=maps, input_hw=(self.meta.imgsz, self.meta.imgsz))
 
 
 def nms(predictions: np.ndarray, *, conf: float, iou: float) -> np.ndarray:

@@ -6,21 +6,28 @@ production model for the Detect page (`service.detect_image` then logs the answe
 
 Cost: the monitoring features are measured on a second thread while the model runs (numpy, Pillow and torch all
 release the GIL); see `backend.serving.service` for the measured gain.
+
+Familiarity: the same model call gives the picture's embedding, and the model's familiarity check
+(`backend.serving.familiarity`) says whether the picture is like the model's training pictures. When it is not,
+the answer holds no detections (whatever the model saw there is noise) and `familiar` is False; the features carry
+`familiar` (1 or 0) and `familiarity` (the score) into the prediction row for the Monitor and the review queue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from backend.imaging.features import image_features
 from backend.imaging.loading import LoadedImage
 from backend.serving.certainty import ask_score, find_calibration, sort_items
+from backend.serving.familiarity import Familiarity, familiarity_check
 from backend.serving.inference import Detection, Detector
 from backend.serving.served_model import ServingModel
 from backend.serving.thresholds import resolve_thresholds
+from backend.training.embeddings import Embedding
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,9 @@ class ModelAnswer:
         less_certain: Objects from the floor up to their class's threshold (not logged; the Detect page shows
             them on request), highest probability first.
         calibrated: Whether the probabilities come from the model's calibration (else they are its raw scores).
-        familiar: False when the picture is unlike the model's training pictures; then it holds no detections. No
-            check decides it yet, so every picture is familiar.
+        familiarity: Whether the picture is like the model's training pictures (score, threshold, verdict); when
+            it is not, `detections` is empty.
+        embedding: The picture's embedding from the same model call (None when the model gives none).
     """
 
     picture: LoadedImage
@@ -52,7 +60,13 @@ class ModelAnswer:
     iou: float
     less_certain: tuple[Detection, ...] = ()
     calibrated: bool = False
-    familiar: bool = True
+    familiarity: Familiarity = field(default_factory=lambda: Familiarity(familiar=True, note="not checked"))
+    embedding: Embedding | None = None
+
+    @property
+    def familiar(self) -> bool:
+        """False when the picture is unlike the model's training pictures (and the answer holds no detections)."""
+        return self.familiarity.familiar
 
 
 @lru_cache(maxsize=1)
@@ -90,20 +104,26 @@ def predict_picture(
         BadInputError: conf or iou outside 0..1.
     """
     conf, iou = resolve_thresholds(conf, iou)  # before the features thread starts: a bad value costs nothing
+    check = familiarity_check(detector)
     # The monitoring features are measured on a second thread while the model runs (both release the GIL).
     measured = _features_pool().submit(image_features, picture.image, file_size=picture.file_size)
     calibration = find_calibration(model)
-    result = detector.predict([picture.image], conf=ask_score(calibration, conf), iou=iou, imgsz=imgsz)[0]
+    result = detector.predict(
+        [picture.image], conf=ask_score(calibration, conf), iou=iou, imgsz=imgsz, embed=check.model is not None
+    )[0]
+    familiarity = check.judge(result.embedding)
     items = sort_items(result.detections, calibration, conf=conf, class_thresholds=class_thresholds)
-    features = measured.result().as_dict()
+    features = {**measured.result().as_dict(), **familiarity.as_features()}
     return ModelAnswer(
         picture=picture,
         model=model,
-        detections=items.shown,
+        detections=items.shown if familiarity.familiar else (),
         latency_ms=result.latency_ms,
         features=features,
         conf=conf,
         iou=iou,
-        less_certain=items.less_certain,
+        less_certain=items.less_certain if familiarity.familiar else (),
         calibrated=calibration is not None,
+        familiarity=familiarity,
+        embedding=result.embedding,
     )

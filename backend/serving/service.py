@@ -35,6 +35,7 @@ them on the copy.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -53,6 +54,7 @@ from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
 from backend.imaging.loading import load_image
 from backend.serving.certainty import ensure_calibration, item_words, probability_of
+from backend.serving.familiarity import Familiarity
 from backend.serving.inference import Detection, Detector
 from backend.serving.prediction import predict_picture
 from backend.serving.prediction_log import Source, log_prediction
@@ -64,6 +66,7 @@ from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Feedback, RegisteredModel, Run
+from backend.training.embedding_cache import EmbeddingCache
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,8 @@ class DetectOutcome:
         familiar: False when the picture does not look like a food photo: the page then shows no items, boxes or
             recipes.
         familiarity_note: Why it does not look like one, in plain words ("" when familiar).
+        familiarity: Whether the picture is like the model's training pictures; when `familiarity.familiar` is
+            False, `detections` is empty ("this does not look like a food photo": show no recipes either).
     """
 
     prediction_id: int
@@ -118,6 +123,7 @@ class DetectOutcome:
     calibrated: bool = False
     familiar: bool = True
     familiarity_note: str = ""
+    familiarity: Familiarity = field(default_factory=lambda: Familiarity(familiar=True, note="not checked"))
 
     def items(self, *, less_certain: bool = False) -> list[Detection]:
         """The items to show: none for an unfamiliar picture; the shown ones, plus the less certain on request."""
@@ -382,6 +388,9 @@ def detect_image(
     every = (*answer.detections, *answer.less_certain)
     annotated_all = draw_detections(picture.image, every, labels=[item_words(d) for d in every])
     logged = log_prediction(answer, source=source, image_name=name, store_images=store_images)
+    if answer.embedding is not None:  # the Monitor and active learning read it back instead of running the model
+        with contextlib.suppress(OSError):
+            EmbeddingCache(detector.embedding_key).put(picture.sha256, answer.embedding)
     return DetectOutcome(
         prediction_id=logged.prediction_id,
         image_name=name,
@@ -400,6 +409,7 @@ def detect_image(
         annotated_all=annotated_all if answer.less_certain else None,
         calibrated=answer.calibrated,
         familiar=answer.familiar,
+        familiarity=answer.familiarity,
     )
 
 

@@ -1,5 +1,11 @@
 """Export trained `.pt` weights to ONNX, the format to serve and to share (an ONNX file holds no code).
 
+The export carries the detector's embedding: after ultralytics' export, the feature maps of the layers the
+embedding reads (`backend.training.embeddings.tap_layers`) are added as extra graph outputs `embed_map_<layer>`
+after the detection output, so serving gets the detections and the embedding in one onnxruntime call. The
+familiarity reference fitted beside the weights (`<stem>.familiarity.npz` and `.json`) is copied beside the
+export under the export's stem, so `jobs.detect --weights M.onnx` finds it.
+
 Runs fully offline: onnx, onnxslim and onnxruntime are pinned in requirements.txt, and `ultralytics_yolo()` turns
 ultralytics' run-time pip auto-install off, so a missing package fails with a clear message instead of a download.
 """
@@ -11,6 +17,9 @@ import shutil
 from pathlib import Path
 
 from backend.core.errors import BadInputError, NotFoundError
+from backend.core.hashing import file_sha256
+from backend.training.embeddings import WEIGHTS_SHA256_KEY, add_embedding_outputs, tap_layers
+from backend.training.familiarity import copy_reference
 from backend.training.yolo import ultralytics_yolo
 
 # Packages the ONNX export imports; pinned in requirements.txt.
@@ -30,7 +39,8 @@ def export_onnx(weights: Path, *, imgsz: int = 320, out: Path | None = None, sim
         simplify: Slim the graph with onnxslim (smaller, a little faster).
 
     Returns:
-        Path of the written ONNX file. Class names, stride and imgsz are stored in its metadata.
+        Path of the written ONNX file. Class names, stride and imgsz are stored in its metadata; the embedding's
+        feature maps are extra outputs after the detection output.
 
     Raises:
         NotFoundError: The weights file does not exist.
@@ -52,13 +62,16 @@ def export_onnx(weights: Path, *, imgsz: int = 320, out: Path | None = None, sim
     yolo = ultralytics_yolo()
     try:
         model = yolo(str(weights), task="detect")
+        layers = tap_layers(model.model)
         written = Path(model.export(format="onnx", imgsz=imgsz, simplify=simplify, dynamic=False, verbose=False))
+        add_embedding_outputs(written, layers, metadata={WEIGHTS_SHA256_KEY: file_sha256(weights)})
     except _EXPORT_ERRORS as exc:
         raise BadInputError(f"Exporting {weights.name} to ONNX failed: {exc}") from exc
     if out is not None and written.resolve() != Path(out).resolve():
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(written), str(out))
-        return Path(out)
+        written = Path(out)
+    copy_reference(weights, written)
     return written
 
 

@@ -362,7 +362,14 @@ def train_task(ctx: JobContext[TrainParams]) -> dict[str, Any]:
         "map50": evaluation.get("map50"),
         "summary": result.summary_line(),
         "tracking": result.tracking.to_dict(),
+        "familiarity": _familiarity_figures(result.familiarity),
     }
+
+
+def _familiarity_figures(figures: dict[str, Any]) -> dict[str, Any]:
+    """What the job result says about the familiarity reference fitted beside best.pt (or why there is none)."""
+    keys = ("threshold", "val_false_refusals", "train_images", "val_images", "signals", "error")
+    return {key: figures[key] for key in keys if key in figures}
 
 
 def _enqueue_remote(ctx: JobContext[TrainParams], version: DatasetVersion, run: Run) -> dict[str, Any]:

@@ -19,6 +19,7 @@ its own while a task is open) are restored when `train` returns (see `backend.tr
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from backend.core.errors import BadInputError
+from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.params import TrainConfig
 from backend.core.progress import ProgressFn, null_progress
 from backend.core.settings import Settings, get_settings
@@ -44,6 +45,7 @@ from backend.training.errors import (
     TrainingError,
 )
 from backend.training.metrics import PR_POINTS, EpochMetrics, summarize_det_metrics
+from backend.training.reference import fit_weights_reference
 from backend.training.run_watch import RunWatch, stop_on_signals
 from backend.training.tracking import ClearMLRun, TrackingInfo
 from backend.training.yolo import ultralytics_yolo
@@ -69,6 +71,7 @@ __all__ = [
 ]
 
 _HEADLINE = ("map50", "map50_95", "precision", "recall")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,6 +93,7 @@ class TrainResult:
     tracking: TrackingInfo
     dataset_version: str | None = None
     evaluation: dict[str, Any] = field(default_factory=dict)
+    familiarity: dict[str, Any] = field(default_factory=dict)
 
     @property
     def map50(self) -> float | None:
@@ -373,6 +377,24 @@ def _fit(run: _Run, model: Any, watch: RunWatch, tracker: ClearMLRun) -> None:
     tracker.log_model(run.weights_dir / "best.pt", name=f"{run.run_name} best.pt")
 
 
+def _fit_familiarity(run: _Run, progress: ProgressFn) -> dict[str, Any]:
+    """Fit the familiarity reference beside best.pt (`backend.training.reference`); its figures, or its error.
+
+    A failure never fails the run: serving fits the reference on first use, or answers without the check.
+    """
+    best = run.weights_dir / "best.pt"
+    if not best.is_file():
+        return {}
+    progress(1.0, "Fitting the familiarity reference (is a photo like the training photos?)")
+    size = getattr(getattr(run.trainer, "args", None), "imgsz", None) or run.cfg.imgsz
+    imgsz = int(max(size) if isinstance(size, (list, tuple)) else size)
+    try:
+        return fit_weights_reference(best, run.data_yaml, imgsz=imgsz, device=run.device)
+    except (PlateOpsError, OSError, ValueError, RuntimeError) as exc:
+        logger.warning("The familiarity reference of %s was not fitted: %s", best, exc)
+        return {"error": str(exc)}
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -447,6 +469,7 @@ def train(
             seconds = round(time.monotonic() - started, 2)
             payload = run.metrics_payload(tracking=tracking, seconds=seconds, train_started=watch.train_started)
             _write_metrics(run.metrics_path, payload)
+    familiarity = _fit_familiarity(run, progress)
     result = TrainResult(
         run_dir=out_dir,
         best=run.weights_dir / "best.pt",
@@ -463,6 +486,7 @@ def train(
         tracking=tracking,
         dataset_version=dataset_version,
         evaluation=run.summary,
+        familiarity=familiarity,
     )
     progress(1.0, result.summary_line())
     return result

@@ -61,6 +61,12 @@ def test_latest_report_with_alarm_badges_and_embedded_report(with_reports: Setti
     assert ":red-badge[📈 brightness: drift]" in text
     assert ":green-badge[width: ok]" in text
     assert "evidently ui --workspace" in text
+    # the label-free figures of the dark window: the reference version has no labelled held-out split, so the
+    # estimate is shown as uncalibrated with its 0-1 interval, beside the embedding test's verdict and the map
+    assert "Accuracy (mAP50) without labels" in text and "on the last 40 pictures" in text
+    assert "(0.00–1.00)" in text and "uncalibrated" in text
+    assert "MMD test on its image embeddings" in text
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"), "the 2-D embedding map is drawn"
     frames = at.get("iframe")
     assert frames, "the Evidently report is embedded"
     assert "Dataset Drift" in str(frames[0].proto)  # Evidently's own HTML report
@@ -110,6 +116,7 @@ def test_home_shows_the_drift_status_and_links_to_monitor(with_reports: Settings
     assert "Drift Drift found" in text and "Drifted: brightness" in text
     drifted = re.search(r"(\d+) of (\d+) features drifted over 40 recent predictions", text)
     assert drifted and 1 <= int(drifted[1]) <= int(drifted[2]), "the drifted share is shown as counts"
+    assert "Accuracy of the production model without labels (mAP50): estimated" in text
     assert any("monitor" in el.proto.page for el in at.get("page_link"))
 
 

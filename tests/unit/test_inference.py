@@ -263,7 +263,9 @@ def test_cli_json_lines(models: TinyModels, tmp_path: Path) -> None:
     records = [json.loads(line) for line in lines]
     assert [r["image"] for r in records] == [str(good), str(bad), str(rotated)]
     ok = records[0]
-    assert set(ok) == {"image", "detections", "latency_ms"}
+    assert set(ok) == {"image", "familiar", "familiarity", "detections", "latency_ms"}
+    # the grid model has no familiarity reference and no known dataset: every picture stays familiar, unscored
+    assert ok["familiar"] is True and ok["familiarity"] is None
     assert isinstance(ok["latency_ms"], float) and ok["latency_ms"] > 0
     assert ok["detections"]
     for det in ok["detections"]:

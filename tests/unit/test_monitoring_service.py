@@ -142,6 +142,9 @@ def test_cli_exit_codes(workspace: Settings, tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["drift_detected"] is True and "sharpness" in summary["drifted_features"]
     assert summary["reference_images"] == 40 and summary["current_images"] == 40
+    # no labelled held-out split beside these reference pictures: the estimate is uncalibrated and says so (0-1)
+    assert (summary["estimated_map50_low"], summary["estimated_map50_high"]) == (0.0, 1.0)
+    assert 0.0 <= summary["estimated_map50"] <= 1.0 and isinstance(summary["embedding_drift"], bool)
     assert (out / "report.html").is_file() and (out / "snapshot.json").is_file()
 
     same = _cli(
@@ -149,7 +152,8 @@ def test_cli_exit_codes(workspace: Settings, tmp_path: Path) -> None:
         "--weights", str(weights), "--out", str(tmp_path / "same"),
     )  # fmt: skip
     assert same.returncode == 0, same.stderr  # no drift is still exit 0
-    assert json.loads((tmp_path / "same" / "summary.json").read_text())["drift_detected"] is False
+    same_summary = json.loads((tmp_path / "same" / "summary.json").read_text())
+    assert same_summary["drift_detected"] is False and same_summary["embedding_drift"] is False
 
     missing = _cli(
         "jobs.drift", "--reference", str(tmp_path / "nope"), "--current", str(tmp_path / "cur"),

@@ -17,6 +17,7 @@ from backend.imaging.features import FEATURE_NAMES, image_features
 from backend.imaging.loading import load_image
 from backend.serving import service as service_module
 from backend.serving.copies import STORED_MAX_SIDE, THUMB_MAX_SIDE, wait_for_copies
+from backend.serving.familiarity import Familiarity
 from backend.serving.inference import Detector
 from backend.serving.prediction import predict_picture
 from backend.serving.prediction_log import log_prediction
@@ -440,7 +441,11 @@ def test_an_unfamiliar_answer_reaches_the_outcome_with_nothing_to_show(
     input, even when the answer it came with still held detections."""
     answer_of = service_module.predict_picture
     monkeypatch.setattr(
-        service_module, "predict_picture", lambda *args, **kwargs: replace(answer_of(*args, **kwargs), familiar=False)
+        service_module,
+        "predict_picture",
+        lambda *args, **kwargs: replace(
+            answer_of(*args, **kwargs), familiarity=Familiarity(familiar=False, score=9.0, threshold=1.0)
+        ),
     )
     outcome = detect_image(imgs.solid_jpeg(), name="cat.jpg", detector=detector, model=model, conf=0.25)
     assert outcome.detections, "the grid model still answers on the picture; the verdict alone must hide it"

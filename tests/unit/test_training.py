@@ -106,6 +106,20 @@ def test_train_writes_weights_and_metrics(trained: TrainedRun) -> None:
     assert "mAP50" in result.summary_line() and str(run_dir / "weights" / "best.pt") in result.summary_line()
 
 
+def test_train_fits_the_familiarity_reference_beside_best_pt(trained: TrainedRun) -> None:
+    from backend.training.familiarity import FamiliarityModel, reference_path
+
+    best = trained.result.best
+    reference = FamiliarityModel.load(reference_path(best))  # best.familiarity.npz + .json beside best.pt
+    figures = json.loads(reference_path(best).with_suffix(".json").read_text(encoding="utf-8"))
+    # fitted on the training split, thresholded on the validation split of the run's own dataset, at its imgsz
+    assert (figures["train_images"], figures["val_images"], figures["imgsz"]) == (24, 8, TINY["imgsz"])
+    assert figures["data"] == str(trained.data_yaml.resolve())
+    assert 0 <= figures["val_false_refusals"] <= figures["target_false_refusals"]
+    assert trained.result.familiarity["threshold"] == reference.threshold == figures["threshold"]
+    assert any("familiarity" in message for _, message in trained.progress)
+
+
 def test_on_epoch_and_progress_are_called(trained: TrainedRun) -> None:
     assert [m.epoch for m in trained.epochs_seen] == [1, 2]
     assert all(m.epochs == 2 for m in trained.epochs_seen)

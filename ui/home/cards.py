@@ -6,6 +6,7 @@ import streamlit as st
 
 from backend.console.overview import DatasetStatus, Overview, get_overview
 from backend.core.enums import JobStatus, ValidationStatus
+from backend.monitoring.views import accuracy_estimate
 from backend.store.records import DatasetVersion
 from ui.widgets.text import ago, count_text, plain, plural
 
@@ -41,6 +42,9 @@ def status_tiles_ui() -> None:
         ("Drift found" if drift.drifted else "No drift") if drift else "not checked",
         help=f"Drifted: {', '.join(ov.drifted_features)}" if ov.drifted_features else "Details on the Monitor page",
     )
+    estimate = accuracy_estimate(drift) if drift else None
+    if estimate is not None:
+        st.caption(f"Accuracy of the production model without labels (mAP50): {estimate.sentence()}.")
 
 
 def dataset_card_ui(status: DatasetStatus, *, has_runs: bool = False) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from backend.monitoring.views import feature_table
+from backend.monitoring.views import accuracy_estimate, feature_table
 from backend.store.records import DriftReport
 from ui.widgets.frames import third_party_html
 from ui.widgets.text import ago, plain
@@ -30,6 +30,37 @@ def alarm_ui(report: DriftReport) -> None:
     else:
         extra = f" Drifted below the alarm share: {', '.join(drifted)}." if drifted else ""
         st.success(f"**No drift alarm.** {window}; report {when}.{extra}", icon="✅")
+
+
+def estimate_ui(report: DriftReport) -> None:
+    """The window's mAP50 estimated without labels, its interval, the figure at promotion, and embedding drift."""
+    found = accuracy_estimate(report)
+    if found is None:
+        st.caption("This report predates the accuracy estimate; build a new one to see it.")
+        return
+    line = f"**Accuracy (mAP50) without labels**: {found.sentence()}."
+    if found.alert:
+        st.error(line + " Below the alert threshold (`monitor.estimate_alert` in params.yaml).", icon="🔻")
+    else:
+        st.info(line, icon="🎯")
+    if found.embedding_drift is None:
+        st.caption("Embedding drift: not tested (this model file carries no embeddings; export it again).")
+    else:
+        verdict = ":red-badge[drift]" if found.embedding_drift else ":green-badge[ok]"
+        st.markdown(
+            f"**What the model sees** (MMD test on its image embeddings): {verdict} p = {found.embedding_p:.3f}"
+        )
+    points = report.details.get("embedding_map") or {}
+    if points.get("reference") and points.get("current"):
+        import pandas as pd
+
+        frame = pd.concat(
+            [
+                pd.DataFrame(points["reference"], columns=["pc1", "pc2"]).assign(side="training"),
+                pd.DataFrame(points["current"], columns=["pc1", "pc2"]).assign(side="this window"),
+            ]
+        )
+        st.scatter_chart(frame, x="pc1", y="pc2", color="side", height=280)
 
 
 def badges_ui(report: DriftReport) -> None:
