@@ -136,6 +136,10 @@ class RegistryParams(_Strict):
     eval_min_instances: int = Field(
         default=10, ge=1, description="Fewest boxes of each compared class the gate decides on (else it refuses)."
     )
+    require_shown_better: bool = Field(
+        default=True,
+        description="Block a candidate whose mAP50 gain over production is not above 0 beyond the 95 % interval.",
+    )
 
 
 DriftMethod = Literal[

@@ -6,13 +6,15 @@ a promotion when:
 
 - the production model is better beyond the interval: the upper bound of the candidate's mAP50 minus production's
   is below 0;
+- the candidate is not shown better (`registry.require_shown_better`, on by default): the lower bound of that
+  difference is not above 0, so the gain may be noise;
 - any class's AP50 drops by more than `registry.max_ap50_drop`;
 - the candidate's CPU latency per image exceeds `registry.latency_budget_ms`.
 
-It refuses to decide (blocks, saying so) when the set is too small to tell (`registry.eval_min_images` images,
-`registry.eval_min_instances` boxes of each compared class) and, before anything, when the candidate's classes and
-the set's differ until the class mapping is confirmed. A written reason overrides a block or a refusal (not an
-unconfirmed mapping); the figures are kept in the model history either way.
+With a production model to compare, it refuses to decide (blocks, saying so) when the set is too small to tell
+(`registry.eval_min_images` images, `registry.eval_min_instances` boxes of each compared class) and, before
+anything, when the candidate's classes and the set's differ until the class mapping is confirmed. A written reason
+overrides a block or a refusal (not an unconfirmed mapping); the figures are kept in the model history either way.
 """
 
 from __future__ import annotations
@@ -286,12 +288,18 @@ def decide(
         params: The gate's thresholds.
     """
     reasons = []
-    if paired is not None and paired.map50.high is not None and paired.map50.high < 0:
-        diff = paired.map50
-        reasons.append(
-            f"On {label} the production model is better: mAP50 difference {diff.value:+.3f} (95 % interval "
-            f"{diff.low:+.3f} to {diff.high:+.3f}, entirely below 0)."
-        )
+    diff = paired.map50 if paired is not None else None
+    if diff is not None and diff.low is not None and diff.high is not None:
+        if diff.high < 0:
+            reasons.append(
+                f"On {label} the production model is better: mAP50 difference {diff.value:+.3f} (95 % interval "
+                f"{diff.low:+.3f} to {diff.high:+.3f}, entirely below 0)."
+            )
+        elif params.require_shown_better and diff.low <= 0:
+            reasons.append(
+                f"Not shown better: mAP50 {diff.value:+.3f} ({diff.low:+.3f} to {diff.high:+.3f}, 95 % interval of the "
+                f"paired difference) on {label}; the candidate must beat production beyond the interval."
+            )
     for check in checks:
         if check.blocked and check.production_ap50 is not None and check.delta is not None:
             reasons.append(

@@ -85,7 +85,12 @@ def judge(
     if prod_score is not None:
         known = class_mapping(images.classes, prod_score.table.model_classes).matched
         compared += [name for name in known if name not in compared]
-    too_small = size_reasons(spec.label, spec.images, spec.class_instances, compared, params=registry)
+    # nothing to tell apart at the first promotion: only the latency budget applies then
+    too_small = (
+        size_reasons(spec.label, spec.images, spec.class_instances, compared, params=registry)
+        if production is not None
+        else []
+    )
     needs_confirmation = mapping.differs and not confirm_classes
     if needs_confirmation:
         reasons = [mapping_reason(spec.label, mapping)]

@@ -27,7 +27,12 @@ from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from jobs import promote as promote_cli
 from tests.utils.actors import ADMIN
-from tests.utils.gate_models import make_grid_dataset, save_blind_detector, save_scored_grid_detector
+from tests.utils.gate_models import (
+    fixed_recall_scorer,
+    make_grid_dataset,
+    save_blind_detector,
+    save_scored_grid_detector,
+)
 from tests.utils.registry_runs import add_dataset_version, add_version_run
 
 SCIENTIST = Actor(name="sam", role=Role.SCIENTIST)
@@ -123,8 +128,9 @@ def test_a_set_too_small_to_tell_refuses_to_decide_unless_a_reason_overrides(
 
 
 def test_a_differing_class_list_needs_confirmation_and_another_order_is_mapped_by_name(
-    food: DatasetVersion, files: dict[str, Path]
+    food: DatasetVersion, files: dict[str, Path], workspace: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _params(workspace, monkeypatch, require_shown_better=False)  # the same banana finder each time: about mapping
     run, _ = add_version_run(files["renamed"], food, name="renamed")
     unconfirmed = registry.promote_run(run.id, actor=ADMIN, export=False, reason="a reason is not enough")
     assert unconfirmed.needs_confirmation and not unconfirmed.promoted and _production_name() == "finder"
@@ -182,3 +188,67 @@ def test_the_set_is_chosen_and_grows_only_by_audited_actions_with_a_reason(
 
     chosen = eval_sets.choose_eval_set(lunch.id, actor=SCIENTIST, reason="the team's lunch benchmark")
     assert (chosen.number, chosen.name, chosen.split, chosen.images) == (3, "lunch v1 val", "val", 3)
+
+
+# scores set by the test (the real matching and bootstrap): the food set has 24 apple, 18 banana, 18 broccoli boxes
+FOUND = {
+    "prod": {"apple": 0.5, "banana": 0.5, "broccoli": 0.5},
+    "noise": {"apple": 0.54, "banana": 0.5, "broccoli": 0.5},  # one more apple box: +0.014, within the interval
+    "better": {"apple": 0.75, "banana": 0.75, "broccoli": 0.75},
+}
+
+
+@pytest.fixture(name="scored")
+def fixture_scored(workspace: Settings, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> DatasetVersion:
+    """Production "prod" (finds half of each class's boxes) promoted on "food" v1: its val split is the set."""
+    _params(workspace, monkeypatch)
+    version = add_dataset_version(files["food"], name="food")
+    run, _ = add_version_run(files["finder"], version, name="prod")
+    assert registry.promote_run(run.id, actor=ADMIN, export=False, score_fn=fixed_recall_scorer(FOUND)).promoted
+    return version
+
+
+def test_a_candidate_not_shown_better_beyond_the_interval_is_refused(
+    scored: DatasetVersion, files: dict[str, Path]
+) -> None:
+    run, _ = add_version_run(files["finder"], scored, name="noise")
+    figures = registry.promote_run(run.id, actor=ADMIN, export=False, score_fn=fixed_recall_scorer(FOUND))
+    assert not figures.passed and not figures.promoted and _production_name() == "prod"
+    paired = figures.paired
+    assert paired["map50_delta"] > 0 and paired["map50_delta_low"] <= 0 < paired["map50_delta_high"]
+    assert figures.reasons == [
+        f"Not shown better: mAP50 {paired['map50_delta']:+.3f} ({paired['map50_delta_low']:+.3f} to "
+        f"{paired['map50_delta_high']:+.3f}, 95 % interval of the paired difference) on eval set 'food v1 val' "
+        "(30 images, 60 boxes); the candidate must beat production beyond the interval."
+    ]
+    assert not figures.refused and not any(check.blocked for check in figures.classes)
+
+
+def test_a_candidate_better_beyond_the_interval_passes(scored: DatasetVersion, files: dict[str, Path]) -> None:
+    run, _ = add_version_run(files["finder"], scored, name="better")
+    figures = registry.promote_run(run.id, actor=ADMIN, export=False, score_fn=fixed_recall_scorer(FOUND))
+    assert figures.passed and figures.promoted and figures.reasons == [] and _production_name() == "better"
+    assert figures.paired["map50_delta_low"] > 0
+    assert figures.candidate["map50_low"] > figures.production["map50_high"] - 0.2  # both figures carry intervals
+    assert figures.eval_set == {
+        "name": "food v1 val",
+        "number": 1,
+        "split": "val",
+        "dataset_version_id": scored.id,
+        "images": 30,
+        "instances": 60,
+    }
+
+
+def test_a_set_too_small_refuses_with_the_minimums_from_params(
+    scored: DatasetVersion, files: dict[str, Path], workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _params(workspace, monkeypatch, eval_min_images=20, eval_min_instances=20)  # 30 images, but 18 banana boxes
+    run, _ = add_version_run(files["finder"], scored, name="better")
+    figures = registry.promote_run(run.id, actor=ADMIN, export=False, score_fn=fixed_recall_scorer(FOUND))
+    assert figures.refused and not figures.promoted and _production_name() == "prod"
+    assert figures.reasons == [
+        "Refusing to decide: eval set 'food v1 val' (30 images, 60 boxes) is too small to tell the models apart "
+        "(too few boxes of banana 18, broccoli 18 (at least 20 of each needed)). Grow it (adopt an edited version) "
+        "or choose a bigger evaluation set on the Models page, or write a reason to override."
+    ]

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from backend.core.errors import BadInputError
@@ -27,15 +26,16 @@ from backend.store import registered_models as model_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion
 from backend.training.bootstrap import ClassFigures, Figures, Interval, PairedDifference
-from backend.training.matching import EvalImages, ModelScore, build_table
 from jobs import export as export_cli
 from jobs import promote as promote_cli
 from tests.utils.actors import ADMIN, actor_named
-from tests.utils.gate_models import make_grid_dataset
+from tests.utils.gate_models import fixed_recall_scorer, make_grid_dataset
 from tests.utils.registry_runs import add_dataset_version, add_version_run
 from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
 
-SMALL_SET = {"eval_min_images": 1, "eval_min_instances": 1}  # these tests' set is tiny on purpose
+# these tests' set is tiny on purpose, and their candidates are often no better than production: the rules for that
+# (refusing to decide, "not shown better") are tested in test_gate.py
+SMALL_SET = {"eval_min_images": 1, "eval_min_instances": 1, "require_shown_better": False}
 
 
 @pytest.fixture(scope="module", name="files")
@@ -76,29 +76,6 @@ def _production_id() -> int | None:
     return model.id if model else None
 
 
-def _fixed_recall(per_weights: dict[str, dict[str, float]]) -> Any:
-    """A scoring that finds, exactly, the given share of each class's boxes (AP about that share) for each weights
-    file, in image order, and nothing else; 10 ms latency. The matching itself is the real one."""
-
-    def score_fn(weights: Path, images: EvalImages) -> ModelScore:
-        share = per_weights[Path(weights).parent.parent.name]
-        wanted = {name: round(share.get(name, 0.0) * count) for name, count in images.instances_per_class().items()}
-        found: dict[str, int] = dict.fromkeys(images.classes, 0)
-        detections = []
-        for boxes, labels in zip(images.boxes, images.labels, strict=True):
-            keep = []
-            for row, label in enumerate(labels):
-                name = images.classes[int(label)]
-                if found[name] < wanted[name]:
-                    found[name] += 1
-                    keep.append(row)
-            conf = np.linspace(0.9, 0.8, len(keep)) if keep else np.zeros(0)
-            detections.append((boxes[keep], conf, labels[keep]))
-        return ModelScore(build_table(images, detections, images.classes), 10.0)
-
-    return score_fn
-
-
 # --------------------------------------------------------------------------------------------------- decide
 
 
@@ -113,12 +90,17 @@ def _figures(ap50: dict[str, float]) -> Figures:
 
 
 def test_decide_blocks_a_class_whose_ap50_drops_too_far_and_a_slow_model() -> None:
-    params = RegistryParams(max_ap50_drop=0.05, latency_budget_ms=100)
+    params = RegistryParams(max_ap50_drop=0.05, latency_budget_ms=100, require_shown_better=False)
     production = _figures({"apple": 0.80, "banana": 0.60})
     even = PairedDifference(Interval(0.03, -0.02, 0.08), Interval(0.0, -0.01, 0.01))
     fine = _figures({"apple": 0.76, "banana": 0.70})
     checks = class_checks(fine, production, even, params=params)
     assert decide(checks, even, 40.0, label="eval set 'x'", params=params) == []
+    strict = RegistryParams(max_ap50_drop=0.05, latency_budget_ms=100)  # the default: a gain must beat the noise
+    assert decide(checks, even, 40.0, label="eval set 'x'", params=strict) == [
+        "Not shown better: mAP50 +0.030 (-0.020 to +0.080, 95 % interval of the paired difference) on eval set 'x'; "
+        "the candidate must beat production beyond the interval."
+    ]
     assert [(c.name, c.delta, c.blocked) for c in checks] == [("apple", -0.04, False), ("banana", 0.1, False)]
 
     worse = _figures({"apple": 0.70, "banana": 0.70})
@@ -208,7 +190,7 @@ def test_latency_budget_blocks_and_a_written_reason_overrides(
 
 
 def test_an_ap50_drop_blocks_promotion(version: DatasetVersion, files: dict[str, Path]) -> None:
-    score_fn = _fixed_recall(
+    score_fn = fixed_recall_scorer(
         {
             "run-a": {"apple": 0.9, "banana": 0.8, "broccoli": 0.7},
             "run-b": {"apple": 0.95, "banana": 0.6, "broccoli": 0.7},
@@ -232,7 +214,7 @@ def test_an_ap50_drop_blocks_promotion(version: DatasetVersion, files: dict[str,
 def test_rollback_goes_back_one_step_and_detect_answers_with_it(
     version: DatasetVersion, files: dict[str, Path]
 ) -> None:
-    score_fn = _fixed_recall({"run-a": {"apple": 0.5}, "run-b": {"apple": 0.5}, "run-c": {"apple": 0.5}})
+    score_fn = fixed_recall_scorer({"run-a": {"apple": 0.5}, "run-b": {"apple": 0.5}, "run-c": {"apple": 0.5}})
     models = []
     for name, weights in (("run-a", files["a"]), ("run-b", files["b"]), ("run-c", files["a"])):
         run, model = add_version_run(weights, version, name=name)
@@ -256,7 +238,7 @@ def test_rollback_goes_back_one_step_and_detect_answers_with_it(
 def test_changed_weights_are_refused_and_the_previous_production_keeps_answering(
     version: DatasetVersion, files: dict[str, Path]
 ) -> None:
-    score_fn = _fixed_recall({"run-a": {"apple": 0.5}, "run-b": {"apple": 0.5}})
+    score_fn = fixed_recall_scorer({"run-a": {"apple": 0.5}, "run-b": {"apple": 0.5}})
     run_a, model_a = add_version_run(files["a"], version, name="run-a")
     registry.promote_run(run_a.id, score_fn=score_fn, export=False, actor=ADMIN)
     run_b, model_b = add_version_run(files["b"], version, name="run-b")

@@ -6,7 +6,8 @@ strides wide, at known places) reporting one class, with scores that depend on t
 `save_blind_detector` finds nothing at all (every class scores sigmoid(-30)). `make_grid_dataset` draws an image set
 whose ground-truth boxes sit exactly on some of the 16-pixel-stride grid boxes (inside the picture, so neither
 they nor the detections are clipped): the scored detector finds them among
-false alarms; the blind one finds none (AP 0).
+false alarms; the blind one finds none (AP 0). `fixed_recall_scorer` is a gate score function that finds an exact
+share of each class's boxes per weights file, for gate verdicts whose figures are set by the test.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
+from backend.training.matching import EvalImages, ModelScore, build_table
 from tests.utils.tiny_data import TINY_CLASSES
 
 GRID_STRIDE = 16  # the stride whose boxes the ground truth sits on
@@ -120,3 +122,27 @@ def make_grid_dataset(
     data = {"path": str(root), "train": "images/train", "val": "images/val", "names": dict(enumerate(names))}
     data_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
     return data_yaml
+
+
+def fixed_recall_scorer(per_weights: dict[str, dict[str, float]]) -> Any:
+    """A scoring that finds, exactly, the given share of each class's boxes (AP about that share) for each weights
+    file (keyed by its run folder's name), in image order, and nothing else; 10 ms latency. The matching itself is
+    the real one."""
+
+    def score_fn(weights: Path, images: EvalImages) -> ModelScore:
+        share = per_weights[Path(weights).parent.parent.name]
+        wanted = {name: round(share.get(name, 0.0) * count) for name, count in images.instances_per_class().items()}
+        found: dict[str, int] = dict.fromkeys(images.classes, 0)
+        detections = []
+        for boxes, labels in zip(images.boxes, images.labels, strict=True):
+            keep = []
+            for row, label in enumerate(labels):
+                name = images.classes[int(label)]
+                if found[name] < wanted[name]:
+                    found[name] += 1
+                    keep.append(row)
+            conf = np.linspace(0.9, 0.8, len(keep)) if keep else np.zeros(0)
+            detections.append((boxes[keep], conf, labels[keep]))
+        return ModelScore(build_table(images, detections, images.classes), 10.0)
+
+    return score_fn
