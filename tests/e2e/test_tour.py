@@ -3,9 +3,10 @@
 Demo data (40 images, made on first start) → validate → Quick training (shrunk to 1 epoch at 64 px) → compare and
 promote on Models → detect an upload and see recipes → give feedback → simulate dark traffic on Monitor → build
 the drift report → send the drifted pictures to the review queue → fix a box on Annotate → save a new version →
-validate and retrain. A screenshot is saved at each step into a temporary folder; with PLATEOPS_TOUR_SCREENSHOTS=DIR
-they are also copied there as screenshot_<step>.png, the names the README shows (`PLATEOPS_TOUR_SCREENSHOTS=docs`
-retakes the README pictures from the tour; a plain test run changes no tracked file).
+validate and retrain → the gate refuses a useless candidate (tests/e2e/tour_gate.py). A screenshot is saved at
+each step into a temporary folder; with PLATEOPS_TOUR_SCREENSHOTS=DIR they are also copied there as
+screenshot_<step>.png, the names the README shows (`PLATEOPS_TOUR_SCREENSHOTS=docs` retakes the README pictures from
+the tour; a plain test run changes no tracked file).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from backend.store.engine import dispose_all
 from tests.e2e.canvas import draw_lemon_box, save_new_version
 from tests.e2e.conftest import PROJECT_ROOT, Console, error_texts, start_console, stop_console, wait_idle
 from tests.e2e.test_first_hour import tiny_params
+from tests.e2e.tour_gate import step_gate_refuses_useless_candidate
 
 pytestmark = pytest.mark.e2e
 TOUR_ENV = "PLATEOPS_TOUR_SCREENSHOTS"
@@ -213,3 +215,6 @@ def _tour(console: Console, page: Page, shot: Camera) -> None:
     assert len(runs) == 2
     _nav(page, "Models")
     shot("retrained")
+
+    # 13. The gate refuses a useless candidate, judged on the evaluation set rather than its own tiny split.
+    step_gate_refuses_useless_candidate(page, console, shot)
