@@ -33,6 +33,7 @@ class Permission(StrEnum):
     EDIT_LABELS = "edit_labels"
     TRAIN = "train"
     PROMOTE = "promote"
+    CHOOSE_EVAL_SET = "choose_eval_set"  # choose the promotion gate's evaluation set, or adopt a newer version of it
     EXPORT_MODEL = "export_model"
     MONITOR = "monitor"
     REVIEW = "review"
@@ -50,6 +51,7 @@ _SCIENTIST = _PUBLIC | {
     Permission.EDIT_LABELS,
     Permission.TRAIN,
     Permission.PROMOTE,
+    Permission.CHOOSE_EVAL_SET,
     Permission.EXPORT_MODEL,
     Permission.MONITOR,
     Permission.REVIEW,

@@ -126,3 +126,24 @@ class ReviewStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
     DISMISSED = "dismissed"
+
+
+class DetectionTask(StrEnum):
+    """What a model is for; each task has one evaluation set the promotion gate always uses."""
+
+    FOOD = "food_detection"
+
+
+class EvalSplit(StrEnum):
+    """The split of a dataset version an evaluation set is made of."""
+
+    VAL = "val"
+    TEST = "test"
+
+
+class EvalSetAction(StrEnum):
+    """How a version of an evaluation set came to be (kept in the set's history)."""
+
+    DEFAULT = "default"  # the production model's validation split, taken at its first promotion
+    CHOSEN = "chosen"  # the team chose a dataset version's split on the Models page
+    ADOPTED = "adopted"  # the team adopted a newer (edited) version of the same dataset

@@ -115,6 +115,10 @@ class EvaluateParams(_Strict):
     imgsz: int = Field(default=256, ge=32, le=4096)
     conf: float = Field(default=0.001, ge=0, le=1)
     iou: float = Field(default=0.6, gt=0, le=1)
+    bootstrap_samples: int = Field(
+        default=1000, ge=50, le=100_000, description="Resamples of the images behind every 95 % interval."
+    )
+    bootstrap_seed: int = Field(default=0, description="Random seed of the bootstrap resampling.")
 
 
 class RegistryParams(_Strict):
@@ -126,6 +130,16 @@ class RegistryParams(_Strict):
     latency_budget_ms: float = Field(default=150.0, gt=0, description="Highest CPU latency per image, ms.")
     latency_images: int = Field(default=10, ge=1, le=1000, description="Validation images timed for latency.")
     export_onnx: bool = Field(default=True, description="Export the ONNX model on promotion.")
+    eval_min_images: int = Field(
+        default=50, ge=1, description="Fewest evaluation-set images the gate decides on (else it refuses)."
+    )
+    eval_min_instances: int = Field(
+        default=10, ge=1, description="Fewest boxes of each compared class the gate decides on (else it refuses)."
+    )
+    require_shown_better: bool = Field(
+        default=True,
+        description="Block a candidate whose mAP50 gain over production is not above 0 beyond the 95 % interval.",
+    )
 
 
 DriftMethod = Literal[

@@ -45,6 +45,10 @@ class ModelEntry:
     batch: int | None
     map50: float | None
     map50_95: float | None
+    map50_low: float | None
+    map50_high: float | None
+    eval_images: int | None  # the run's own validation split the figures are on (images, boxes)
+    eval_instances: int | None
     precision: float | None
     recall: float | None
     latency_ms: float | None
@@ -53,6 +57,13 @@ class ModelEntry:
     stage: str
     model_id: int | None
     tracking: str
+
+    @property
+    def basis(self) -> str:
+        """What the figures are on, e.g. "food v1 val split, 30 images, 60 boxes"."""
+        if self.eval_images is None:
+            return f"{self.dataset} val split" if self.dataset != "—" else "—"
+        return f"{self.dataset} val split, {self.eval_images} images, {self.eval_instances or 0} boxes"
 
     def as_row(self) -> dict[str, Any]:
         """The table row the page shows."""
@@ -66,7 +77,9 @@ class ModelEntry:
             "imgsz": self.imgsz,
             "batch": self.batch,
             "mAP50": self.map50,
+            "mAP50 95 % interval": interval_text(self.map50_low, self.map50_high),
             "mAP50-95": self.map50_95,
+            "evaluated on": self.basis,
             "precision": self.precision,
             "recall": self.recall,
             "CPU latency ms": self.latency_ms,
@@ -75,6 +88,13 @@ class ModelEntry:
             "stage": self.stage,
             "tracking": self.tracking,
         }
+
+
+def interval_text(low: float | None, high: float | None) -> str:
+    """A 95 % interval as the pages show it, e.g. "0.512 to 0.604" ("—" when there is none)."""
+    if low is None or high is None:
+        return "—"
+    return f"{low:.3f} to {high:.3f}"
 
 
 def _tracking_link(run: Run) -> str:
@@ -111,6 +131,10 @@ def model_table() -> list[ModelEntry]:
                 batch=run.params.get("batch"),
                 map50=evaluation.get("map50"),
                 map50_95=evaluation.get("map50_95"),
+                map50_low=evaluation.get("map50_low"),
+                map50_high=evaluation.get("map50_high"),
+                eval_images=(evaluation.get("interval") or {}).get("images"),
+                eval_instances=evaluation.get("instances"),
                 precision=evaluation.get("precision"),
                 recall=evaluation.get("recall"),
                 latency_ms=evaluation.get("latency_ms"),

@@ -17,23 +17,33 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.access import Actor, Permission
-from backend.core.enums import ModelStage, RunStatus
+from backend.core.enums import EvalSplit, ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
 from backend.core.params import Params, get_params
 from backend.core.settings import get_settings
-from backend.registry.gate import EvaluateFn, GateFigures, decide, summary
+from backend.registry.eval_set import (
+    EvalSetSpec,
+    current_eval_set,
+    describe_split,
+    open_eval_set,
+    record_default_eval_set,
+)
+from backend.registry.gate import GateFigures, ScoreFn
 from backend.registry.publishing import publish_stage
-from backend.store import datasets as dataset_store
+from backend.registry.verdict import Contender, OwnSplit, judge
 from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import ModelEvent, RegisteredModel, Run
+from backend.training.matching import EvalImages, ModelScore
 
 log = logging.getLogger(__name__)
 
 PRODUCTION_ACTIONS = ("promoted", "overridden", "rolled_back")
+# a run's figures a registered model keeps (its own validation split's, with their intervals)
+RUN_FIGURE_KEYS = ("map50", "map50_low", "map50_high", "map50_95", "precision", "recall", "latency_ms", "instances")
 MAX_REASON = 2000
 
 
@@ -139,7 +149,7 @@ def ensure_registered(run_id: int) -> RegisteredModel:
             name=run.name,
             weights_path=str(weights),
             run_id=run.id,
-            metrics=summary(evaluation),
+            metrics={key: evaluation.get(key) for key in RUN_FIGURE_KEYS},
             weights_sha256=file_sha256(weights),
             class_thresholds=evaluation.get("class_thresholds") or {},
         )
@@ -148,35 +158,45 @@ def ensure_registered(run_id: int) -> RegisteredModel:
 # --------------------------------------------------------------------------------------------------- the gate
 
 
-def _frozen_split(candidate: Run | None, production: Run | None) -> tuple[Path, str]:
-    """The data.yaml the gate evaluates both models on, and how to name it."""
-    for run, whose in ((candidate, "candidate's"), (production, "production model's")):
-        if run is None or run.dataset_version_id is None:
-            continue
-        with session_scope() as session:
-            version = dataset_store.get_version(session=session, version_id=run.dataset_version_id)
-            dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
-        data_yaml = Path(version.data_yaml)
-        if data_yaml.is_file():
-            return data_yaml, f"{dataset.name} {version.label} val split ({whose} dataset version)"
-    raise BadInputError(
-        "Neither the candidate nor the production model has a dataset version on disk to evaluate on; "
-        "train the candidate on a dataset version first."
-    )
+def _version_val_split(run: Run | None, whose: str) -> tuple[EvalSetSpec, EvalImages] | None:
+    """A run's dataset version's validation split as an evaluation set, or None when it has none on disk."""
+    if run is None or run.dataset_version_id is None:
+        return None
+    try:
+        return describe_split(run.dataset_version_id, EvalSplit.VAL)
+    except (NotFoundError, BadInputError) as exc:
+        log.info("the %s validation split cannot be read: %s", whose, exc)
+        return None
 
 
-def _evaluator(run: Run | None, params: Params) -> EvaluateFn:
-    """Evaluate on CPU at the run's own training size (the size it is served at)."""
+def _evaluation_set(cand_run: Run | None, prod_run: Run | None, production: bool) -> tuple[EvalSetSpec, EvalImages]:
+    """The set the gate judges on: the recorded one, else the default (the production model's validation split,
+    or the candidate's at the first promotion: it is what becomes the production model's)."""
+    recorded = current_eval_set()
+    if recorded is not None:
+        spec = EvalSetSpec.of(recorded)
+        return spec, open_eval_set(spec)
+    found = _version_val_split(prod_run if production else cand_run, "production model's" if production else "")
+    if found is None:
+        raise BadInputError(
+            "There is no evaluation set yet and the "
+            + ("production model" if production else "candidate")
+            + " has no dataset version on disk to take its validation split from; choose an evaluation set on the "
+            "Models page."
+        )
+    return found
+
+
+def _scorer(run: Run | None, params: Params) -> ScoreFn:
+    """Score on CPU at the run's own training size (the size it is served at)."""
     imgsz = int((run.params if run else {}).get("imgsz") or params.evaluate.imgsz)
 
-    def evaluate_fn(weights: Path, data_yaml: Path) -> dict[str, Any]:
-        from backend.training.evaluation import evaluate
+    def score_fn(weights: Path, images: EvalImages) -> ModelScore:
+        from backend.training.evaluation import score_weights
 
-        return evaluate(
-            weights, data_yaml, imgsz=imgsz, device="cpu", conf=params.evaluate.conf, iou=params.evaluate.iou
-        ).to_dict()
+        return score_weights(weights, images, imgsz=imgsz, device="cpu")
 
-    return evaluate_fn
+    return score_fn
 
 
 def _get_run(run_id: int | None) -> Run | None:
@@ -189,27 +209,39 @@ def _get_run(run_id: int | None) -> Run | None:
             return None
 
 
+def _own_split(cand_run: Run | None, spec: EvalSetSpec) -> OwnSplit | None:
+    """The candidate's own validation split, shown beside the evaluation set."""
+    if cand_run is None or cand_run.dataset_version_id is None:
+        return None
+    if (cand_run.dataset_version_id, spec.split) == (spec.dataset_version_id, EvalSplit.VAL):
+        return OwnSplit(spec.name, None)  # the same images: the candidate's score on the set is reused
+    found = _version_val_split(cand_run, "candidate's")
+    return OwnSplit(found[0].name, found[1]) if found is not None else None
+
+
 def run_gate(
     run_id: int,
     *,
-    evaluate_fn: EvaluateFn | None = None,
+    score_fn: ScoreFn | None = None,
     params: Params | None = None,
-) -> tuple[GateFigures, RegisteredModel, dict[str, Any]]:
-    """Evaluate a run's model and the production model on the same frozen split and decide.
+    confirm_classes: bool = False,
+) -> tuple[GateFigures, RegisteredModel, EvalSetSpec]:
+    """Score a run's model and the production model on the evaluation set and decide.
 
     Args:
         run_id: The candidate's training run.
-        evaluate_fn: Evaluation to use for both models (default: `backend.training.evaluation.evaluate` on CPU at
+        score_fn: How to score a model on the set (default: `backend.training.evaluation.score_weights` on CPU at
             each run's training size).
         params: The project params (default: params.yaml).
+        confirm_classes: The promoter confirmed the class mapping (needed when the class lists differ).
 
     Returns:
-        (figures, candidate model, candidate's full evaluation).
+        (figures, candidate model, the evaluation set it was judged on).
 
     Raises:
         NotFoundError: No such run.
-        BadInputError: The run cannot be promoted (not finished, already in production, no split to evaluate on).
-        WeightsIntegrityError: The candidate's weights changed since registration.
+        BadInputError: The run cannot be promoted (not finished, already in production, no evaluation set).
+        WeightsIntegrityError: A model's weights changed since registration.
     """
     params = params or get_params()
     candidate = ensure_registered(run_id)
@@ -219,29 +251,21 @@ def run_gate(
     with session_scope() as session:
         production = model_store.get_production_model(session=session)
     cand_run, prod_run = _get_run(candidate.run_id), _get_run(production.run_id if production else None)
-    data_yaml, dataset = _frozen_split(cand_run, prod_run)
-
-    cand_eval = (evaluate_fn or _evaluator(cand_run, params))(weights, data_yaml)
-    prod_eval: dict[str, Any] | None = None
-    if production is not None:
-        prod_weights = verify_weights(production)
-        prod_eval = (evaluate_fn or _evaluator(prod_run, params))(prod_weights, data_yaml)
-    checks, reasons = decide(cand_eval, prod_eval, params=params.registry)
-    figures = GateFigures(
-        candidate_model_id=candidate.id,
-        candidate_run_id=candidate.run_id,
-        production_model_id=production.id if production else None,
-        dataset=dataset,
-        data_yaml=str(data_yaml),
-        passed=not reasons,
-        reasons=reasons,
-        classes=checks,
-        candidate=summary(cand_eval),
-        production=summary(prod_eval) if prod_eval is not None else {},
-        max_ap50_drop=params.registry.max_ap50_drop,
-        latency_budget_ms=params.registry.latency_budget_ms,
+    spec, images = _evaluation_set(cand_run, prod_run, production is not None)
+    figures = judge(
+        Contender(candidate.id, candidate.run_id, weights, score_fn or _scorer(cand_run, params)),
+        None
+        if production is None
+        else Contender(
+            production.id, production.run_id, verify_weights(production), score_fn or _scorer(prod_run, params)
+        ),
+        spec=spec,
+        images=images,
+        own_split=_own_split(cand_run, spec),
+        confirm_classes=confirm_classes,
+        params=params,
     )
-    return figures, candidate, cand_eval
+    return figures, candidate, spec
 
 
 def promote_run(
@@ -249,17 +273,22 @@ def promote_run(
     *,
     actor: Actor,
     reason: str = "",
-    evaluate_fn: EvaluateFn | None = None,
+    score_fn: ScoreFn | None = None,
     export: bool | None = None,
+    confirm_classes: bool = False,
 ) -> GateFigures:
     """Run the gate and, when it passes (or a written reason overrides a block), make the run's model production.
+
+    A differing class mapping must be confirmed (`confirm_classes`) before anything is promoted, reason or not. At
+    the first promotion, with no evaluation set chosen yet, the promoted model's validation split becomes it.
 
     Args:
         run_id: The candidate's training run.
         reason: Why the user promotes; required to override a block, kept in the model history either way.
         actor: Who promotes (the console user, or the shell user on the command line); needs `promote`.
-        evaluate_fn: Evaluation override (tests); default the real evaluation on CPU.
+        score_fn: Scoring override (tests); default the real matching on CPU.
         export: Export the ONNX model on promotion; default `registry.export_onnx` in params.yaml.
+        confirm_classes: The promoter confirmed the class mapping shown by the gate.
 
     Returns:
         The gate's figures; `promoted` says whether the model is now in production.
@@ -273,8 +302,8 @@ def promote_run(
     if len(reason) > MAX_REASON:
         raise BadInputError(f"Keep the reason under {MAX_REASON} characters.")
     params = get_params()
-    figures, candidate, evaluation = run_gate(run_id, evaluate_fn=evaluate_fn, params=params)
-    if not figures.passed and not reason:
+    figures, candidate, spec = run_gate(run_id, score_fn=score_fn, params=params, confirm_classes=confirm_classes)
+    if figures.needs_confirmation or (not figures.passed and not reason):
         with session_scope() as session:
             model_store.add_event(
                 session=session,
@@ -282,15 +311,17 @@ def promote_run(
                 model_id=candidate.id,
                 previous_model_id=figures.production_model_id,
                 actor=_who(actor),
+                reason=reason,
                 figures=figures.to_dict(),
             )
         return figures
     figures.overridden = not figures.passed
     figures.promoted = True
-    thresholds = evaluation.get("class_thresholds") or candidate.class_thresholds or {}
     with session_scope() as session:
         model_store.update_model(
-            session=session, model_id=candidate.id, class_thresholds=dict(thresholds), metrics=figures.candidate
+            session=session,
+            model_id=candidate.id,
+            metrics={**figures.candidate, "eval_set": figures.eval_set},
         )
         model_store.set_model_stage(session=session, model_id=candidate.id, stage=ModelStage.PRODUCTION)
         model_store.add_event(
@@ -302,6 +333,9 @@ def promote_run(
             reason=reason,
             figures=figures.to_dict(),
         )
+    if spec.number == 0:  # the default set, used for the first time: it is recorded now, frozen from here on
+        recorded = record_default_eval_set(spec, actor=Actor(_who(actor), actor.role))
+        figures.eval_set["number"] = recorded.number
     if params.registry.export_onnx if export is None else export:
         try:
             export_model(candidate.id, actor=actor)

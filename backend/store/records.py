@@ -200,6 +200,36 @@ class ModelEvent:
 
 
 @dataclass(frozen=True)
+class EvalSet:
+    """One version of a task's evaluation set (see `backend.store.eval_sets`)."""
+
+    id: int
+    task: str
+    number: int
+    name: str
+    dataset_version_id: int
+    split: str
+    images: int
+    instances: int
+    class_names: list[Any]
+    class_instances: dict[str, Any]
+    action: str
+    actor: str
+    reason: str
+    created_at: datetime
+
+    @property
+    def size_text(self) -> str:
+        """E.g. "80 images, 412 boxes"."""
+        return f"{self.images} images, {self.instances} boxes"
+
+    @property
+    def label(self) -> str:
+        """E.g. "eval set 'demo-food v1 val' (80 images, 412 boxes)", as figures and reasons name their basis."""
+        return f"eval set '{self.name}' ({self.size_text})"
+
+
+@dataclass(frozen=True)
 class Prediction:
     id: int
     model_id: int | None

@@ -213,6 +213,32 @@ class ModelEventRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class EvalSetRow(Base):
+    """One version of a task's evaluation set: the frozen split of a dataset version the promotion gate always uses.
+
+    Rows are only added (never changed): the newest number of a task is its current set, the rows before it are its
+    history (who chose or adopted which version, when and why).
+    """
+
+    __tablename__ = "eval_sets"
+    __table_args__ = (Index("ix_eval_sets_task_number", "task", "number", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(40))  # DetectionTask
+    number: Mapped[int] = mapped_column(Integer)  # the set's version, 1, 2, ... per task
+    name: Mapped[str] = mapped_column(String(300))  # e.g. "demo-food v1 val"
+    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    split: Mapped[str] = mapped_column(String(10))  # EvalSplit
+    images: Mapped[int] = mapped_column(Integer)
+    instances: Mapped[int] = mapped_column(Integer)
+    class_names: Mapped[list[Any]] = mapped_column(default=list)
+    class_instances: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {class name: boxes}
+    action: Mapped[str] = mapped_column(String(20))  # EvalSetAction
+    actor: Mapped[str] = mapped_column(String(120), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class PredictionRow(Base):
     __tablename__ = "predictions"
     __table_args__ = (Index("ix_predictions_created", "created_at"), Index("ix_predictions_model", "model_id"))

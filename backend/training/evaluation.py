@@ -4,7 +4,10 @@ The JSON holds `map50`, `map50_95`, `precision`, `recall`, `per_class` ({name: {
 `latency_ms`, plus `confusion_matrix` ({"names", "matrix"}, rows = predicted, columns = true, the last name is
 "background"), `pr_curve` ({name: {"recall": [...], "precision": [...]}}, 101 points), `model_size_mb`, `images`,
 `imgsz`, `device`, `seconds`, `classes_without_labels` (classes absent from the val split; their AP is 0) and
-`class_thresholds` ({name: the confidence where the class's F1 peaks}, the Detect page's per-class defaults).
+`class_thresholds` ({name: the confidence where the class's F1 peaks}, the Detect page's per-class defaults), and
+95 % bootstrap intervals over the images: `map50_low`, `map50_high`, `map50_95_low`, `map50_95_high`,
+`per_class_intervals` ({name: {"ap50_low", "ap50_high", "instances"}}), `instances` (ground-truth boxes) and
+`interval` (how they were made).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 from backend.core.errors import BadInputError, PlateOpsError
 from backend.core.params import get_params
 from backend.core.progress import ProgressFn, null_progress
+from backend.training.bootstrap import METHOD, Figures, Interval, bootstrap_figures
 from backend.training.environment import init_ultralytics, resolve_device
+from backend.training.matching import EvalImages, ModelScore, load_eval_images, match_model
 from backend.training.metrics import summarize_det_metrics
 from backend.training.trainer import check_data_yaml
 from backend.training.yolo import ultralytics_yolo
@@ -34,7 +39,12 @@ class EvaluationError(PlateOpsError):
 
 @dataclass
 class EvalResult:
-    """Metrics of one model on one validation split."""
+    """Metrics of one model on one validation split.
+
+    The headline figures are ultralytics' (`model.val`); `map50_low`/`map50_high`, `map50_95_low`/`map50_95_high` and
+    `per_class_intervals` are their 95 % bootstrap intervals over the images
+    (`backend.training.bootstrap`), and `interval` says how they were made (with the bootstrap's own point values).
+    """
 
     map50: float
     map50_95: float
@@ -51,6 +61,13 @@ class EvalResult:
     seconds: float = 0.0
     classes_without_labels: list[str] = field(default_factory=list)
     class_thresholds: dict[str, float] = field(default_factory=dict)
+    map50_low: float | None = None
+    map50_high: float | None = None
+    map50_95_low: float | None = None
+    map50_95_high: float | None = None
+    instances: int = 0
+    per_class_intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interval: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the `jobs.evaluate` output)."""
@@ -91,6 +108,79 @@ def measure_latency(model: Any, images: list[Path], *, imgsz: int, device: str) 
     return round(statistics.median(timings), 2)
 
 
+def load_yolo(weights: Path) -> Any:
+    """Load a `.pt` or `.onnx` detection model with ultralytics.
+
+    Raises:
+        BadInputError: The file is missing or is not a YOLO detection model.
+    """
+    weights = Path(weights)
+    if not weights.is_file():
+        raise BadInputError(f"Weights file {weights} does not exist.")
+    init_ultralytics()
+    YOLO = ultralytics_yolo()  # noqa: N806 - the class, under ultralytics' own name
+    try:
+        return YOLO(str(weights), task="detect")
+    except Exception as exc:
+        raise BadInputError(f"Could not load {weights} as a YOLO detection model: {exc}") from exc
+
+
+def score_weights(weights: Path, images: EvalImages, *, imgsz: int | None = None, device: str = "cpu") -> ModelScore:
+    """Match a model's detections on an image set to its ground truth and time it on the CPU (the gate's input).
+
+    Args:
+        weights: The model file.
+        images: The image set (`backend.training.matching.load_eval_images`).
+        imgsz: Inference size; default `evaluate.imgsz` of params.yaml (the gate passes the run's training size).
+        device: Where to run the matching ("cpu" by default; latency is what serving on this machine costs).
+
+    Raises:
+        BadInputError: The weights cannot be loaded.
+    """
+    imgsz = get_params().evaluate.imgsz if imgsz is None else imgsz
+    model = load_yolo(weights)
+    device = resolve_device(device)
+    table = match_model(model, images, imgsz=imgsz, device=device)
+    return ModelScore(table, measure_latency(model, list(images.images), imgsz=imgsz, device=device))
+
+
+def _around(value: float, own: Interval | None) -> tuple[float | None, float | None]:
+    """The bootstrap's spread around its own point, placed around `value` (ultralytics' figure), within [0, 1]."""
+    if own is None or own.low is None or own.high is None:
+        return None, None
+    low, high = value - (own.value - own.low), value + (own.high - own.value)
+    return round(min(max(low, 0.0), value), 5), round(max(min(high, 1.0), value), 5)
+
+
+def _with_intervals(result: EvalResult, figures: Figures) -> EvalResult:
+    """Add 95 % intervals to ultralytics' figures.
+
+    The figures stay ultralytics' (its `val` letterboxes and suppresses boxes a little differently from `predict`,
+    which the bootstrap's matching runs on, so the two points differ by about 0.01). Each interval is the bootstrap's
+    spread over the images (how far its 2.5th and 97.5th percentiles lie from its own point) placed around
+    ultralytics' figure, so a figure always sits inside its interval; `interval` keeps the bootstrap's own points.
+    """
+    result.map50_low, result.map50_high = _around(result.map50, figures.map50)
+    result.map50_95_low, result.map50_95_high = _around(result.map50_95, figures.map50_95)
+    result.instances = figures.instances
+    for name, entry in result.per_class.items():
+        own = figures.per_class.get(name)
+        if own is not None and own.ap50 is not None:
+            low, high = _around(float(entry.get("ap50", 0.0)), own.ap50)
+            result.per_class_intervals[name] = {"ap50_low": low, "ap50_high": high, "instances": own.instances}
+    result.interval = {
+        "confidence": 0.95,
+        "samples": figures.samples,
+        "seed": figures.seed,
+        "images": figures.images,
+        "instances": figures.instances,
+        "method": METHOD,
+        "bootstrap_map50": round(figures.map50.value, 5),
+        "bootstrap_map50_95": round(figures.map50_95.value, 5),
+    }
+    return result
+
+
 def evaluate(
     weights: Path,
     data_yaml: Path,
@@ -127,16 +217,10 @@ def evaluate(
     if not weights.is_file():
         raise BadInputError(f"Weights file {weights} does not exist.")
     check_data_yaml(data_yaml)
-    init_ultralytics()
     device = resolve_device(device)
     started = time.monotonic()
     progress(0.02, f"Loading {weights.name}")
-    YOLO = ultralytics_yolo()  # noqa: N806 - the class, under ultralytics' own name
-
-    try:
-        model = YOLO(str(weights), task="detect")
-    except Exception as exc:
-        raise BadInputError(f"Could not load {weights} as a YOLO detection model: {exc}") from exc
+    model = load_yolo(weights)
 
     state = {"done": 0}
 
@@ -172,6 +256,9 @@ def evaluate(
     progress(0.87, "Measuring latency")
     images = _val_images(data_yaml)
     latency = measure_latency(model, images, imgsz=imgsz, device=device)
+    progress(0.9, "Bootstrapping 95 % intervals over the images")
+    table = match_model(model, load_eval_images(data_yaml), imgsz=imgsz, conf=conf, iou=iou, device=device)
+    figures = bootstrap_figures(table)
     result = EvalResult(
         map50=summary["map50"],
         map50_95=summary["map50_95"],
@@ -189,6 +276,7 @@ def evaluate(
         classes_without_labels=summary["classes_without_labels"],
         class_thresholds=summary.get("class_thresholds", {}),
     )
+    _with_intervals(result, figures)
     progress(1.0, f"mAP50 {result.map50:.3f}, mAP50-95 {result.map50_95:.3f}, {latency} ms per image")
     return result
 

@@ -13,6 +13,7 @@ from tests.e2e.conftest import Console, error_texts, start_console, stop_console
 from tests.utils.homes import build_home
 from tests.utils.registry_runs import add_dataset_version, add_version_run
 from tests.utils.tiny_data import save_grid_detector, save_untrained_detector
+from tests.utils.tiny_yolo import TINY_CLASSES as SHAPES
 from tests.utils.tiny_yolo import make_tiny_yolo_dataset
 
 pytestmark = pytest.mark.e2e
@@ -26,8 +27,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     root = tmp_path_factory.mktemp("e2e_models")
     data_yaml = make_tiny_yolo_dataset(root / "data", train=4, val=4, size=64)
     weights = {
-        "shapes-a": save_untrained_detector(root / "a.pt", imgsz=64, seed=1),
-        "shapes-b": save_grid_detector(root / "b.pt", imgsz=64),
+        # the split's own class names: the gate judges on it without a class mapping to confirm
+        "shapes-a": save_untrained_detector(root / "a.pt", names=SHAPES, imgsz=64, seed=1),
+        "shapes-b": save_grid_detector(root / "b.pt", names=SHAPES, imgsz=64),
     }
     evaluations = {name: evaluate(w, data_yaml, imgsz=64, device="cpu").to_dict() for name, w in weights.items()}
 

@@ -6,7 +6,8 @@ Demo data (40 images, made on first start; Home follows the job without a reload
 (shrunk to 1 epoch at 64 px; the estimate says what it rests on) → "Try it on Detect": detect an upload, see recipes,
 the feedback menus start empty, give feedback → compare and promote on Models → simulate dark traffic on Monitor →
 build the drift report → send the drifted pictures to the review queue → fix a box on Annotate → save a new version
-→ validate and retrain → every page, and the end user's view of a console page. A screenshot is saved at each step
+→ validate and retrain → the gate refuses a useless candidate (tests/e2e/tour_gate.py) → every page, and the
+end user's view of a console page. A screenshot is saved at each step
 into a temporary folder; with PLATEOPS_TOUR_SCREENSHOTS=DIR they are also copied there as screenshot_<step>.png, the
 names the README shows (`PLATEOPS_TOUR_SCREENSHOTS=docs` retakes the README pictures from the tour; a plain test run
 changes no tracked file).
@@ -37,6 +38,7 @@ from tests.e2e.conftest import (
     wait_idle,
     wait_settled,
 )
+from tests.e2e.tour_gate import step_gate_refuses_useless_candidate
 
 pytestmark = pytest.mark.e2e
 TOUR_ENV = "PLATEOPS_TOUR_SCREENSHOTS"
@@ -262,6 +264,8 @@ def _tour(console: Console, page: Page, shot: Camera) -> None:
     _nav(page, "Models")
     shot("retrained")
 
+    # 13. The gate refuses a useless candidate, judged on the evaluation set rather than its own tiny split.
+    step_gate_refuses_useless_candidate(page, console, shot)
 
 def _every_page_stays_local(console: Console, page: Page) -> None:
     """Every page opens without an error, and the end user's view of a console page offers only Detect."""

@@ -3,6 +3,7 @@ a blocked promotion overridden with a reason, rollback and the model history."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,11 @@ def production_name() -> str | None:
     return model.name if model else None
 
 
-def promote(at: AppTest, run_id: int, reason: str = "") -> AppTest:
+def promote(at: AppTest, run_id: int, reason: str = "", *, confirm: bool = True) -> AppTest:
+    """Run the gate on a run; `confirm` ticks the class-mapping box (these detectors' classes are not the set's)."""
     at.selectbox(key="models_candidate").set_value(run_id)
     at.text_area(key="models_reason").input(reason)
+    at.checkbox(key="models_confirm_classes").set_value(confirm)
     next(b for b in at.button if b.label == "Run the gate and promote").click()
     return run(at)
 
@@ -94,14 +97,25 @@ def test_table_compare_promote_override_and_rollback(
     table = at.dataframe(key="models_table").value
     assert set(table["name"]) == {"run-a", "run-b"} and {"mAP50", "stage", "dataset version"} <= set(table.columns)
     assert set(table["stage"]) == {"candidate"}
+    # every figure names what it is on (set, size) and carries its 95 % interval
+    assert {"mAP50 95 % interval", "evaluated on"} <= set(table.columns)
+    assert all(re.fullmatch(r"tiny-shapes v1 val split, 4 images, \d+ boxes", v) for v in table["evaluated on"])
+    assert all(re.fullmatch(r"\d\.\d{3} to \d\.\d{3}", v) for v in table["mAP50 95 % interval"])
+    assert "No evaluation set yet" in text
 
     deltas = frame_with(at, "Δ map50")  # the first two runs are compared by default
     assert len(deltas) == 2 and "Δ map50" in deltas.columns
 
+    promote(at, run_a.id, reason="a reason is not enough", confirm=False)  # the class lists differ: confirm first
+    assert production_name() is None
+    assert any("confirm the class mapping" in str(e.value) for e in at.error)
+    assert "Class mapping by name: 0 match; the candidate lacks" in all_text(at)
+
     promote(at, run_a.id)
-    assert production_name() == "run-a"
+    assert production_name() == "run-a", [e.value for e in at.error]
     assert "In production: run-a" in all_text(at)
     assert "The gate passed" in all_text(at)
+    assert re.search(r"Evaluation set: 'tiny-shapes v1 val' v1\*\*, 4 images, \d+ boxes", all_text(at))
 
     # a blocked promotion: the latency budget is tiny
     params = (
@@ -117,6 +131,24 @@ def test_table_compare_promote_override_and_rollback(
     assert production_name() == "run-a"
     assert any("Blocked:" in str(e.value) for e in at.error)
     assert "yes" in set(frame_with(at, "candidate AP50")["blocks"])
+    # refused on a 4-image set (under registry.eval_min_images), with the set named and sized
+    shown = [str(e.value).replace("\\", "") for e in at.error]  # the page escapes Markdown characters
+    assert any("Refusing to decide: eval set 'tiny-shapes v1 val' (4 images" in text for text in shown), shown
+    assert any("is too small to tell the models apart (4 images, at least 50 needed" in text for text in shown)
+    summary = frame_with(at, "mAP50 (95 % interval)")
+    assert list(summary["model"]) == [
+        "candidate",
+        "production",
+        "candidate − production (paired)",
+        "candidate on its own split (shown, never deciding)",
+    ]
+    assert all(
+        re.fullmatch(r"eval set 'tiny-shapes v1 val' \(4 images, \d+ boxes\), v1", v)
+        for v in summary["evaluated on"][:3]
+    )
+    assert all(re.fullmatch(r"-?\d\.\d{3} \(-?\d\.\d{3} to -?\d\.\d{3}\)", v) for v in summary["mAP50 (95 % interval)"])
+    per_class = frame_with(at, "candidate 95 %")
+    assert {"boxes in set", "production 95 %", "Δ 95 %"} <= set(per_class.columns)
 
     promote(at, run_b.id, reason="faster hardware arrives next week")
     assert production_name() == "run-b"

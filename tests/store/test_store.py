@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.core.enums import ValidationStatus
 from backend.core.errors import NotFoundError
 from backend.store import datasets as dataset_store
+from backend.store import eval_sets as eval_set_store
 from backend.store import jobs as job_store
 from backend.store import predictions as prediction_store
 from backend.store import registered_models as model_store
@@ -38,6 +39,7 @@ def test_migrations_create_every_table(store_url: str) -> None:
         "feedback",
         "review_items",
         "drift_reports",
+        "eval_sets",
         "alembic_version",
     }
     assert expected <= names
@@ -190,6 +192,80 @@ def test_model_registry_has_one_production_model(store_url: str) -> None:
     assert old.stage == "archived"
     with pytest.raises(ValueError), session_scope() as session:
         model_store.set_model_stage(session=session, model_id=m1.id, stage="staging")
+
+
+def test_eval_set_versions_number_up_per_task_and_keep_their_history(store_url: str) -> None:
+    from backend.core.enums import DetectionTask, EvalSetAction, EvalSplit
+
+    with session_scope() as session:
+        dataset = dataset_store.create_dataset(session=session, name="food", source="coco")
+        v1 = dataset_store.create_version(session=session, dataset_id=dataset.id, path="/d/v1")
+        assert eval_set_store.current_eval_set(session=session, task=DetectionTask.FOOD) is None
+        first = eval_set_store.add_eval_set_version(
+            session=session,
+            task=DetectionTask.FOOD,
+            name="food v1 val",
+            dataset_version_id=v1.id,
+            split=EvalSplit.VAL,
+            images=80,
+            instances=412,
+            class_names=["apple", "banana"],
+            class_instances={"apple": 200, "banana": 212},
+            action=EvalSetAction.DEFAULT,
+            actor="ada",
+            reason="default",
+        )
+        second = eval_set_store.add_eval_set_version(
+            session=session,
+            task=DetectionTask.FOOD,
+            name="food v1 test",
+            dataset_version_id=v1.id,
+            split=EvalSplit.TEST,
+            images=120,
+            instances=600,
+            class_names=["apple", "banana"],
+            class_instances={"apple": 300, "banana": 300},
+            action=EvalSetAction.CHOSEN,
+            actor="sam",
+            reason="the held-out test split",
+        )
+    with session_scope() as session:
+        current = eval_set_store.current_eval_set(session=session, task=DetectionTask.FOOD)
+        history = eval_set_store.eval_set_history(session=session, task=DetectionTask.FOOD)
+    assert (first.number, second.number) == (1, 2) and current == second
+    assert current.label == "eval set 'food v1 test' (120 images, 600 boxes)"
+    assert current.class_instances == {"apple": 300, "banana": 300} and current.class_names == ["apple", "banana"]
+    assert [(h.number, h.action, h.actor) for h in history] == [(2, "chosen", "sam"), (1, "default", "ada")]
+    with pytest.raises(NotFoundError), session_scope() as session:
+        eval_set_store.add_eval_set_version(
+            session=session,
+            task=DetectionTask.FOOD,
+            name="gone",
+            dataset_version_id=v1.id + 999,
+            split=EvalSplit.VAL,
+            images=1,
+            instances=1,
+            class_names=[],
+            class_instances={},
+            action=EvalSetAction.CHOSEN,
+            actor="sam",
+            reason="x",
+        )
+    with pytest.raises(ValueError), session_scope() as session:
+        eval_set_store.add_eval_set_version(
+            session=session,
+            task=DetectionTask.FOOD,
+            name="bad split",
+            dataset_version_id=v1.id,
+            split="train",  # type: ignore[arg-type]
+            images=1,
+            instances=1,
+            class_names=[],
+            class_instances={},
+            action=EvalSetAction.CHOSEN,
+            actor="sam",
+            reason="x",
+        )
 
 
 def test_feedback_counts_and_review_queue(store_url: str) -> None:

@@ -27,6 +27,7 @@ from backend.data import tasks as data_tasks
 from backend.data.import_request import ImportRequest
 from backend.monitoring import tasks as monitoring_tasks
 from backend.monitoring import views as monitoring_views
+from backend.registry import eval_set
 from backend.registry import service as registry_service
 from backend.runtime import runner
 from backend.serving import service as serving_service
@@ -77,6 +78,8 @@ MATRIX: list[tuple[str, CallFn, frozenset[Role]]] = [
     ("promote_run", lambda a, _: registry_service.promote_run(999, actor=a), STAFF),
     ("rollback", lambda a, _: registry_service.rollback(actor=a), STAFF),
     ("export_model", lambda a, _: registry_service.export_model(999, actor=a), STAFF),
+    ("choose_eval_set", lambda a, _: eval_set.choose_eval_set(999, actor=a, reason="r"), STAFF),
+    ("adopt_eval_set_version", lambda a, _: eval_set.adopt_eval_set_version(999, actor=a, reason="r"), STAFF),
     ("record_feedback", lambda a, _: serving_service.record_feedback(999, "correct", actor=a, class_name="x"), ALL),
     ("data.send_to_review", lambda a, _: data_service.send_to_review(999, [], "r", actor=a), REVIEWERS),
     ("monitoring.send_to_review", lambda a, _: monitoring_views.send_to_review([], reason="r", actor=a), REVIEWERS),

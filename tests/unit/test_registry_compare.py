@@ -63,7 +63,10 @@ def test_table_and_comparison_with_version_diff(workspace: Settings, files: dict
     v2 = add_dataset_version(_edited_copy(files["v1"], tmp_path / "v2"))
     run_a, _ = add_version_run(files["a"], v1, name="run-a", evaluation=EVAL_A)
     run_b, _ = add_version_run(files["b"], v2, name="run-b", evaluation=EVAL_B)
-    registry.promote_run(run_a.id, export=False, actor=ADMIN)
+    # the tiny split's shape names are not the detectors' food names, and it is too small to decide on: confirmed
+    # and overridden, as a user would
+    promoted = registry.promote_run(run_a.id, export=False, actor=ADMIN, confirm_classes=True, reason="tiny test set")
+    assert promoted.promoted and promoted.class_mapping["missing_in_candidate"] == list(TINY_CLASSES)
 
     table = {e.name: e for e in compare.model_table()}
     assert table["run-a"].stage == "production" and table["run-b"].stage == "candidate"

@@ -8,7 +8,8 @@ import streamlit as st
 from backend.core.access import Actor
 from backend.core.enums import ModelStage
 from backend.core.params import get_params
-from backend.registry.compare import ModelEntry
+from backend.registry.compare import ModelEntry, interval_text
+from backend.registry.eval_set import choose_eval_set, current_eval_set
 from backend.registry.gate import GateFigures
 from backend.registry.service import (
     export_model,
@@ -24,6 +25,7 @@ from ui.widgets.text import ago, plain
 
 _RESULT_KEY = "models_gate_result"
 _NOTICE_KEY = "models_notice"
+REASON_LIMIT = 1000  # characters of one gate reason shown (they run to about 300)
 
 
 def production_ui(actor: Actor) -> None:
@@ -70,15 +72,52 @@ def notice_ui() -> None:
         st.success(notice)
 
 
+def eval_set_ui(entries: list[ModelEntry], actor: Actor) -> None:
+    """The evaluation set the gate always uses (name, version, size), and choosing another one with a reason."""
+    current = current_eval_set()
+    if current is None:
+        st.info(
+            "No evaluation set yet: the first promotion makes the promoted model's validation split the set the gate "
+            "judges every later candidate on.",
+            icon="🎯",
+        )
+    else:
+        st.markdown(
+            f"**Evaluation set: '{plain(current.name)}' v{current.number}**, {current.images} images, "
+            f"{current.instances} boxes ({current.action} by {plain(current.actor) or '—'}, {ago(current.created_at)})"
+        )
+    versions = {e.dataset_version_id: e.dataset for e in entries if e.dataset_version_id is not None}
+    if not versions:
+        return
+    with st.expander("Choose another evaluation set"), st.form("models_eval_set_form", border=False):
+        version_id = st.selectbox(
+            "Dataset version (its test split when it has one, else val)",
+            list(versions),
+            format_func=lambda i: versions[i],
+            key="models_eval_version",
+        )
+        why = st.text_input("Why", key="models_eval_reason", placeholder="e.g. the reviewed benchmark of the team")
+        if st.form_submit_button("Use as the evaluation set") and version_id is not None:
+            chosen = call(choose_eval_set, int(version_id), actor=actor, reason=why or "", action="Choosing")
+            if chosen is not None:
+                st.session_state[_NOTICE_KEY] = f"The gate now judges on {plain(chosen.label)} (v{chosen.number})."
+                st.rerun()
+
+
 def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> None:
     """Choose a candidate, give a reason (needed to override a block), run the gate; shows its figures."""
     params = get_params().registry
     st.caption(
-        f"The gate evaluates the candidate and the production model on the same frozen validation split and blocks "
-        f"the promotion when any class's AP50 drops by more than {params.max_ap50_drop:g} or the CPU latency is over "
-        f"{params.latency_budget_ms:g} ms per image (params.yaml). A written reason overrides a block; both are kept "
-        "in the model history."
+        "The gate scores the candidate and the production model on the evaluation set (never only on the "
+        "candidate's own split) and compares them with a paired bootstrap over its images. It blocks the promotion "
+        "when production is better beyond the 95 % interval"
+        + (", when the candidate is not shown better beyond it" if params.require_shown_better else "")
+        + f", when any class's AP50 drops by more than {params.max_ap50_drop:g} or the CPU latency is over "
+        f"{params.latency_budget_ms:g} ms per image; it refuses to decide on a set under {params.eval_min_images} "
+        f"images or {params.eval_min_instances} boxes of a class (params.yaml). A written reason overrides; both are "
+        "kept in the model history."
     )
+    eval_set_ui(entries, actor)
     choices = {e.run_id: f"#{e.run_id} {e.name} (mAP50 {e.map50 or 0:.3f}, {e.stage})" for e in entries}
     candidates = [e.run_id for e in entries if e.stage != ModelStage.PRODUCTION]
     if not candidates:
@@ -96,10 +135,21 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         reason = st.text_area(
             "Reason", key="models_reason", placeholder="Why this model? Required to override a blocked gate.", height=80
         )
+        confirm = st.checkbox(
+            "I confirm the class mapping shown (needed when the candidate's classes differ from the set's)",
+            key="models_confirm_classes",
+        )
         submitted = st.form_submit_button("Run the gate and promote", type="primary", icon="🚀")
     if submitted and run_id is not None:
-        with st.spinner("Evaluating the candidate and the production model on the same validation split…"):
-            figures = call(promote_run, int(run_id), reason=reason or "", actor=actor, action="Promoting")
+        with st.spinner("Scoring the candidate and the production model on the evaluation set…"):
+            figures = call(
+                promote_run,
+                int(run_id),
+                reason=reason or "",
+                actor=actor,
+                confirm_classes=confirm,
+                action="Promoting",
+            )
         if figures is not None:
             st.session_state[_RESULT_KEY] = figures
             if figures.promoted:
@@ -110,21 +160,85 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         gate_result_ui(figures)
 
 
+def _with_interval(figures: dict, key: str) -> str:
+    """E.g. "0.562 (0.512 to 0.604)"; "—" without the figure."""
+    value = figures.get(key)
+    if value is None:
+        return "—"
+    return f"{value:.3f} ({interval_text(figures.get(f'{key}_low'), figures.get(f'{key}_high'))})"
+
+
+def _reasons_text(reasons: list[str]) -> str:
+    """Each reason on its own line, whole (a reason names the set and its interval: none is cut short)."""
+    return "  \n".join(f"• {plain(reason, limit=REASON_LIMIT)}" for reason in reasons)
+
+
 def gate_result_ui(figures: GateFigures) -> None:
-    """The gate's verdict, reasons and per-class figures."""
+    """The gate's verdict and reasons, every figure with its set's name, size and 95 % interval."""
     if figures.promoted and figures.overridden:
-        st.warning("Promoted with an override: " + plain("; ".join(figures.reasons)), icon="⚖️")
+        st.warning("Promoted with an override:  \n" + _reasons_text(figures.reasons), icon="⚖️")
     elif figures.promoted:
         st.success("The gate passed and the model is in production.", icon="✅")
     else:
-        st.error("Blocked: " + plain("; ".join(figures.reasons)) + ". Write a reason to override.", icon="🚫")
-    st.caption(f"Evaluated on {plain(figures.dataset)}.")
+        st.error(f"Blocked:  \n{_reasons_text(figures.reasons)}  \nWrite a reason to override.", icon="🚫")
+    if figures.class_mapping.get("missing_in_candidate") or figures.class_mapping.get("not_in_set"):
+        mapping = figures.class_mapping
+        st.caption(
+            f"Class mapping by name: {len(mapping.get('matched', []))} match; the candidate lacks "
+            f"{', '.join(mapping.get('missing_in_candidate', [])) or 'none'}; the set lacks "
+            f"{', '.join(mapping.get('not_in_set', [])) or 'none'}."
+        )
+    basis = f"{figures.dataset}, v{figures.eval_set.get('number', '?')}"  # tables show text as it is
+    own = figures.own_split
+    summary = [
+        {
+            "model": "candidate",
+            "evaluated on": basis,
+            "mAP50 (95 % interval)": _with_interval(figures.candidate, "map50"),
+            "mAP50-95 (95 % interval)": _with_interval(figures.candidate, "map50_95"),
+            "CPU latency ms": figures.candidate.get("latency_ms"),
+        }
+    ]
+    if figures.production:
+        summary.append(
+            {
+                "model": "production",
+                "evaluated on": basis,
+                "mAP50 (95 % interval)": _with_interval(figures.production, "map50"),
+                "mAP50-95 (95 % interval)": _with_interval(figures.production, "map50_95"),
+                "CPU latency ms": figures.production.get("latency_ms"),
+            }
+        )
+        summary.append(
+            {
+                "model": "candidate − production (paired)",
+                "evaluated on": basis,
+                "mAP50 (95 % interval)": _with_interval(figures.paired, "map50_delta"),
+                "mAP50-95 (95 % interval)": _with_interval(figures.paired, "map50_95_delta"),
+                "CPU latency ms": None,
+            }
+        )
+    if own:
+        summary.append(
+            {
+                "model": "candidate on its own split (shown, never deciding)",
+                "evaluated on": f"{own.get('dataset')}, {own.get('images')} images, {own.get('instances')} boxes",
+                "mAP50 (95 % interval)": _with_interval(own, "map50"),
+                "mAP50-95 (95 % interval)": _with_interval(own, "map50_95"),
+                "CPU latency ms": None,
+            }
+        )
+    st.dataframe(pd.DataFrame(summary), hide_index=True, width="stretch", key="models_gate_summary")
     rows = [
         {
             "class": c.name,
+            "boxes in set": c.instances,
             "candidate AP50": c.candidate_ap50,
+            "candidate 95 %": interval_text(c.candidate_low, c.candidate_high),
             "production AP50": c.production_ap50,
+            "production 95 %": interval_text(c.production_low, c.production_high),
             "Δ": c.delta,
+            "Δ 95 %": interval_text(c.delta_low, c.delta_high),
             "blocks": "yes" if c.blocked else "",
         }
         for c in figures.classes
@@ -134,10 +248,10 @@ def gate_result_ui(figures: GateFigures) -> None:
             "class": "CPU latency ms",
             "candidate AP50": figures.candidate.get("latency_ms"),
             "production AP50": figures.production.get("latency_ms"),
-            "Δ": None,
             "blocks": "yes" if any("latency" in r for r in figures.reasons) else "",
         }
     )
+    st.caption(f"Per class on {plain(basis)}:")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="models_gate_table")
 
 
