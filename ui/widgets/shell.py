@@ -159,7 +159,15 @@ def _logout(config: AuthConfig) -> None:
 
 def console_role() -> str:
     """Who the visitor is and which pages they see: the login's role when users are configured (a login screen
-    first), else the open console's sidebar switch with its local-use notice. Returns the page-set key."""
+    first), else the open console's sidebar switch with its local-use notice. Returns the page-set key.
+
+    The end-user link (`?role=user`) is the exception: it opens the public Detect page as the public user, with or
+    without logins, and shows nothing about how the console is run (no sign-in, no notice, no switch).
+    """
+    if current_role() == "user":
+        use_public_actor()
+        _keep_role_in_address("user")
+        return "user"
     try:
         config = auth_config()
     except PlateOpsError as exc:
