@@ -142,12 +142,15 @@ def _version_ready(version_id: int, key: str) -> None:
     name, version = found
     images = count_text(version.counts.images)
     st.success(f"Done: **{plain(name)} {version.label}** is ready with {images} images.", icon="✅")
-    st.button(
+    if st.button(
         f"Show {plain(name)} {version.label}",
         key=f"{key}-show-{version_id}",
         on_click=_select_version,
         args=(name, version_id),
-    )
+    ):
+        # The button lives in the job's fragment, whose click reruns only the fragment: the pickers and tabs
+        # outside it show the version only after a run of the whole page.
+        st.rerun(scope="app")
 
 
 def remember_job(slot: str, job_id: int) -> None:
