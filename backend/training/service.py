@@ -21,6 +21,7 @@ from backend.store import registered_models as model_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.store.records import Run
+from backend.training.pretrained import verified_pretrained_path
 
 if TYPE_CHECKING:
     from backend.training.tracking import OfflineSession
@@ -87,11 +88,11 @@ def registered_starting_points() -> dict[str, str]:
 
 
 def console_model(model: str) -> str:
-    """What a run started from the console may build on: a bundled architecture by name (`yolov8n.yaml`), or a
-    registered model (`registered:<id>`, or its recorded weights path) whose file is inside the workspace's runs
-    and still has the sha256 recorded at registration. Never any other file on the server: a .pt is a pickle and a
-    model .yaml is code to ultralytics. (`python -m jobs.train --model` runs with the shell user's rights and takes
-    any file.)
+    """What a run started from the console may build on: a bundled architecture by name (`yolov8n.yaml`), a
+    registered model (`registered:<id>`, or its recorded weights path) or an uploaded base model (`pretrained:<id>`)
+    whose file is inside the workspace's runs and still has the sha256 recorded at registration or upload. Never
+    any other file on the server: a .pt is a pickle and a model .yaml is code to ultralytics. (`python -m jobs.train
+    --model` runs with the shell user's rights and takes any file, read with the same restricted loader.)
 
     Returns:
         The architecture name, or the verified weights file's path.
@@ -102,6 +103,9 @@ def console_model(model: str) -> str:
     text = str(model).strip()
     if _ARCHITECTURE_RE.fullmatch(text):
         return text
+    base = verified_pretrained_path(text)  # an uploaded base model (`pretrained:<id>`), checked the same way
+    if base is not None:
+        return base
     with session_scope() as session:
         models = model_store.list_models(session=session)
     runs_root = get_settings().runs_dir.resolve()
@@ -113,8 +117,8 @@ def console_model(model: str) -> str:
             return str(path)
         break
     raise BadInputError(
-        "In the console a run starts from a bundled architecture (such as yolov8n.yaml) or a registered model "
-        "whose weights are unchanged; other files are not loaded."
+        "In the console a run starts from a bundled architecture (such as yolov8n.yaml), a registered model or an "
+        "uploaded base model whose weights are unchanged; other files are not loaded."
     )
 
 
