@@ -67,7 +67,8 @@ def estimate_training(cfg: TrainConfig, images: int, *, on_gpu: bool = False) ->
     else:
         from backend.training.calibration import seconds_per_image_epoch
 
-        rate = seconds_per_image_epoch(cfg.model)
+        # A `registered:`/`pretrained:` name is timed on its verified weights file (ultralytics takes paths only).
+        rate = seconds_per_image_epoch(console_model(cfg.model))
         basis = (
             "From one timed training step on this computer (no run has finished here yet), scaled to these "
             "settings; the first finished run replaces it."
