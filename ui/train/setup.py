@@ -22,6 +22,7 @@ from ui.train.base_model import base_model_ui
 from ui.widgets.calls import call
 from ui.widgets.quality import status_badge
 from ui.widgets.text import count_text, duration, plain, plural
+from ui.widgets.working import remember_version, working_version
 
 CUSTOM = "custom"
 OTHER_MODEL = "other"
@@ -49,8 +50,9 @@ def _version_text(name: str, version: DatasetVersion) -> str:
 def version_choice_ui(entries: list[tuple[str, DatasetVersion]]) -> tuple[str, DatasetVersion]:
     """Pick a dataset version (newest first) and show its validation status; returns (dataset name, version)."""
     by_id = {version.id: (name, version) for name, version in entries}
-    if st.session_state.get("train_version") not in by_id:
-        st.session_state["train_version"] = next(iter(by_id))
+    if st.session_state.get("train_version") not in by_id:  # first visit, or back from another page
+        worked_on = working_version()
+        st.session_state["train_version"] = worked_on if worked_on in by_id else next(iter(by_id))
     pick, badge = st.columns([3, 2], vertical_alignment="bottom")
     chosen = pick.selectbox(
         "Dataset version",
@@ -60,6 +62,7 @@ def version_choice_ui(entries: list[tuple[str, DatasetVersion]]) -> tuple[str, D
         help="The model learns from this version's train split and is scored on its val split.",
     )
     name, version = by_id[chosen]
+    remember_version(version.id)
     with badge:
         status_badge(version)
     return name, version
