@@ -7,6 +7,7 @@ With users or OIDC configured, visitors log in and their role comes from the log
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import streamlit as st
@@ -105,6 +106,17 @@ def auth_config() -> AuthConfig:
     path = get_settings().secrets_file
     stamp = path.stat().st_mtime if path.is_file() else 0.0
     return _auth_config(str(path), stamp)
+
+
+def person_name(actor: Actor) -> str:
+    """Who a record (a changelog, a dismissal) names: the signed-in user, or on the open console the account that
+    runs it (the open console's actor is a stand-in called "local")."""
+    if actor != LOCAL_ADMIN:
+        return actor.name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment or the user database
+        return actor.name
 
 
 def current_actor() -> Actor:
