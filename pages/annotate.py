@@ -28,7 +28,7 @@ if entries is None:
     st.stop()
 if not entries:
     st.info("**No dataset yet.** Import one or create the demo food set on the Datasets page, then come back.")
-    st.page_link("pages/datasets.py", label="Go to Datasets", icon="🖼️")
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
     st.stop()
 
 dataset, version = version_ui(entries)

@@ -34,7 +34,7 @@ if not entries:
         "Import one (or create the demo food set) on the Datasets page, then come back here.",
         icon="ℹ️",
     )
-    st.page_link("pages/datasets.py", label="Go to Datasets", icon="🖼️")
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
     st.stop()
 
 st.subheader("1. Data")

@@ -217,4 +217,4 @@ def review_ui(version: DatasetVersion, query: IssueQuery, images: int) -> None:
             added = call(send_to_review, version.id, reasons, action="Sending to review")
             if added is not None:
                 st.success(f"{plural(added, 'image')} {'is' if added == 1 else 'are'} now in the review queue.")
-                st.page_link("pages/annotate.py", label="Open Annotate", icon="✏️")
+                st.page_link("pages/annotate.py", label="Open Annotate", icon=":material/edit:")

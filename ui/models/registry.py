@@ -39,7 +39,7 @@ def production_ui(actor: Actor) -> None:
         f"promoted {ago(production.promoted_at)}; {onnx}.",
         icon="✅",
     )
-    st.page_link("pages/detect.py", label=f"Try {plain(production.name)} on Detect", icon="📷")
+    st.page_link("pages/detect.py", label=f"Try {plain(production.name)} on Detect", icon=":material/photo_camera:")
     if production.class_thresholds:
         st.caption(
             "Per-class confidence thresholds (F1-optimal, the Detect page's defaults): "

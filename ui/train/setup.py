@@ -81,7 +81,7 @@ def data_check_ui(version: DatasetVersion) -> bool:
             "page (the Quality tab lists each one), or train anyway.",
             icon="⛔",
         )
-        st.page_link("pages/datasets.py", label="Open the quality report on Datasets", icon="🖼️")
+        st.page_link("pages/datasets.py", label="Open the quality report on Datasets", icon=":material/photo_library:")
         return st.checkbox("I understand the data has errors; train anyway", key="train_confirm_errors")
     if version.validation_status == ValidationStatus.WARNINGS:
         st.caption(
