@@ -147,8 +147,12 @@ def _login(config: AuthConfig) -> Actor:
         email = st.user.get("email")
         return oidc_actor(config, str(email) if email else None, str(st.user.get("name") or ""))
     actor = current_actor() if ACTOR_KEY in st.session_state else None
-    if actor is not None:
+    user = config.users.get(actor.name) if actor is not None else None
+    if actor is not None and user is not None and user.role == actor.role:
         return actor
+    # Anyone else signs in again: the open console's "local" admin of a tab opened before users were added, a
+    # user removed from secrets.toml since, or one whose role changed there.
+    st.session_state.pop(ACTOR_KEY, None)
     st.title("PlateOps")
     if config.oidc:
         st.button("Sign in with your organisation's account", on_click=st.login, type="primary")
