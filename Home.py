@@ -16,16 +16,21 @@ FAVICON = str(Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png")
 
 def sections_for(role: str, *, admin: bool = False) -> dict[str, list[st.Page]]:
     """The pages each audience sees, in sections (end users see Detect only; admins also see Admin)."""
-    home = st.Page("pages/overview.py", title="Home", icon="🏠", default=role != "user")
-    datasets = st.Page("pages/datasets.py", title="Datasets", icon="🖼️")
-    annotate = st.Page("pages/annotate.py", title="Annotate", icon="✏️")
-    train = st.Page("pages/train.py", title="Train", icon="🏋️")
-    jobs = st.Page("pages/jobs.py", title="Jobs", icon="📋")
-    models = st.Page("pages/models.py", title="Models", icon="🏆")
-    detect = st.Page("pages/detect.py", title="Detect", icon="📷")
-    monitor = st.Page("pages/monitor.py", title="Monitor", icon="📈")
+    home = st.Page("pages/overview.py", title="Home", icon=":material/home:", default=role != "user")
+    datasets = st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:")
+    annotate = st.Page("pages/annotate.py", title="Annotate", icon=":material/edit:")
+    train = st.Page("pages/train.py", title="Train", icon=":material/model_training:")
+    jobs = st.Page("pages/jobs.py", title="Jobs", icon=":material/list_alt:")
+    models = st.Page("pages/models.py", title="Models", icon=":material/emoji_events:")
+    detect = st.Page("pages/detect.py", title="Detect", icon=":material/photo_camera:")
+    monitor = st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:")
     # Others get the address too, hidden from the menu: opened directly, it shows the backend's "admins only" refusal.
-    admin_page = st.Page("pages/admin.py", title="Admin", icon="🛡️", visibility="visible" if admin else "hidden")
+    admin_page = st.Page(
+        "pages/admin.py",
+        title="Admin",
+        icon=":material/admin_panel_settings:",
+        visibility="visible" if admin else "hidden",
+    )
     if role == "user":  # the console's addresses still open, with a plain "this page is for the team" note
         # Home's address is /, which opens Detect.
         hidden = [datasets, annotate, train, jobs, models, monitor, admin_page]
@@ -38,9 +43,9 @@ def sections_for(role: str, *, admin: bool = False) -> dict[str, list[st.Page]]:
         # Training pages stay off the reviewer's menu but keep their addresses, so links to them (Home's "All
         # jobs", Monitor's "Go to Train") open; what a reviewer may not do there the backend refuses.
         off_menu = [
-            st.Page("pages/train.py", title="Train", icon="🏋️", visibility="hidden"),
-            st.Page("pages/jobs.py", title="Jobs", icon="📋", visibility="hidden"),
-            st.Page("pages/models.py", title="Models", icon="🏆", visibility="hidden"),
+            st.Page("pages/train.py", title="Train", icon=":material/model_training:", visibility="hidden"),
+            st.Page("pages/jobs.py", title="Jobs", icon=":material/list_alt:", visibility="hidden"),
+            st.Page("pages/models.py", title="Models", icon=":material/emoji_events:", visibility="hidden"),
         ]
         return {
             "": [*top, *off_menu],

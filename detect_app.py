@@ -20,7 +20,7 @@ def main() -> None:
     st.set_page_config(page_title="PlateOps Detect", page_icon=str(FAVICON), layout="wide")
     bootstrap()
     use_public_actor()
-    st.navigation([st.Page(DETECT_PAGE, title="Detect", icon="📷", default=True)]).run()
+    st.navigation([st.Page(DETECT_PAGE, title="Detect", icon=":material/photo_camera:", default=True)]).run()
 
 
 if __name__ == "__main__":

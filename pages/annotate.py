@@ -11,8 +11,10 @@ from ui.annotate.editor import box_table_ui, canvas_ui, save_ui, saved_banner_ui
 from ui.annotate.picker import VERSION_KEY, reasons_ui, selection_ui, version_ui
 from ui.annotate.tools import batch_ui, history_ui, prelabels_ui
 from ui.widgets.calls import call
-from ui.widgets.shell import ROLES, current_actor, current_role
+from ui.widgets.shell import current_actor, person_name
 from ui.widgets.text import plain
+
+LAST_CLASS_KEY = "plateops_annot_last_class"
 
 current_actor()  # first: the sign-in screen and a stop for anyone not signed in, however the page is served
 
@@ -28,7 +30,7 @@ if entries is None:
     st.stop()
 if not entries:
     st.info("**No dataset yet.** Import one or create the demo food set on the Datasets page, then come back.")
-    st.page_link("pages/datasets.py", label="Go to Datasets", icon="🖼️")
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
     st.stop()
 
 dataset, version = version_ui(entries)
@@ -47,17 +49,22 @@ image = call(load_editor_image, version.id, selection.file, action="Opening the 
 if image is None:
     st.stop()
 
-author = ROLES.get(current_role(), current_role())
+author = person_name(current_actor())  # the changelog names the person, not the role
 reasons_col, class_col = st.columns([3, 2])
 with reasons_col:
     reasons_ui(selection, by=author)
 with class_col:
+    # Streamlit forgets the picker on leaving the page: a plain key keeps the class last drawn with.
+    if st.session_state.get("annot_new_class") not in images.names:
+        last = st.session_state.get(LAST_CLASS_KEY)
+        st.session_state["annot_new_class"] = last if last in images.names else images.names[0]
     new_class = st.selectbox(
         "Class of new boxes",
         images.names,
         key="annot_new_class",
         help="Draw a box on the picture and it gets this class. Change a box's class in the table below.",
     )
+    st.session_state[LAST_CLASS_KEY] = new_class
 st.markdown(
     f"<span style='color:{color_for(new_class)}'>■</span> Drag on the picture to draw a **{plain(new_class)}** box. "
     "Turn on the canvas's edit toggle (pencil) to move, resize or delete boxes · Alt+← / Alt+→ previous / next · "

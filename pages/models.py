@@ -22,7 +22,7 @@ notice_ui()
 entries = model_table()
 if not entries:
     st.info("No finished training run yet. Train a model first; it appears here when it finishes.")
-    st.page_link("pages/train.py", label="Train a model", icon="🏋️")
+    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
     st.stop()
 
 st.subheader("Production")

@@ -38,7 +38,7 @@ def _serving_model() -> ServingModel | None:
 model = _serving_model()
 if model is None:
     st.info("No model serves yet, so there is nothing to monitor. Train one first.", icon="ℹ️")
-    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 else:
     st.caption(f"Monitoring {plain(model.label)}.")
     try:

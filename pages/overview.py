@@ -31,7 +31,7 @@ with left:
             st.info("No dataset yet. Import a COCO or YOLO dataset, or create the demo food set.")
     for status in ov.datasets:
         dataset_card_ui(status, has_runs=ov.latest_run is not None)
-    st.page_link("pages/datasets.py", label="Go to Datasets", icon="🖼️")
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
 
 with right:
     models_ui(ov)
@@ -48,12 +48,12 @@ with right:
         st.info(f"{plural(ov.predictions, 'prediction')} logged, no drift check yet.")
     else:
         st.info("No predictions yet. Drift is checked once people use the Detect page.")
-    st.page_link("pages/monitor.py", label="Open Monitor", icon="📈")
+    st.page_link("pages/monitor.py", label="Open Monitor", icon=":material/monitoring:")
     if ov.open_reviews:
         waiting = "1 image waits" if ov.open_reviews == 1 else f"{ov.open_reviews} images wait"
         st.caption(f"{waiting} in the review queue.")
-        st.page_link("pages/annotate.py", label="Review them", icon="✏️")
+        st.page_link("pages/annotate.py", label="Review them", icon=":material/edit:")
 
 st.subheader("Jobs")
 jobs_panel(limit=6, key="home-jobs")  # reruns this page when a job finishes, so the cards above follow
-st.page_link("pages/jobs.py", label="All jobs", icon="📋")
+st.page_link("pages/jobs.py", label="All jobs", icon=":material/list_alt:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.core.access import Permission
 from backend.core.enums import JobKind, ValidationStatus
 from backend.core.params import get_params
 from backend.data.datasets import list_versions_with_datasets
@@ -35,7 +36,7 @@ if not entries:
         "Import one (or create the demo food set) on the Datasets page, then come back here.",
         icon="ℹ️",
     )
-    st.page_link("pages/datasets.py", label="Go to Datasets", icon="🖼️")
+    st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/photo_library:")
     st.stop()
 
 st.subheader("1. Data")
@@ -49,12 +50,16 @@ run_name = st.text_input("Run name (optional)", key="train_name", placeholder="m
 st.subheader("3. Start")
 if cfg is not None:
     estimate_ui(cfg, version)
+actor = current_actor()
+may_train = actor.may(Permission.TRAIN)
+if not may_train:  # said before the click, not only refused after it
+    st.caption(f"Signed in as {actor.name} ({actor.role}): a {actor.role} may look at training but not start it.")
 if (
     st.button(
         "Start training",
         type="primary",
-        icon="▶️",
-        disabled=cfg is None or not data_ok,
+        icon=":material/play_arrow:",
+        disabled=cfg is None or not data_ok or not may_train,
         key="train_start",
         help="Runs in the background; this page shows its progress below." if data_ok else "Confirm the data first.",
     )
@@ -64,7 +69,7 @@ if (
         start_training,
         version.id,
         cfg,
-        actor=current_actor(),
+        actor=actor,
         preset=preset,
         name=run_name,
         allow_errors=version.validation_status == ValidationStatus.ERRORS and data_ok,

@@ -15,6 +15,7 @@ Marking the app as navigation-routed before the server starts closes that gap.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -70,6 +71,67 @@ def upload_limit_options(rest: list[str], *, detect_only: bool) -> list[str]:
     return ["--server.maxUploadSize", str(get_settings().upload_max_mb)]
 
 
+DEFAULT_PORT = 8501
+_PORT_TRIES = 20  # 8501..8520: the next free one when the default is taken
+
+
+def port_is_free(address: str, port: int) -> bool:
+    """True when nothing listens on `address:port` (binding it briefly, as the server would)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def pop_port(rest: list[str]) -> tuple[int | None, list[str]]:
+    """The `--server.port` value in `rest` (None when absent) and `rest` without it."""
+    port: str | None = None
+    kept: list[str] = []
+    args = iter(rest)
+    for arg in args:
+        if arg == "--server.port":
+            port = next(args, "")
+        elif arg.startswith("--server.port="):
+            port = arg.split("=", 1)[1]
+        else:
+            kept.append(arg)
+    if port is None:
+        return None, kept
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"The port {port!r} is not a port number (1 to 65535).")
+    return int(port), kept
+
+
+def choose_port(address: str, requested: int | None, *, explicit: bool) -> tuple[int | None, str]:
+    """The port to serve on and a line to say about it.
+
+    A port asked for explicitly (`PORT=8502 ./plateops start` or `--server.port`) is used or refused; the default
+    moves on to the next free one, so a second console (or anything else on 8501) does not stop a newcomer.
+
+    Returns:
+        (port, note): port None with the refusal as the note, or the port with what happened (empty when the
+        requested one was free).
+    """
+    port = requested or DEFAULT_PORT
+    if port_is_free(address, port):
+        return port, ""
+    if explicit:
+        return None, (
+            f"Port {port} on {address} is in use (another PlateOps or another server). Choose another port: "
+            f"PORT={port + 1} ./plateops start (or --server.port {port + 1})."
+        )
+    for candidate in range(port + 1, port + _PORT_TRIES):
+        if port_is_free(address, candidate):
+            return candidate, f"Port {port} is in use, so PlateOps serves on port {candidate} instead (PORT sets one)."
+    return (
+        None,
+        f"Ports {port} to {port + _PORT_TRIES - 1} are all in use. Choose a free one: PORT=9000 ./plateops start.",
+    )
+
+
 def main() -> int:
     from backend.auth.users import load_auth_config
     from backend.core.errors import PlateOpsError
@@ -91,6 +153,19 @@ def main() -> int:
         print(HOW_TO_CONFIGURE, file=sys.stderr)
     if flags["allow_open"]:  # the pages' own gate serves visitors from elsewhere only when this is said
         os.environ["PLATEOPS_ALLOW_OPEN"] = "1"
+    try:
+        requested, rest = pop_port(rest)
+    except ValueError as exc:
+        print(f"PlateOps: {exc}", file=sys.stderr)
+        return 2
+    # `./plateops start` always passes the port; PORT in the environment says whether the user chose it.
+    explicit = requested is not None and (requested != DEFAULT_PORT or bool(os.environ.get("PORT")))
+    port, note = choose_port(address, requested, explicit=explicit)
+    if note:
+        print(f"PlateOps: {note}", file=sys.stderr)
+    if port is None:
+        return 2
+    print(f"PlateOps: open http://{address}:{port}", file=sys.stderr)
 
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
@@ -99,7 +174,17 @@ def main() -> int:
         PagesManager.uses_pages_directory = False
     script = DETECT_APP if flags["detect_only"] else HOME
     limits = upload_limit_options(rest, detect_only=flags["detect_only"])
-    sys.argv = ["streamlit", "run", str(script), "--server.address", address, *limits, *rest]
+    sys.argv = [
+        "streamlit",
+        "run",
+        str(script),
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        *limits,
+        *rest,
+    ]
     return cli.main()
 
 

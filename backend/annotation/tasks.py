@@ -13,6 +13,7 @@ from typing import Any
 from backend.core.access import SYSTEM, Actor, Permission
 from backend.core.enums import JobKind, RunStatus
 from backend.core.errors import BadInputError
+from backend.data.tasks import version_title
 from backend.runtime import runner
 from backend.runtime.kinds import JobContext, JobParams, nothing_to_recover, register_task
 from backend.store import datasets as dataset_store
@@ -62,7 +63,7 @@ def start_label_error_scan(version_id: int, *, actor: Actor, top_k: int = 20, mo
             model_store.get_model(session=session, model_id=model_id)  # NotFoundError before queueing
     params = LabelErrorsParams(version_id=version_id, top_k=top_k, model_id=model_id)
     return runner.submit(
-        JobKind.LABEL_ERRORS, params, title=f"Find suspected label errors in dataset version {version_id}"
+        JobKind.LABEL_ERRORS, params, title=f"Find suspected label errors in {version_title(version_id)}"
     )
 
 
@@ -88,7 +89,7 @@ def start_validate_retrain(version_id: int, *, actor: Actor) -> int:
     return runner.submit(
         JobKind.VALIDATE_RETRAIN,
         ValidateRetrainParams(version_id=version_id, run_id=run.id),
-        title=f"Validate dataset version {version_id}, then retrain like run {run.name}",
+        title=f"Validate {version_title(version_id)}, then retrain like run {run.name}",
     )
 
 

@@ -426,19 +426,26 @@ def check_descriptions() -> dict[Check, CheckInfo]:
     return dict(sorted(CHECKS.items(), key=lambda kv: (-SEVERITY_RANK[kv[1].severity], kv[0])))
 
 
-def send_to_review(version_id: int, files: list[str], reason: str, *, actor: Actor) -> int:
+def send_to_review(version_id: int, files: list[str] | dict[str, str], reason: str = "", *, actor: Actor) -> int:
     """Put images of a version on the review queue; returns how many were added.
+
+    Args:
+        version_id: The version the images belong to.
+        files: The files, or each file with its own reason (what flagged it).
+        reason: The reason of files given without one.
+        actor: Who sends them (needs the review permission).
 
     Raises:
         AccessDeniedError: The actor may not review.
     """
     authorize(actor, Permission.REVIEW, f"send {len(files)} images of dataset version {version_id} to review")
+    reasons = files if isinstance(files, dict) else dict.fromkeys(files, reason)
     with session_scope() as session:
-        for file in files:
+        for file, why in reasons.items():
             review_store.add_review_item(
-                session=session, source="validation", reason=reason, file=file, dataset_version_id=version_id
+                session=session, source="validation", reason=why or reason, file=file, dataset_version_id=version_id
             )
-    return len(files)
+    return len(reasons)
 
 
 def list_versions_with_datasets() -> list[tuple[str, DatasetVersion]]:

@@ -297,6 +297,15 @@ def issue_files(version_id: int, query: IssueQuery) -> list[str]:
         return index_store.issue_files(session=session, version_id=version_id, query=query)
 
 
+def issue_reasons(version_id: int, query: IssueQuery, note: str = "") -> dict[str, str]:
+    """For each file of the matching issues, the review-queue reason naming the checks that flagged it
+    ("Validation: tiny_bbox, degenerate_bbox"), followed by the sender's `note` when given."""
+    with session_scope() as session:
+        checks = index_store.issue_checks_by_file(session=session, version_id=version_id, query=query)
+    suffix = f" — {note.strip()}" if note.strip() else ""
+    return {file: f"Validation: {', '.join(names)}{suffix}"[:500] for file, names in checks.items()}
+
+
 def indexed_names_and_files(version_id: int) -> tuple[list[str], list[str]] | None:
     """A version's class names and sorted image file names from its ready index, or None when it has none."""
     with session_scope() as session:

@@ -13,13 +13,15 @@ from typing import Any
 
 from backend.core.access import Actor, Permission
 from backend.core.enums import JobKind
-from backend.core.errors import BadInputError, cap_message
+from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.core.params import get_params
 from backend.core.settings import get_settings
 from backend.data.import_request import ImportRequest
 from backend.runtime import runner
 from backend.runtime.kinds import JobContext, JobParams, register_task
+from backend.store import datasets as dataset_store
 from backend.store.audit import authorize
+from backend.store.engine import session_scope
 from backend.store.records import Job
 
 
@@ -125,17 +127,29 @@ def start_import(request: ImportRequest, *, actor: Actor, delete_source_after: b
     return runner.submit(JobKind.IMPORT_DATASET, params, title=title or f"Import {params.source.name} as {params.name}")
 
 
+def version_title(version_id: int) -> str:
+    """How job titles name a dataset version: its dataset and label ("lunch v2"), as every page shows it; the
+    bare id only when the version is gone."""
+    try:
+        with session_scope() as session:
+            version = dataset_store.get_version(session=session, version_id=version_id)
+            dataset = dataset_store.get_dataset(session=session, dataset_id=version.dataset_id)
+    except NotFoundError:
+        return f"dataset version #{version_id}"
+    return f"{dataset.name} {version.label}"
+
+
 def start_validation(version_id: int, *, actor: Actor, title: str = "") -> int:
     """Queue a job that re-runs every data-quality check on a dataset version; returns the job id.
 
     Args:
         version_id: The dataset version to check.
         actor: Who asks (needs the validate permission).
-        title: The job's title; default "Validate dataset version <id>".
+        title: The job's title; default "Validate <dataset> <label>".
     """
     authorize(actor, Permission.VALIDATE_DATA, f"dataset version {version_id}")
     params = ValidateParams(version_id=version_id)
-    return runner.submit(JobKind.VALIDATE, params, title=title or f"Validate dataset version {version_id}")
+    return runner.submit(JobKind.VALIDATE, params, title=title or f"Validate {version_title(version_id)}")
 
 
 def start_index_version(version_id: int, *, actor: Actor) -> int:
@@ -157,7 +171,7 @@ def start_index_version(version_id: int, *, actor: Actor) -> int:
     if building and state is not None and state.job_id is not None and get_job(state.job_id).active:
         return state.job_id
     params = IndexVersionParams(version_id=version_id)
-    job_id = runner.submit(JobKind.INDEX_VERSION, params, title=f"Index dataset version {version_id}")
+    job_id = runner.submit(JobKind.INDEX_VERSION, params, title=f"Index {version_title(version_id)}")
     with session_scope() as session:
         index_store.mark_building(session=session, version_id=version_id, job_id=job_id)
     return job_id

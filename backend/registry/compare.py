@@ -307,12 +307,15 @@ def diff_versions(old_id: int, new_id: int) -> VersionDiff:
     with session_scope() as session:
         old_v = dataset_store.get_version(session=session, version_id=old_id)
         new_v = dataset_store.get_version(session=session, version_id=new_id)
-    old_labels, names = _version_labels(old_v)
+    old_labels, old_names = _version_labels(old_v)
     new_labels, new_names = _version_labels(new_v)
-    names = new_names or names
 
-    def name(cls: int) -> str:
-        return names[cls] if 0 <= cls < len(names) else str(cls)
+    def _namer(names: list[str]) -> Any:
+        # Each version's ids through its own class list: a class list that changed (or one that is shorter than
+        # the ids used) must not show bare ids mixed with names.
+        return lambda cls: names[cls] if 0 <= cls < len(names) else f"class #{cls} (not in the class list)"
+
+    old_name, name = _namer(old_names or new_names), _namer(new_names or old_names)
 
     diff = VersionDiff(old=f"v{old_v.number}", new=f"v{new_v.number}")
     for stem in sorted(set(old_labels) | set(new_labels)):
@@ -327,7 +330,7 @@ def diff_versions(old_id: int, new_id: int) -> VersionDiff:
                 diff.per_class.setdefault(name(new[j][0]), Counter())["moved"] += 1
                 changed = True
         for i in removed:
-            diff.per_class.setdefault(name(old[i][0]), Counter())["removed"] += 1
+            diff.per_class.setdefault(old_name(old[i][0]), Counter())["removed"] += 1
         for j in added:
             diff.per_class.setdefault(name(new[j][0]), Counter())["added"] += 1
         diff.images_compared += 1

@@ -488,6 +488,23 @@ def issue_files(*, session: Session, version_id: int, query: IssueQuery = IssueQ
     )
 
 
+def issue_checks_by_file(
+    *, session: Session, version_id: int, query: IssueQuery = IssueQuery()
+) -> dict[str, list[str]]:
+    """The checks of the matching issues, per file (each sorted): what flagged each image."""
+    issue = ValidationIssueRow
+    found: dict[str, list[str]] = {}
+    stmt = (
+        select(issue.file, issue.check)
+        .where(*_issue_conditions(version_id, query))
+        .distinct()
+        .order_by(issue.file, issue.check)
+    )
+    for file, check in session.execute(stmt):
+        found.setdefault(file, []).append(check)
+    return found
+
+
 def issue_severities(*, session: Session, version_id: int) -> list[str]:
     """The severities present among a version's issues."""
     return list(

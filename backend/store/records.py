@@ -143,6 +143,7 @@ class Run:
     created_at: datetime
     finished_at: datetime | None
     duration_s: float | None
+    pretrained_model_id: int | None = None
 
     @property
     def scores(self) -> Scores:
@@ -163,6 +164,27 @@ class Run:
     def tracking_info(self) -> Tracking:
         """Where the run is tracked in ClearML, from `tracking`."""
         return Tracking.from_json(self.tracking)
+
+
+@dataclass(frozen=True)
+class PretrainedModel:
+    """An uploaded pretrained checkpoint that runs may start from (a base model).
+
+    Attributes:
+        source: Where it came from, as the scientist who uploaded it wrote it.
+        class_names: The classes its detection head was trained on.
+        uploaded_by: The login name of the uploader.
+    """
+
+    id: int
+    name: str
+    weights_path: str
+    weights_sha256: str
+    source: str
+    original_filename: str
+    class_names: list[Any]
+    uploaded_by: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,27 @@ class RunRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The uploaded pretrained checkpoint the run started from (None: an architecture or a registered model).
+    pretrained_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pretrained_models.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class PretrainedModelRow(Base):
+    """A pretrained checkpoint a scientist uploaded to start runs from (a base model), kept read-only in the
+    workspace with the sha256 checked before every run that starts from it."""
+
+    __tablename__ = "pretrained_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    weights_path: Mapped[str] = mapped_column(Text)
+    weights_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(Text, default="")  # where it came from, in the uploader's words
+    original_filename: Mapped[str] = mapped_column(String(255), default="")
+    class_names: Mapped[list[Any]] = mapped_column(default=list)
+    uploaded_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ModelRow(Base):

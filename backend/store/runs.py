@@ -52,8 +52,9 @@ def create_run(
     preset: str = "custom",
     params: dict[str, Any] | None = None,
     run_dir: str = "",
+    pretrained_model_id: int | None = None,
 ) -> Run:
-    """Record a training run."""
+    """Record a training run (`pretrained_model_id`: the uploaded base model it starts from, if any)."""
     row = RunRow(
         name=name,
         job_id=job_id,
@@ -63,6 +64,7 @@ def create_run(
         params=params or {},
         run_dir=run_dir,
         status=RunStatus.RUNNING,
+        pretrained_model_id=pretrained_model_id,
     )
     session.add(row)
     session.flush()

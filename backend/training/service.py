@@ -37,6 +37,7 @@ from backend.training.estimate import (
     pixel_speed,
     predict_total_s,
 )
+from backend.training.pretrained import verified_pretrained_path
 from backend.training.speed import current_load, known_speed, step_speed
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ def estimate_training(cfg: TrainConfig, train_images: int, val_images: int, *, o
         seconds = predict_total_s(shape, pixel_speed(cfg.model), fit)
         basis = f"measured on this machine's GPU from {timed_epochs(fit)}, scaled to these settings"
         return Estimate(TimeRange.around(seconds, fit.spread), basis)
-    speed = step_speed(cfg.model)
+    # A `registered:`/`pretrained:` name is timed on its verified weights file (ultralytics takes paths only).
+    speed = step_speed(console_model(cfg.model))
     fit = fit_speed(runs, lambda model: speed if model == cfg.model else known_speed(model))
     seconds = predict_total_s(shape, speed, fit)
     if fit.runs:
@@ -223,11 +225,11 @@ def registered_starting_points() -> dict[str, str]:
 
 
 def console_model(model: str) -> str:
-    """What a run started from the console may build on: a bundled architecture by name (`yolov8n.yaml`), or a
-    registered model (`registered:<id>`, or its recorded weights path) whose file is inside the workspace's runs
-    and still has the sha256 recorded at registration. Never any other file on the server: a .pt is a pickle and a
-    model .yaml is code to ultralytics. (`python -m jobs.train --model` runs with the shell user's rights and takes
-    any file.)
+    """What a run started from the console may build on: a bundled architecture by name (`yolov8n.yaml`), a
+    registered model (`registered:<id>`, or its recorded weights path) or an uploaded base model (`pretrained:<id>`)
+    whose file is inside the workspace's runs and still has the sha256 recorded at registration or upload. Never
+    any other file on the server: a .pt is a pickle and a model .yaml is code to ultralytics. (`python -m jobs.train
+    --model` runs with the shell user's rights and takes any file, read with the same restricted loader.)
 
     Returns:
         The architecture name, or the verified weights file's path.
@@ -238,6 +240,9 @@ def console_model(model: str) -> str:
     text = str(model).strip()
     if _ARCHITECTURE_RE.fullmatch(text):
         return text
+    base = verified_pretrained_path(text)  # an uploaded base model (`pretrained:<id>`), checked the same way
+    if base is not None:
+        return base
     with session_scope() as session:
         models = model_store.list_models(session=session)
     runs_root = get_settings().runs_dir.resolve()
@@ -249,8 +254,8 @@ def console_model(model: str) -> str:
             return str(path)
         break
     raise BadInputError(
-        "In the console a run starts from a bundled architecture (such as yolov8n.yaml) or a registered model "
-        "whose weights are unchanged; other files are not loaded."
+        "In the console a run starts from a bundled architecture (such as yolov8n.yaml), a registered model or an "
+        "uploaded base model whose weights are unchanged; other files are not loaded."
     )
 
 

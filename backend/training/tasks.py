@@ -31,6 +31,7 @@ from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, Job, Run
 from backend.store.runs import RunUpdate
+from backend.training.pretrained import find_pretrained
 from backend.training.service import console_model, trained_all_epochs
 
 
@@ -44,6 +45,7 @@ class TrainParams(JobParams):
         run_name: The run's name (also its folder's).
         preset: The preset the settings started from; None for custom settings.
         resume_run_id: The stopped run this job continues from its last.pt; None for a new run.
+        pretrained_model_id: The uploaded base model `config.model` is (recorded with the run); None otherwise.
     """
 
     version_id: int
@@ -51,6 +53,7 @@ class TrainParams(JobParams):
     run_name: str
     preset: str | None = None
     resume_run_id: int | None = None
+    pretrained_model_id: int | None = None
 
 
 def _slug(text: str) -> str:
@@ -83,6 +86,7 @@ def start_training(
             version has error-level issues and `allow_errors` is off.
     """
     authorize(actor, Permission.TRAIN, f"train on dataset version {version_id}")
+    base = find_pretrained(config.model)
     config = config.model_copy(update={"model": console_model(config.model)})
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
@@ -94,8 +98,15 @@ def start_training(
             "or confirm that you want to train anyway."
         )
     run_name = _slug(name.strip() or f"{dataset.name}-{version.label}-{preset or 'custom'}-{utcnow():%m%d-%H%M%S}")
-    params = TrainParams(version_id=version_id, config=config, run_name=run_name, preset=preset)
-    return runner.submit(JobKind.TRAIN, params, title=f"Train {run_name} ({config.model}, {config.epochs} epochs)")
+    params = TrainParams(
+        version_id=version_id,
+        config=config,
+        run_name=run_name,
+        preset=preset,
+        pretrained_model_id=base.id if base is not None else None,
+    )
+    start = f"from base model {base.name}" if base is not None else config.model
+    return runner.submit(JobKind.TRAIN, params, title=f"Train {run_name} ({start}, {config.epochs} epochs)")
 
 
 def resume_training(run_id: int, *, actor: Actor) -> int:
@@ -247,6 +258,7 @@ def train_task(ctx: JobContext[TrainParams]) -> dict[str, Any]:
                 model=cfg.model,
                 preset=p.preset or "custom",
                 params=cfg.model_dump(exclude={"resume"}),
+                pretrained_model_id=p.pretrained_model_id,
             )
             run_dir = settings.runs_dir / f"run-{run.id}-{p.run_name}"
             run = run_store.update_run(

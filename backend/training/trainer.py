@@ -45,6 +45,7 @@ from backend.training.errors import (
     TrainingError,
 )
 from backend.training.metrics import PR_POINTS, EpochMetrics, summarize_det_metrics
+from backend.training.pretrained import read_detection_checkpoint
 from backend.training.reference import fit_weights_reference
 from backend.training.run_watch import RunWatch, stop_on_signals
 from backend.training.tracking import ClearMLRun, TrackingInfo
@@ -440,6 +441,8 @@ def train(
     progress(0.0, "Preparing data and model")
     run = _Run(cfg, data_yaml, out_dir, run_name, list(tags), dataset_version, device)
     model_source = run.resume_point() if cfg.resume else resolve_model(cfg.model)
+    if not cfg.resume and Path(model_source).suffix.lower() == ".pt" and Path(model_source).is_file():
+        read_detection_checkpoint(Path(model_source))  # restricted loading: a crafted file is refused in plain words
     YOLO = ultralytics_yolo()  # noqa: N806 - the class, under ultralytics' own name
 
     stop = threading.Event()

@@ -62,3 +62,48 @@ def test_gallery_thumbnails_and_detail(console: Console, page: Page, screenshots
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
     assert "Traceback" not in page.inner_text("body")
+
+
+def _lunch_zip(folder: Path) -> Path:
+    """A small COCO export (8 demo pictures) zipped as someone would upload it."""
+    import zipfile
+
+    from backend.data.demo import generate_demo_dataset
+
+    raw = folder / "lunch"
+    generate_demo_dataset(raw, images=8, seed=11)
+    archive = folder / "lunch.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(raw.rglob("*")):
+            if path.is_file():
+                zipped.write(path, path.relative_to(raw).as_posix())
+    return archive
+
+
+def test_after_an_import_show_opens_the_new_version(console: Console, page: Page, tmp_path: Path) -> None:
+    """The finished import's "Show lunch v1" button sits in the job's live fragment; one click must move the
+    whole page (dataset and version pickers, Overview tab) to the new version, not only the fragment."""
+    archive = _lunch_zip(tmp_path)
+    page.goto(console.url)
+    wait_idle(page)
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Datasets").click()
+    page.wait_for_url("**/datasets")
+    wait_idle(page)
+    page.get_by_role("tab", name="Import").click()
+    wait_idle(page)
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(archive))
+    page.get_by_role("textbox", name="Dataset name").fill("lunch")
+    page.keyboard.press("Tab")
+    page.get_by_role("button", name="Import").last.click()
+    show = page.get_by_role("button", name="Show lunch v1")
+    show.wait_for(timeout=240_000)  # the worker imports and validates 8 pictures
+    wait_idle(page)
+    show.click()
+    wait_idle(page)
+    # The Overview of lunch v1: 8 pictures (the demo version has 24).
+    page.wait_for_function(
+        "() => (document.querySelector(\"[data-testid='stMetricValue']\") || {}).innerText === '8'", timeout=30_000
+    )
+    page.get_by_text("lunch.zip").first.wait_for()  # the version header names the upload it was made from
+    assert page.get_by_role("tab", name="Overview").get_attribute("aria-selected") == "true"
+    assert not error_texts(page), error_texts(page)

@@ -267,6 +267,7 @@ def _tour(console: Console, page: Page, shot: Camera) -> None:
     # 13. The gate refuses a useless candidate, judged on the evaluation set rather than its own tiny split.
     step_gate_refuses_useless_candidate(page, console, shot)
 
+
 def _every_page_stays_local(console: Console, page: Page) -> None:
     """Every page opens without an error, and the end user's view of a console page offers only Detect."""
     for slug in PAGES:

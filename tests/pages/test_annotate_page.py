@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def test_queue_item_edit_in_the_table_and_save_makes_a_new_version(demo: Dataset
     versions = _versions()
     assert [v.number for v in versions] == [1, 2]
     assert versions[1].changelog[0]["totals"]["removed"] == 1
+    assert versions[1].author == getpass.getuser(), "the changelog names the person, not the role"
     assert manifest(Path(demo.path)) == before
     with session_scope() as session:
         assert review_store.list_review_items(session=session) == []  # the queue item is done
@@ -108,3 +110,16 @@ def test_refused_save_keeps_the_edits_on_screen(demo: DatasetVersion) -> None:
     assert len(next(iter(edits.values()))) == n_boxes - 1  # the edit is kept
     run(at)
     assert "still on screen" in all_text(at)
+
+
+def test_new_boxes_keep_the_class_last_drawn_with_after_leaving_the_page(demo: DatasetVersion) -> None:
+    at = open_page(PAGE)
+    names = at.selectbox(key="annot_new_class").options
+    assert len(names) > 1
+    at.selectbox(key="annot_new_class").set_value(names[-1])
+    run(at)
+    at.switch_page("pages/datasets.py")
+    run(at)
+    at.switch_page(PAGE)
+    run(at)
+    assert at.selectbox(key="annot_new_class").value == names[-1], "not back to the first class"

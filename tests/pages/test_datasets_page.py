@@ -134,6 +134,21 @@ def test_quality_tab_lists_issues_filters_and_sends_to_review() -> None:
     with session_scope() as session:
         queued = review_store.list_review_items(session=session)
     assert {item.file for item in queued} == files
+    assert {item.reason for item in queued} == {"Validation: tiny_bbox"}
+
+    at.multiselect(key="ds_issue_checks").set_value([])  # every check: each image says which flagged it
+    run(at)
+    every = next(d.value for d in at.dataframe if "message" in d.value.columns)
+    at.button(key="ds_send_review").click()
+    run(at)
+    with session_scope() as session:
+        queued = [
+            i for i in review_store.list_review_items(session=session, limit=1000) if i.id not in {q.id for q in queued}
+        ]
+    assert queued and not any("all checks" in item.reason for item in queued)
+    for item in queued:
+        flagged = sorted(set(every[every["file"] == item.file]["check"]))
+        assert item.reason == f"Validation: {', '.join(flagged)}", item.reason
 
 
 @pytest.mark.usefixtures("populated")

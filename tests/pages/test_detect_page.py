@@ -66,7 +66,9 @@ def test_without_a_model_the_page_explains_and_links_to_training(workspace: Sett
 
 def test_end_users_get_no_train_link(workspace: Settings) -> None:
     at = open_page(role="user")  # the Detect page is the end user's default page
-    assert "No food detector is ready yet" in all_text(at)
+    text = all_text(at)
+    assert "The food detector is not ready yet" in text and "come back later" in text
+    assert not [w for w in ("trained", "promoted", "Models page", "dataset") if w in text], text
     assert not at.get("page_link")
 
 

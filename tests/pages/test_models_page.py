@@ -158,7 +158,17 @@ def test_table_compare_promote_override_and_rollback(
     assert "exported" in set(history["action"])  # ONNX export on promotion
     assert "faster hardware arrives next week" in set(history["reason"])
 
+    at.button(key="models_rollback").click()  # one click only asks: nothing changes yet
+    run(at)
+    assert production_name() == "run-b"
+    assert any("Roll back? The Detect page will answer with run-a instead of run-b" in w.value for w in at.warning)
+    at.button(key="models_rollback_cancel").click()
+    run(at)
+    assert production_name() == "run-b"
+    assert "models_rollback_confirm" not in [b.key for b in at.button], "keeping the model closes the question"
     at.button(key="models_rollback").click()
+    run(at)
+    at.button(key="models_rollback_confirm").click()
     run(at)
     assert production_name() == "run-a"
     assert "Rolled back: run-a" in all_text(at)
@@ -166,3 +176,25 @@ def test_table_compare_promote_override_and_rollback(
 
     at.multiselect(key="models_filter_stage").set_value([ModelStage.PRODUCTION])
     assert list(run(at).dataframe(key="models_table").value["name"]) == ["run-a"]  # the stage filter
+
+
+def test_choosing_another_candidate_clears_the_last_gate_result(
+    runs: list[Run], monkeypatch: pytest.MonkeyPatch, workspace: Settings
+) -> None:
+    run_a, run_b = runs
+    params = (
+        Path("params.yaml").read_text(encoding="utf-8").replace("latency_budget_ms: 150.0", "latency_budget_ms: 0.001")
+    )
+    custom = workspace.home / "params.yaml"
+    custom.write_text(params, encoding="utf-8")
+    monkeypatch.setenv("PLATEOPS_PARAMS_FILE", str(custom))
+    from backend.core.settings import get_settings
+
+    get_settings.cache_clear()
+    at = promote(open_page(PAGE, timeout=180), run_a.id)
+    assert production_name() is None
+    assert any("Blocked:" in str(e.value) for e in at.error), "run-a's gate result"
+    at.selectbox(key="models_candidate").set_value(run_b.id)
+    run(at)
+    assert not any("Blocked:" in str(e.value) for e in at.error), "run-a's verdict does not stay under run-b"
+    assert not [df for df in at.dataframe if "candidate AP50" in df.value.columns]

@@ -55,8 +55,13 @@ def test_without_a_model_the_page_explains(workspace: Settings) -> None:
 
 
 def test_latest_report_with_alarm_badges_and_embedded_report(with_reports: Settings) -> None:
+    with session_scope() as session:  # other jobs ran: the report and traffic panels must not say "no jobs"
+        for _ in range(3):
+            job_store.create_job(session=session, kind=JobKind.TRAIN, params={}, title="Train lunch v1")
     at = open_page(PAGE, timeout=SLOW_RUN_S)
     text = all_text(at)
+    assert "No jobs yet" not in text
+    assert "No report job yet." in text and "No traffic job yet." in text
     assert "Drift alarm" in text and "brightness" in text
     assert ":red-badge[📈 brightness: drift]" in text
     assert ":green-badge[width: ok]" in text

@@ -15,21 +15,10 @@ from pathlib import Path
 import pytest
 
 from backend.training.yolo import SAFE_LOAD_ENV, enable_safe_loading, ultralytics_yolo
+from tests.utils.crafted import write_crafted_checkpoint
 from tests.utils.tiny_data import save_grid_detector
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _write_crafted_checkpoint(path: Path, marker: Path) -> None:
-    """A `.pt` whose unpickling would create `marker` (what an attacker's file would do with a shell command)."""
-    code = f"""
-import pathlib, torch
-class Payload:
-    def __reduce__(self):
-        return (pathlib.Path.touch, (pathlib.Path({str(marker)!r}),))
-torch.save({{"model": Payload(), "train_args": {{}}}}, {str(path)!r})
-"""
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
 
 
 def _run(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -67,7 +56,7 @@ def test_a_crafted_checkpoint_is_refused_and_never_runs(tmp_path: Path, loader: 
     marker = tmp_path / "payload-ran"
     weights = tmp_path / "weights" / "best.pt"
     weights.parent.mkdir()
-    _write_crafted_checkpoint(weights, marker)
+    write_crafted_checkpoint(weights, marker)
     data = tmp_path / "data.yaml"
     data.write_text(f"path: {tmp_path}\ntrain: images\nval: images\nnames: [apple]\n", encoding="utf-8")
     (tmp_path / "images").mkdir()

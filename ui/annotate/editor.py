@@ -161,17 +161,18 @@ def save_ui(image: EditorImage, boxes: list[tuple[str, PixelBox]], *, author: st
     message = st.text_input(
         "What did you change?", value=f"Fixed boxes on {image.file}", key=f"annot-msg-{image.version_id}-{image.file}"
     )
-    cols = st.columns(2)
-    save = cols[0].button(
+    # One button a row, full width: beside another in a narrow column the label was cut to "Save a…".
+    save = st.button(
         "Save as a new version",
         type="primary",
-        icon="💾",
+        icon=":material/save:",
         disabled=not unsaved,
         shortcut="ctrl+enter",
         help="Ctrl+Enter. Saves this image's boxes as a new immutable version of the dataset.",
         key="annot-save",
+        width="stretch",
     )
-    if cols[1].button("Undo my edits", icon="↩️", disabled=not unsaved, key="annot-reset"):
+    if st.button("Undo my edits", icon=":material/undo:", disabled=not unsaved, key="annot-reset", width="stretch"):
         st.session_state.get(EDITS_KEY, {}).pop(_edit_key(image), None)
         st.session_state.pop(REFUSED_KEY, None)
         _bump(image)

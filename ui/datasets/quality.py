@@ -11,7 +11,7 @@ from backend.data.datasets import (
     check_descriptions,
     send_to_review,
 )
-from backend.data.index import IssuePage, issue_facets, issue_files, issue_page
+from backend.data.index import IssuePage, issue_facets, issue_page, issue_reasons
 from backend.data.tasks import start_validation
 from backend.store.dataset_index import IssueQuery
 from backend.store.records import DatasetVersion
@@ -206,20 +206,15 @@ def review_ui(version: DatasetVersion, query: IssueQuery, images: int) -> None:
         return
     with st.container(border=True):
         st.markdown("**Fix them on the Annotate page**")
-        checks = ", ".join(query.checks) if query.checks else "all checks"
-        reason = st.text_input(
-            "Reason (shown to the reviewer)", value=f"Validation: {checks}"[:200], key=f"ds_review_reason_{version.id}"
+        note = st.text_input(
+            "Note for the reviewer (optional)",
+            key=f"ds_review_reason_{version.id}",
+            placeholder="Each image's reason names the checks that flagged it; add anything else here.",
+            max_chars=200,
         )
         if st.button(f"Send {plural(images, 'flagged image')} to the review queue", key="ds_send_review", icon="📤"):
-            files = call(issue_files, version.id, query, action="Reading the flagged images") or []
-            added = call(
-                send_to_review,
-                version.id,
-                files,
-                reason.strip() or "Flagged by validation",
-                actor=current_actor(),
-                action="Sending to review",
-            )
+            reasons = call(issue_reasons, version.id, query, note, action="Reading the flagged images") or {}
+            added = call(send_to_review, version.id, reasons, actor=current_actor(), action="Sending to review")
             if added is not None:
                 st.success(f"{plural(added, 'image')} {'is' if added == 1 else 'are'} now in the review queue.")
-                st.page_link("pages/annotate.py", label="Open Annotate", icon="✏️")
+                st.page_link("pages/annotate.py", label="Open Annotate", icon=":material/edit:")

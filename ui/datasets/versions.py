@@ -16,6 +16,7 @@ from ui.widgets.jobs import render_job
 from ui.widgets.quality import status_badge
 from ui.widgets.shell import current_actor
 from ui.widgets.text import ago, count_text, plain
+from ui.widgets.working import remember_version, working_version
 
 TABS = (
     "💡 Overview",
@@ -40,13 +41,15 @@ def version_picker_ui(entries: list[tuple[str, DatasetVersion]]) -> DatasetVersi
     by_dataset: dict[str, list[DatasetVersion]] = {}
     for name, version in entries:  # entries come newest first, so datasets are ordered by their newest version
         by_dataset.setdefault(name, []).append(version)
+    worked_on = working_version()  # kept across pages: Streamlit forgets the pickers' values on leaving the page
+    worked_in = next((name for name, v in entries if v.id == worked_on), None)
     if st.session_state.get("ds_pick_dataset") not in by_dataset:
-        st.session_state["ds_pick_dataset"] = next(iter(by_dataset))
+        st.session_state["ds_pick_dataset"] = worked_in or next(iter(by_dataset))
     left, right = st.columns([2, 3])
     dataset = left.selectbox("Dataset", list(by_dataset), key="ds_pick_dataset")
     versions = {v.id: v for v in by_dataset[dataset]}
     if st.session_state.get("ds_pick_version") not in versions:
-        st.session_state["ds_pick_version"] = next(iter(versions))
+        st.session_state["ds_pick_version"] = worked_on if worked_on in versions else next(iter(versions))
     chosen = right.selectbox(
         "Version",
         list(versions),
@@ -54,6 +57,7 @@ def version_picker_ui(entries: list[tuple[str, DatasetVersion]]) -> DatasetVersi
         format_func=lambda vid: _version_option(versions[vid]),
         help="Versions never change; editing or re-importing makes a new one.",
     )
+    remember_version(chosen)
     return versions[chosen]
 
 
@@ -143,12 +147,15 @@ def _version_ready(version_id: int, key: str) -> None:
     name, version = found
     images = count_text(version.counts.images)
     st.success(f"Done: **{plain(name)} {version.label}** is ready with {images} images.", icon="✅")
-    st.button(
+    if st.button(
         f"Show {plain(name)} {version.label}",
         key=f"{key}-show-{version_id}",
         on_click=_select_version,
         args=(name, version_id),
-    )
+    ):
+        # The button lives in the job's fragment, whose click reruns only the fragment: the pickers and tabs
+        # outside it show the version only after a run of the whole page.
+        st.rerun(scope="app")
 
 
 def remember_job(slot: str, job_id: int) -> None:

@@ -59,16 +59,16 @@ def cached_detector(model: ServingModel) -> Detector | None:
 
 
 def no_model_ui(role: str) -> None:
-    """Explain that nothing can detect yet; console users get a link to the Train page."""
+    """Explain that nothing can detect yet: to end users in plain words, to console users with a link to Train."""
+    if role == "user":  # nothing about training, models or promotion: that is the team's business
+        st.info("**The food detector is not ready yet.** Please come back later: we are preparing it.")
+        return
     st.info(
         "**No food detector is ready yet.** This page recognises food in your photos once a model has been "
         "trained on the food dataset (and, ideally, promoted to production on the Models page). "
         "Until then there is nothing to answer with."
     )
-    if role != "user":
-        st.page_link("pages/train.py", label="Train a model", icon="🏋️")
-    else:
-        st.caption("Please come back later: the PlateOps team is preparing the detector.")
+    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
 
 
 def model_badge_ui(model: ServingModel) -> None:

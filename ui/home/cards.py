@@ -61,9 +61,11 @@ def dataset_card_ui(status: DatasetStatus, *, has_runs: bool = False) -> None:
         images = count_text(latest.counts.images)
         st.caption(f"Latest {latest.label}: {images} images, {verdict_text(latest)}, created {ago(latest.created_at)}")
         if latest.validation_status == ValidationStatus.NOT_CHECKED:
-            st.page_link("pages/datasets.py", label="Next: validate it on Datasets", icon="🩺")
+            st.page_link(
+                "pages/datasets.py", label="Next: validate it on Datasets", icon=":material/health_and_safety:"
+            )
         elif _offers_training(latest, has_runs=has_runs):
-            st.page_link("pages/train.py", label="Next: train a model on it", icon="🏋️")
+            st.page_link("pages/train.py", label="Next: train a model on it", icon=":material/model_training:")
 
 
 def _offers_training(version: DatasetVersion | None, *, has_runs: bool) -> bool:
@@ -83,12 +85,13 @@ def models_ui(ov: Overview) -> None:
         map50 = m.scores.map50
         score = f" · mAP50 {map50:.2f}" if map50 is not None else ""
         st.success(f"**{plain(m.name)}** serves the Detect page{score} (promoted {ago(m.promoted_at)}).")
-        st.page_link("pages/detect.py", label=f"Try {plain(m.name)} on Detect", icon="📷")
+        st.page_link("pages/detect.py", label=f"Try {plain(m.name)} on Detect", icon=":material/photo_camera:")
     elif ov.latest_run:
         st.info(f"No model promoted yet; the Detect page uses the newest run, **{plain(ov.latest_run.name)}**.")
-        st.page_link("pages/detect.py", label="Try it on Detect", icon="📷")
-        st.page_link("pages/models.py", label="Compare on Models", icon="🏆")
+        st.page_link("pages/detect.py", label="Try it on Detect", icon=":material/photo_camera:")
+        st.page_link("pages/models.py", label="Compare on Models", icon=":material/emoji_events:")
     else:
         st.info("No model yet. Train one on your dataset; the Quick CPU preset is the fastest start.")
         if ov.datasets and not any(_offers_training(s.latest, has_runs=False) for s in ov.datasets):
-            st.page_link("pages/train.py", label="Train a model", icon="🏋️")  # no dataset card links there
+            # no dataset card links there
+            st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")

@@ -26,6 +26,7 @@ from ui.widgets.text import ago, plain
 _RESULT_KEY = "models_gate_result"
 _NOTICE_KEY = "models_notice"
 REASON_LIMIT = 1000  # characters of one gate reason shown (they run to about 300)
+_CONFIRM_KEY = "models_rollback_asked"  # the model id a rollback to was asked for, until confirmed or kept
 
 
 def production_ui(actor: Actor) -> None:
@@ -40,7 +41,7 @@ def production_ui(actor: Actor) -> None:
         f"promoted {ago(production.promoted_at)}; {onnx}.",
         icon="✅",
     )
-    st.page_link("pages/detect.py", label=f"Try {plain(production.name)} on Detect", icon="📷")
+    st.page_link("pages/detect.py", label=f"Try {plain(production.name)} on Detect", icon=":material/photo_camera:")
     if production.class_thresholds:
         st.caption(
             "Per-class confidence thresholds (F1-optimal, the Detect page's defaults): "
@@ -54,14 +55,37 @@ def production_ui(actor: Actor) -> None:
                 st.session_state[_NOTICE_KEY] = notice
                 st.rerun()
     target = rollback_target()
-    if target is not None and right.button(
-        f"Roll back to {plain(target.name)} (#{target.id})", key="models_rollback", icon="↩️", type="secondary"
+    if target is None:
+        return
+    if right.button(
+        f"Roll back to {plain(target.name)} (#{target.id})",
+        key="models_rollback",
+        icon=":material/undo:",
+        type="secondary",
     ):
+        st.session_state[_CONFIRM_KEY] = target.id  # asked first: a rollback changes what every end user gets
+    if st.session_state.get(_CONFIRM_KEY) == target.id:
+        _confirm_rollback_ui(actor, production.name, target.name)
+
+
+def _confirm_rollback_ui(actor: Actor, current: str, previous: str) -> None:
+    """The second step of a rollback: say what changes, then roll back or keep the production model."""
+    st.warning(
+        f"Roll back? The Detect page will answer with {plain(previous)} instead of {plain(current)} for every "
+        "user from the next request. The model history keeps both.",
+        icon=":material/warning:",
+    )
+    yes, no = st.columns(2)
+    if yes.button("Yes, roll back", key="models_rollback_confirm", type="primary", icon=":material/undo:"):
+        st.session_state.pop(_CONFIRM_KEY, None)
         restored = call(rollback, actor=actor, action="Rolling back")
         if restored is not None:
             st.session_state[_NOTICE_KEY] = f"Rolled back: {plain(restored.name)} is in production again."
             st.session_state.pop(_RESULT_KEY, None)
             st.rerun()
+    if no.button(f"Keep {plain(current)}", key="models_rollback_cancel"):
+        st.session_state.pop(_CONFIRM_KEY, None)
+        st.rerun()
 
 
 def notice_ui() -> None:
@@ -124,14 +148,16 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         st.caption("Every finished run is already in production; train another one to promote.")
         return
     default = next((i for i in selected if i in candidates), candidates[0])
+    # Outside the form, so that choosing another candidate clears the last gate result (it was another model's).
+    run_id = st.selectbox(
+        "Candidate",
+        candidates,
+        index=candidates.index(default),
+        format_func=lambda i: choices[i],
+        key="models_candidate",
+        on_change=_forget_gate_result,
+    )
     with st.form("models_promote_form", border=True):
-        run_id = st.selectbox(
-            "Candidate",
-            candidates,
-            index=candidates.index(default),
-            format_func=lambda i: choices[i],
-            key="models_candidate",
-        )
         reason = st.text_area(
             "Reason", key="models_reason", placeholder="Why this model? Required to override a blocked gate.", height=80
         )
@@ -153,7 +179,9 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         if figures is not None:
             st.session_state[_RESULT_KEY] = figures
             if figures.promoted:
-                st.session_state[_NOTICE_KEY] = f"Promoted {plain(choices[int(run_id)].split(' (')[0])} to production."
+                name = plain(choices[int(run_id)].split(" (")[0])
+                verdict = "promoted with an override" if figures.overridden else "the gate passed"
+                st.session_state[_NOTICE_KEY] = f"Promoted {name} to production: {verdict}."
             st.rerun()
     figures = st.session_state.get(_RESULT_KEY)
     if isinstance(figures, GateFigures):
@@ -171,6 +199,10 @@ def _with_interval(figures: dict, key: str) -> str:
 def _reasons_text(reasons: list[str]) -> str:
     """Each reason on its own line, whole (a reason names the set and its interval: none is cut short)."""
     return "  \n".join(f"• {plain(reason, limit=REASON_LIMIT)}" for reason in reasons)
+
+
+def _forget_gate_result() -> None:
+    st.session_state.pop(_RESULT_KEY, None)
 
 
 def gate_result_ui(figures: GateFigures) -> None:

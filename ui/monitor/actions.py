@@ -71,5 +71,5 @@ def traffic_ui() -> None:
 
 def monitor_jobs_ui() -> None:
     """Live progress of the latest report and traffic jobs."""
-    jobs_panel(kind=JobKind.DRIFT_REPORT, limit=2, key="monitor-report-jobs")
-    jobs_panel(kind=JobKind.SIMULATE_TRAFFIC, limit=2, key="monitor-traffic-jobs")
+    jobs_panel(kind=JobKind.DRIFT_REPORT, limit=2, key="monitor-report-jobs", empty="No report job yet.")
+    jobs_panel(kind=JobKind.SIMULATE_TRAFFIC, limit=2, key="monitor-traffic-jobs", empty="No traffic job yet.")

@@ -86,4 +86,4 @@ def gallery_ui(report: DriftReport, segment: Segment) -> None:
             skipped = len(chosen) - added
             note = f" ({skipped} already waiting)" if skipped else ""
             st.success(f"Sent {plural(added, 'picture')} to the review queue{note}. Annotate shows them.")
-            st.page_link("pages/annotate.py", label="Open Annotate", icon="✏️")
+            st.page_link("pages/annotate.py", label="Open Annotate", icon=":material/edit:")

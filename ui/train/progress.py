@@ -198,7 +198,9 @@ def failure_ui(job: Job, run: Run | None) -> None:
         )
     elif kind == "data":
         st.info("**The data could not be used.** The Datasets page shows what is wrong.", icon="🗂️")
-        st.page_link("pages/datasets.py", label="Open the validation report on Datasets", icon="🖼️")
+        st.page_link(
+            "pages/datasets.py", label="Open the validation report on Datasets", icon=":material/photo_library:"
+        )
     if run is not None and can_resume(run):
         done = len(run.history or [])
         st.caption(f"{plural(done, 'epoch')} finished before it stopped; training can continue from there (last.pt).")
@@ -250,8 +252,8 @@ def results_ui(run: Run) -> None:
         "Models page."
     )
     try_col, compare_col = st.columns(2)
-    try_col.page_link("pages/detect.py", label="Try it on Detect", icon="📷")
-    compare_col.page_link("pages/models.py", label="Compare on Models", icon="🏆")
+    try_col.page_link("pages/detect.py", label="Try it on Detect", icon=":material/photo_camera:")
+    compare_col.page_link("pages/models.py", label="Compare on Models", icon=":material/emoji_events:")
     if run.history:
         epoch_charts(run.epochs)
     per_class = per_class_frame(ev.per_class)

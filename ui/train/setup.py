@@ -18,12 +18,15 @@ from backend.training.service import (
     gpu_available,
     registered_starting_points,
 )
+from ui.train.base_model import base_model_ui
 from ui.widgets.calls import call
 from ui.widgets.quality import status_badge
 from ui.widgets.text import count_text, plain, plural
+from ui.widgets.working import remember_version, working_version
 
 CUSTOM = "custom"
 OTHER_MODEL = "other"
+PRETRAINED_MODEL = "pretrained"
 MODEL_CHOICES = {
     "yolov8n.yaml": "YOLOv8 nano — fastest",
     "yolov8s.yaml": "YOLOv8 small",
@@ -32,6 +35,7 @@ MODEL_CHOICES = {
     "yolo11s.yaml": "YOLO11 small",
     "yolo11m.yaml": "YOLO11 medium — slow on a CPU",
     OTHER_MODEL: "Start from a registered model",
+    PRETRAINED_MODEL: "Start from pretrained weights (upload a .pt)",
 }
 DEVICE_CHOICES = ("auto", "cpu", "0")
 IMAGE_SIZES = tuple(range(64, 1281, 32))
@@ -46,8 +50,9 @@ def _version_text(name: str, version: DatasetVersion) -> str:
 def version_choice_ui(entries: list[tuple[str, DatasetVersion]]) -> tuple[str, DatasetVersion]:
     """Pick a dataset version (newest first) and show its validation status; returns (dataset name, version)."""
     by_id = {version.id: (name, version) for name, version in entries}
-    if st.session_state.get("train_version") not in by_id:
-        st.session_state["train_version"] = next(iter(by_id))
+    if st.session_state.get("train_version") not in by_id:  # first visit, or back from another page
+        worked_on = working_version()
+        st.session_state["train_version"] = worked_on if worked_on in by_id else next(iter(by_id))
     pick, badge = st.columns([3, 2], vertical_alignment="bottom")
     chosen = pick.selectbox(
         "Dataset version",
@@ -57,6 +62,7 @@ def version_choice_ui(entries: list[tuple[str, DatasetVersion]]) -> tuple[str, D
         help="The model learns from this version's train split and is scored on its val split.",
     )
     name, version = by_id[chosen]
+    remember_version(version.id)
     with badge:
         status_badge(version)
     return name, version
@@ -75,7 +81,7 @@ def data_check_ui(version: DatasetVersion) -> bool:
             "page (the Quality tab lists each one), or train anyway.",
             icon="⛔",
         )
-        st.page_link("pages/datasets.py", label="Open the quality report on Datasets", icon="🖼️")
+        st.page_link("pages/datasets.py", label="Open the quality report on Datasets", icon=":material/photo_library:")
         return st.checkbox("I understand the data has errors; train anyway", key="train_confirm_errors")
     if version.validation_status == ValidationStatus.WARNINGS:
         st.caption(
@@ -111,6 +117,8 @@ def device_text(device: str) -> str:
 def _model_help(model: str) -> str:
     if model.endswith((".yaml", ".yml")):
         return "trains from scratch, nothing to download"
+    if model.startswith("pretrained:"):
+        return "fine-tunes an uploaded base model's pretrained weights"
     if model.startswith("registered:") or "/" in model:
         return "starts from a registered model's weights"
     return "pretrained weights: needs internet unless the file is already on this machine"
@@ -132,6 +140,8 @@ def custom_ui(defaults: TrainConfig) -> dict[str, Any]:
             right.selectbox("Registered model", list(registered), format_func=registered.get, key="train_model_reg")
             or "yolov8n.yaml"
         )
+    elif model == PRETRAINED_MODEL:
+        model = base_model_ui(right)  # None until one is uploaded: settings_ui then blocks the launch
     else:
         right.caption(f"`{model}`: {_model_help(model)}.")
     c1, c2, c3 = st.columns(3)
@@ -185,6 +195,9 @@ def settings_ui(params: Params) -> tuple[str | None, TrainConfig | None]:
         with st.container(border=True):
             overrides = custom_ui(params.train)
     chosen = None if preset == CUSTOM else preset
+    if preset == CUSTOM and st.session_state.get("train_model") == PRETRAINED_MODEL and not overrides.get("model"):
+        st.info("Upload a pretrained checkpoint (or pick another model) to start training.", icon=":material/info:")
+        return chosen, None
     try:
         cfg = build_config(chosen, overrides)
     except PlateOpsError as exc:

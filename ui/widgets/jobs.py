@@ -78,13 +78,17 @@ def rerun_when_finished(active_ids: set[int], *, key: str) -> None:
 
 
 @st.fragment(run_every="2s")
-def jobs_panel(kind: str | None = None, limit: int = 8, key: str = "jobs") -> None:
-    """Live list of the newest jobs (all kinds or one), refreshed every 2 s; the page reruns when one finishes."""
+def jobs_panel(kind: str | None = None, limit: int = 8, key: str = "jobs", empty: str = "") -> None:
+    """Live list of the newest jobs (all kinds or one), refreshed every 2 s; the page reruns when one finishes.
+
+    `empty` is what to say when there is none (a one-kind panel names its kind: "no jobs yet" would be wrong
+    after other jobs ran).
+    """
     keep_runner_healthy()
     rerun_when_finished({j.id for j in list_jobs(limit=100, kind=kind, active_only=True)}, key=key)
     jobs = list_jobs(limit=limit, kind=kind)
     if not jobs:
-        st.caption("No jobs yet. Jobs appear here when you import data, validate, train or export.")
+        st.caption(empty or "No jobs yet. Jobs appear here when you import data, validate, train or export.")
         return
     for job in jobs:
         render_job(job, key=key)

@@ -7,6 +7,7 @@ With users or OIDC configured, visitors log in and their role comes from the log
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 import os
 from pathlib import Path
@@ -114,6 +115,17 @@ def auth_config() -> AuthConfig:
     return _auth_config(str(path), stamp)
 
 
+def person_name(actor: Actor) -> str:
+    """Who a record (a changelog, a dismissal) names: the signed-in user, or on the open console the account that
+    runs it (the open console's actor is a stand-in called "local")."""
+    if actor != LOCAL_ADMIN:
+        return actor.name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment or the user database
+        return actor.name
+
+
 def current_actor() -> Actor:
     """The acting user every changing backend call is made for: the logged-in user, the open console's local admin,
     or the public Detect visitor.
@@ -177,8 +189,15 @@ def _login(config: AuthConfig) -> Actor:
         email = st.user.get("email")
         return oidc_actor(config, str(email) if email else None, str(st.user.get("name") or ""))
     actor = st.session_state.get(ACTOR_KEY)
-    if isinstance(actor, Actor):
+    user = config.users.get(actor.name) if isinstance(actor, Actor) else None
+    # a password user must still exist with the same role; a single-sign-on user is not in the users list
+    if isinstance(actor, Actor) and (
+        (user is not None and user.role == actor.role) or (config.oidc and actor.name not in config.users)
+    ):
         return actor
+    # Anyone else signs in again: the open console's "local" admin of a tab opened before users were added, a
+    # user removed from secrets.toml since, or one whose role changed there.
+    st.session_state.pop(ACTOR_KEY, None)
     st.title("PlateOps")
     if config.oidc:
         st.button("Sign in with your organisation's account", on_click=st.login, type="primary")
@@ -201,7 +220,15 @@ def _logout(config: AuthConfig) -> None:
 
 def console_role() -> str:
     """Who the visitor is and which pages they see: the login's role when users are configured (a login screen
-    first), else the open console's sidebar switch with its local-use notice. Returns the page-set key."""
+    first), else the open console's sidebar switch with its local-use notice. Returns the page-set key.
+
+    The end-user link (`?role=user`) is the exception: it opens the public Detect page as the public user, with or
+    without logins, and shows nothing about how the console is run (no sign-in, no notice, no switch).
+    """
+    if current_role() == "user":
+        use_public_actor()
+        _keep_role_in_address("user")
+        return "user"
     try:
         config = auth_config()
     except PlateOpsError as exc:

@@ -13,7 +13,7 @@ def team_only_page(title: str) -> Callable[[], None]:
     def page() -> None:
         st.title(title)
         st.info("This page is for the PlateOps team. You can find the food in your photos on the Detect page.")
-        st.page_link("pages/detect.py", label="Go to Detect", icon="📷")
+        st.page_link("pages/detect.py", label="Go to Detect", icon=":material/photo_camera:")
 
     page.__name__ = f"team_only_{title.lower()}"
     return page

@@ -1,7 +1,6 @@
 """evaluation sets of the promotion gate
 
-Revision ID: 0009 (another branch may add a 0009 too: whichever merges second renames its file, revision and
-down_revision to the next number; nothing else refers to them)
+Revision ID: 0009
 Revises: 0008
 
 `eval_sets` holds the versions of each task's evaluation set: the frozen split of a dataset version the gate always
