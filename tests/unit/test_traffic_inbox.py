@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from backend.annotation.inbox import LabelledPicture, accept_traffic, dismiss_traffic, load_traffic_image, traffic_inbox
 from backend.annotation.labels import index_version, read_label_file
@@ -30,6 +29,7 @@ from backend.store import predictions as prediction_store
 from backend.store.engine import init_db, session_scope
 from backend.store.records import DatasetVersion
 from tests.utils.actors import ADMIN, actor_named
+from tests.utils.traffic_pictures import box, log_picture
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,33 +39,6 @@ def demo(workspace: Settings) -> DatasetVersion:
     init_workspace()
     init_db()
     return create_demo_dataset(name="food", images=8, seed=1)
-
-
-def log_picture(folder: Path, n: int, detections: list[dict[str, object]], *, brightness: int = 120) -> int:
-    """Log one prediction whose kept copy is half the original size (boxes are logged in original pixels)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"copy-{n}.jpg"
-    rng = np.random.default_rng(n)
-    pixels = np.clip(rng.normal(brightness, 30, (100, 160, 3)), 0, 255).astype(np.uint8)
-    Image.fromarray(pixels).save(path)
-    features = {"width": 320, "height": 200, "brightness": float(brightness), "contrast": 30.0 + n}
-    features |= {"sharpness": 100.0 + 10 * n, "saturation": 0.2, "aspect_ratio": 1.6}
-    with session_scope() as session:
-        return prediction_store.add_prediction(
-            session=session,
-            image_name=f"upload-{n}.jpg",
-            image_sha256=f"{n:064x}",
-            image_path=str(path),
-            thumb_path=str(path),
-            features=features,
-            detections=detections,
-            conf=0.25,
-            iou=0.45,
-        ).id
-
-
-def box(name: str, confidence: float) -> dict[str, object]:
-    return {"class": name, "confidence": confidence, "box": [20.0, 40.0, 120.0, 160.0]}
 
 
 def test_feedback_drilldown_and_low_confidence_pictures_are_listed_labelled_and_accepted(
