@@ -21,6 +21,7 @@ from backend.core.access import Actor, Permission
 from backend.core.errors import BadInputError, NotFoundError, cap_message
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
+from backend.store import drift as drift_store
 from backend.store import predictions as prediction_store
 from backend.store import review as review_store
 from backend.store import traffic as traffic_store
@@ -80,13 +81,8 @@ def traffic_inbox(*, limit: int = 5000) -> list[TrafficPicture]:
     """Every logged picture with an open queue item and no dataset version, oldest first (one entry per picture)."""
     with session_scope() as session:
         items = traffic_store.open_traffic_items(session=session, limit=limit)
-        predictions = {
-            p.id: p
-            for p in (
-                prediction_store.get_prediction(session=session, prediction_id=pid)
-                for pid in dict.fromkeys(i.prediction_id for i in items if i.prediction_id is not None)
-            )
-        }
+        wanted = list(dict.fromkeys(i.prediction_id for i in items if i.prediction_id is not None))
+        predictions = {p.id: p for p in drift_store.predictions_by_ids(session=session, prediction_ids=wanted)}
     grouped: dict[int, list[Any]] = {}
     for item in items:
         if item.prediction_id in predictions:

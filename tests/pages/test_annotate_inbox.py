@@ -82,3 +82,8 @@ def test_every_traffic_item_opens_is_labelled_and_a_batch_becomes_a_version(
         for f in added
     }
     assert boxes == {added[0]: [("apple", 10)], added[1]: [("egg", 10)], added[2]: [("apple", 10)]}
+
+    # the loop's one click: validate and retrain like the last run (none yet here, so it says what to do instead)
+    at.button(key="annot-inbox-retrain").click()
+    run(at)
+    assert at.error and "No finished training run on this dataset yet" in at.error[0].value

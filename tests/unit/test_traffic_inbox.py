@@ -163,3 +163,25 @@ def test_select_cli_contract(demo: DatasetVersion, workspace: Settings, tmp_path
     assert unknown.returncode == 2 and "no dataset called 'nope'" in unknown.stderr
     zero = _select(workspace.home, "--dataset", "food", "--k", "0", "--out", str(out))
     assert zero.returncode == 2 and zero.stderr.strip().startswith("error:") and len(zero.stderr.splitlines()) == 1
+
+
+def test_label_the_next_stops_at_the_daily_cap(
+    demo: DatasetVersion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.core.settings import get_settings
+
+    params = tmp_path / "params.yaml"
+    text = (PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8")
+    params.write_text(text.replace("  daily_cap: 200 #", "  daily_cap: 3 #"), encoding="utf-8")
+    monkeypatch.setenv("PLATEOPS_PARAMS_FILE", str(params))
+    get_settings.cache_clear()
+    ids = [log_picture(tmp_path / "p", n, [box("apple", 0.1 * n)]) for n in range(1, 6)]
+    first = queue_next("food", 2, actor=ADMIN, strategy="uncertainty")
+    second = queue_next("food", 5, actor=ADMIN, strategy="uncertainty")  # only one left under today's cap
+    assert len(first) == 2 and len(second) == 1
+    assert not {p.prediction_id for p in first} & {p.prediction_id for p in second}
+    assert {p.prediction_id for p in first + second} <= set(ids)
+    with pytest.raises(BadInputError, match="cap of 3"):
+        queue_next("food", 1, actor=ADMIN, strategy="uncertainty")
+    with pytest.raises(AccessDeniedError):
+        queue_next("food", 1, actor=actor_named("v", Role.VIEWER))

@@ -5,6 +5,8 @@ one batch (or dismissed with a reason); "Label the next" picks more; after a bat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from backend.annotation.inbox import (
@@ -39,6 +41,7 @@ TRAFFIC_LABELS = {
     ReviewSource.DISAGREEMENT: "Disagreement",
     ReviewSource.SELECTION: "Picked for diversity",
 }
+CURVES = Path(__file__).resolve().parents[1] / "assets" / "active_learning.png"  # written by bench/active_learning.py
 STRATEGY_LABELS = {
     Strategy.DIVERSE: "Diverse (far from the training pictures and from each other)",
     Strategy.UNCERTAINTY: "Uncertain (low or ambiguous confidence, user feedback)",
@@ -138,6 +141,8 @@ def inbox_ui(dataset: str, version: DatasetVersion, names: list[str], *, by: str
     _accepted_ui()
     with st.expander("Label the next pictures worth a person's time", icon="🎯"):
         label_next_ui(dataset)
+        if CURVES.is_file():
+            st.image(str(CURVES), caption="mAP50 against labels per strategy on demo data (bench/active_learning.py)")
     pictures = call(traffic_inbox, action="Reading the inbox")
     if not pictures:
         st.info(
