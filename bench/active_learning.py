@@ -212,7 +212,7 @@ def report(args: argparse.Namespace, raw: dict[str, Any], seconds: float, pictur
     """The BENCHMARKS.md section."""
     curves = {k: mean_curve(v) for k, v in raw["curves"].items()}
     target = curves["random"][-1][1]
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for strategy, curve in curves.items():
         needed = labels_to_reach(curve, target)
         share = f"{needed / curve[-1][0]:.0%}" if needed is not None else "not reached"
