@@ -185,3 +185,20 @@ def test_label_the_next_stops_at_the_daily_cap(
         queue_next("food", 1, actor=ADMIN, strategy="uncertainty")
     with pytest.raises(AccessDeniedError):
         queue_next("food", 1, actor=actor_named("v", Role.VIEWER))
+
+
+def test_selection_reuses_the_serving_detectors_embeddings(workspace: Settings, tmp_path: Path) -> None:
+    from backend.training.embedding_cache import EmbeddingCache
+    from tests.utils.monitoring import add_monitored_model, send_shifted
+
+    init_workspace()
+    init_db()
+    add_monitored_model(tmp_path, reference_images=12)
+    ids = send_shifted(tmp_path, [("none", 6, 1), ("dark", 6, 2)])
+    selection = select_traffic("monitored", 4, strategy="diverse")
+    assert selection.space == "detector embeddings" and selection.candidates == 12
+    picked = [p.prediction_id for p in selection.picks]
+    assert len(picked) == 4 == len(set(picked)) and set(picked) <= set(ids)
+    assert {i > ids[5] for i in picked} == {False, True}  # a diverse batch holds normal and dark pictures
+    cached = list(Path(EmbeddingCache("x").root.parent).rglob("*.npz"))
+    assert len(cached) >= 12  # the Detect path cached each picture's embedding; selection read them back
