@@ -8,6 +8,7 @@ from backend.annotation.service import load_editor_image, version_images
 from backend.core.vocab import color_for
 from backend.data.datasets import list_versions_with_datasets
 from ui.annotate.editor import box_table_ui, canvas_ui, save_ui, saved_banner_ui
+from ui.annotate.inbox import inbox_ui
 from ui.annotate.picker import VERSION_KEY, reasons_ui, selection_ui, version_ui
 from ui.annotate.tools import batch_ui, history_ui, prelabels_ui
 from ui.widgets.calls import call
@@ -20,8 +21,9 @@ current_actor()  # first: the sign-in screen and a stop for anyone not signed in
 
 st.title("Annotate")
 st.caption(
-    "Fix the boxes of images the review queue found (validation issues, user feedback, suspected label errors), "
-    "or of any image. Each save makes a new immutable dataset version with a box-level changelog."
+    "Fix the boxes of images the review queue found (validation issues, suspected label errors), label production "
+    "pictures from the traffic inbox (feedback, Monitor drill-downs, picks worth labelling), or edit any image. "
+    "Each save makes a new immutable dataset version with a box-level changelog."
 )
 saved_banner_ui()
 
@@ -43,6 +45,9 @@ with tools_col.expander("Find suspected label errors · validate and retrain", i
 with history_col.expander("Version history and diff", icon="🕘"):
     history_ui([v for name, v in entries if name == dataset])
 selection = selection_ui(dataset, version, images.files, images.names)
+if selection.inbox:
+    inbox_ui(dataset, version, images.names, by=current_actor().name)
+    st.stop()
 if selection.file is None:
     st.stop()
 image = call(load_editor_image, version.id, selection.file, action="Opening the image")

@@ -230,7 +230,8 @@ def check_conflicts(base: DatasetVersion, files: list[str]) -> None:
 
 
 @contextmanager
-def _dataset_lock(dataset_name: str) -> Iterator[None]:
+def dataset_lock(dataset_name: str) -> Iterator[None]:
+    """Hold the dataset's save lock (one writer of new versions at a time, across processes)."""
     folder = get_settings().datasets_dir / dataset_name
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".edit.lock", "w", encoding="utf-8") as handle:
@@ -241,12 +242,13 @@ def _dataset_lock(dataset_name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _latest_version(dataset_id: int) -> DatasetVersion:
+def latest_version(dataset_id: int) -> DatasetVersion:
+    """The dataset's newest version (ValueError when it has none)."""
     with session_scope() as session:
         return max(dataset_store.list_versions(session=session, dataset_id=dataset_id), key=lambda v: v.number)
 
 
-def _stage_copy(source: Path, dataset_name: str) -> Path:
+def stage_copy(source: Path, dataset_name: str) -> Path:
     """A writable copy of a version folder (fresh files, never hard links into the cache)."""
     staging = get_settings().datasets_dir / dataset_name / f".staging-{uuid.uuid4().hex[:8]}"
     shutil.copytree(source, staging, copy_function=shutil.copyfile)
@@ -296,11 +298,11 @@ def save_edits(
     authorize(actor, Permission.EDIT_LABELS, f"dataset {cap_message(dataset_name, 80)} v{base_number}")
     dataset, base = find_version(dataset_name, base_number)
     new_boxes = _check_edits(edits, index_version(Path(base.path)))
-    with _dataset_lock(dataset.name):
+    with dataset_lock(dataset.name):
         check_conflicts(base, list(new_boxes))
-        parent = _latest_version(dataset.id)
+        parent = latest_version(dataset.id)
         progress(0.1, f"Copying {dataset.name} v{parent.number}")
-        staging = _stage_copy(Path(parent.path), dataset.name)
+        staging = stage_copy(Path(parent.path), dataset.name)
         try:
             index = index_version(staging)
             total, per_image = BoxDiff(), {}
@@ -320,7 +322,7 @@ def save_edits(
                 "images": per_image,
             }
             progress(0.4, "Freezing the new version with DVC")
-            version = _record(dataset, parent, staging, entry, author=author, message=message)
+            version = record_version(dataset, parent, staging, entry, author=author, message=message)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -337,7 +339,7 @@ def save_edits(
     return SavedEdit(version=version, changelog=entry)
 
 
-def _record(
+def record_version(
     dataset: Dataset, parent: DatasetVersion, staging: Path, entry: dict[str, Any], *, author: str, message: str
 ) -> DatasetVersion:
     """Move the staged folder to `v<N>`, point data.yaml at it, freeze it with DVC, and only then record the row.

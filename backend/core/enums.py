@@ -118,6 +118,9 @@ class ReviewSource(StrEnum):
     LABEL_ERROR = "label_error"
     DISAGREEMENT = "disagreement"
     USER = "user"
+    LOW_CONFIDENCE = "low_confidence"
+    NOVEL = "novel"
+    SELECTION = "selection"
 
 
 class ReviewStatus(StrEnum):

@@ -236,6 +236,18 @@ class FamiliarityParams(_Strict):
     val_images: int = Field(default=1000, ge=5, description="Most validation images that set the threshold.")
 
 
+class SelectParams(_Strict):
+    """Active learning: which logged traffic pictures to label next (Annotate's "Label the next", jobs.select)."""
+
+    daily_cap: int = Field(default=200, ge=1, description="Most pictures picked for labelling per day (UTC).")
+    low_confidence: float = Field(default=0.5, gt=0, lt=1, description="Best detection under this: uncertain.")
+    duplicate_distance: float = Field(
+        default=0.02, ge=0, lt=2, description="Cosine distance under which two pictures are near-duplicates."
+    )
+    reference_images: int = Field(default=300, ge=10, description="Most training images novelty compares with.")
+    pool: int = Field(default=5000, ge=10, description="Newest unreviewed predictions scored per selection.")
+
+
 class Preset(_Strict):
     """A named bundle of train overrides."""
 
@@ -262,6 +274,7 @@ class Params(_Strict):
     familiarity: FamiliarityParams = Field(default_factory=FamiliarityParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     registry: RegistryParams = Field(default_factory=RegistryParams)
+    select: SelectParams = Field(default_factory=SelectParams)
     presets: dict[str, Preset] = Field(default_factory=dict)
 
     def train_config(self, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:

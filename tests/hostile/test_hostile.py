@@ -188,6 +188,7 @@ CLI_CASES = {
     "demo_data": lambda t, s: ["--out", str(t / "demo"), "--images", "-5"],
     "worker": lambda t, s: ["not-a-job-id"],
     "hash_password": lambda t, s: ["--user", "../../etc", "--role", "admin"],
+    "select": lambda t, s: ["--dataset", "../x", "--k", "3", "--strategy", "diverse", "--out", str(s / "picks.json")],
 }
 # The default suite gives every command one hostile source; the whole matrix (each command a subprocess-free call that
 # still loads ultralytics, DVC and a kept dataset) runs under the `slow` marker.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from backend.annotation.inbox import traffic_inbox
 from backend.annotation.service import dismiss_items, flag_for_review, queue_files, review_queue
 from backend.core.enums import ReviewSource
 from backend.store.records import DatasetVersion, ReviewItem
@@ -17,7 +18,7 @@ from ui.widgets.text import plain
 
 POS_KEY = "annot_pos"
 SHOWN_KEY = "annot_shown"  # the file on screen, kept there while it has unsaved edits
-QUEUE, ALL = "Review queue", "All images"
+QUEUE, INBOX, ALL = "Review queue", "Traffic inbox", "All images"
 SOURCE_LABELS = {
     ReviewSource.VALIDATION: "Validation issue",
     ReviewSource.FEEDBACK: "End-user feedback",
@@ -25,6 +26,9 @@ SOURCE_LABELS = {
     ReviewSource.LABEL_ERROR: "Suspected label error",
     ReviewSource.DISAGREEMENT: "Models disagree",
     ReviewSource.USER: "Flagged by a person",
+    ReviewSource.LOW_CONFIDENCE: "Low confidence",
+    ReviewSource.NOVEL: "Unlike the training pictures",
+    ReviewSource.SELECTION: "Picked for diversity",
 }
 
 
@@ -37,6 +41,7 @@ class Selection:
     files: list[str]
     position: int
     items: dict[str, list[ReviewItem]]
+    inbox: bool = False  # the traffic inbox is open instead (pictures of no version: `ui.annotate.inbox`)
 
     @property
     def file(self) -> str | None:
@@ -69,10 +74,19 @@ def version_ui(entries: list[tuple[str, DatasetVersion]]) -> tuple[str, DatasetV
 
 def selection_ui(dataset: str, version: DatasetVersion, all_files: list[str], names: list[str]) -> Selection:
     """Queue or all images, filters, and the position with previous / next (Alt+← / Alt+→)."""
-    if "annot_mode" not in st.session_state:  # start in the queue when it holds something, else on all images
+    if "annot_mode" not in st.session_state:  # start where something waits: the queue, the inbox, else all images
         waiting = call(review_queue, version.dataset_id, action="Reading the queue")
-        st.session_state["annot_mode"] = QUEUE if waiting else ALL
-    mode = st.radio("Images", [QUEUE, ALL], key="annot_mode", horizontal=True)
+        st.session_state["annot_mode"] = QUEUE if waiting else INBOX if call(traffic_inbox, limit=1) else ALL
+    mode = st.radio(
+        "Images",
+        [QUEUE, INBOX, ALL],
+        key="annot_mode",
+        horizontal=True,
+        help="Review queue: this dataset's images something flagged. Traffic inbox: production pictures (feedback, "
+        "Monitor drill-downs, picks worth labelling) that belong to no dataset yet.",
+    )
+    if mode == INBOX:
+        return Selection(version, dataset, [], 0, {}, inbox=True)
     items: list[ReviewItem] = []
     if mode == QUEUE:
         filter_cols = st.columns(2)
