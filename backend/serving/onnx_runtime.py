@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,8 @@ def read_meta(session: Any) -> OnnxMeta:
 
 
 class OnnxYolo:
-    """An ONNX YOLO detector on onnxruntime's CPU provider. Not thread-safe: `Detector` serialises calls."""
+    """An ONNX YOLO detector on onnxruntime's CPU provider. Thread-safe: onnxruntime's `run` accepts concurrent
+    calls on one session, and each thread letterboxes into its own buffer."""
 
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -114,13 +116,20 @@ class OnnxYolo:
         except (SyntaxError, KeyError, IndexError) as exc:
             raise ValueError("the ONNX file lacks the class names and input size of an ultralytics export") from exc
         self._input = self._session.get_inputs()[0].name
-        self._buffer = np.full((self.meta.imgsz, self.meta.imgsz, 3), PAD_VALUE, dtype=np.uint8)
+        self._local = threading.local()  # per-thread letterbox buffer
         # extra outputs `embed_map_<layer>` that `backend.training.export` adds: layer -> position in the outputs
         self._map_layers = {
             int(out.name.removeprefix(MAP_PREFIX)): position
             for position, out in enumerate(self._session.get_outputs())
             if out.name.startswith(MAP_PREFIX) and out.name.removeprefix(MAP_PREFIX).isdigit()
         }
+
+    def _canvas(self) -> np.ndarray:
+        """This thread's letterbox buffer (saves an allocation per call)."""
+        canvas = getattr(self._local, "canvas", None)
+        if canvas is None:
+            canvas = self._local.canvas = np.full((self.meta.imgsz, self.meta.imgsz, 3), PAD_VALUE, dtype=np.uint8)
+        return canvas
 
     @property
     def embedding_layers(self) -> tuple[int, ...]:
@@ -138,7 +147,7 @@ class OnnxYolo:
     def run(self, rgb: np.ndarray, *, conf: float, iou: float) -> OnnxAnswer:
         """Detect on one RGB uint8 image (H, W, 3) and keep the embedding outputs, in one model call."""
         blob, (gain_x, gain_y), (pad_x, pad_y) = letterbox(
-            np.ascontiguousarray(rgb), self.meta.imgsz, canvas=self._buffer
+            np.ascontiguousarray(rgb), self.meta.imgsz, canvas=self._canvas()
         )
         outputs = self._session.run(None, {self._input: blob})
         raw = outputs[0][0]  # (4 + nc, anchors)
