@@ -337,7 +337,7 @@ class Detector:
         image's embedding when asked for (and available)."""
         if self._onnx is not None:
             rgb = image if image.mode == "RGB" else image.convert("RGB")
-            answer = self._onnx.run(np.asarray(rgb), conf=conf, iou=iou)
+            answer = self._onnx.run(np.asarray(rgb), conf=conf, iou=iou, maps=embed)
             embedding = None
             if embed and answer.maps:
                 embedding = summarize_maps(answer.maps, answer.raw, input_hw=answer.input_hw, image=rgb)

@@ -85,8 +85,9 @@ class OpenVinoYolo:
         """Rows [x1, y1, x2, y2, confidence, class] in the image's pixels, highest confidence first."""
         return self.run(rgb, conf=conf, iou=iou).rows
 
-    def run(self, rgb: np.ndarray, *, conf: float, iou: float) -> OnnxAnswer:
-        """Detect on one RGB uint8 image (H, W, 3) and keep the embedding outputs, in one model call."""
+    def run(self, rgb: np.ndarray, *, conf: float, iou: float, maps: bool = True) -> OnnxAnswer:
+        """Detect on one RGB uint8 image (H, W, 3) and keep the embedding outputs (unless `maps` is False), in one
+        model call."""
         blob, (gain_x, gain_y), (pad_x, pad_y) = letterbox(np.ascontiguousarray(rgb), self.meta.imgsz)
         request = self._request()
         request.infer({0: blob})
@@ -95,7 +96,12 @@ class OpenVinoYolo:
         if rows.size:
             rows[:, [0, 2]] = ((rows[:, [0, 2]] - pad_x) / gain_x).clip(0, rgb.shape[1])
             rows[:, [1, 3]] = ((rows[:, [1, 3]] - pad_y) / gain_y).clip(0, rgb.shape[0])
-        maps = {
-            layer: np.array(request.get_output_tensor(position).data[0]) for layer, position in self._map_layers.items()
-        }
-        return OnnxAnswer(rows=rows, raw=raw, maps=maps, input_hw=(self.meta.imgsz, self.meta.imgsz))
+        kept = (
+            {
+                layer: np.array(request.get_output_tensor(position).data[0])
+                for layer, position in self._map_layers.items()
+            }
+            if maps
+            else {}
+        )
+        return OnnxAnswer(rows=rows, raw=raw, maps=kept, input_hw=(self.meta.imgsz, self.meta.imgsz))
