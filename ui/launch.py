@@ -1,10 +1,11 @@
-"""Serve the console: `python -m ui.launch [--detect-only] [--allow-open] [streamlit options]` (what
+"""Serve the console: `python -m ui.launch [--detect-only [--workers N]] [--allow-open] [streamlit options]` (what
 `./plateops start` and Docker run).
 
 Exposure: with no login configured (no users and no `[auth]` in `.streamlit/secrets.toml`) the console binds to
 127.0.0.1 and refuses any other `--server.address` unless `--allow-open` (or `PLATEOPS_ALLOW_OPEN=1`) says that an
 open console on the network is meant. `--detect-only` serves the public Detect page alone (`detect_app.py`), which
-may listen anywhere: it changes nothing but the prediction log and feedback.
+may listen anywhere: it changes nothing but the prediction log and feedback. With `--workers N` it runs N Detect
+processes behind nginx with sticky sessions (`ui.replicas`).
 
 `pages/` holds the page scripts that Home.py routes with `st.navigation`. Streamlit treats a `pages/` folder
 beside the entry script as an old-style (v1) multipage app until the entry script first runs, so on a fresh
@@ -38,6 +39,8 @@ def split_options(argv: list[str]) -> tuple[dict[str, bool], str | None, list[st
     for arg in args:
         if arg in ("--detect-only", "--allow-open"):
             flags[arg[2:].replace("-", "_")] = True
+        elif arg == "--workers" or arg.startswith("--workers="):
+            rest += [arg] if "=" in arg else [arg, next(args, "")]  # read by `workers_option`
         elif arg == "--server.address":
             address = next(args, "")
         elif arg.startswith("--server.address="):
@@ -45,6 +48,35 @@ def split_options(argv: list[str]) -> tuple[dict[str, bool], str | None, list[st
         else:
             rest.append(arg)
     return flags, address, rest
+
+
+def workers_option(rest: list[str]) -> tuple[int, list[str]]:
+    """`--workers N` taken out of the streamlit options: (N, the other options); N is 1 when not given.
+
+    Raises:
+        ValueError: N is not a whole number.
+    """
+    workers, others = 1, []
+    args = iter(rest)
+    for arg in args:
+        if arg == "--workers" or arg.startswith("--workers="):
+            value = arg.split("=", 1)[1] if "=" in arg else next(args, "")
+            workers = int(value)
+        else:
+            others.append(arg)
+    return workers, others
+
+
+def port_option(rest: list[str]) -> tuple[int, list[str]]:
+    """`--server.port N` taken out of the streamlit options (default 8501)."""
+    port, others = 8501, []
+    args = iter(rest)
+    for arg in args:
+        if arg == "--server.port" or arg.startswith("--server.port="):
+            port = int(arg.split("=", 1)[1] if "=" in arg else next(args, "8501"))
+        else:
+            others.append(arg)
+    return port, others
 
 
 def check_exposure(address: str, *, allow_open: bool, detect_only: bool, login_configured: bool) -> str | None:
@@ -78,6 +110,24 @@ def main() -> int:
         return 2
     if not configured and not flags["detect_only"]:
         print(HOW_TO_CONFIGURE, file=sys.stderr)
+
+    try:
+        workers, rest = workers_option(rest)
+    except ValueError:
+        print("PlateOps: --workers takes a whole number, e.g. --workers 2.", file=sys.stderr)
+        return 2
+    if workers > 1:
+        if not flags["detect_only"]:
+            print("PlateOps: --workers runs several Detect processes; use it with --detect-only.", file=sys.stderr)
+            return 2
+        from ui.replicas import serve_replicas
+
+        try:
+            port, rest = port_option(rest)
+        except ValueError:
+            print("PlateOps: --server.port takes a whole number.", file=sys.stderr)
+            return 2
+        return serve_replicas(workers, address=address, port=port, streamlit_options=rest)
 
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
