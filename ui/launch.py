@@ -1,10 +1,11 @@
-"""Serve the console: `python -m ui.launch [--detect-only] [--allow-open] [streamlit options]` (what
+"""Serve the console: `python -m ui.launch [--detect-only [--workers N]] [--allow-open] [streamlit options]` (what
 `./plateops start` and Docker run).
 
 Exposure: with no login configured (no users and no `[auth]` in `.streamlit/secrets.toml`) the console binds to
 127.0.0.1 and refuses any other `--server.address` unless `--allow-open` (or `PLATEOPS_ALLOW_OPEN=1`) says that an
 open console on the network is meant. `--detect-only` serves the public Detect page alone (`detect_app.py`), which
-may listen anywhere: it changes nothing but the prediction log and feedback.
+may listen anywhere: it changes nothing but the prediction log and feedback. With `--workers N` it runs N Detect
+processes behind nginx with sticky sessions (`ui.replicas`).
 
 `pages/` holds the page scripts that Home.py routes with `st.navigation`. Streamlit treats a `pages/` folder
 beside the entry script as an old-style (v1) multipage app until the entry script first runs, so on a fresh
@@ -15,9 +16,10 @@ Marking the app as navigation-routed before the server starts closes that gap.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
+
+from ui.ports import port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "Home.py"
@@ -39,6 +41,8 @@ def split_options(argv: list[str]) -> tuple[dict[str, bool], str | None, list[st
     for arg in args:
         if arg in ("--detect-only", "--allow-open"):
             flags[arg[2:].replace("-", "_")] = True
+        elif arg == "--workers" or arg.startswith("--workers="):
+            rest += [arg] if "=" in arg else [arg, next(args, "")]  # read by `workers_option`
         elif arg == "--server.address":
             address = next(args, "")
         elif arg.startswith("--server.address="):
@@ -46,6 +50,23 @@ def split_options(argv: list[str]) -> tuple[dict[str, bool], str | None, list[st
         else:
             rest.append(arg)
     return flags, address, rest
+
+
+def workers_option(rest: list[str]) -> tuple[int, list[str]]:
+    """`--workers N` taken out of the streamlit options: (N, the other options); N is 1 when not given.
+
+    Raises:
+        ValueError: N is not a whole number.
+    """
+    workers, others = 1, []
+    args = iter(rest)
+    for arg in args:
+        if arg == "--workers" or arg.startswith("--workers="):
+            value = arg.split("=", 1)[1] if "=" in arg else next(args, "")
+            workers = int(value)
+        else:
+            others.append(arg)
+    return workers, others
 
 
 def check_exposure(address: str, *, allow_open: bool, detect_only: bool, login_configured: bool) -> str | None:
@@ -73,17 +94,6 @@ def upload_limit_options(rest: list[str], *, detect_only: bool) -> list[str]:
 
 DEFAULT_PORT = 8501
 _PORT_TRIES = 20  # 8501..8520: the next free one when the default is taken
-
-
-def port_is_free(address: str, port: int) -> bool:
-    """True when nothing listens on `address:port` (binding it briefly, as the server would)."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((address, port))
-        except OSError:
-            return False
-    return True
 
 
 def pop_port(rest: list[str]) -> tuple[int | None, list[str]]:
@@ -166,6 +176,19 @@ def main() -> int:
     if port is None:
         return 2
     print(f"PlateOps: open http://{address}:{port}", file=sys.stderr)
+
+    try:
+        workers, rest = workers_option(rest)
+    except ValueError:
+        print("PlateOps: --workers takes a whole number, e.g. --workers 2.", file=sys.stderr)
+        return 2
+    if workers > 1:
+        if not flags["detect_only"]:
+            print("PlateOps: --workers runs several Detect processes; use it with --detect-only.", file=sys.stderr)
+            return 2
+        from ui.replicas import serve_replicas
+
+        return serve_replicas(workers, address=address, port=port, streamlit_options=rest)
 
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli

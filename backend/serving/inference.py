@@ -30,9 +30,11 @@ from PIL import Image
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
 from backend.serving.onnx_runtime import OnnxYolo
+from backend.serving.openvino_runtime import OpenVinoYolo, is_openvino_folder
 from backend.serving.thresholds import resolve_thresholds
 from backend.training.embedding_cache import model_key
 from backend.training.embeddings import Embedding, LayerTap, embed_images, summarize_maps
+from backend.training.runtimes import OPENVINO_XML
 from backend.training.yolo import ultralytics_yolo
 
 if TYPE_CHECKING:
@@ -41,7 +43,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-WEIGHT_KINDS: dict[str, Literal["pt", "onnx"]] = {".pt": "pt", ".onnx": "onnx"}
+ModelKind = Literal["pt", "onnx", "openvino"]
+WEIGHT_KINDS: dict[str, ModelKind] = {".pt": "pt", ".onnx": "onnx", ".xml": "openvino"}
+Runner = OnnxYolo | OpenVinoYolo  # the numpy-served runtimes: same interface, both thread-safe
 
 # Errors ultralytics, torch and onnxruntime raise for a file that is not a usable model.
 _LOAD_ERRORS: tuple[type[BaseException], ...] = (
@@ -107,16 +111,20 @@ class DetectionResult:
 
 
 class Detector:
-    """A loaded YOLO detection model. Create with `Detector.load`; thread-safe (predictions run one at a time)."""
+    """A loaded YOLO detection model. Create with `Detector.load`; thread-safe.
+
+    ONNX and OpenVINO models answer concurrent calls together (onnxruntime's `run` and OpenVINO's per-thread infer
+    requests are thread-safe); a `.pt` model runs one call at a time, since ultralytics' predictor keeps state.
+    """
 
     def __init__(
         self,
         model: YOLO | None,
         *,
         source: Path,
-        kind: Literal["pt", "onnx"],
+        kind: ModelKind,
         device: str,
-        onnx: OnnxYolo | None = None,
+        onnx: Runner | None = None,
     ) -> None:
         self._model = model
         self._onnx = onnx
@@ -152,9 +160,14 @@ class Detector:
             BadInputError: The file is outside `allowed_root`, has another suffix, or is not a usable model.
         """
         weights = Path(weights)
+        if weights.is_dir() and is_openvino_folder(weights):
+            weights = weights / OPENVINO_XML
         kind = WEIGHT_KINDS.get(weights.suffix.lower())
         if kind is None:
-            raise BadInputError(f"{weights.name} is not a model file; use the .pt or .onnx weights of a trained run.")
+            raise BadInputError(
+                f"{weights.name} is not a model file; use the .pt or .onnx weights of a trained run, "
+                "or an OpenVINO export folder."
+            )
         if not weights.is_file():
             raise NotFoundError(f"Model weights not found: {weights}. Check the path or train a model first.")
         if allowed_root is not None and not weights.resolve().is_relative_to(Path(allowed_root).resolve()):
@@ -162,8 +175,8 @@ class Detector:
                 f"{weights.name} is outside {allowed_root}; only weights from PlateOps' own runs can be loaded "
                 "(a .pt file can run code when loaded)."
             )
-        if kind == "onnx":
-            return cls._load_onnx(weights)
+        if kind != "pt":
+            return cls._load_runner(weights, kind)
         yolo = ultralytics_yolo()
         try:
             model = yolo(str(weights), task="detect")
@@ -179,16 +192,17 @@ class Detector:
         return detector
 
     @classmethod
-    def _load_onnx(cls, weights: Path) -> Detector:
-        """An ONNX export on onnxruntime (CPU) with numpy pre/post-processing (`backend.serving.onnx_runtime`)."""
+    def _load_runner(cls, weights: Path, kind: ModelKind) -> Detector:
+        """An ONNX export on onnxruntime or an OpenVINO export, on the CPU, with numpy pre/post-processing
+        (`backend.serving.onnx_runtime`, `backend.serving.openvino_runtime`)."""
         try:
-            runner = OnnxYolo(weights)
+            runner: Runner = OnnxYolo(weights) if kind == "onnx" else OpenVinoYolo(weights)
         except _LOAD_ERRORS as exc:
             raise BadInputError(
                 f"{weights.name} could not be loaded as a YOLO detection model ({_first_line(exc)}). "
                 "Use best.pt from a PlateOps run or an ONNX export of it."
             ) from exc
-        detector = cls(None, source=weights, kind="onnx", device="cpu", onnx=runner)
+        detector = cls(None, source=weights, kind=kind, device="cpu", onnx=runner)
         detector._names = list(runner.meta.names)
         detector._imgsz = detector._fixed_imgsz = runner.meta.imgsz
         runner.detect(np.zeros((32, 32, 3), dtype=np.uint8), conf=0.5, iou=0.5)  # warm-up: any valid values
@@ -224,8 +238,8 @@ class Detector:
         return self._source
 
     @property
-    def kind(self) -> Literal["pt", "onnx"]:
-        """The weights format: "pt" or "onnx"."""
+    def kind(self) -> ModelKind:
+        """The weights format: "pt", "onnx" or "openvino"."""
         return self._kind
 
     @property
@@ -265,7 +279,7 @@ class Detector:
             logger.warning("%s only runs at imgsz=%d; ignoring imgsz=%d", self._source.name, self._fixed_imgsz, size)
             size = self._fixed_imgsz
         results: list[DetectionResult] = []
-        with self._lock:
+        with self._lock if self._onnx is None else contextlib.nullcontext():
             for image in images:
                 start = time.perf_counter()
                 rows, embedding = self._predict_rows(image, conf=conf, iou=iou, imgsz=size, embed=embed)
@@ -306,7 +320,7 @@ class Detector:
         """
         if not self.embeds:
             raise BadInputError(f"{self._source.name} carries no embedding outputs; export the model again.")
-        with self._lock:
+        with self._lock if self._onnx is None else contextlib.nullcontext():
             if self._onnx is not None:
                 out = []
                 for image in images:
@@ -330,7 +344,7 @@ class Detector:
         image's embedding when asked for (and available)."""
         if self._onnx is not None:
             rgb = image if image.mode == "RGB" else image.convert("RGB")
-            answer = self._onnx.run(np.asarray(rgb), conf=conf, iou=iou)
+            answer = self._onnx.run(np.asarray(rgb), conf=conf, iou=iou, maps=embed)
             embedding = None
             if embed and answer.maps:
                 embedding = summarize_maps(answer.maps, answer.raw, input_hw=answer.input_hw, image=rgb)

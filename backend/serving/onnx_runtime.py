@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,8 @@ def read_meta(session: Any) -> OnnxMeta:
 
 
 class OnnxYolo:
-    """An ONNX YOLO detector on onnxruntime's CPU provider. Not thread-safe: `Detector` serialises calls."""
+    """An ONNX YOLO detector on onnxruntime's CPU provider. Thread-safe: onnxruntime's `run` accepts concurrent
+    calls on one session, and each thread letterboxes into its own buffer."""
 
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -114,13 +116,21 @@ class OnnxYolo:
         except (SyntaxError, KeyError, IndexError) as exc:
             raise ValueError("the ONNX file lacks the class names and input size of an ultralytics export") from exc
         self._input = self._session.get_inputs()[0].name
-        self._buffer = np.full((self.meta.imgsz, self.meta.imgsz, 3), PAD_VALUE, dtype=np.uint8)
+        self._local = threading.local()  # per-thread letterbox buffer
+        self._output = self._session.get_outputs()[0].name
         # extra outputs `embed_map_<layer>` that `backend.training.export` adds: layer -> position in the outputs
         self._map_layers = {
             int(out.name.removeprefix(MAP_PREFIX)): position
             for position, out in enumerate(self._session.get_outputs())
             if out.name.startswith(MAP_PREFIX) and out.name.removeprefix(MAP_PREFIX).isdigit()
         }
+
+    def _canvas(self) -> np.ndarray:
+        """This thread's letterbox buffer (saves an allocation per call)."""
+        canvas = getattr(self._local, "canvas", None)
+        if canvas is None:
+            canvas = self._local.canvas = np.full((self.meta.imgsz, self.meta.imgsz, 3), PAD_VALUE, dtype=np.uint8)
+        return canvas
 
     @property
     def embedding_layers(self) -> tuple[int, ...]:
@@ -135,19 +145,21 @@ class OnnxYolo:
         """
         return self.run(rgb, conf=conf, iou=iou).rows
 
-    def run(self, rgb: np.ndarray, *, conf: float, iou: float) -> OnnxAnswer:
-        """Detect on one RGB uint8 image (H, W, 3) and keep the embedding outputs, in one model call."""
+    def run(self, rgb: np.ndarray, *, conf: float, iou: float, maps: bool = True) -> OnnxAnswer:
+        """Detect on one RGB uint8 image (H, W, 3) and keep the embedding outputs (unless `maps` is False: then
+        only the detection output is fetched, which spares copying the feature maps out), in one model call."""
         blob, (gain_x, gain_y), (pad_x, pad_y) = letterbox(
-            np.ascontiguousarray(rgb), self.meta.imgsz, canvas=self._buffer
+            np.ascontiguousarray(rgb), self.meta.imgsz, canvas=self._canvas()
         )
-        outputs = self._session.run(None, {self._input: blob})
+        wanted = None if maps and self._map_layers else [self._output]
+        outputs = self._session.run(wanted, {self._input: blob})
         raw = outputs[0][0]  # (4 + nc, anchors)
         rows = nms(raw.T, conf=conf, iou=iou)
         if rows.size:
             rows[:, [0, 2]] = ((rows[:, [0, 2]] - pad_x) / gain_x).clip(0, rgb.shape[1])
             rows[:, [1, 3]] = ((rows[:, [1, 3]] - pad_y) / gain_y).clip(0, rgb.shape[0])
-        maps = {layer: outputs[position][0] for layer, position in self._map_layers.items()}
-        return OnnxAnswer(rows=rows, raw=raw, maps=maps, input_hw=(self.meta.imgsz, self.meta.imgsz))
+        kept = {layer: outputs[position][0] for layer, position in self._map_layers.items()} if wanted is None else {}
+        return OnnxAnswer(rows=rows, raw=raw, maps=kept, input_hw=(self.meta.imgsz, self.meta.imgsz))
 
 
 def nms(predictions: np.ndarray, *, conf: float, iou: float) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import tempfile
 from pathlib import Path
 
 from backend.core.errors import BadInputError, NotFoundError
@@ -60,19 +61,23 @@ def export_onnx(weights: Path, *, imgsz: int = 320, out: Path | None = None, sim
         )
 
     yolo = ultralytics_yolo()
-    try:
-        model = yolo(str(weights), task="detect")
-        layers = tap_layers(model.model)
-        written = Path(model.export(format="onnx", imgsz=imgsz, simplify=simplify, dynamic=False, verbose=False))
-        add_embedding_outputs(written, layers, metadata={WEIGHTS_SHA256_KEY: file_sha256(weights)})
-    except _EXPORT_ERRORS as exc:
-        raise BadInputError(f"Exporting {weights.name} to ONNX failed: {exc}") from exc
-    if out is not None and written.resolve() != Path(out).resolve():
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(written), str(out))
-        written = Path(out)
-    copy_reference(weights, written)
-    return written
+    with tempfile.TemporaryDirectory(prefix="plateops-onnx-") as scratch:
+        # ultralytics writes `<stem>.onnx` beside the weights it loaded: export from a copy in a scratch folder, so
+        # an export elsewhere never moves away (or overwrites) the served `.onnx` that sits beside the weights
+        source = Path(scratch) / weights.name
+        shutil.copyfile(weights, source)
+        try:
+            model = yolo(str(source), task="detect")
+            layers = tap_layers(model.model)
+            written = Path(model.export(format="onnx", imgsz=imgsz, simplify=simplify, dynamic=False, verbose=False))
+            add_embedding_outputs(written, layers, metadata={WEIGHTS_SHA256_KEY: file_sha256(weights)})
+        except _EXPORT_ERRORS as exc:
+            raise BadInputError(f"Exporting {weights.name} to ONNX failed: {exc}") from exc
+        target = Path(out) if out is not None else weights.with_suffix(".onnx")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(written), str(target))
+    copy_reference(weights, target)
+    return target
 
 
 def trained_imgsz(weights: Path) -> int | None:
