@@ -7,6 +7,7 @@ import streamlit as st
 
 from backend.core.access import Actor
 from backend.core.params import get_params
+from backend.registry.agreement import Agreement
 from backend.registry.compare import ModelEntry
 from backend.registry.gate import GateFigures
 from backend.registry.service import (
@@ -17,6 +18,8 @@ from backend.registry.service import (
     rollback,
     rollback_target,
 )
+from backend.registry.shadow import current_shadow, shadow_agreement
+from ui.models.shadow import agreement_text
 from ui.widgets.calls import call
 from ui.widgets.charts import table_height
 from ui.widgets.text import ago, plain
@@ -78,6 +81,7 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         f"{params.latency_budget_ms:g} ms per image (params.yaml). A written reason overrides a block; both are kept "
         "in the audit trail."
     )
+    live = _shadow_beside_ui(entries)
     choices = {e.run_id: f"#{e.run_id} {e.name} (mAP50 {e.map50 or 0:.3f}, {e.stage})" for e in entries}
     candidates = [e.run_id for e in entries if e.stage != "production"]
     if not candidates:
@@ -106,11 +110,27 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
             st.rerun()
     figures = st.session_state.get(_RESULT_KEY)
     if isinstance(figures, GateFigures):
-        gate_result_ui(figures)
+        gate_result_ui(figures, live)
 
 
-def gate_result_ui(figures: GateFigures) -> None:
-    """The gate's verdict, reasons and per-class figures."""
+def _shadow_beside_ui(entries: list[ModelEntry]) -> Agreement | None:
+    """The model in shadow's live-traffic figures beside its evaluation-set figures; its agreement, or None."""
+    shadow = current_shadow()
+    if shadow is None:
+        return None
+    live = call(shadow_agreement, shadow, action="Comparing the shadow")
+    if live is None:
+        return None
+    entry = next((e for e in entries if e.run_id == shadow.run_id), None)
+    evaluation = (
+        f"mAP50 {entry.map50:.3f} on its evaluation set" if entry and entry.map50 is not None else "no evaluation"
+    )
+    st.info(f"**Shadow {plain(shadow.name)}** ({evaluation}) on live traffic: {agreement_text(live)}", icon="👥")
+    return live
+
+
+def gate_result_ui(figures: GateFigures, live: Agreement | None = None) -> None:
+    """The gate's verdict, reasons and per-class figures, with the shadow's live-traffic agreement beside them."""
     if figures.promoted and figures.overridden:
         st.warning("Promoted with an override: " + plain("; ".join(figures.reasons)), icon="⚖️")
     elif figures.promoted:
@@ -128,6 +148,10 @@ def gate_result_ui(figures: GateFigures) -> None:
         }
         for c in figures.classes
     ]
+    if live is not None:  # the evaluation set's figures and the live traffic's, class by class
+        shares = {c.name: c.shadow_finds for c in live.classes}
+        for row in rows:
+            row["shadow also finds (live)"] = shares.get(str(row["class"]))
     rows.append(
         {
             "class": "CPU latency ms",
