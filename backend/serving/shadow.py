@@ -7,8 +7,11 @@ end user's answer never waits for the shadow. The work runs on one background th
   `skipped` instead of growing a queue (memory stays bounded and the figures say how much was not compared);
 - runs at the lowest CPU priority (nice 19 on Linux, set on the thread itself; the runtime threads the shadow's model
   creates there inherit it), so on a small machine the end users' requests get the cores first;
-- waits to start each picture until no end-user detection is running in this process (`user_request` marks them),
-  so the shadow's model call does not share the CPU with the answer someone is waiting for.
+- waits to start each picture until no end-user detection has run in this process for `QUIET_S` (`user_request`
+  marks them), so the shadow's model call does not share the CPU, nor the interpreter's lock, with the answer
+  someone is waiting for; under back-to-back traffic the shadow waits, and a picture that found no quiet moment in
+  `_MAX_IDLE_WAIT_S` is skipped (counted). A request that arrives while the shadow's model call runs still shares
+  the machine with it: bench/shadow.py measures that case.
 
 Which model is in shadow, and its loaded detector, come from `resolve` (the service's `shadow_detector`), which is
 called on the background thread: loading a model never happens on an end user's request.
@@ -36,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PENDING = 4  # pictures waiting or running; more are skipped (counted), never queued
 _IDLE_POLL_S = 0.005
+QUIET_S = 0.05  # a shadow picture starts only after no end-user detection ran for this long (back-to-back traffic)
 _MAX_IDLE_WAIT_S = 30.0  # a picture that found no quiet moment for this long is skipped, not run late forever
 
 Resolver = Callable[[], tuple[ServingModel, Detector] | None]
@@ -70,6 +74,7 @@ class ShadowQueue:
         self._counts = {"submitted": 0, "answered": 0, "skipped": 0, "failed": 0}
         self._pending = 0
         self._users = 0
+        self._last_user_end = 0.0
         self._pool = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="plateops-shadow", initializer=_lower_priority
         )
@@ -84,6 +89,7 @@ class ShadowQueue:
         finally:
             with self._lock:
                 self._users -= 1
+                self._last_user_end = time.monotonic()
 
     def submit(self, work: Callable[[], bool]) -> bool:
         """Run `work` in the background when there is room; False (and one more `skipped`) when the queue is full.
@@ -117,7 +123,7 @@ class ShadowQueue:
         deadline = time.monotonic() + _MAX_IDLE_WAIT_S
         while True:
             with self._lock:
-                if self._users == 0:
+                if self._users == 0 and time.monotonic() - self._last_user_end >= QUIET_S:
                     return True
             if time.monotonic() > deadline:
                 return False
