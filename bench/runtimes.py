@@ -46,9 +46,10 @@ def build_sides(weights: Path, imgsz: int, scratch: Path) -> dict[str, Any]:
 
 def map50(detector: Any, data_yaml: Path, imgsz: int) -> float:
     """mAP50 of a detector on the validation split (low confidence, as for mAP)."""
+    from PIL import Image
+
     from backend.training.bootstrap import bootstrap_figures
     from backend.training.matching import build_table, load_eval_images
-    from PIL import Image
 
     images = load_eval_images(data_yaml)
     detections = []
@@ -99,8 +100,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="write the section into BENCHMARKS.md")
     args = parser.parse_args()
-    from backend.training.matching import load_eval_images
     from PIL import Image
+
+    from backend.training.matching import load_eval_images
 
     paths = list(load_eval_images(args.data).images)[: args.images]
     pictures = [Image.open(p).convert("RGB") for p in paths]

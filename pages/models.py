@@ -7,6 +7,7 @@ import streamlit as st
 from backend.registry.compare import model_table
 from ui.models.compare import choose_runs_ui, comparison_ui
 from ui.models.registry import history_ui, notice_ui, production_ui, promote_ui
+from ui.models.shadow import shadow_ui
 from ui.models.table import runs_table_ui
 from ui.widgets.shell import current_actor
 
@@ -37,6 +38,9 @@ if len(run_ids) >= 2:
     comparison_ui(run_ids)
 else:
     st.caption("Choose two or more runs (select rows in the table) to compare them.")
+
+st.subheader("Shadow")
+shadow_ui(entries, actor)
 
 st.subheader("Promote")
 promote_ui(entries, selected, actor)

@@ -4,7 +4,8 @@ Exactly one model is in production (the store demotes the previous one). Every p
 (`backend.registry.gate`); a blocked one goes through only with a written reason. Before a model becomes production,
 its weights are checked against the sha256 recorded when it was registered: a changed or corrupt file is refused and
 the current production model keeps answering. Rollback goes back one step along the production history kept in the
-model history. The Detect page asks `serving_model()` on each request, so a new production model answers at once.
+model history. Promoting the model in shadow takes it out of shadow (`backend.registry.shadow`). The Detect page
+asks `serving_model()` on each request, so a new production model answers at once.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from backend.registry.eval_set import (
 from backend.registry.gate import GateFigures, ScoreFn
 from backend.registry.publishing import publish_stage
 from backend.registry.verdict import Contender, OwnSplit, judge
+from backend.serving.service import forget_shadow_choice
 from backend.store import registered_models as model_store
 from backend.store import runs as run_store
+from backend.store import shadow as shadow_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import ModelEvent, RegisteredModel, Run
@@ -333,6 +336,17 @@ def promote_run(
             reason=reason,
             figures=figures.to_dict(),
         )
+        shadow = shadow_store.current_shadow(session=session)
+        if shadow is not None and shadow.figures.get("run_id") == candidate.run_id:  # it answers for real now
+            model_store.add_event(
+                session=session,
+                action=shadow_store.SHADOW_OFF,
+                model_id=shadow.model_id,
+                actor=_who(actor),
+                reason="promoted to production",
+                figures=shadow.figures,
+            )
+    forget_shadow_choice()
     if spec.number == 0:  # the default set, used for the first time: it is recorded now, frozen from here on
         recorded = record_default_eval_set(spec, actor=Actor(_who(actor), actor.role))
         figures.eval_set["number"] = recorded.number

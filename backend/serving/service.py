@@ -26,6 +26,11 @@ work on both cores) had made the model slower, so a busy machine may see less of
 encoded and written after the answer, on one background thread (`backend.serving.copies`), once the row that points
 at them is stored (`copies.wait_for_copies` waits for them).
 
+Shadow answers: when a candidate is in shadow (`backend.registry.shadow` chooses it; `shadow_model` reads the
+choice at most every few seconds), `detect_image` hands the logged answer to `backend.serving.shadow` once the row is
+stored; the candidate answers on a bounded, low-priority background thread and its answer goes to
+`shadow_predictions`, never to the prediction log. The end user's call does not wait for it.
+
 Stored pictures: unless `store_prediction_images` is off, a copy resized to at most `copies.STORED_MAX_SIDE` pixels
 and a thumbnail of at most `copies.THUMB_MAX_SIDE` go to `predictions_dir/YYYY/MM/DD/<uuid>.jpg` and
 `<uuid>_thumb.jpg` (upright, metadata stripped). Detection boxes stay in pixels of the full-size upright picture,
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -48,7 +54,7 @@ from PIL import Image
 
 from backend.core.access import Actor, Permission
 from backend.core.enums import FeedbackKind, ModelStage, RunStatus
-from backend.core.errors import BadInputError, NotFoundError, cap_message
+from backend.core.errors import BadInputError, NotFoundError, PlateOpsError, cap_message
 from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
@@ -59,10 +65,12 @@ from backend.serving.inference import Detection, Detector
 from backend.serving.prediction import predict_picture
 from backend.serving.prediction_log import Source, log_prediction
 from backend.serving.served_model import ServingModel
+from backend.serving.shadow import schedule_shadow, shadow_queue
 from backend.serving.thresholds import resolve_thresholds
 from backend.store import predictions as prediction_store
 from backend.store import registered_models as model_store
 from backend.store import runs as run_store
+from backend.store import shadow as shadow_store
 from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Feedback, RegisteredModel, Run
@@ -340,6 +348,76 @@ def load_detector(model: ServingModel, *, device: str | None = None) -> Detector
     return detector
 
 
+# --------------------------------------------------------------------------------------------------- the shadow
+
+_SHADOW_TTL_S = 5.0  # how long a request trusts the last look-up of which model is in shadow (other processes)
+_shadow_lock = threading.Lock()
+_shadow_seen: tuple[float, ServingModel | None] | None = None
+_shadow_detectors: dict[str, Detector] = {}
+
+
+def shadow_model() -> ServingModel | None:
+    """The model in shadow now (`backend.registry.shadow` chooses it), or None; never raises.
+
+    The choice is looked up at most every `_SHADOW_TTL_S` seconds (a Detect replica learns of a change within that
+    time; `forget_shadow_choice` makes this process look again at once). A shadow whose files are gone or changed
+    is None, with a warning in the log: the shadow must never stop production from answering.
+    """
+    global _shadow_seen
+    with _shadow_lock:
+        if _shadow_seen is not None and time.monotonic() - _shadow_seen[0] < _SHADOW_TTL_S:
+            return _shadow_seen[1]
+    try:
+        model = _resolve_shadow()
+    except PlateOpsError as exc:
+        logger.warning("The model in shadow cannot answer: %s", exc)
+        model = None
+    with _shadow_lock:
+        _shadow_seen = (time.monotonic(), model)
+    return model
+
+
+def forget_shadow_choice() -> None:
+    """Look up which model is in shadow again at the next request (the registry calls it after a change)."""
+    global _shadow_seen
+    with _shadow_lock:
+        _shadow_seen = None
+
+
+def _resolve_shadow() -> ServingModel | None:
+    with session_scope() as session:
+        event = shadow_store.current_shadow(session=session)
+        run_id = event.figures.get("run_id") if event is not None else None
+        run = run_store.get_run(session=session, run_id=int(run_id)) if isinstance(run_id, int) else None
+    if event is None:
+        return None
+    if event.model_id is not None:
+        model = registered_model(event.model_id)
+    elif run is not None and (from_run := _from_run(run)) is not None:
+        model = from_run
+    else:
+        raise NotFoundError("the weights of the model in shadow are gone")
+    problem = integrity_problem(model)
+    if problem is not None:
+        raise BadInputError(problem)
+    return replace(model, label=f"shadow {model.name}", production=False)
+
+
+def shadow_detector() -> tuple[ServingModel, Detector] | None:
+    """The model in shadow and its loaded detector (one kept loaded), or None; the shadow queue calls it."""
+    model = shadow_model()
+    if model is None:
+        return None
+    with _shadow_lock:
+        detector = _shadow_detectors.get(model.cache_key)
+    if detector is None:
+        detector = load_detector(model)
+        with _shadow_lock:
+            _shadow_detectors.clear()  # one shadow at a time: the previous one's memory goes
+            _shadow_detectors[model.cache_key] = detector
+    return model, detector
+
+
 # --------------------------------------------------------------------------------------------------- detection
 
 
@@ -379,18 +457,21 @@ def detect_image(
             or conf/iou are outside 0..1. Nothing is written in that case.
     """
     start = time.perf_counter()
-    conf, iou = resolve_thresholds(conf, iou)
-    picture = load_image(data, name=name)  # a bad picture stops here, before anything is written
-    answer = predict_picture(
-        detector, picture, model=model, conf=conf, iou=iou, class_thresholds=class_thresholds, imgsz=imgsz
-    )
-    annotated = draw_detections(picture.image, answer.detections, labels=[item_words(d) for d in answer.detections])
-    every = (*answer.detections, *answer.less_certain)
-    annotated_all = draw_detections(picture.image, every, labels=[item_words(d) for d in every])
-    logged = log_prediction(answer, source=source, image_name=name, store_images=store_images)
-    if answer.embedding is not None:  # the Monitor and active learning read it back instead of running the model
-        with contextlib.suppress(OSError):
-            EmbeddingCache(detector.embedding_key).put(picture.sha256, answer.embedding)
+    with shadow_queue().user_request():  # no shadow work starts while an end user waits
+        conf, iou = resolve_thresholds(conf, iou)
+        picture = load_image(data, name=name)  # a bad picture stops here, before anything is written
+        answer = predict_picture(
+            detector, picture, model=model, conf=conf, iou=iou, class_thresholds=class_thresholds, imgsz=imgsz
+        )
+        annotated = draw_detections(picture.image, answer.detections, labels=[item_words(d) for d in answer.detections])
+        every = (*answer.detections, *answer.less_certain)
+        annotated_all = draw_detections(picture.image, every, labels=[item_words(d) for d in every])
+        logged = log_prediction(answer, source=source, image_name=name, store_images=store_images)
+        if answer.embedding is not None:  # the Monitor and active learning read it back instead of running the model
+            with contextlib.suppress(OSError):
+                EmbeddingCache(detector.embedding_key).put(picture.sha256, answer.embedding)
+    if shadow_model() is not None:  # after the answer is logged; the shadow runs on its own thread
+        schedule_shadow(answer, logged.prediction_id, resolve=shadow_detector)
     return DetectOutcome(
         prediction_id=logged.prediction_id,
         image_name=name,

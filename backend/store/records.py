@@ -271,6 +271,33 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class ShadowPrediction:
+    id: int
+    prediction_id: int
+    model_id: int | None
+    run_id: int | None
+    model_label: str
+    detections: list[Any]
+    n_detections: int
+    latency_ms: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ShadowPair:
+    """One picture both models answered: production's logged answer and the shadow's, side by side."""
+
+    prediction_id: int
+    image_name: str
+    thumb_path: str | None
+    production: list[Any]
+    shadow: list[Any]
+    production_latency_ms: float
+    shadow_latency_ms: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Feedback:
     id: int
     prediction_id: int

@@ -281,6 +281,26 @@ class PredictionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class ShadowPredictionRow(Base):
+    """A shadow model's answer on a logged prediction's picture: kept apart from the prediction log, one per model."""
+
+    __tablename__ = "shadow_predictions"
+    __table_args__ = (
+        Index("ix_shadow_predictions_once", "prediction_id", "model_label", unique=True),
+        Index("ix_shadow_predictions_model", "model_label"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), nullable=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True)
+    model_label: Mapped[str] = mapped_column(String(300))  # the shadow's `ServingModel.log_label`
+    detections: Mapped[list[Any]] = mapped_column(default=list)
+    n_detections: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class FeedbackRow(Base):
     __tablename__ = "feedback"
     __table_args__ = (Index("ix_feedback_prediction", "prediction_id"),)

@@ -198,3 +198,64 @@ def test_choosing_another_candidate_clears_the_last_gate_result(
     run(at)
     assert not any("Blocked:" in str(e.value) for e in at.error), "run-a's verdict does not stay under run-b"
     assert not [df for df in at.dataframe if "candidate AP50" in df.value.columns]
+
+
+def test_shadow_agreement_figures_and_taking_it_out(
+    runs: list[Run], monkeypatch: pytest.MonkeyPatch, workspace: Settings
+) -> None:
+    from backend.registry.shadow import current_shadow, put_in_shadow
+    from backend.store import predictions as prediction_store
+    from backend.store import shadow as shadow_store
+    from tests.utils.actors import ADMIN
+
+    run_a, run_b = runs
+    with session_scope() as session:
+        production = model_store.find_model_for_run(session=session, run_id=run_a.id)
+        assert production is not None
+        model_store.set_model_stage(session=session, model_id=production.id, stage="production")
+    choice = put_in_shadow(actor=ADMIN, run_id=run_b.id)
+    banana = {"class": "banana", "confidence": 0.9, "box": [0, 0, 10, 10]}
+    apple = {"class": "apple", "confidence": 0.7, "box": [20, 20, 40, 40]}
+    answers = [([banana], [banana]), ([banana, apple], [banana])]  # agree on the first, the shadow misses an apple
+    with session_scope() as session:
+        for index, (theirs, its) in enumerate(answers):
+            logged = prediction_store.add_prediction(
+                session=session, image_name=f"plate{index}.jpg", detections=theirs, conf=0.25, iou=0.45
+            )
+            shadow_store.add_shadow_prediction(
+                session=session,
+                prediction_id=logged.id,
+                model_id=choice.model_id,
+                model_label=choice.log_label,
+                detections=its,
+                latency_ms=5.0,
+            )
+    at = open_page(PAGE, timeout=180)
+    text = all_text(at)
+    assert "In shadow: run-b" in text
+    assert "2 pictures compared: the two models agree on 1 (50%, 95 % interval 9%–91%)" in text
+    classes = frame_with(at, "shadow also finds").set_index("class")
+    assert classes.loc["banana", "shadow also finds"] == 1.0 and classes.loc["apple", "shadow also finds"] == 0.0
+    assert classes.loc["apple", "shadow detections"] == 0
+    assert "plate1.jpg · production only: apple · shadow only: —" in text  # the picture they disagree on
+    assert any("Shadow run-b" in str(i.value) and "on live traffic" in str(i.value) for i in at.info)  # beside the gate
+
+    at.button(key="models_shadow_off").click()
+    run(at)
+    assert current_shadow() is None
+    assert "run-b no longer answers in shadow" in all_text(at)
+
+    # the gate shows the shadow's live figures beside the evaluation set's (a tiny latency budget blocks it)
+    put_in_shadow(actor=ADMIN, run_id=run_b.id)
+    params = Path("params.yaml").read_text(encoding="utf-8")
+    custom = workspace.home / "params.yaml"
+    custom.write_text(params.replace("latency_budget_ms: 150.0", "latency_budget_ms: 0.001"), encoding="utf-8")
+    monkeypatch.setenv("PLATEOPS_PARAMS_FILE", str(custom))
+    from backend.core.settings import get_settings
+
+    get_settings.cache_clear()
+    promote(at, run_b.id)
+    gate = frame_with(at, "candidate AP50").set_index("class")
+    assert "shadow also finds (live)" in gate.columns
+    promote(at, run_b.id, reason="agrees on live traffic")  # promoting the shadow takes it out of shadow
+    assert production_name() == "run-b" and current_shadow() is None

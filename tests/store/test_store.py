@@ -16,6 +16,7 @@ from backend.store import jobs as job_store
 from backend.store import predictions as prediction_store
 from backend.store import registered_models as model_store
 from backend.store import review as review_store
+from backend.store import shadow as shadow_store
 from backend.store.engine import session_scope
 from backend.store.records import DatasetVersion, Job
 from backend.store.rows import ValidationIssueRow
@@ -40,6 +41,7 @@ def test_migrations_create_every_table(store_url: str) -> None:
         "review_items",
         "drift_reports",
         "eval_sets",
+        "shadow_predictions",
         "alembic_version",
     }
     assert expected <= names
@@ -309,6 +311,48 @@ def test_bulk_predictions_and_listing(store_url: str) -> None:
     assert total == 250
     assert [p.image_name for p in latest[:2]] == ["249.jpg", "248.jpg"]
     assert latest[0].n_detections == 249 % 3
+
+
+def test_shadow_answers_pair_with_predictions_once_and_the_choice_follows_the_trail(store_url: str) -> None:
+    banana = {"class": "banana", "confidence": 0.8, "box": [1, 2, 30, 40]}
+    with session_scope() as session:
+        model = model_store.register_model(session=session, name="cand", weights_path="/r/best.pt")
+        first = prediction_store.add_prediction(
+            session=session, image_name="a.jpg", thumb_path="/t/a.jpg", detections=[banana], conf=0.25, iou=0.45
+        )
+        second = prediction_store.add_prediction(session=session, image_name="b.jpg", conf=0.25, iou=0.45)
+        for prediction in (first, second):
+            shadow_store.add_shadow_prediction(
+                session=session,
+                prediction_id=prediction.id,
+                model_id=model.id,
+                model_label="model 1: cand",
+                detections=[banana, banana],
+                latency_ms=7.5,
+            )
+        shadow_store.add_shadow_prediction(
+            session=session, prediction_id=first.id, model_label="run 3: other", detections=[], latency_ms=1.0
+        )
+    with session_scope() as session:
+        pairs = shadow_store.shadow_pairs(session=session, model_label="model 1: cand")
+        assert shadow_store.count_shadow_predictions(session=session) == 3
+        assert shadow_store.count_shadow_predictions(session=session, model_label="run 3: other") == 1
+        assert prediction_store.count_predictions(session=session) == 2  # the prediction log holds no shadow answer
+    assert [p.prediction_id for p in pairs] == [second.id, first.id]  # newest first
+    assert pairs[1].production == [banana] and pairs[1].shadow == [banana, banana] and pairs[1].thumb_path == "/t/a.jpg"
+    assert pairs[1].shadow_latency_ms == 7.5
+    with pytest.raises(IntegrityError), session_scope() as session:  # once per prediction and shadow model
+        shadow_store.add_shadow_prediction(
+            session=session, prediction_id=first.id, model_label="model 1: cand", detections=[], latency_ms=1.0
+        )
+    with session_scope() as session:
+        assert shadow_store.current_shadow(session=session) is None
+        model_store.add_event(session=session, action=shadow_store.SHADOW_ON, model_id=model.id)
+        model_store.add_event(session=session, action="promoted", model_id=None)  # other events do not count
+        on = shadow_store.current_shadow(session=session)
+        model_store.add_event(session=session, action=shadow_store.SHADOW_OFF, model_id=model.id)
+        off = shadow_store.current_shadow(session=session)
+    assert on is not None and on.model_id == model.id and off is None
 
 
 def test_missing_rows_raise_not_found(store_url: str) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 from backend.core.access import Actor
 from backend.core.enums import ModelStage
 from backend.core.params import get_params
+from backend.registry.agreement import Agreement
 from backend.registry.compare import ModelEntry, interval_text
 from backend.registry.eval_set import choose_eval_set, current_eval_set
 from backend.registry.gate import GateFigures
@@ -19,6 +20,8 @@ from backend.registry.service import (
     rollback,
     rollback_target,
 )
+from backend.registry.shadow import current_shadow, shadow_agreement
+from ui.models.shadow import agreement_text
 from ui.widgets.calls import call
 from ui.widgets.charts import table_height
 from ui.widgets.text import ago, plain
@@ -142,6 +145,7 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
         "kept in the model history."
     )
     eval_set_ui(entries, actor)
+    live = _shadow_beside_ui(entries)
     choices = {e.run_id: f"#{e.run_id} {e.name} (mAP50 {e.map50 or 0:.3f}, {e.stage})" for e in entries}
     candidates = [e.run_id for e in entries if e.stage != ModelStage.PRODUCTION]
     if not candidates:
@@ -185,7 +189,7 @@ def promote_ui(entries: list[ModelEntry], selected: list[int], actor: Actor) -> 
             st.rerun()
     figures = st.session_state.get(_RESULT_KEY)
     if isinstance(figures, GateFigures):
-        gate_result_ui(figures)
+        gate_result_ui(figures, live)
 
 
 def _with_interval(figures: dict, key: str) -> str:
@@ -205,8 +209,25 @@ def _forget_gate_result() -> None:
     st.session_state.pop(_RESULT_KEY, None)
 
 
-def gate_result_ui(figures: GateFigures) -> None:
-    """The gate's verdict and reasons, every figure with its set's name, size and 95 % interval."""
+def _shadow_beside_ui(entries: list[ModelEntry]) -> Agreement | None:
+    """The model in shadow's live-traffic figures beside its evaluation-set figures; its agreement, or None."""
+    shadow = current_shadow()
+    if shadow is None:
+        return None
+    live = call(shadow_agreement, shadow, action="Comparing the shadow")
+    if live is None:
+        return None
+    entry = next((e for e in entries if e.run_id == shadow.run_id), None)
+    evaluation = (
+        f"mAP50 {entry.map50:.3f} on its evaluation set" if entry and entry.map50 is not None else "no evaluation"
+    )
+    st.info(f"**Shadow {plain(shadow.name)}** ({evaluation}) on live traffic: {agreement_text(live)}", icon="👥")
+    return live
+
+
+def gate_result_ui(figures: GateFigures, live: Agreement | None = None) -> None:
+    """The gate's verdict and reasons, every figure with its set's name, size and 95 % interval, with the shadow's
+    live-traffic agreement beside them."""
     if figures.promoted and figures.overridden:
         st.warning("Promoted with an override:  \n" + _reasons_text(figures.reasons), icon="⚖️")
     elif figures.promoted:
@@ -275,6 +296,10 @@ def gate_result_ui(figures: GateFigures) -> None:
         }
         for c in figures.classes
     ]
+    if live is not None:  # the evaluation set's figures and the live traffic's, class by class
+        shares = {c.name: c.shadow_finds for c in live.classes}
+        for row in rows:
+            row["shadow also finds (live)"] = shares.get(str(row["class"]))
     rows.append(
         {
             "class": "CPU latency ms",
