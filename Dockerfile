@@ -9,9 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     YOLO_CONFIG_DIR=/data/.ultralytics \
     YOLO_OFFLINE=1
 
-# libGL/glib for OpenCV (ultralytics), git for DVC's optional features, tini to reap worker processes.
+# libGL/glib for OpenCV (ultralytics), git for DVC's optional features, tini to reap worker processes, nginx-light
+# for `--detect-only --workers N` (several Detect processes behind nginx in one container).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 git tini \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 git tini nginx-light \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 plateops && mkdir -p /data && chown plateops /data
@@ -30,4 +31,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD python -c "import
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # A container must listen on 0.0.0.0 to be reachable through its published port, so the image says --allow-open:
 # publish it on loopback only (-p 127.0.0.1:8501:8501) or mount a secrets.toml with users; see README "Security".
+# Scaled out (README "Scaling out the Detect page", deploy/k8s/): the same image runs the public Detect replicas with
+#   python -m ui.launch --detect-only --server.address=0.0.0.0 --server.port=8501            (one per pod), or
+#   python -m ui.launch --detect-only --workers 2 --server.address=0.0.0.0 --server.port=8501 (nginx inside),
+# each with PLATEOPS_DATABASE_URL pointing at the team's PostgreSQL and the workspace volume mounted.
 CMD ["python", "-m", "ui.launch", "--server.port=8501", "--server.address=0.0.0.0", "--allow-open"]
