@@ -5,7 +5,7 @@ Exposure: with no login configured (no users and no `[auth]` in `.streamlit/secr
 127.0.0.1 and refuses any other `--server.address` unless `--allow-open` (or `PLATEOPS_ALLOW_OPEN=1`) says that an
 open console on the network is meant. `--detect-only` serves the public Detect page alone (`detect_app.py`), which
 may listen anywhere: it changes nothing but the prediction log and feedback. With `--workers N` it runs N Detect
-processes behind nginx with sticky sessions (`ui.replicas`).
+processes behind nginx with sticky sessions (`backend.console.replicas`).
 
 `pages/` holds the page scripts that Home.py routes with `st.navigation`. Streamlit treats a `pages/` folder
 beside the entry script as an old-style (v1) multipage app until the entry script first runs, so on a fresh
@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from ui.ports import port_is_free
+from backend.console.replicas import port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "Home.py"
@@ -186,7 +186,7 @@ def main() -> int:
         if not flags["detect_only"]:
             print("PlateOps: --workers runs several Detect processes; use it with --detect-only.", file=sys.stderr)
             return 2
-        from ui.replicas import serve_replicas
+        from backend.console.replicas import serve_replicas
 
         return serve_replicas(workers, address=address, port=port, streamlit_options=rest)
 

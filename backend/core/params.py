@@ -130,6 +130,12 @@ class RegistryParams(_Strict):
     latency_budget_ms: float = Field(default=150.0, gt=0, description="Highest CPU latency per image, ms.")
     latency_images: int = Field(default=10, ge=1, le=1000, description="Validation images timed for latency.")
     export_onnx: bool = Field(default=True, description="Export the ONNX model on promotion.")
+    choose_runtime: bool = Field(
+        default=True, description="On export, measure every CPU runtime and serve the fastest within the tolerance."
+    )
+    runtime_tolerance: float = Field(
+        default=0.01, ge=0.0, le=1.0, description="mAP50 a served runtime may lose against PyTorch."
+    )
     eval_min_images: int = Field(
         default=50, ge=1, description="Fewest evaluation-set images the gate decides on (else it refuses)."
     )

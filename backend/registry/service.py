@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import getpass
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from backend.core.access import Actor, Permission
 from backend.core.enums import EvalSplit, ModelStage, RunStatus
-from backend.core.errors import BadInputError, NotFoundError
+from backend.core.errors import BadInputError, NotFoundError, PlateOpsError
 from backend.core.hashing import file_sha256
 from backend.core.params import Params, get_params
 from backend.core.settings import get_settings
@@ -32,6 +32,7 @@ from backend.registry.eval_set import (
 )
 from backend.registry.gate import GateFigures, ScoreFn
 from backend.registry.publishing import publish_stage
+from backend.registry.runtime_choice import RuntimeChoice, choose_runtime
 from backend.registry.verdict import Contender, OwnSplit, judge
 from backend.serving.service import forget_shadow_choice
 from backend.store import registered_models as model_store
@@ -41,6 +42,7 @@ from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import ModelEvent, RegisteredModel, Run
 from backend.training.matching import EvalImages, ModelScore
+from backend.training.runtimes import served_sha256
 
 log = logging.getLogger(__name__)
 
@@ -453,18 +455,43 @@ def export_model(model_id: int, *, actor: Actor, imgsz: int | None = None) -> Re
     run = _get_run(model.run_id)
     size = imgsz or int((run.params if run else {}).get("imgsz") or get_params().evaluate.imgsz)
     out = export_onnx(weights, imgsz=size, out=weights.with_suffix(".onnx"))
+    served, runtime = out, _runtime_choice(weights, out, run)
+    if runtime is not None:
+        served = Path(runtime.path)
     with session_scope() as session:
         updated = model_store.update_model(
-            session=session, model_id=model.id, onnx_path=str(Path(out).resolve()), onnx_sha256=file_sha256(out)
+            session=session, model_id=model.id, onnx_path=str(served.resolve()), onnx_sha256=served_sha256(served)
         )
         model_store.add_event(
             session=session,
             action="exported",
             model_id=model.id,
             actor=_who(actor),
-            figures={"onnx": str(out), "imgsz": size},
+            reason=runtime.summary() if runtime is not None else "",
+            figures={"onnx": str(out), "served": str(served), "imgsz": size}
+            | ({"runtime": asdict(runtime)} if runtime is not None else {}),
         )
     return updated
+
+
+def _runtime_choice(weights: Path, onnx: Path, run: Run | None) -> RuntimeChoice | None:
+    """The measured runtime choice on the evaluation set (else the run's validation split); None when off or when
+    nothing can be measured (the float ONNX export then serves, as before)."""
+    if not get_params().registry.choose_runtime:
+        return None
+    try:
+        record = current_eval_set()
+        if record is not None:
+            spec = EvalSetSpec.of(record)
+            images = open_eval_set(spec)
+        elif run is not None and run.dataset_version_id is not None:
+            spec, images = describe_split(run.dataset_version_id)
+        else:
+            return None
+        return choose_runtime(weights, onnx, images, basis=spec.label)
+    except (PlateOpsError, RuntimeError, OSError, ValueError) as exc:  # the ONNX export serves; the reason is logged
+        log.warning("runtime choice on export failed, serving the ONNX export: %s", exc)
+        return None
 
 
 # --------------------------------------------------------------------------------------------------- reading

@@ -25,7 +25,7 @@ class ServingModel:
         name: The model's or run's name.
         label: Plain-language "which model answered", e.g. "production model food-v3 (#4)".
         weights: The weights file to load (.pt from our training, or the ONNX export when the .pt is gone).
-        kind: "pt" or "onnx".
+        kind: "pt", "onnx" or "openvino" (the model file a runtime choice picked: `.onnx` or `model.xml`).
         production: True when it is the registry's production model; False for the newest-run fallback.
         class_thresholds: Per-class confidence thresholds set in the registry ({class: 0..1}); may be empty.
         mtime_ns: Modification time of `weights`, part of every cache key so replaced weights reload.
@@ -38,7 +38,7 @@ class ServingModel:
     name: str
     label: str
     weights: Path
-    kind: Literal["pt", "onnx"]
+    kind: Literal["pt", "onnx", "openvino"]
     production: bool
     class_thresholds: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
     mtime_ns: int = 0

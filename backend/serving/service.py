@@ -48,20 +48,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image
 
 from backend.core.access import Actor, Permission
 from backend.core.enums import FeedbackKind, ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError, PlateOpsError, cap_message
-from backend.core.hashing import file_sha256
 from backend.core.settings import get_settings
 from backend.imaging.drawing import draw_detections
 from backend.imaging.loading import load_image
 from backend.serving.certainty import ensure_calibration, item_words, probability_of
 from backend.serving.familiarity import Familiarity
-from backend.serving.inference import Detection, Detector
+from backend.serving.inference import WEIGHT_KINDS, Detection, Detector, ModelKind
 from backend.serving.prediction import predict_picture
 from backend.serving.prediction_log import Source, log_prediction
 from backend.serving.served_model import ServingModel
@@ -75,6 +74,7 @@ from backend.store.audit import authorize
 from backend.store.engine import session_scope
 from backend.store.records import Feedback, RegisteredModel, Run
 from backend.training.embedding_cache import EmbeddingCache
+from backend.training.runtimes import served_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ def _earlier_production(current: RegisteredModel) -> ServingModel | None:
 def _sha256_of(path: str, mtime_ns: int, size: int) -> str:
     """sha256 of a file, cached per path, modification time and size (a changed file is hashed again)."""
     del mtime_ns, size  # cache keys only
-    return file_sha256(Path(path))
+    return served_sha256(Path(path))  # an OpenVINO model: its .xml and .bin together
 
 
 def integrity_problem(model: ServingModel) -> str | None:
@@ -299,8 +299,8 @@ def _existing(path_text: str | None) -> Path | None:
     return next((p.resolve() for p in candidates if p.is_file()), None)
 
 
-def _kind(weights: Path) -> Literal["pt", "onnx"]:
-    return "onnx" if weights.suffix.lower() == ".onnx" else "pt"
+def _kind(weights: Path) -> ModelKind:
+    return WEIGHT_KINDS.get(weights.suffix.lower(), "pt")
 
 
 def _thresholds(raw: dict[str, Any] | None) -> dict[str, float]:

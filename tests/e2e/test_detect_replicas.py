@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from backend.console.replicas import nginx_binary, nginx_config
 from backend.core.settings import get_settings
 from backend.store import predictions as prediction_store
 from backend.store.engine import dispose_all, session_scope
@@ -29,7 +30,6 @@ from tests.e2e.conftest import PROJECT_ROOT, wait_idle
 from tests.utils import images as imgs
 from tests.utils.serving_models import add_finished_run
 from tests.utils.tiny_data import save_grid_detector
-from ui.replicas import nginx_binary, nginx_config
 
 pytestmark = pytest.mark.e2e
 

@@ -147,3 +147,38 @@ def test_a_folder_that_is_not_a_model_is_refused_plainly(tmp_path: Path) -> None
     (tmp_path / "model.xml").write_text("<net/>", encoding="utf-8")
     with pytest.raises(BadInputError, match="could not be loaded"):
         Detector.load(tmp_path)
+
+
+def test_the_runtime_choice_serves_the_fastest_that_keeps_map50(
+    models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every runtime is measured on the evaluation set; one that loses more mAP50 than the tolerance never serves,
+    and the choice with every candidate's figures is written beside the export."""
+    from backend.registry import runtime_choice
+    from backend.training.matching import load_eval_images
+    from tests.utils.gate_models import make_grid_dataset
+
+    images = load_eval_images(make_grid_dataset(tmp_path / "data", val=6))
+    pt = models["grid/onnx"].with_suffix(".pt")
+    onnx = export_onnx(pt, imgsz=64, out=tmp_path / "served" / "grid.onnx")
+    pictures = [np.asarray(Image.open(p).convert("RGB")) for p in images.images]
+    monkeypatch.setattr(runtime_choice, "calibration_pictures", lambda _weights: pictures)
+    measured = runtime_choice._map50
+
+    def worse_int8(detector: Detector, evaluation: object) -> float:
+        value = measured(detector, evaluation)  # type: ignore[arg-type]
+        return value - 0.5 if "int8" in str(detector.source) else value
+
+    monkeypatch.setattr(runtime_choice, "_map50", worse_int8)
+    choice = runtime_choice.choose_runtime(pt, onnx, images, basis="eval set 'grid' (6 images)")
+    names = {c.name for c in choice.candidates}
+    assert names == {"onnxruntime", "openvino", "onnxruntime int8", "openvino int8"}
+    assert choice.served in {"onnxruntime", "openvino"}, "an int8 copy that loses mAP50 never serves"
+    served = next(c for c in choice.candidates if c.name == choice.served)
+    float_ones = [c for c in choice.candidates if "int8" not in c.name]
+    assert served.ms == min(c.ms for c in float_ones), "the fastest of those that keep mAP50"
+    assert served.map50 >= choice.pytorch.map50 - 0.01
+    assert Detector.load(Path(choice.path)).names == Detector.load(pt).names
+    written = json.loads((onnx.parent / "runtime.json").read_text(encoding="utf-8"))
+    assert written["served"] == choice.served and len(written["candidates"]) == 4
+    assert "PyTorch's time per picture" in choice.summary() and "eval set 'grid'" in choice.summary()

@@ -18,17 +18,27 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from ui.ports import port_is_free
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MAX_WORKERS = 16
 READY_TIMEOUT_S = 180.0
+
+
+def port_is_free(address: str, port: int) -> bool:
+    """True when nothing listens on `address:port` (binding it briefly, as the server would)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
 
 
 def nginx_binary() -> str | None:
