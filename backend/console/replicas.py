@@ -87,6 +87,9 @@ http {{
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_read_timeout 1d;
       proxy_buffering off;
+      # uploads stream through to the replica instead of into nginx's temp folder: when nginx starts as root its
+      # workers run as another user (www-data) that may not write into the workspace
+      proxy_request_buffering off;
       add_header Set-Cookie "plateops_replica=$replica_key; Path=/; HttpOnly; SameSite=Lax" always;
       add_header X-PlateOps-Replica $replica_number always;
     }}

@@ -163,6 +163,7 @@ def test_the_nginx_config_is_sticky_by_a_cookie_it_sets(tmp_path: Path) -> None:
     assert "server 127.0.0.1:9001" in conf and "server 127.0.0.1:9002" in conf
     assert 'Set-Cookie "plateops_replica=$replica_key' in conf
     assert "proxy_set_header Upgrade $http_upgrade;" in conf  # the websocket passes
+    assert "proxy_request_buffering off;" in conf  # uploads never need a folder nginx's workers may write
     assert '"127.0.0.1:9002" "2";' in conf  # the replica is named by number, its address stays inside
     check = subprocess.run(
         [str(nginx_binary()), "-t", "-q", "-c", str(_write(tmp_path, conf)), "-p", str(tmp_path)],
@@ -191,6 +192,15 @@ def test_concurrent_sessions_through_nginx_each_get_one_answer_logged_once(
         photos.append(photo)
     contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in photos]
     pages = [context.new_page() for context in contexts]
+    failures: list[str] = []  # what the browsers saw go wrong, shown when a session gets no answer
+    for number, each in enumerate(pages):
+        each.on(
+            "response",
+            lambda r, n=number: (
+                failures.append(f"{n}: {r.status} {r.request.method} {r.url}") if r.status >= 400 else None
+            ),
+        )
+        each.on("requestfailed", lambda r, n=number: failures.append(f"{n}: failed {r.method} {r.url} {r.failure}"))
     try:
         for page in pages:  # page loads one after another (the browser is driven from this thread) ...
             page.set_default_timeout(120_000)
@@ -206,7 +216,9 @@ def test_concurrent_sessions_through_nginx_each_get_one_answer_logged_once(
                 SHOTS.mkdir(exist_ok=True)
                 for number, each in enumerate(pages):
                     each.screenshot(path=str(SHOTS / f"replica-session-{number}.png"), full_page=True)
-                raise AssertionError(f"session {index} got no answer; screenshots in {SHOTS}") from None
+                raise AssertionError(
+                    f"session {index} got no answer; screenshots in {SHOTS}; {failures[-8:]}"
+                ) from None
             assert "Traceback" not in page.inner_text("body")
         routes = [
             cookie["value"] for c in contexts for cookie in c.cookies(balanced) if cookie["name"] == "plateops_replica"
