@@ -20,6 +20,7 @@ from backend.core.access import Actor, Permission
 from backend.core.enums import ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError
 from backend.core.hashing import file_sha256
+from backend.core.limits import TextKind, require_within
 from backend.core.params import Params, get_params
 from backend.core.settings import get_settings
 from backend.registry.gate import EvaluateFn, GateFigures, decide, summary
@@ -34,7 +35,6 @@ from backend.store.records import ModelEvent, RegisteredModel, Run
 log = logging.getLogger(__name__)
 
 PRODUCTION_ACTIONS = ("promoted", "overridden", "rolled_back")
-MAX_REASON = 2000
 
 
 class WeightsIntegrityError(BadInputError):
@@ -269,9 +269,7 @@ def promote_run(
         BadInputError: Bad input (see `run_gate`); WeightsIntegrityError for a changed weights file.
     """
     authorize(actor, Permission.PROMOTE, f"promote run {run_id}")
-    reason = reason.strip()
-    if len(reason) > MAX_REASON:
-        raise BadInputError(f"Keep the reason under {MAX_REASON} characters.")
+    reason = require_within(TextKind.PROMOTION_REASON, reason.strip())
     params = get_params()
     figures, candidate, evaluation = run_gate(run_id, evaluate_fn=evaluate_fn, params=params)
     if not figures.passed and not reason:
@@ -371,7 +369,7 @@ def rollback(*, actor: Actor, reason: str = "") -> RegisteredModel:
             model_id=target.id,
             previous_model_id=current.id,
             actor=_who(actor),
-            reason=reason.strip()[:MAX_REASON],
+            reason=reason.strip(),  # the store refuses one over the limit
             figures={"from": current.name, "to": target.name},
         )
     publish_stage(_get_run(target.run_id), ModelStage.PRODUCTION, previous=_get_run(current.run_id))
