@@ -212,9 +212,27 @@ def run_gate(
         WeightsIntegrityError: The candidate's weights changed since registration.
     """
     params = params or get_params()
+    with session_scope() as session:
+        was_registered = model_store.find_model_for_run(session=session, run_id=run_id) is not None
     candidate = ensure_registered(run_id)
     if candidate.stage == ModelStage.PRODUCTION:
         raise BadInputError(f"{candidate.name} (#{candidate.id}) is already the production model.")
+    try:
+        figures, cand_eval = _judge(candidate, params, evaluate_fn)
+    except BaseException:
+        # A gate that cannot decide (no split, a failed evaluation, changed weights) leaves the registry as it found
+        # it: a run it registered just now is not left behind as a candidate nobody chose.
+        if not was_registered:
+            with session_scope() as session:
+                model_store.delete_model(session=session, model_id=candidate.id)
+        raise
+    return figures, candidate, cand_eval
+
+
+def _judge(
+    candidate: RegisteredModel, params: Params, evaluate_fn: EvaluateFn | None
+) -> tuple[GateFigures, dict[str, Any]]:
+    """The gate's figures for a registered candidate, and its full evaluation (`run_gate`'s decision)."""
     weights = verify_weights(candidate)
     with session_scope() as session:
         production = model_store.get_production_model(session=session)
@@ -241,7 +259,7 @@ def run_gate(
         max_ap50_drop=params.registry.max_ap50_drop,
         latency_budget_ms=params.registry.latency_budget_ms,
     )
-    return figures, candidate, cand_eval
+    return figures, cand_eval
 
 
 def promote_run(

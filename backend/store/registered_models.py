@@ -89,6 +89,12 @@ def update_model(*, session: Session, model_id: int, **fields: Any) -> Registere
     return from_row(RegisteredModel, row)
 
 
+def delete_model(*, session: Session, model_id: int) -> None:
+    """Remove a registry entry (a registration the gate made and then failed to use); its events keep a null id."""
+    session.delete(get_row(session, ModelRow, model_id, "Model"))
+    session.flush()
+
+
 def get_model(*, session: Session, model_id: int) -> RegisteredModel:
     """Return one registered model or raise NotFoundError."""
     return from_row(RegisteredModel, get_row(session, ModelRow, model_id, "Model"))
