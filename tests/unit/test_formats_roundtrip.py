@@ -140,6 +140,24 @@ def test_folder_import_copies_so_the_source_can_change(demo_raw: Path, tmp_path:
     assert after == before and len(before) == 20
 
 
+@pytest.mark.usefixtures("workspace")
+def test_a_300_character_file_name_leaves_that_image_out_and_imports_the_rest(demo_raw: Path, tmp_path: Path) -> None:
+    """The attack: one COCO entry names a file no file system can hold; it used to abort the whole import."""
+    source = tmp_path / "long"
+    (source / "images").mkdir(parents=True)
+    for image in (demo_raw / "images").iterdir():
+        (source / "images" / image.name).write_bytes(image.read_bytes())
+    coco = json.loads((demo_raw / "annotations.json").read_text(encoding="utf-8"))
+    long_name = "a" * 300 + ".jpg"
+    coco["images"][0]["file_name"] = long_name
+    (source / "annotations.json").write_text(json.dumps(coco), encoding="utf-8")
+    version = datasets.import_dataset(ImportRequest(source=source, name="long"))
+    kept = sorted(p.name for p in Path(version.path).rglob("*.jpg"))
+    assert len(kept) == 19 and all(len(name) < 100 for name in kept)
+    report = (Path(version.path) / "prepare_report.json").read_text(encoding="utf-8")
+    assert "longer than 255 characters; left out" in report and long_name not in report
+
+
 def test_cli_refuses_an_archive_whose_data_yaml_points_outside(
     workspace: Settings, demo_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
