@@ -34,6 +34,8 @@ from collections.abc import Callable
 from contextlib import nullcontext, redirect_stdout
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 from backend.core.access import Actor, Role
 from backend.core.errors import PlateOpsError, cap_message
 
@@ -109,9 +111,21 @@ def run_cli(run: Callable[[], str | Outcome], *, quiet_stdout: bool = False) -> 
     except RecursionError:  # a json or yaml file nested thousands of levels deep: bad input, not a crash
         print(error_line("a file is nested too deeply to read (a hostile or broken json/yaml file)"), file=sys.stderr)
         return EXIT_BAD_INPUT
+    except (OperationalError, InterfaceError) as exc:  # the store is down or the URL is wrong: the setting is bad
+        print(error_line(store_error_line(exc)), file=sys.stderr)
+        return EXIT_BAD_INPUT
     outcome = result if isinstance(result, Outcome) else Outcome(result)
     print(outcome.summary, file=sys.stderr if outcome.to_stderr else sys.stdout)
     return outcome.exit_code
+
+
+def store_error_line(exc: DBAPIError) -> str:
+    """One line saying the store cannot be reached and why (the driver's first line; never the URL's password)."""
+    first = (str(exc.orig) if exc.orig is not None else str(exc)).strip().splitlines() or ["no reason given"]
+    return (
+        f"the store cannot be reached ({first[0]}); check that the database is running and PLATEOPS_DATABASE_URL "
+        "names it"
+    )
 
 
 def cli_actor(name: str | None = None) -> Actor:

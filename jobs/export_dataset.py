@@ -6,7 +6,8 @@ COCO: annotations/instances_<split>.json + <split>/ images; YOLO: data.yaml + im
 VOC: Annotations/*.xml + JPEGImages/ + ImageSets/Main/<split>.txt + labelmap.txt. Importing the zip again
 (`python -m jobs.import`) gives the same images, classes, splits and boxes.
 
-Exit status: 0 written; 2 bad input (unknown dataset, version or format, an output that is not a .zip).
+Exit status: 0 written; 2 bad input (unknown dataset, version or format, an output that is not a .zip, lies in the
+workspace outside its exports folder, or is an existing folder or non-zip file).
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from backend.annotation.labels import (
 from backend.core.access import Actor, Permission
 from backend.core.enums import FailureCode
 from backend.core.errors import BadInputError, NotFoundError, PlateOpsError, cap_message
+from backend.core.limits import TextKind, require_within
 from backend.core.progress import ProgressFn, null_progress
 from backend.core.settings import get_settings
 from backend.data.datasets import next_free_folder
@@ -296,6 +297,7 @@ def save_edits(
         EditConflictError: A listed image changed in a version saved after `base_number`; nothing was written.
     """
     authorize(actor, Permission.EDIT_LABELS, f"dataset {cap_message(dataset_name, 80)} v{base_number}")
+    require_within(TextKind.VERSION_MESSAGE, message)  # before any folder is written
     dataset, base = find_version(dataset_name, base_number)
     new_boxes = _check_edits(edits, index_version(Path(base.path)))
     with dataset_lock(dataset.name):

@@ -14,6 +14,7 @@ from backend.annotation.labels import index_version, read_label_file
 from backend.core.access import Actor, Permission
 from backend.core.enums import ReviewSource, ReviewStatus
 from backend.core.errors import BadInputError, cap_message
+from backend.core.limits import TextKind, require_within
 from backend.data.index import indexed_names_and_files
 from backend.imaging.drawing import image_size
 from backend.store import datasets as dataset_store
@@ -128,6 +129,7 @@ def dismiss_items(item_ids: list[int], reason: str, *, actor: Actor, by: str = "
     by = by or actor.name
     if not reason.strip():
         raise BadInputError("Say why you dismiss this item (e.g. 'labels are right').")
+    require_within(TextKind.DISMISS_REASON, reason.strip())
     with session_scope() as session:
         for item_id in item_ids:
             review_store.resolve_review_item(
@@ -145,6 +147,7 @@ def flag_for_review(version_id: int, file: str, reason: str, *, actor: Actor, cl
     authorize(actor, Permission.REVIEW, f"flag {file} of dataset version {version_id}")
     if not reason.strip():
         raise BadInputError("Say what should be checked on this image.")
+    require_within(TextKind.REVIEW_REASON, reason.strip())  # the store only cuts reasons, which it also composes
     with session_scope() as session:
         return review_store.add_review_item(
             session=session,

@@ -14,6 +14,7 @@ import logging
 import re
 import shutil
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -479,11 +480,34 @@ def find_version(dataset: str, number: int) -> DatasetVersion:
 def export_version(
     version_id: int, fmt: str, out_zip: Path, *, actor: Actor, progress: ProgressFn = null_progress
 ) -> ExportResult:
-    """Write a version as a COCO, YOLO or Pascal VOC zip (see `backend.data.formats.export`)."""
+    """Write a version as a COCO, YOLO or Pascal VOC zip (see `backend.data.formats.export`).
+
+    `out_zip` may lie outside the workspace or in its `exports` folder, never among the files the console keeps
+    (dataset versions are immutable, the store and runs are its own), and may replace only an existing zip.
+
+    Raises:
+        BadInputError: `out_zip` lies inside the workspace outside `exports`, or is an existing folder or non-zip
+            file.
+    """
     authorize(actor, Permission.EXPORT_DATA, f"dataset version {version_id} as {str(fmt)[:20]}")
+    out = check_export_destination(Path(out_zip))
     with session_scope() as session:
         version = dataset_store.get_version(session=session, version_id=version_id)
-    return export_dataset_dir(Path(version.path), fmt, Path(out_zip), progress=progress)
+    return export_dataset_dir(Path(version.path), fmt, out, progress=progress)
+
+
+def check_export_destination(out_zip: Path) -> Path:
+    """`out_zip` resolved, when an export may write it (see `export_version`); BadInputError otherwise."""
+    out = out_zip.expanduser().resolve()
+    home = get_settings().home.resolve()
+    if out.is_relative_to(home) and not out.is_relative_to(home / "exports"):
+        raise BadInputError(
+            f"An export may not write into the workspace's own files ({cap_message(out_zip, 120)}); write it "
+            f"outside the workspace or into {home / 'exports'}."
+        )
+    if out.is_dir() or (out.exists() and not zipfile.is_zipfile(out)):
+        raise BadInputError(f"{cap_message(out_zip, 120)} exists and is not a zip file; choose another --out.")
+    return out
 
 
 def export_to_workspace(

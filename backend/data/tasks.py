@@ -14,6 +14,7 @@ from typing import Any
 from backend.core.access import Actor, Permission
 from backend.core.enums import JobKind
 from backend.core.errors import BadInputError, NotFoundError, cap_message
+from backend.core.limits import TextKind, require_within
 from backend.core.params import get_params
 from backend.core.settings import get_settings
 from backend.data.import_request import ImportRequest
@@ -117,6 +118,7 @@ def start_import(request: ImportRequest, *, actor: Actor, delete_source_after: b
     from backend.data.datasets import check_dataset_name
 
     authorize(actor, Permission.IMPORT_DATA, f"import as {cap_message(request.name, 80)}")
+    require_within(TextKind.VERSION_MESSAGE, request.message)  # refused now, not when the job records the version
     params = ImportParams(
         **request.model_dump(exclude={"name", "source", "images_dir", "delete_source_after"}),
         name=check_dataset_name(request.name),

@@ -21,6 +21,7 @@ from backend.core.access import Actor, Permission
 from backend.core.enums import EvalSplit, ModelStage, RunStatus
 from backend.core.errors import BadInputError, NotFoundError, PlateOpsError
 from backend.core.hashing import file_sha256
+from backend.core.limits import TextKind, require_within
 from backend.core.params import Params, get_params
 from backend.core.settings import get_settings
 from backend.registry.eval_set import (
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 PRODUCTION_ACTIONS = ("promoted", "overridden", "rolled_back")
 # a run's figures a registered model keeps (its own validation split's, with their intervals)
 RUN_FIGURE_KEYS = ("map50", "map50_low", "map50_high", "map50_95", "precision", "recall", "latency_ms", "instances")
-MAX_REASON = 2000
 
 
 class WeightsIntegrityError(BadInputError):
@@ -249,9 +249,27 @@ def run_gate(
         WeightsIntegrityError: A model's weights changed since registration.
     """
     params = params or get_params()
+    with session_scope() as session:
+        was_registered = model_store.find_model_for_run(session=session, run_id=run_id) is not None
     candidate = ensure_registered(run_id)
     if candidate.stage == ModelStage.PRODUCTION:
         raise BadInputError(f"{candidate.name} (#{candidate.id}) is already the production model.")
+    try:
+        figures, spec = _judge(candidate, params, score_fn=score_fn, confirm_classes=confirm_classes)
+    except BaseException:
+        # A gate that cannot decide (no split, a failed evaluation, changed weights) leaves the registry as it found
+        # it: a run it registered just now is not left behind as a candidate nobody chose.
+        if not was_registered:
+            with session_scope() as session:
+                model_store.delete_model(session=session, model_id=candidate.id)
+        raise
+    return figures, candidate, spec
+
+
+def _judge(
+    candidate: RegisteredModel, params: Params, *, score_fn: ScoreFn | None, confirm_classes: bool
+) -> tuple[GateFigures, EvalSetSpec]:
+    """The gate's figures for a registered candidate, and the evaluation set it was judged on (`run_gate`)."""
     weights = verify_weights(candidate)
     with session_scope() as session:
         production = model_store.get_production_model(session=session)
@@ -270,7 +288,7 @@ def run_gate(
         confirm_classes=confirm_classes,
         params=params,
     )
-    return figures, candidate, spec
+    return figures, spec
 
 
 def promote_run(
@@ -303,9 +321,7 @@ def promote_run(
         BadInputError: Bad input (see `run_gate`); WeightsIntegrityError for a changed weights file.
     """
     authorize(actor, Permission.PROMOTE, f"promote run {run_id}")
-    reason = reason.strip()
-    if len(reason) > MAX_REASON:
-        raise BadInputError(f"Keep the reason under {MAX_REASON} characters.")
+    reason = require_within(TextKind.PROMOTION_REASON, reason.strip())
     params = get_params()
     figures, candidate, spec = run_gate(run_id, score_fn=score_fn, params=params, confirm_classes=confirm_classes)
     if figures.needs_confirmation or (not figures.passed and not reason):
@@ -421,7 +437,7 @@ def rollback(*, actor: Actor, reason: str = "") -> RegisteredModel:
             model_id=target.id,
             previous_model_id=current.id,
             actor=_who(actor),
-            reason=reason.strip()[:MAX_REASON],
+            reason=reason.strip(),  # the store refuses one over the limit
             figures={"from": current.name, "to": target.name},
         )
     publish_stage(_get_run(target.run_id), ModelStage.PRODUCTION, previous=_get_run(current.run_id))

@@ -11,6 +11,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from backend.core.enums import ValidationStatus
+from backend.core.limits import TextKind, cap_text, require_within
 from backend.store.engine import get_row
 from backend.store.records import (
     Dataset,
@@ -27,7 +28,11 @@ from backend.store.rows import (
 
 def create_dataset(*, session: Session, name: str, source: str, description: str = "") -> Dataset:
     """Create a dataset (a named series of versions)."""
-    row = DatasetRow(name=name, source=source, description=description)
+    row = DatasetRow(
+        name=require_within(TextKind.DATASET_NAME, name),
+        source=source,
+        description=require_within(TextKind.DATASET_DESCRIPTION, description),
+    )
     session.add(row)
     session.flush()
     return from_row(Dataset, row)
@@ -73,8 +78,8 @@ def create_version(
         dataset_id=dataset_id,
         number=number if number is not None else (latest or 0) + 1,
         parent_id=parent_id,
-        author=author,
-        message=message,
+        author=cap_text(TextKind.VERSION_AUTHOR, author),
+        message=require_within(TextKind.VERSION_MESSAGE, message),
         path=path,
         content_hash=content_hash,
         stats=stats or {},

@@ -13,6 +13,8 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.core.enums import ACTIVE_JOB_STATUSES, FailureCode, JobStatus
+from backend.core.limits import TextKind, cap_text, relative_to_workspace
+from backend.core.settings import get_settings
 from backend.store.engine import get_row
 from backend.store.records import (
     Job,
@@ -103,6 +105,8 @@ def finish_job(
 
     `failure_code` (a FailureCode value) says why a failed job failed; it is stored only with status `failed`.
     """
+    if error is not None:  # shown to every user: no server folders above the workspace, no unbounded text
+        error = cap_text(TextKind.JOB_ERROR, relative_to_workspace(error, get_settings().home))
     values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "result": result, "error": error}
     values["failure_code"] = failure_code if status == JobStatus.FAILED else None
     if status == JobStatus.SUCCEEDED:

@@ -12,6 +12,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from backend.core.enums import FeedbackKind, ReviewSource
+from backend.core.limits import TextKind, cap_text, require_within
 from backend.core.params import get_params
 from backend.store.engine import get_row
 from backend.store.records import (
@@ -105,6 +106,9 @@ def add_feedback(
     """Store end-user feedback on a prediction; wrong and missed items also enter the review queue."""
     if kind not in list(FeedbackKind):
         raise ValueError(f"kind must be one of {', '.join(FeedbackKind)}")
+    require_within(TextKind.FEEDBACK_NOTE, note)
+    for name in (class_name, correct_class or ""):
+        require_within(TextKind.FEEDBACK_CLASS, name)
     prediction = get_row(session, PredictionRow, prediction_id, "Prediction")
     row = FeedbackRow(
         prediction_id=prediction_id,
@@ -123,7 +127,10 @@ def add_feedback(
         )
         session.add(
             ReviewItemRow(
-                source=ReviewSource.FEEDBACK, reason=reason, file=prediction.image_name, prediction_id=prediction_id
+                source=ReviewSource.FEEDBACK,
+                reason=cap_text(TextKind.REVIEW_REASON, reason),
+                file=prediction.image_name,
+                prediction_id=prediction_id,
             )
         )
     session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.core.enums import ModelStage
+from backend.core.limits import TextKind, cap_text, require_within
 from backend.store.engine import get_row
 from backend.store.records import (
     ModelEvent,
@@ -42,12 +43,12 @@ def register_model(
     if stage not in MODEL_STAGES:
         raise ValueError(f"stage must be one of {', '.join(MODEL_STAGES)}")
     row = ModelRow(
-        name=name,
+        name=require_within(TextKind.MODEL_NAME, name),
         weights_path=weights_path,
         run_id=run_id,
         metrics=metrics or {},
         stage=stage,
-        notes=notes,
+        notes=require_within(TextKind.MODEL_NOTES, notes),
         weights_sha256=weights_sha256,
         class_thresholds=dict(class_thresholds or {}),
     )
@@ -79,10 +80,19 @@ def set_model_stage(*, session: Session, model_id: int, stage: str) -> Registere
 def update_model(*, session: Session, model_id: int, **fields: Any) -> RegisteredModel:
     """Set fields of a registered model (ONNX path, thresholds, notes)."""
     row = get_row(session, ModelRow, model_id, "Model")
+    for key, kind in (("name", TextKind.MODEL_NAME), ("notes", TextKind.MODEL_NOTES)):
+        if key in fields:
+            require_within(kind, fields[key])
     for key, value in fields.items():
         setattr(row, key, value)
     session.flush()
     return from_row(RegisteredModel, row)
+
+
+def delete_model(*, session: Session, model_id: int) -> None:
+    """Remove a registry entry (a registration the gate made and then failed to use); its events keep a null id."""
+    session.delete(get_row(session, ModelRow, model_id, "Model"))
+    session.flush()
 
 
 def get_model(*, session: Session, model_id: int) -> RegisteredModel:
@@ -125,8 +135,8 @@ def add_event(
         action=action,
         model_id=model_id,
         previous_model_id=previous_model_id,
-        actor=actor[:120],
-        reason=reason,
+        actor=cap_text(TextKind.ACTOR_NAME, actor),
+        reason=require_within(TextKind.PROMOTION_REASON, reason),
         figures=figures or {},
     )
     session.add(row)

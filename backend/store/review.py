@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.core.enums import ReviewStatus
+from backend.core.limits import TextKind, cap_text, require_within
 from backend.store.engine import get_row
 from backend.store.records import (
     ReviewItem,
@@ -36,7 +37,7 @@ def add_review_item(
     """Put an image on the review queue (from validation, feedback, drift, label-error suspects or a user)."""
     row = ReviewItemRow(
         source=source,
-        reason=reason,
+        reason=cap_text(TextKind.REVIEW_REASON, reason),
         file=file,
         dataset_version_id=dataset_version_id,
         prediction_id=prediction_id,
@@ -90,8 +91,8 @@ def resolve_review_item(
     row = get_row(session, ReviewItemRow, item_id, "Review item")
     row.status = status
     row.resolved_at = utcnow()
-    row.resolution = resolution
-    row.resolved_by = resolved_by
+    row.resolution = require_within(TextKind.DISMISS_REASON, resolution)
+    row.resolved_by = cap_text(TextKind.ACTOR_NAME, resolved_by)
     session.flush()
     return from_row(ReviewItem, row)
 
@@ -106,6 +107,8 @@ def resolve_open_items_for_files(
 ) -> int:
     """Mark every open item about these files (in these versions) done; returns how many were closed."""
     wanted = list(files)
+    resolution = cap_text(TextKind.REVIEW_REASON, resolution)
+    resolved_by = cap_text(TextKind.ACTOR_NAME, resolved_by)
     if not wanted:
         return 0
     stmt = select(ReviewItemRow).where(

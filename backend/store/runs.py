@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.core.enums import RunStatus
+from backend.core.limits import TextKind, require_within
 from backend.store.engine import get_row
 from backend.store.records import (
     Run,
@@ -56,7 +57,7 @@ def create_run(
 ) -> Run:
     """Record a training run (`pretrained_model_id`: the uploaded base model it starts from, if any)."""
     row = RunRow(
-        name=name,
+        name=require_within(TextKind.RUN_NAME, name),
         job_id=job_id,
         dataset_version_id=dataset_version_id,
         model=model,

@@ -239,7 +239,8 @@ PREPARE_COCO: dict[str, tuple[int, str | None]] = {
     "coco_deep_nesting": (PREPARE_REFUSES, "nested too deeply"),
     "coco_empty_object": (PREPARE_REFUSES, "'images'"),
     "coco_file_name_absolute": (PREPARE_REFUSES, "not found in the images folder"),
-    "coco_file_name_long": (PREPARE_REFUSES, "longer than 255"),
+    # Its one image is left out (no file system holds the name; an import with others goes on), so none is left.
+    "coco_file_name_long": (PREPARE_REFUSES, "not found in the images folder"),
     "coco_file_name_traversal": (PREPARE_REFUSES, "not found in the images folder"),
     "coco_huge_string": (PREPARE_REFUSES, "class names must be 1 to 200 characters"),
     "coco_image_id_list": (PREPARE_REFUSES, "needs an 'id' that is a number or short text; found a list"),

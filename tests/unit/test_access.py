@@ -152,6 +152,7 @@ NO_ACTOR = {
     "training.train_task": "the training job's body",
     "serving.log_prediction": "a step of detect_image (the public Detect page logs what it predicted)",
     "registry.ensure_registered": "a step of promote_run's gate",
+    "registry.run_gate": "a step of promote_run's gate (undoes the registration it made when it cannot decide)",
     "monitoring.build_drift_report": "the drift-report job's body",
     "annotation.queue_suspects": "a step of the label-error scan job",
     "auth.sign_in": "the sign-in: no actor yet; every checked try is audited",

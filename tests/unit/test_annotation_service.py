@@ -106,6 +106,16 @@ def test_queue_filters_dismiss_flag_and_diff(demo: DatasetVersion) -> None:
     assert service.review_queue(demo.dataset_id, source="drift") == []
     with pytest.raises(BadInputError):
         service.dismiss_items([queue[1].id], "  ", actor=ADMIN)
+    # A megabyte of reason (the attack) is refused in one line, by the flag and by the dismissal, nothing stored.
+    for attempt in (
+        lambda: service.flag_for_review(demo.id, first, "x" * 1_000_000, actor=ADMIN),
+        lambda: service.dismiss_items([queue[1].id], "x" * 1_000_000, actor=ADMIN),
+    ):
+        with pytest.raises(BadInputError, match="at most 1000 characters") as refused:
+            attempt()
+        assert "\n" not in str(refused.value)
+    assert service.queue_files(service.review_queue(demo.dataset_id)) == [first, second]
+    assert len(service.review_queue(demo.dataset_id)) == len(queue)
     assert service.dismiss_items([queue[1].id], "labels are right", by="ana", actor=ADMIN) == 1
     done = service.review_queue(demo.dataset_id, status="dismissed")
     assert [(i.file, i.resolution, i.resolved_by) for i in done] == [(second, "labels are right", "ana")]

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from backend.core.errors import BadInputError
+from backend.core.settings import Settings, get_settings
+from backend.store.engine import dispose_all
 from jobs._cli import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FINDINGS, Outcome, exit_epilog, run_cli
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
@@ -52,3 +54,29 @@ def test_run_cli_maps_outcomes_and_errors(capsys: pytest.CaptureFixture[str]) ->
     assert run_cli(lambda: Outcome("3 lines", to_stderr=True)) == EXIT_DONE
     assert capsys.readouterr().err == "3 lines\n"
     assert exit_epilog("a check failed") == "Exit status: 0 done; 1 a check failed; 2 bad input or arguments."
+
+
+@pytest.mark.parametrize(
+    ("command", "argv"),
+    [
+        ("promote", ["--run", "1"]),
+        ("export_dataset", ["--dataset", "food", "--version", "1", "--format", "coco", "--out", "x.zip"]),
+    ],
+)
+def test_an_unreachable_store_is_one_error_line_and_exit_2(
+    command: str, argv: list[str], workspace: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The attack: point a command at a store nobody listens on (here a loopback port no server has, with a password
+    in the URL); it used to end in a SQLAlchemy traceback."""
+    monkeypatch.setenv("PLATEOPS_DATABASE_URL", "postgresql+psycopg://plateops:s3cret-pw@127.0.0.1:1/none")
+    get_settings.cache_clear()
+    dispose_all()
+    try:
+        status = importlib.import_module(f"jobs.{command}").main(argv)
+    finally:
+        dispose_all()
+        get_settings.cache_clear()
+    err = capsys.readouterr().err.strip()
+    assert status == EXIT_BAD_INPUT
+    assert len(err.splitlines()) == 1 and err.startswith("error: the store cannot be reached"), err
+    assert "Traceback" not in err and "s3cret-pw" not in err

@@ -75,8 +75,9 @@ def test_export_then_import_gives_the_same_dataset(demo_raw: Path, tmp_path: Pat
             assert all(abs(a - b) <= TOLERANCE_PX[fmt] for a, b in zip(box[1:], box_back[1:], strict=True)), name
 
 
-@pytest.mark.usefixtures("workspace")
-def test_cli_import_and_export(demo_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_import_and_export(
+    demo_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], workspace: Settings
+) -> None:
     importer = importlib.import_module("jobs.import")
     exporter = importlib.import_module("jobs.export_dataset")
     code = importer.main(
@@ -92,6 +93,20 @@ def test_cli_import_and_export(demo_raw: Path, tmp_path: Path, capsys: pytest.Ca
 
     assert importer.main(["--source", str(out), "--name", "lunch"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"dataset": "lunch", "version": 2}
+
+    # The attacks on --out: into a version folder (immutable), over the store, over a file that is not a zip.
+    version_dir = next((workspace.datasets_dir / "lunch").glob("v1"))
+    before = sorted(p.relative_to(version_dir) for p in version_dir.rglob("*"))
+    notes = tmp_path / "notes.zip"
+    notes.write_text("my notes", encoding="utf-8")
+    for target in (version_dir / "images.zip", workspace.home / "plateops.zip", notes, tmp_path):
+        argv = ["--dataset", "lunch", "--version", "1", "--format", "coco", "--out", str(target)]
+        assert exporter.main(argv) == 2, target
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert sorted(p.relative_to(version_dir) for p in version_dir.rglob("*")) == before
+    assert not (workspace.home / "plateops.zip").exists()
+    assert notes.read_text(encoding="utf-8") == "my notes"
 
 
 @pytest.mark.usefixtures("workspace")
@@ -123,6 +138,24 @@ def test_folder_import_copies_so_the_source_can_change(demo_raw: Path, tmp_path:
         image.write_bytes(b"overwritten")
     after = {p.name: p.read_bytes() for p in Path(version.path).rglob("*.jpg")}
     assert after == before and len(before) == 20
+
+
+@pytest.mark.usefixtures("workspace")
+def test_a_300_character_file_name_leaves_that_image_out_and_imports_the_rest(demo_raw: Path, tmp_path: Path) -> None:
+    """The attack: one COCO entry names a file no file system can hold; it used to abort the whole import."""
+    source = tmp_path / "long"
+    (source / "images").mkdir(parents=True)
+    for image in (demo_raw / "images").iterdir():
+        (source / "images" / image.name).write_bytes(image.read_bytes())
+    coco = json.loads((demo_raw / "annotations.json").read_text(encoding="utf-8"))
+    long_name = "a" * 300 + ".jpg"
+    coco["images"][0]["file_name"] = long_name
+    (source / "annotations.json").write_text(json.dumps(coco), encoding="utf-8")
+    version = datasets.import_dataset(ImportRequest(source=source, name="long"))
+    kept = sorted(p.name for p in Path(version.path).rglob("*.jpg"))
+    assert len(kept) == 19 and all(len(name) < 100 for name in kept)
+    report = (Path(version.path) / "prepare_report.json").read_text(encoding="utf-8")
+    assert "longer than 255 characters; left out" in report and long_name not in report
 
 
 def test_cli_refuses_an_archive_whose_data_yaml_points_outside(

@@ -263,6 +263,27 @@ def test_changed_weights_are_refused_and_the_previous_production_keeps_answering
         registry.verify_weights(model_b)
 
 
+def test_a_gate_that_fails_leaves_no_registration_behind(version: DatasetVersion, files: dict[str, Path]) -> None:
+    """The attack: promote an unregistered run whose evaluation fails; the run must not turn up as a candidate."""
+    run, _ = add_version_run(files["a"], version, name="run-unregistered", register=False)
+
+    def broken(weights: Path, data_yaml: Path) -> dict[str, Any]:
+        raise BadInputError("evaluation failed")
+
+    with pytest.raises(BadInputError, match="evaluation failed"):
+        registry.promote_run(run.id, evaluate_fn=broken, export=False, actor=ADMIN)
+    with session_scope() as session:
+        assert model_store.find_model_for_run(session=session, run_id=run.id) is None
+        assert model_store.list_models(session=session) == []
+    # A run registered before the gate keeps its registration when the gate fails.
+    registered, model = add_version_run(files["b"], version, name="run-registered")
+    with pytest.raises(BadInputError, match="evaluation failed"):
+        registry.promote_run(registered.id, evaluate_fn=broken, export=False, actor=ADMIN)
+    with session_scope() as session:
+        kept = model_store.find_model_for_run(session=session, run_id=registered.id)
+    assert model is not None and kept is not None and kept.id == model.id
+
+
 def test_weights_outside_the_runs_folder_are_refused(version: DatasetVersion, files: dict[str, Path]) -> None:
     with session_scope() as session:
         outside = model_store.register_model(

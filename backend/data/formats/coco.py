@@ -17,6 +17,7 @@ from typing import Any
 
 from backend.core.errors import BadInputError
 from backend.data.formats.model import (
+    MAX_NAME_CHARS,
     CocoPart,
     DetectedLayout,
     SourceBox,
@@ -24,8 +25,10 @@ from backend.data.formats.model import (
     SourceImage,
     check_class_name,
     check_file_name,
+    file_name_too_long,
     is_scalar_id,
     quote,
+    short_file_name,
 )
 from backend.data.quality.checks import Check
 
@@ -100,11 +103,19 @@ def _is_placeholder(cat: dict[str, Any], boxes: int, others: list[dict[str, Any]
 def _locate(images_dir: Path, file_name: str) -> Path | None:
     """The image file for a COCO `file_name` (relative path, else basename), never climbing out of the folder."""
     rel = PurePosixPath(file_name.replace("\\", "/"))
-    if not rel.is_absolute() and ".." not in rel.parts and (images_dir / rel).is_file():
+    if not rel.is_absolute() and ".." not in rel.parts and _is_file(images_dir / rel):
         return images_dir / rel
-    if rel.name and (images_dir / rel.name).is_file():
+    if rel.name and _is_file(images_dir / rel.name):
         return images_dir / rel.name
     return None
+
+
+def _is_file(path: Path) -> bool:
+    """`path.is_file()`, False where the name cannot exist (a part longer than the file system allows)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def find_images_dir(part: CocoPart, data: dict[str, Any], root: Path) -> Path:
@@ -208,7 +219,8 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
                 f"{where}: image entry {number} needs an 'id' that is a number or short text; "
                 f"found {quote(entry.get('id'))}."
             )
-        file_name = check_file_name(entry.get("file_name"), where)
+        too_long = file_name_too_long(entry.get("file_name")) and "\x00" not in entry["file_name"]
+        file_name = short_file_name(entry["file_name"]) if too_long else check_file_name(entry.get("file_name"), where)
         if entry["id"] in by_id:
             raise BadInputError(f"{where}: two images share the id {quote(entry['id'])}; ids must be unique.")
         width, height = entry.get("width"), entry.get("height")
@@ -219,8 +231,12 @@ def _read_part(part: CocoPart, data: dict[str, Any], class_of: dict[int, int | N
             and not isinstance(width, bool) | isinstance(height, bool)
         ):
             listed = (width, height)
-        located = _locate(part.images_dir, file_name) if part.images_dir is not None else None
+        located = _locate(part.images_dir, file_name) if part.images_dir is not None and not too_long else None
         image = SourceImage(path=located, original=file_name, split=part.split, listed_size=listed)
+        if too_long:  # no file system holds it: leave this image out, import the others
+            image.notes.append(
+                (Check.MISSING_IMAGE, f"its file name is longer than {MAX_NAME_CHARS} characters; left out")
+            )
         by_id[entry["id"]] = image
         source.images.append(image)
     for ann in data.get("annotations", []):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 from backend.core.errors import BadInputError
 from backend.data.quality.checks import Check
 
-# Longest file name (in characters) an import accepts; longer ones are refused, not truncated.
+# Longest file name (in characters) an import accepts; an image with a longer one is left out (the import goes on).
 MAX_NAME_CHARS = 255
 # Longest class name (in characters) an import accepts.
 MAX_CLASS_NAME_CHARS = 200
@@ -161,6 +162,22 @@ def quote(value: Any) -> str:
         return f"a {type(value).__name__} of {len(value)} items"
     text = repr(value[:_QUOTE_CHARS] if isinstance(value, str | bytes) else value)
     return text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 3] + "..."
+
+
+def file_name_too_long(name: Any) -> bool:
+    """True when `name` is text whose last part no file system can hold (over `MAX_NAME_CHARS` characters): that
+    image is left out of an import, which goes on with the others (`short_file_name` names it in the report)."""
+    return isinstance(name, str) and len(name.replace("\\", "/").rsplit("/", 1)[-1]) > MAX_NAME_CHARS
+
+
+def short_file_name(name: str) -> str:
+    """A name under `MAX_NAME_CHARS` for a too-long file name: its first 80 characters, a digest of the whole
+    (so two long names stay apart) and its extension when short."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, suffix = base.rpartition(".")
+    suffix = f".{suffix}" if dot and len(suffix) <= 10 else ""
+    digest = hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:12]
+    return f"{(stem if dot else base)[:80]}~{digest}{suffix}"
 
 
 def check_file_name(name: Any, where: str) -> str:
