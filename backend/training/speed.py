@@ -115,15 +115,15 @@ def load_changed(then: float | None, now: float | None) -> bool:
     return ratio > RETIME_LOAD_FACTOR or ratio < 1.0 / RETIME_LOAD_FACTOR
 
 
-def _batch(size: int, images: int) -> dict[str, Any]:
-    """A synthetic training batch: random pixels and five boxes per picture."""
+def _batch(size: int, images: int, classes: int = 10) -> dict[str, Any]:
+    """A synthetic training batch: random pixels and five boxes per picture, of the model's own classes."""
     import torch
 
     gen = torch.Generator().manual_seed(0)
     boxes = 5 * images
     return {
         "img": torch.rand(images, 3, size, size, generator=gen),
-        "cls": torch.randint(0, 10, (boxes, 1), generator=gen).float(),
+        "cls": torch.randint(0, max(classes, 1), (boxes, 1), generator=gen).float(),
         "bboxes": torch.rand(boxes, 4, generator=gen) * 0.4 + 0.3,
         "batch_idx": torch.arange(images).repeat_interleave(5).float(),
     }
@@ -167,7 +167,7 @@ def time_steps(model: str, *, sizes: tuple[int, int] = PROBE_SIZES, batch: int =
     torch.set_num_threads(1)
     try:
         for size in sizes:
-            data = _batch(size, batch)
+            data = _batch(size, batch, classes=int(getattr(net.model[-1], "nc", 10)))  # the head's class count
 
             def train_step(data: dict[str, Any] = data) -> None:
                 net.train()

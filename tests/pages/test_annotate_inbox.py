@@ -40,7 +40,7 @@ def test_every_traffic_item_opens_is_labelled_and_a_batch_becomes_a_version(
     unsure = log_picture(tmp_path, 3, [box("tomato", 0.3)])
     with session_scope() as session:
         prediction_store.add_feedback(session=session, prediction_id=feedback, kind="missed", class_name="egg")
-    send_to_review([drift], reason="drift: brightness below 40")
+    send_to_review([drift], reason="drift: brightness below 40", actor=ADMIN)
     assert [p.prediction_id for p in queue_next("food", 1, actor=ADMIN, strategy="uncertainty")] == [unsure]
 
     at = open_page(PAGE)

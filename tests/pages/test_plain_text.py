@@ -35,7 +35,10 @@ from tests.utils.tiny_data import save_grid_detector
 from ui.datasets.versions import TABS
 from ui.widgets.text import plain
 
-CLASSES = ("**bold**", "<img src=x onerror=alert(1)>", "[link](http://evil.example)", ":red[x]", "$x^2$")
+# Class names pass the import's class-name rule (letters, digits, spaces and _-.'()+, only: no *, <, [, :, $), so
+# the hostile ones left are Markdown made of allowed characters; the HTML, links and colours come in the file name,
+# the author, the note and the run name, which any text may hold.
+CLASSES = ("__bold__", "_em_ (a)", "x+y, it's _z_", "1. _list_", "__strong__ + _em_")
 FILE = "**evil** <img src=x onerror=alert(2)> [a](b) :red[y] $y$.jpg"
 AUTHOR = "**author** <img src=x onerror=alert(3)>"
 MESSAGE = "[note](http://evil.example) <img src=x onerror=alert(4)> :red[msg]"

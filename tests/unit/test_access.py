@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from backend.annotation import edits as annotation_edits
+from backend.annotation import inbox as annotation_inbox
+from backend.annotation import picking as annotation_picking
 from backend.annotation import service as annotation_service
 from backend.annotation import tasks as annotation_tasks
 from backend.auth.admin import LoginKind, configured_users, console_settings
@@ -29,9 +31,11 @@ from backend.monitoring import tasks as monitoring_tasks
 from backend.monitoring import views as monitoring_views
 from backend.registry import eval_set
 from backend.registry import service as registry_service
+from backend.registry import shadow as registry_shadow
 from backend.runtime import runner
 from backend.serving import service as serving_service
 from backend.store.engine import init_db
+from backend.training import pretrained as training_pretrained
 from backend.training import tasks as training_tasks
 from ui.launch import check_exposure, split_options
 
@@ -67,6 +71,16 @@ MATRIX: list[tuple[str, CallFn, frozenset[Role]]] = [
     ("start_label_error_scan", lambda a, _: annotation_tasks.start_label_error_scan(999, actor=a, top_k=0), REVIEWERS),
     ("start_validate_retrain", lambda a, _: annotation_tasks.start_validate_retrain(999, actor=a), STAFF),
     ("start_training", lambda a, _: training_tasks.start_training(999, TrainConfig(), actor=a), STAFF),
+    ("registry.put_in_shadow", lambda a, _: registry_shadow.put_in_shadow(actor=a, run_id=999), STAFF),
+    ("registry.take_out_of_shadow", lambda a, _: registry_shadow.take_out_of_shadow(actor=a), STAFF),
+    ("annotation.accept_traffic", lambda a, _: annotation_inbox.accept_traffic(999, [], actor=a), REVIEWERS),
+    ("annotation.dismiss_traffic", lambda a, _: annotation_inbox.dismiss_traffic([999], "r", actor=a), REVIEWERS),
+    ("annotation.queue_next", lambda a, _: annotation_picking.queue_next("food", 5, actor=a), REVIEWERS),
+    (
+        "training.register_pretrained",
+        lambda a, _: training_pretrained.register_pretrained(io.BytesIO(b"x"), "base.pt", source="upload", actor=a),
+        STAFF,
+    ),
     ("resume_training", lambda a, _: training_tasks.resume_training(999, actor=a), STAFF),
     ("runner.cancel", lambda a, _: runner.cancel(999, actor=a), STAFF),
     ("start_drift_report", lambda a, _: monitoring_tasks.start_drift_report(actor=a, window=1), REVIEWERS),
@@ -156,6 +170,8 @@ NO_ACTOR = {
     "monitoring.build_drift_report": "the drift-report job's body",
     "annotation.queue_suspects": "a step of the label-error scan job",
     "auth.sign_in": "the sign-in: no actor yet; every checked try is audited",
+    "annotation.record_version": "a step of save_edits and accept_traffic, which authorize before it",
+    "serving.answer_in_shadow": "a step of detect_image: the model in shadow answers the picture just logged",
 }
 
 

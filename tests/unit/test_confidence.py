@@ -247,11 +247,13 @@ class _StubDetector:
 
     pictures: list[list[Detection]]
     asked: list[float] = field(default_factory=list)
+    source: Path = Path("stub.pt")
+    embeds: bool = False  # no embedding: the familiarity check keeps every picture (not under test here)
 
     def predict(
-        self, images: list[object], *, conf: float, iou: float, imgsz: int | None = None
+        self, images: list[object], *, conf: float, iou: float, imgsz: int | None = None, embed: bool = False
     ) -> list[DetectionResult]:
-        del images, iou, imgsz
+        del images, iou, imgsz, embed
         self.asked.append(conf)
         found = [d for d in self.pictures.pop(0) if d.confidence >= conf]
         return [DetectionResult(detections=found, latency_ms=1.0, width=32, height=32)]

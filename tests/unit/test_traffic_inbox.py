@@ -54,7 +54,7 @@ def test_feedback_drilldown_and_low_confidence_pictures_are_listed_labelled_and_
     sure_id = log_picture(tmp_path, 6, [box("banana", 0.97)])
     with session_scope() as session:
         prediction_store.add_feedback(session=session, prediction_id=feedback_id, kind="missed", class_name="egg")
-    assert send_to_review(drift_ids, reason="drift: brightness below 40") == 2
+    assert send_to_review(drift_ids, reason="drift: brightness below 40", actor=ADMIN) == 2
     picks = queue_next("food", 2, actor=ADMIN, strategy="uncertainty")
     assert [p.prediction_id for p in picks] == [nothing_id, unsure_id]  # the waiting ones are not picked twice
     assert picks[1].reason == "low confidence: best box 0.30 (tomato)"
