@@ -110,8 +110,8 @@ def pop_port(rest: list[str]) -> tuple[int | None, list[str]]:
             kept.append(arg)
     if port is None:
         return None, kept
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"The port {port!r} is not a port number (1 to 65535).")
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"The port {port!r} is not a port number (1 to 65535, or 0 for any free one).")
     return int(port), kept
 
 
@@ -170,12 +170,14 @@ def main() -> int:
         return 2
     # `./plateops start` always passes the port; PORT in the environment says whether the user chose it.
     explicit = requested is not None and (requested != DEFAULT_PORT or bool(os.environ.get("PORT")))
-    port, note = choose_port(address, requested, explicit=explicit)
+    # port 0: the server binds any free port itself and prints its address (the tests start consoles so)
+    port, note = (0, "") if requested == 0 else choose_port(address, requested, explicit=explicit)
     if note:
         print(f"PlateOps: {note}", file=sys.stderr)
     if port is None:
         return 2
-    print(f"PlateOps: open http://{address}:{port}", file=sys.stderr)
+    if port:
+        print(f"PlateOps: open http://{address}:{port}", file=sys.stderr)
 
     try:
         workers, rest = workers_option(rest)

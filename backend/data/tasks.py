@@ -165,7 +165,6 @@ def start_index_version(version_id: int, *, actor: Actor) -> int:
     authorize(actor, Permission.VALIDATE_DATA, f"index dataset version {version_id}")
     from backend.runtime.views import get_job
     from backend.store import dataset_index as index_store
-    from backend.store.engine import session_scope
 
     with session_scope() as session:
         state = index_store.get_state(session=session, version_id=version_id)
@@ -245,7 +244,6 @@ def recover_index(job: Job, params: IndexVersionParams) -> None:
     """After a killed index job: mark that version's index failed (with the reason), so the page can start a new
     build; a half-written index never shows, because it is replaced in one transaction at the end."""
     from backend.store import dataset_index as index_store
-    from backend.store.engine import session_scope
 
     version_id = params.version_id
     with session_scope() as session:

@@ -43,12 +43,14 @@ ShiftFn = Callable[[Image.Image, list[Box], int, np.random.Generator], Shifted]
 
 
 def _dark(image: Image.Image, boxes: list[Box], severity: int, rng: np.random.Generator) -> Shifted:
+    del rng  # the shifts share one signature; this one draws nothing at random
     scale = (0.6, 0.42, 0.28)[severity - 1]
     pixels = np.asarray(image, dtype=np.float32) / 255.0
     return Image.fromarray(np.clip(255.0 * scale * pixels**1.15, 0, 255).astype(np.uint8)), boxes
 
 
 def _blur(image: Image.Image, boxes: list[Box], severity: int, rng: np.random.Generator) -> Shifted:
+    del rng  # the shifts share one signature; this one draws nothing at random
     return image.filter(ImageFilter.GaussianBlur(radius=(1.5, 2.5, 4.0)[severity - 1])), boxes
 
 
@@ -59,6 +61,7 @@ def _noise(image: Image.Image, boxes: list[Box], severity: int, rng: np.random.G
 
 
 def _jpeg(image: Image.Image, boxes: list[Box], severity: int, rng: np.random.Generator) -> Shifted:
+    del rng  # the shifts share one signature; this one draws nothing at random
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=(25, 12, 6)[severity - 1])
     buffer.seek(0)
@@ -74,6 +77,7 @@ def _background(image: Image.Image, boxes: list[Box], severity: int, rng: np.ran
 
 def _scale(image: Image.Image, boxes: list[Box], severity: int, rng: np.random.Generator) -> Shifted:
     """Food further away: the picture shrunk onto a canvas of its mean colour (the boxes follow)."""
+    del rng  # the shifts share one signature; this one draws nothing at random
     factor = (0.75, 0.55, 0.4)[severity - 1]
     w, h = image.size
     small = image.resize((max(1, round(w * factor)), max(1, round(h * factor))), Image.Resampling.BILINEAR)

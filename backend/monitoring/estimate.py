@@ -169,7 +169,10 @@ class MapEstimator:
     def estimate(self, pictures: Sequence[PictureOutput]) -> MapEstimate:
         """The window's estimated mAP50 and interval (all clipped to 0-1)."""
         value = self.raw(window_features(pictures))
-        clip = lambda v: float(min(1.0, max(0.0, v)))  # noqa: E731
+
+        def clip(v: float) -> float:
+            return float(min(1.0, max(0.0, v)))
+
         # the residual is estimate - truth, so the truth lies in [value - high, value - low]
         return MapEstimate(
             value=round(clip(value), 4),

@@ -363,7 +363,7 @@ def shadow_model() -> ServingModel | None:
     time; `forget_shadow_choice` makes this process look again at once). A shadow whose files are gone or changed
     is None, with a warning in the log: the shadow must never stop production from answering.
     """
-    global _shadow_seen
+    global _shadow_seen  # pylint: disable=global-statement  # a per-process cache, guarded by _shadow_lock
     with _shadow_lock:
         if _shadow_seen is not None and time.monotonic() - _shadow_seen[0] < _SHADOW_TTL_S:
             return _shadow_seen[1]
@@ -379,7 +379,7 @@ def shadow_model() -> ServingModel | None:
 
 def forget_shadow_choice() -> None:
     """Look up which model is in shadow again at the next request (the registry calls it after a change)."""
-    global _shadow_seen
+    global _shadow_seen  # pylint: disable=global-statement  # a per-process cache, guarded by _shadow_lock
     with _shadow_lock:
         _shadow_seen = None
 

@@ -305,7 +305,7 @@ class LayerTap:
 def torch_device(device: str) -> str:
     """A torch device name from ultralytics' spelling: "0" or "0,1" -> "cuda:0"; "cpu", "mps", "cuda:1" unchanged."""
     text = str(device).strip().lower()
-    first = text.split(",")[0]
+    first = text.split(",", maxsplit=1)[0]
     return f"cuda:{first}" if first.isdigit() else text
 
 

@@ -186,10 +186,10 @@ class FamiliarityModel:
         """The same fitted reference deciding on other signals, its threshold set again on `validation`."""
         meta = {**self.meta, "signals": [str(s) for s in signals]}
         model = FamiliarityModel(self._arrays, meta)
-        model._calibrate(validation, target=target)
+        model.calibrate(validation, target=target)
         return model
 
-    def _calibrate(self, validation: Sequence[Embedding], *, target: float) -> None:
+    def calibrate(self, validation: Sequence[Embedding], *, target: float) -> None:
         """Set the threshold to the (1 - target) quantile of the validation pictures' decision scores."""
         scores = self.scores(validation)
         threshold = float(np.quantile(scores, 1.0 - target, method="higher"))
@@ -299,7 +299,7 @@ def fit_familiarity(
     for signal in fitted:
         raw = model.raw_scores(val, signal)
         arrays[f"scale.{signal}"] = np.asarray([raw.mean(), _z_scale(raw)])
-    model._calibrate(val, target=target)
+    model.calibrate(val, target=target)
     return model
 
 

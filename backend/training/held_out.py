@@ -27,9 +27,9 @@ from backend.training.confidence import (
     HeldOutScores,
     calibration_path,
     fit_calibration,
-    match_detections,
     save_calibration,
 )
+from backend.training.detection_match import match_detections
 from backend.training.environment import init_ultralytics, resolve_device
 from backend.training.trainer import check_data_yaml
 from backend.training.yolo import ultralytics_yolo

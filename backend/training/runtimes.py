@@ -218,6 +218,6 @@ def served_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     for part in served_files(path):
         with part.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
+            while chunk := handle.read(1 << 20):
                 digest.update(chunk)
     return digest.hexdigest()

@@ -169,14 +169,15 @@ def time_steps(model: str, *, sizes: tuple[int, int] = PROBE_SIZES, batch: int =
         for size in sizes:
             data = _batch(size, batch, classes=int(getattr(net.model[-1], "nc", 10)))  # the head's class count
 
-            def train_step(data: dict[str, Any] = data) -> None:
+            def train_step(data: dict[str, Any] = data) -> None:  # pylint: disable=dangerous-default-value
+                # (the default binds this size's batch to the closure; it is never mutated)
                 net.train()
                 loss, _ = net.loss(data)
                 loss.sum().backward()
                 optimizer.step()
                 optimizer.zero_grad()
 
-            def val_step(data: dict[str, Any] = data) -> None:
+            def val_step(data: dict[str, Any] = data) -> None:  # pylint: disable=dangerous-default-value
                 net.eval()
                 with torch.no_grad():
                     net(data["img"])

@@ -36,8 +36,8 @@ from backend.training.confidence import (
     fit_map,
     fit_platt,
     load_calibration,
-    match_detections,
 )
+from backend.training.detection_match import match_detections
 from tests.utils import images as imgs
 from tests.utils.calibrations import overconfident, platt_calibration, put_beside, synthetic_scores, underconfident
 

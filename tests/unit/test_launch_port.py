@@ -49,6 +49,7 @@ def test_the_port_option_is_read_and_checked() -> None:
     assert pop_port(["--server.port", "8502", "--x"]) == (8502, ["--x"])
     assert pop_port(["--server.port=9000"]) == (9000, [])
     assert pop_port(["--x"]) == (None, ["--x"])
+    assert pop_port(["--server.port", "0"]) == (0, []), "0: the server picks a free port (the tests do so)"
     with pytest.raises(ValueError, match="not a port number"):
         pop_port(["--server.port", "http"])
     assert DEFAULT_PORT == 8501

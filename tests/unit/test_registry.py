@@ -158,10 +158,13 @@ def test_first_promotion_passes_exports_onnx_and_serving_names_it(
     assert stored.stage == "production" and stored.onnx_path and Path(stored.onnx_path).is_file()
     assert len(stored.onnx_sha256) == 64
     served = serving_model()
-    assert served is not None and served.model_id == model.id and served.kind == "onnx"
+    # the runtime measured fastest within the tolerance serves (ONNX or OpenVINO), as recorded on the model
+    assert served is not None and served.model_id == model.id and served.kind in {"onnx", "openvino"}
+    assert served.weights == Path(stored.onnx_path).resolve()
     assert load_detector(served, device="cpu").names == ["apple", "banana", "broccoli"]
     history = registry.model_history()
     assert [e.action for e in history] == ["exported", "promoted"]
+    assert history[0].figures["runtime"]["served"] in {"onnxruntime", "openvino", "onnxruntime int8", "openvino int8"}
     assert history[1].actor == "tester" and history[1].figures["passed"] is True
 
 
@@ -267,18 +270,18 @@ def test_a_gate_that_fails_leaves_no_registration_behind(version: DatasetVersion
     """The attack: promote an unregistered run whose evaluation fails; the run must not turn up as a candidate."""
     run, _ = add_version_run(files["a"], version, name="run-unregistered", register=False)
 
-    def broken(weights: Path, data_yaml: Path) -> dict[str, Any]:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise BadInputError("evaluation failed")
 
     with pytest.raises(BadInputError, match="evaluation failed"):
-        registry.promote_run(run.id, evaluate_fn=broken, export=False, actor=ADMIN)
+        registry.promote_run(run.id, score_fn=broken, export=False, actor=ADMIN)
     with session_scope() as session:
         assert model_store.find_model_for_run(session=session, run_id=run.id) is None
         assert model_store.list_models(session=session) == []
     # A run registered before the gate keeps its registration when the gate fails.
     registered, model = add_version_run(files["b"], version, name="run-registered")
     with pytest.raises(BadInputError, match="evaluation failed"):
-        registry.promote_run(registered.id, evaluate_fn=broken, export=False, actor=ADMIN)
+        registry.promote_run(registered.id, score_fn=broken, export=False, actor=ADMIN)
     with session_scope() as session:
         kept = model_store.find_model_for_run(session=session, run_id=registered.id)
     assert model is not None and kept is not None and kept.id == model.id

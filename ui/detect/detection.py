@@ -258,12 +258,12 @@ def answer_ui(
     )
     if items:
         label = "probability (calibrated)" if outcome.calibrated else "probability (raw score)"
-        bar = st.column_config.ProgressColumn(label, min_value=0.0, max_value=1.0, format="%.2f")
+        gauge = st.column_config.ProgressColumn(label, min_value=0.0, max_value=1.0, format="%.2f")
         st.dataframe(
             pd.DataFrame(outcome.table_rows(less_certain=less_certain)),
             hide_index=True,
             column_config={
-                "probability": bar,
+                "probability": gauge,
                 "model score": st.column_config.NumberColumn("model score (raw)", format="%.3f"),
             },
             key=f"detect_table_{outcome.prediction_id}_{less_certain}",
