@@ -329,7 +329,8 @@ def accuracy_estimate(report: DriftReport, *, alert_below: float | None = None) 
         pictures=int(estimate["pictures"]),
         at_promotion=float(promotion) if promotion is not None else None,
         calibrated=estimate.get("method") != "uncalibrated",
-        alert=float(estimate["value"]) < threshold,
+        # an uncalibrated estimate (interval 0-1) cannot say the model got worse: no alert from it
+        alert=float(estimate["value"]) < threshold and estimate.get("method") != "uncalibrated",
         embedding_drift=bool(embedding["drifted"]) if embedding else None,
         embedding_p=float(embedding["p_value"]) if embedding else None,
     )

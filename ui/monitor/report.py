@@ -40,7 +40,8 @@ def estimate_ui(report: DriftReport) -> None:
         return
     line = f"**Accuracy (mAP50) without labels**: {found.sentence()}."
     if found.alert:
-        st.error(line + " Below the alert threshold (`monitor.estimate_alert` in params.yaml).", icon="🔻")
+        # an alert about the model, like the drift alarm: a warning, not an error of the page
+        st.warning(line + " Below the alert threshold (`monitor.estimate_alert` in params.yaml).", icon="🔻")
     else:
         st.info(line, icon="🎯")
     if found.embedding_drift is None:
