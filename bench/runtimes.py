@@ -13,14 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from bench.report import table, write_section
 
@@ -44,53 +39,6 @@ def build_sides(weights: Path, imgsz: int, scratch: Path) -> dict[str, Any]:
     }
 
 
-def map50(detector: Any, data_yaml: Path, imgsz: int) -> float:
-    """mAP50 of a detector on the validation split (low confidence, as for mAP)."""
-    from PIL import Image
-
-    from backend.training.bootstrap import bootstrap_figures
-    from backend.training.matching import build_table, load_eval_images
-
-    images = load_eval_images(data_yaml)
-    detections = []
-    for path in images.images:
-        with Image.open(path) as opened:
-            picture = opened.convert("RGB")
-        result = detector.predict([picture], conf=0.001, iou=0.7, imgsz=imgsz)[0]
-        scale = np.array([picture.width, picture.height] * 2, dtype=float)
-        boxes = np.array([d.box for d in result.detections], dtype=float).reshape(-1, 4) / scale
-        detections.append(
-            (
-                boxes,
-                np.array([d.confidence for d in result.detections], dtype=float),
-                np.array([d.class_id for d in result.detections], dtype=np.int64),
-            )
-        )
-    return float(bootstrap_figures(build_table(images, detections, tuple(detector.names)), samples=1).map50.value)
-
-
-def _caller(detector: Any, imgsz: int) -> Callable[[Any], Any]:
-    return lambda picture: detector.predict([picture], conf=0.25, iou=0.45, imgsz=imgsz)
-
-
-def time_sides(sides: dict[str, Any], pictures: list[Any], imgsz: int, rounds: int) -> dict[str, float]:
-    """Median ms per picture of each side, interleaved."""
-    calls: dict[str, Callable[[Any], Any]] = {name: _caller(det, imgsz) for name, det in sides.items()}
-    for call in calls.values():
-        for picture in pictures[:3]:
-            call(picture)
-    timings: dict[str, list[float]] = {name: [] for name in calls}
-    names = list(calls)
-    for round_index in range(rounds):
-        for index, picture in enumerate(pictures):
-            shift = (round_index + index) % len(names)
-            for name in names[shift:] + names[:shift]:
-                start = time.perf_counter()
-                calls[name](picture)
-                timings[name].append((time.perf_counter() - start) * 1000)
-    return {name: statistics.median(values) for name, values in timings.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, required=True)
@@ -102,16 +50,18 @@ def main() -> None:
     args = parser.parse_args()
     from PIL import Image
 
+    from backend.registry.runtime_choice import median_ms, score_map50
     from backend.training.matching import load_eval_images
 
-    paths = list(load_eval_images(args.data).images)[: args.images]
+    images = load_eval_images(args.data)
+    paths = list(images.images)[: args.images]
     pictures = [Image.open(p).convert("RGB") for p in paths]
     rows: list[tuple[str, ...]] = []
     for imgsz in args.imgsz:
         with tempfile.TemporaryDirectory() as scratch:
             sides = build_sides(args.weights, imgsz, Path(scratch))
-            accuracy = {name: map50(det, args.data, imgsz) for name, det in sides.items()}
-            ms = time_sides(sides, pictures, imgsz, args.rounds)
+            accuracy = {name: score_map50(det, images, imgsz=imgsz) for name, det in sides.items()}
+            ms = median_ms(sides, pictures, rounds=args.rounds, imgsz=imgsz)
         eligible = [n for n in sides if n != "pytorch" and accuracy[n] >= accuracy["pytorch"] - TOLERANCE]
         served = min(eligible, key=ms.__getitem__) if eligible else "pytorch"
         for name in sides:
@@ -128,7 +78,7 @@ def main() -> None:
     text = table(rows, ("imgsz", "runtime", "ms / picture (median)", "× PyTorch", "mAP50 (val)", "Δ mAP50"))
     load = os.getloadavg()[0]
     conditions = (
-        f"{args.weights} on its validation split ({len(load_eval_images(args.data).images)} pictures for mAP50), "
+        f"{args.weights} on its validation split ({len(images.images)} pictures for mAP50), "
         f"{len(pictures)} pictures × {args.rounds} rounds interleaved for time, whole serving path (letterbox, "
         f"model, NMS), CPU ({os.cpu_count()} cores), load average {load:.1f} at the end."
     )

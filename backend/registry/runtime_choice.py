@@ -73,13 +73,13 @@ class RuntimeChoice:
         )
 
 
-def _map50(detector: Detector, images: EvalImages) -> float:
-    """mAP50 of a detector on an image set (low confidence, as for mAP)."""
+def score_map50(detector: Detector, images: EvalImages, *, imgsz: int | None = None) -> float:
+    """mAP50 of a detector on an image set (low confidence, as for mAP), at `imgsz` (default the model's own)."""
     detections = []
     for path in images.images:
         with Image.open(path) as opened:
             picture = opened.convert("RGB")
-        result = detector.predict([picture], conf=0.001, iou=0.7)[0]
+        result = detector.predict([picture], conf=0.001, iou=0.7, imgsz=imgsz)[0]
         scale = np.array([picture.width, picture.height] * 2, dtype=float)
         boxes = np.array([d.box for d in result.detections], dtype=float).reshape(-1, 4) / scale
         confidences = np.array([d.confidence for d in result.detections], dtype=float)
@@ -89,18 +89,21 @@ def _map50(detector: Detector, images: EvalImages) -> float:
     return float(figures.map50.value)
 
 
-def _median_ms(detectors: dict[str, Detector], pictures: list[Image.Image], rounds: int) -> dict[str, float]:
-    """Median ms per picture of each detector, interleaved (order rotating), after a warm-up."""
+def median_ms(
+    detectors: dict[str, Detector], pictures: list[Image.Image], *, rounds: int, imgsz: int | None = None
+) -> dict[str, float]:
+    """Median ms per picture of each detector through the serving path, interleaved (order rotating), after a
+    warm-up, at `imgsz` (default each model's own)."""
     names = list(detectors)
     for detector in detectors.values():
-        detector.predict(pictures[:1])
+        detector.predict(pictures[:1], imgsz=imgsz)
     times: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(rounds):
         for index, picture in enumerate(pictures):
             shift = (round_index + index) % len(names)
             for name in names[shift:] + names[:shift]:
                 start = time.perf_counter()
-                detectors[name].predict([picture])
+                detectors[name].predict([picture], imgsz=imgsz)
                 times[name].append((time.perf_counter() - start) * 1000)
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -139,9 +142,9 @@ def choose_runtime(weights: Path, onnx: Path, images: EvalImages, *, basis: str)
             detectors[name] = Detector.load(path)
         except PlateOpsError as exc:  # a runtime that cannot load here is left out, not fatal
             logger.warning("runtime choice: %s left out (%s)", name, exc)
-    accuracy = {name: _map50(detector, images) for name, detector in detectors.items()}
+    accuracy = {name: score_map50(detector, images) for name, detector in detectors.items()}
     sample = [Image.open(p).convert("RGB") for p in images.images[: params.latency_images]]
-    ms = _median_ms(detectors, sample, rounds=3) if sample else dict.fromkeys(detectors, 0.0)
+    ms = median_ms(detectors, sample, rounds=3) if sample else dict.fromkeys(detectors, 0.0)
     figures = {
         name: RuntimeFigures(name=name, path=str(paths.get(name, weights)), ms=ms[name], map50=accuracy[name])
         for name in detectors

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from backend.console.replicas import nginx_binary, nginx_config
+from backend.console.replicas import nginx_binary, nginx_config, port_is_free
 from backend.core.settings import get_settings
 from backend.store import predictions as prediction_store
 from backend.store.engine import dispose_all, session_scope
@@ -43,18 +43,9 @@ def _free_block(size: int) -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             base = sock.getsockname()[1]
-        if base + size < 65535 and all(_free(base + i) for i in range(size)):
+        if base + size < 65535 and all(port_is_free("127.0.0.1", base + i) for i in range(size)):
             return base
     raise RuntimeError("no block of free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @pytest.fixture(name="store_env", scope="module")

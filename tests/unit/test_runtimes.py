@@ -163,13 +163,13 @@ def test_the_runtime_choice_serves_the_fastest_that_keeps_map50(
     onnx = export_onnx(pt, imgsz=64, out=tmp_path / "served" / "grid.onnx")
     pictures = [np.asarray(Image.open(p).convert("RGB")) for p in images.images]
     monkeypatch.setattr(runtime_choice, "calibration_pictures", lambda _weights: pictures)
-    measured = runtime_choice._map50
+    measured = runtime_choice.score_map50  # the real measurement, made worse for int8 below
 
     def worse_int8(detector: Detector, evaluation: object) -> float:
         value = measured(detector, evaluation)  # type: ignore[arg-type]
         return value - 0.5 if "int8" in str(detector.source) else value
 
-    monkeypatch.setattr(runtime_choice, "_map50", worse_int8)
+    monkeypatch.setattr(runtime_choice, "score_map50", worse_int8)
     choice = runtime_choice.choose_runtime(pt, onnx, images, basis="eval set 'grid' (6 images)")
     names = {c.name for c in choice.candidates}
     assert names == {"onnxruntime", "openvino", "onnxruntime int8", "openvino int8"}
