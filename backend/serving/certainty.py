@@ -27,15 +27,19 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from backend.core.errors import PlateOpsError
 from backend.core.params import get_params
 from backend.core.settings import get_settings
-from backend.serving.inference import Detection
+from backend.serving.inference import Detection, Detector
 from backend.serving.served_model import ServingModel
 from backend.store import datasets as dataset_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.training.confidence import ConfidenceCalibration, calibration_path, load_calibration
+from backend.training.held_out import HeldOutModel
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +115,12 @@ def _training_data(run_id: int | None) -> Path | None:
     return data_yaml if data_yaml.is_file() else None
 
 
-def ensure_calibration(model: ServingModel) -> ConfidenceCalibration | None:
+def ensure_calibration(model: ServingModel, detector: Detector | None = None) -> ConfidenceCalibration | None:
     """The model's calibration; for an older model without one whose dataset is known, fitted now on that dataset's
     val split and saved beside the weights (once: later calls read the file).
+
+    `detector` (the loaded served file) answers the split when given: an exported runtime (ONNX, an OpenVINO folder,
+    an int8 copy) is calibrated on its own scores, which differ a little from the PyTorch model's.
 
     Only weights inside the workspace runs folder are run (the rule `service.load_detector` keeps: a .pt is a pickle).
     A fit that fails is logged and the model answers uncalibrated.
@@ -131,11 +138,27 @@ def ensure_calibration(model: ServingModel) -> ConfidenceCalibration | None:
     from backend.training.held_out import calibrate_weights  # heavy (ultralytics); only when a fit is due
 
     try:
-        calibrate_weights(model.weights, data_yaml, device="cpu")
+        runner = held_out_model(detector) if detector is not None else None
+        calibrate_weights(model.weights, data_yaml, device="cpu", model=runner)
     except PlateOpsError as exc:
         logger.warning("Could not calibrate %s on %s: %s", model.label, data_yaml, exc)
         return None
     return find_calibration(model)
+
+
+def held_out_model(detector: Detector) -> HeldOutModel:
+    """The serving detector as `backend.training.held_out` runs a model: its raw detections per picture."""
+
+    def rows(pictures: list[Path], min_score: float, iou: float) -> list[np.ndarray]:
+        out = []
+        for path in pictures:
+            with Image.open(path) as opened:
+                picture = opened.convert("RGB")
+            found = detector.predict([picture], conf=min_score, iou=iou)[0].detections
+            out.append(np.array([[*d.box, d.confidence, d.class_id] for d in found], dtype=np.float64).reshape(-1, 6))
+        return out
+
+    return HeldOutModel(rows=rows, names=dict(enumerate(detector.names)), imgsz=detector.imgsz)
 
 
 # --------------------------------------------------------------------------------------------------- answers

@@ -344,7 +344,7 @@ def load_detector(model: ServingModel, *, device: str | None = None) -> Detector
         raise BadInputError(problem)
     allowed_root = get_settings().runs_dir
     detector = Detector.load(model.weights, device=device or default_device(), allowed_root=allowed_root)
-    ensure_calibration(model)
+    ensure_calibration(model, detector)
     return detector
 
 

@@ -12,7 +12,8 @@ machine about 0.1 s per 256 px picture for YOLOv8n.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,6 +40,53 @@ if TYPE_CHECKING:
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _BATCH = 16
+
+# (pictures, lowest score, NMS IoU) -> per picture an N x 6 array: x1 y1 x2 y2 (pixels) score class id.
+RowsFn = Callable[[list[Path], float, float], list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class HeldOutModel:
+    """What `score_split` runs: a model's detections per picture, its class names and its inference size.
+
+    `ultralytics_model` makes one from a `.pt` or `.onnx` file; the serving layer makes one from its own detector
+    for every runtime it serves (an OpenVINO folder or an int8 copy answers with its own scores, so it is
+    calibrated on its own answers).
+    """
+
+    rows: RowsFn
+    names: dict[int, str]
+    imgsz: int
+
+
+def ultralytics_model(weights: Path, *, imgsz: int | None = None, device: str = "auto") -> HeldOutModel:
+    """A `.pt` or `.onnx` model run through ultralytics at `imgsz` (default its training size).
+
+    Raises:
+        BadInputError: The file is not a model ultralytics can run.
+    """
+    init_ultralytics()
+    try:
+        model = ultralytics_yolo()(str(weights), task="detect")
+        size = _model_imgsz(model, imgsz)
+        model_names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise BadInputError(f"{Path(weights).name} is not a detection model this step can run: {exc}") from exc
+    device = resolve_device(device)
+    iou_default = get_params().detect.iou
+
+    def rows(batch: list[Path], min_score: float, iou: float = iou_default) -> list[np.ndarray]:
+        results = cast(  # without stream=True, predict returns a list of Results
+            "list[Results]",
+            model.predict([str(p) for p in batch], conf=min_score, iou=iou, imgsz=size, device=device, verbose=False),
+        )
+        out = []
+        for result in results:
+            assert result.boxes is not None  # a detection model's results always carry boxes
+            out.append(np.asarray(result.boxes.data.tolist(), dtype=np.float64).reshape(-1, 6))
+        return out
+
+    return HeldOutModel(rows=rows, names={int(k): str(v) for k, v in model_names.items()}, imgsz=size)
 
 
 def split_images(data_yaml: Path, splits: Sequence[str] = ("val",)) -> list[Path]:
@@ -108,6 +156,7 @@ def score_split(
     imgsz: int | None = None,
     device: str = "auto",
     progress: ProgressFn = null_progress,
+    model: HeldOutModel | None = None,
 ) -> tuple[HeldOutScores, int]:
     """Run a model over held-out pictures and label each detection right or wrong.
 
@@ -119,6 +168,8 @@ def score_split(
         imgsz: Inference size; default the model's training size.
         device: "auto", "cpu" or a CUDA index.
         progress: Receives (fraction, message).
+        model: What answers; default `ultralytics_model(weights, imgsz=imgsz, device=device)` (`imgsz` and
+            `device` then apply to it only).
 
     Returns:
         The labelled detections and the inference size used.
@@ -132,31 +183,23 @@ def score_split(
     if not weights.is_file():
         raise BadInputError(f"Weights file {weights} does not exist.")
     images = split_images(data_yaml, splits)
-    init_ultralytics()
-    model = ultralytics_yolo()(str(weights), task="detect")
-    size = _model_imgsz(model, imgsz)
-    model_names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
+    runner = model or ultralytics_model(weights, imgsz=imgsz, device=device)
+    size, model_names = runner.imgsz, runner.names
     names: list[str] = []
     scores: list[float] = []
     correct: list[bool] = []
     image_of: list[int] = []
     true_boxes = 0
-    device = resolve_device(device)
     for start in range(0, len(images), _BATCH):
         batch = images[start : start + _BATCH]
-        results = cast(  # without stream=True, predict returns a list of Results
-            "list[Results]",
-            model.predict(
-                [str(p) for p in batch], conf=min_score, iou=detect.iou, imgsz=size, device=device, verbose=False
-            ),
-        )
-        for number, (image, result) in enumerate(zip(batch, results, strict=True), start=start):
+        for number, (image, rows) in enumerate(
+            zip(batch, runner.rows(batch, min_score, detect.iou), strict=True), start=start
+        ):
             with Image.open(image) as opened:
                 width, height = opened.size
             truth, truth_classes = read_truth(image, width, height)
             true_boxes += len(truth_classes)
-            assert result.boxes is not None  # a detection model's results always carry boxes
-            rows = np.asarray(result.boxes.data.tolist(), dtype=np.float64).reshape(-1, 6)  # x1 y1 x2 y2 score class
+            rows = np.asarray(rows, dtype=np.float64).reshape(-1, 6)  # x1 y1 x2 y2 score class
             cls = [int(c) for c in rows[:, 5]]
             right = match_detections(rows[:, :4], cls, rows[:, 4], truth, truth_classes)
             names += [str(model_names.get(c, c)) for c in cls]
@@ -187,6 +230,7 @@ def calibrate_weights(
     imgsz: int | None = None,
     device: str = "auto",
     progress: ProgressFn = null_progress,
+    model: HeldOutModel | None = None,
 ) -> ConfidenceCalibration:
     """Fit a model's confidence calibration on its dataset's val split and save it beside the weights.
 
@@ -197,6 +241,7 @@ def calibrate_weights(
         imgsz: Inference size; default the model's training size.
         device: "auto", "cpu" or a CUDA index.
         progress: Receives (fraction, message).
+        model: What answers (see `score_split`); default the weights through ultralytics.
 
     Returns:
         The saved calibration.
@@ -204,7 +249,7 @@ def calibrate_weights(
     Raises:
         BadInputError: The weights or the data.yaml cannot be used.
     """
-    held_out, size = score_split(weights, data_yaml, imgsz=imgsz, device=device, progress=progress)
+    held_out, size = score_split(weights, data_yaml, imgsz=imgsz, device=device, progress=progress, model=model)
     calibration = fit_calibration(
         held_out, min_class_detections=get_params().detect.calibration_min_detections, imgsz=size
     )

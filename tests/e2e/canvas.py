@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import Page
@@ -42,10 +43,14 @@ def _drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> N
 
 
 def draw_lemon_box(
-    page: Page, start: tuple[float, float] = (20, 20), end: tuple[float, float] = (120, 90)
+    page: Page,
+    start: tuple[float, float] = (20, 20),
+    end: tuple[float, float] = (120, 90),
+    *,
+    inbox: bool = False,
 ) -> dict[str, Any]:
     """Pick the lemon class on the open Annotate page, drag a box from `start` to `end` (canvas pixels) once, and
-    wait until the page offers to save it.
+    wait until the page offers to save it (in the traffic inbox, `inbox`: until the page counts one box more).
 
     Every step waits for the page's own state before acting, and no action is repeated: a drag made twice would
     draw two boxes. Waits after an action have no short limit, so a loaded machine makes this slower, never red.
@@ -54,9 +59,11 @@ def draw_lemon_box(
         The canvas's bounding box in page pixels (its width gives the canvas-to-image scale).
     """
     wait_settled(page)
-    page.locator("[class*='st-key-annot_new_class']").click()
+    before = _inbox_boxes(page) if inbox else 0
+    page.locator("[class*='st-key-annot_inbox_class']" if inbox else "[class*='st-key-annot_new_class']").click()
     page.get_by_role("option", name="lemon").click()
-    page.get_by_text("to draw a lemon box").first.wait_for()  # the rerun that hands the canvas its new class
+    # the rerun that hands the canvas its new class
+    page.get_by_text("draw missing lemon boxes" if inbox else "to draw a lemon box").first.wait_for()
     wait_idle(page)  # ...has ended: the canvas's new properties (lemon, its colour) reached the browser
     canvas = page.locator("canvas.upper-canvas").first  # Fabric.js listens on the top layer
     canvas.wait_for()
@@ -67,8 +74,18 @@ def draw_lemon_box(
     # the lemon-coloured edge shows the box exists on the canvas; then its round trip through a rerun
     page.wait_for_function(LEMON_EDGE, arg=[(start[0] + end[0]) / 2, start[1]], timeout=180_000)
     wait_idle(page)
-    page.wait_for_function(SAVE_ENABLED, timeout=180_000)
+    if inbox:
+        page.get_by_text(re.compile(rf"^{before + 1} box(es)? on this picture")).first.wait_for(timeout=180_000)
+    else:
+        page.wait_for_function(SAVE_ENABLED, timeout=180_000)
     return dict(box)
+
+
+def _inbox_boxes(page: Page) -> int:
+    """How many boxes the traffic inbox counts on its open picture."""
+    caption = page.get_by_text(re.compile(r"^\d+ box(es)? on this picture")).first
+    caption.wait_for()
+    return int(caption.inner_text().split()[0])
 
 
 def save_new_version(page: Page, message: str) -> None:

@@ -5,8 +5,9 @@ a tab icon).
 Demo data (40 images, made on first start; Home follows the job without a reload) → validate → Quick training
 (shrunk to 1 epoch at 64 px; the estimate says what it rests on) → "Try it on Detect": detect an upload, see recipes,
 the feedback menus start empty, give feedback → compare and promote on Models → simulate dark traffic on Monitor →
-build the drift report → send the drifted pictures to the review queue → fix a box on Annotate → save a new version
-→ validate and retrain → the gate refuses a useless candidate (tests/e2e/tour_gate.py) → every page, and the
+build the drift report → send the drifted pictures to the review queue → label one in Annotate's traffic inbox from
+the serving model's boxes, add the lemon it missed → add it to the dataset as a new version → validate and retrain
+from the inbox → the gate refuses a useless candidate (tests/e2e/tour_gate.py) → every page, and the
 end user's view of a console page. A screenshot is saved at each step
 into a temporary folder; with PLATEOPS_TOUR_SCREENSHOTS=DIR they are also copied there as screenshot_<step>.png, the
 names the README shows (`PLATEOPS_TOUR_SCREENSHOTS=docs` retakes the README pictures from the tour; a plain test run
@@ -28,7 +29,7 @@ from playwright.sync_api import Page
 
 from backend.core.settings import get_settings
 from backend.store.engine import dispose_all
-from tests.e2e.canvas import draw_lemon_box, save_new_version
+from tests.e2e.canvas import draw_lemon_box
 from tests.e2e.conftest import (
     PROJECT_ROOT,
     Console,
@@ -237,7 +238,7 @@ def _tour(console: Console, page: Page, shot: Camera) -> None:
     )
     shot("monitor")
 
-    # 9. Send the drifted pictures to the review queue.
+    # 9. Send the drifted pictures to the review queue: they wait in Annotate's traffic inbox.
     page.get_by_role("tab", name="Drill-down").click()
     send = page.get_by_role("button", name="to the review queue")
     send.wait_for()
@@ -246,18 +247,27 @@ def _tour(console: Console, page: Page, shot: Camera) -> None:
     page.get_by_text(f"Sent {sent} pictures to the review queue").first.wait_for()
     shot("review_queue")
 
-    # 10. Fix a box on Annotate (the page opens on the review queue); 11. save a new version.
+    # 10. Label a drifted picture in the traffic inbox, starting from the serving model's boxes: add the lemon it
+    # missed; 11. add the labelled picture to the dataset as a new version.
     _nav(page, "Annotate")
-    page.get_by_text(f"1 of {sent}").first.wait_for(timeout=60_000)
-    draw_lemon_box(page)
-    save_new_version(page, "A lemon the drifted picture lacked")
-    page.get_by_text("Saved as v2: 1 added").first.wait_for(timeout=180_000)  # the one box drawn, once
+    wait_settled(page)
+    page.locator("[data-testid='stRadio']").get_by_text("Traffic inbox").click()
+    waiting = page.get_by_text(re.compile(r"· 1 of \d+")).first
+    waiting.wait_for(timeout=60_000)
+    assert int(waiting.inner_text().rsplit(" of ", 1)[1].split()[0]) >= sent, "every sent picture waits in the inbox"
+    page.get_by_text("Monitor drill-down").first.wait_for()  # why the picture is there
+    draw_lemon_box(page, inbox=True)
+    page.get_by_role("button", name="Mark labelled").click()
+    add = page.get_by_role("button", name=re.compile(r"^Add 1 picture to .* as a new version"))
+    add.wait_for()
+    wait_idle(page)
+    add.click()
+    page.get_by_text("Saved as v2").first.wait_for(timeout=180_000)
     shot("annotate")
 
-    # 12. Validate and retrain on the new version.
-    page.get_by_text("Find suspected label errors · validate and retrain").first.click()
-    page.get_by_role("button", name="Validate and retrain").click()
-    page.get_by_text("validates v2, then queues training").first.wait_for(state="attached")  # a rerun may fold it
+    # 12. Validate and retrain on the new version, from the inbox.
+    page.get_by_role("button", name="Validate and retrain like the last run").click()
+    page.get_by_text("validates v2, then retrains").first.wait_for(state="attached")  # a toast may fade
     _wait_jobs_done(home, "validate_retrain", 1, timeout_s=400)
     runs = _wait_jobs_done(home, "train", 2, timeout_s=400)
     assert len(runs) == 2

@@ -182,3 +182,28 @@ def test_the_runtime_choice_serves_the_fastest_that_keeps_map50(
     written = json.loads((onnx.parent / "runtime.json").read_text(encoding="utf-8"))
     assert written["served"] == choice.served and len(written["candidates"]) == 4
     assert "PyTorch's time per picture" in choice.summary() and "eval set 'grid'" in choice.summary()
+
+
+@pytest.mark.parametrize("form", ["grid/openvino", "grid/openvino-int8"])
+def test_an_exported_runtime_is_calibrated_on_its_own_answers(
+    models: dict[str, Path], tmp_path: Path, form: str
+) -> None:
+    """The serving step scores the held-out split through its own detector: ultralytics cannot open an OpenVINO
+    folder's model.xml (a promotion that chose OpenVINO once left Detect with an error), and an int8 copy is
+    calibrated on its own scores."""
+    from backend.serving.certainty import held_out_model
+    from backend.training.held_out import calibrate_weights, score_split
+    from tests.utils.gate_models import make_grid_dataset
+
+    data_yaml = make_grid_dataset(tmp_path / "data", val=6)
+    served = models[form] / "model.xml"  # what a registered OpenVINO model's weights name
+    runner = held_out_model(Detector.load(served))
+    ours, size = score_split(served, data_yaml, min_score=0.05, model=runner)
+    pytorch, _ = score_split(models["grid/onnx"].with_suffix(".pt"), data_yaml, min_score=0.05, imgsz=64, device="cpu")
+    assert size == 64 and ours.classes == pytorch.classes == ("apple", "banana", "broccoli")
+    assert ours.images == pytorch.images == 6 and ours.true_boxes == pytorch.true_boxes
+    assert int(ours.correct.sum()) > 0, "the grid detector finds boxes of the grid dataset"
+    assert abs(int(ours.correct.sum()) - int(pytorch.correct.sum())) <= 1, "the same boxes found right"
+    calibration = calibrate_weights(served, data_yaml, out=tmp_path / "calibration.json", model=runner)
+    assert calibration.detections == len(ours.scores) and calibration.imgsz == 64
+    assert (tmp_path / "calibration.json").is_file()

@@ -167,6 +167,7 @@ def inbox_ui(dataset: str, version: DatasetVersion, names: list[str], *, by: str
         unsafe_allow_html=True,
     )
     boxes = canvas_ui(image, names, new_class)
+    st.caption(f"{plural(len(boxes), 'box')} on this picture.")
     box_table_ui(image, names, boxes)
     cols = st.columns(2)
     if cols[0].button("Mark labelled", icon="✅", key="annot-inbox-ready"):
