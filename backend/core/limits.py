@@ -33,6 +33,7 @@ class TextKind(StrEnum):
     REVIEW_REASON = "a review reason"
     DISMISS_REASON = "a dismiss reason"
     PROMOTION_REASON = "a promotion reason"
+    EVAL_SET_REASON = "the reason for an evaluation set change"
     ACTOR_NAME = "a user name"
     JOB_ERROR = "a job error"
 
@@ -50,6 +51,7 @@ LIMITS: dict[TextKind, int] = {
     TextKind.REVIEW_REASON: 1000,
     TextKind.DISMISS_REASON: 1000,
     TextKind.PROMOTION_REASON: 1000,
+    TextKind.EVAL_SET_REASON: 1000,
     TextKind.ACTOR_NAME: 120,
     TextKind.JOB_ERROR: 2000,
 }

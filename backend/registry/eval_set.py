@@ -16,6 +16,7 @@ from pathlib import Path
 from backend.core.access import Actor, Permission
 from backend.core.enums import DetectionTask, EvalSetAction, EvalSplit
 from backend.core.errors import BadInputError
+from backend.core.limits import TextKind, require_within
 from backend.store import datasets as dataset_store
 from backend.store import eval_sets as eval_set_store
 from backend.store.audit import authorize
@@ -24,7 +25,6 @@ from backend.store.records import DatasetVersion, EvalSet
 from backend.training.matching import EvalImages, load_eval_images
 
 TASK = DetectionTask.FOOD  # this console's one task
-MAX_REASON = 2000
 DEFAULT_REASON = "default: the production model's validation split at its first promotion"
 
 
@@ -141,9 +141,7 @@ def _reason(reason: str) -> str:
     reason = reason.strip()
     if not reason:
         raise BadInputError("Write why: the evaluation set's history keeps the reason for every version.")
-    if len(reason) > MAX_REASON:
-        raise BadInputError(f"Keep the reason under {MAX_REASON} characters.")
-    return reason
+    return require_within(TextKind.EVAL_SET_REASON, reason)
 
 
 def _record(spec: EvalSetSpec, *, action: EvalSetAction, actor: str, reason: str) -> EvalSet:
