@@ -56,13 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
     del config
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test by cost (see COST_MARKS), and keep each module's tests on one xdist worker.
-
-    One worker per module builds a module's fixtures once (a console, a trained run); a module that marks its own
-    `xdist_group` (tests sharing process-wide state, or a big module split on purpose) keeps that group.
-    """
+    """Mark each test by cost (see COST_MARKS). (`./plateops test` runs `--dist loadfile`: each module's tests on
+    one xdist worker, so a module's fixtures, a console or a trained run, are built once.)"""
     del config
     for item in items:
         parts = Path(str(item.path)).relative_to(PROJECT_ROOT).parts
@@ -71,8 +67,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(FOLDER_MARKS[folder])
         if not any(item.get_closest_marker(name) for name in COST_MARKS):
             item.add_marker("unit")
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group("/".join(parts)))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

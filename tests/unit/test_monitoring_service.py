@@ -113,26 +113,22 @@ def test_automatic_report_runs_as_a_job(workspace: Settings, tmp_path: Path, mon
     assert tasks.maybe_start_auto_report() is None  # everything is covered now
 
 
-def _cli(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = dict(os.environ)
-    if env_home is not None:
-        env["PLATEOPS_HOME"] = str(env_home)
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-def test_cli_exit_codes(workspace: Settings, tmp_path: Path) -> None:
+def test_cli_exit_codes(workspace: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m jobs.drift` end to end once (a subprocess, as dvc and scripts run it); the other cases call the
+    same `main` in this process (the exit status and the one line on stderr are the contract)."""
+    from jobs import drift as drift_job
+    from jobs import simulate_traffic as traffic_job
     from tests.utils.tiny_data import save_untrained_detector
 
     weights = save_untrained_detector(tmp_path / "w.pt", imgsz=64)
-    ref = _cli("jobs.simulate_traffic", "--shift", "none", "--images", "40", "--out", str(tmp_path / "ref" / "images"))
-    assert ref.returncode == 0, ref.stderr
+    ref_args = ["--shift", "none", "--images", "40", "--out", str(tmp_path / "ref" / "images")]
+    assert traffic_job.main(ref_args) == 0
     assert len(list((tmp_path / "ref" / "images").glob("traffic_none_0_*.jpg"))) == 40
-    cur = _cli(
-        "jobs.simulate_traffic", "--shift", "blur", "--images", "40", "--out", str(tmp_path / "cur"), "--seed", "9"
-    )
-    assert cur.returncode == 0, cur.stderr
+    assert traffic_job.main(["--shift", "blur", "--images", "40", "--out", str(tmp_path / "cur"), "--seed", "9"]) == 0
     out = tmp_path / "report"
     done = _cli(
         "jobs.drift", "--reference", str(tmp_path / "ref"), "--current", str(tmp_path / "cur"),
@@ -147,27 +143,24 @@ def test_cli_exit_codes(workspace: Settings, tmp_path: Path) -> None:
     assert 0.0 <= summary["estimated_map50"] <= 1.0 and isinstance(summary["embedding_drift"], bool)
     assert (out / "report.html").is_file() and (out / "snapshot.json").is_file()
 
-    same = _cli(
-        "jobs.drift", "--reference", str(tmp_path / "ref"), "--current", str(tmp_path / "ref" / "images"),
-        "--weights", str(weights), "--out", str(tmp_path / "same"),
-    )  # fmt: skip
-    assert same.returncode == 0, same.stderr  # no drift is still exit 0
+    same = ["--reference", str(tmp_path / "ref"), "--current", str(tmp_path / "ref" / "images")]
+    assert drift_job.main([*same, "--weights", str(weights), "--out", str(tmp_path / "same")]) == 0  # no drift: 0
     same_summary = json.loads((tmp_path / "same" / "summary.json").read_text())
     assert same_summary["drift_detected"] is False and same_summary["embedding_drift"] is False
+    capsys.readouterr()
 
-    missing = _cli(
-        "jobs.drift", "--reference", str(tmp_path / "nope"), "--current", str(tmp_path / "cur"),
-        "--weights", str(weights), "--out", str(tmp_path / "x"),
-    )  # fmt: skip
-    assert missing.returncode == 2 and "error:" in missing.stderr and "not a folder" in missing.stderr
-    assert _cli("jobs.simulate_traffic", "--shift", "sepia", "--images", "3", "--out", str(tmp_path)).returncode == 2
-    bad_count = _cli("jobs.simulate_traffic", "--shift", "dark", "--images", "0", "--out", str(tmp_path / "z"))
-    assert bad_count.returncode == 2 and "between 1 and" in bad_count.stderr
-    no_model = _cli(
-        "jobs.simulate_traffic", "--shift", "none", "--images", "2", "--out", str(tmp_path / "s"), "--send",
-        env_home=workspace.home,
-    )  # fmt: skip
-    assert no_model.returncode == 2 and "No model" in no_model.stderr
+    missing = ["--reference", str(tmp_path / "nope"), "--current", str(tmp_path / "cur")]
+    assert drift_job.main([*missing, "--weights", str(weights), "--out", str(tmp_path / "x")]) == 2
+    error = capsys.readouterr().err
+    assert "error:" in error and "not a folder" in error
+    with pytest.raises(SystemExit) as bad_shift:  # argparse refuses an unknown choice
+        traffic_job.main(["--shift", "sepia", "--images", "3", "--out", str(tmp_path)])
+    assert bad_shift.value.code == 2
+    capsys.readouterr()
+    assert traffic_job.main(["--shift", "dark", "--images", "0", "--out", str(tmp_path / "z")]) == 2
+    assert "between 1 and" in capsys.readouterr().err
+    assert traffic_job.main(["--shift", "none", "--images", "2", "--out", str(tmp_path / "s"), "--send"]) == 2
+    assert "No model" in capsys.readouterr().err
 
 
 def test_simulated_traffic_job_logs_predictions(workspace: Settings, tmp_path: Path) -> None:
