@@ -30,13 +30,13 @@ def detector(tiny_models: TinyModels) -> Detector:
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory, detector: Detector) -> Iterator[dict[str, pd.DataFrame]]:
-    """Reference (120 clean pictures) and 60-picture windows of each shift, as report tables."""
+    """Reference (80 clean pictures) and 40-picture windows of each shift, as report tables."""
     root = tmp_path_factory.mktemp("traffic")
     out: dict[str, pd.DataFrame] = {}
-    reference = generate_traffic("none", images=120, out_dir=root / "reference", seed=100, workers=2)
+    reference = generate_traffic("none", images=80, out_dir=root / "reference", seed=100, workers=2)
     out["reference"] = frame_from_images(reference.files, detector)
     for shift in ("none", "dark", "blur", "background"):
-        batch = generate_traffic(shift, images=60, out_dir=root / shift, seed=1, workers=2)
+        batch = generate_traffic(shift, images=40, out_dir=root / shift, seed=1, workers=2)
         out[shift] = frame_from_images(batch.files, detector)
     yield out
 
@@ -45,7 +45,7 @@ def test_no_shift_raises_no_alarm(frames: dict[str, pd.DataFrame]) -> None:
     result = build_report(frames["reference"], frames["none"], PARAMS).result
     assert result.drift_detected is False
     assert result.drifted_features == []
-    assert result.reference_images == 120 and result.current_images == 60
+    assert result.reference_images == 80 and result.current_images == 40
 
 
 def test_dark_traffic_flags_brightness_and_not_the_picture_size(frames: dict[str, pd.DataFrame]) -> None:
