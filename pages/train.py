@@ -48,8 +48,8 @@ preset, cfg = settings_ui(params)
 run_name = st.text_input("Run name (optional)", key="train_name", placeholder="made from dataset, preset and time")
 
 st.subheader("3. Start")
-if cfg is not None:
-    estimate_ui(cfg, version)
+# Filled last: the first estimate times a training step (seconds), which must not hold up the button and the rest.
+estimate_slot = st.container()
 actor = current_actor()
 may_train = actor.may(Permission.TRAIN)
 if not may_train:  # said before the click, not only refused after it
@@ -90,3 +90,7 @@ runs = call(list_runs, 50, action="Reading runs") or []
 version_names = {v.id: f"{dataset} {v.label}" for dataset, v in entries}
 preset_labels = {key: p.label for key, p in params.presets.items()} | {"custom": "Custom"}
 runs_table_ui(runs, version_names, preset_labels)
+
+if cfg is not None:
+    with estimate_slot:
+        estimate_ui(cfg, version)

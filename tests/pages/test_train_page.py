@@ -182,6 +182,33 @@ def test_presets_are_explained_with_an_estimate(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("queued_only")
+def test_the_start_button_and_the_page_render_before_the_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first estimate times a training step (seconds): the Start button and the rest of the page are drawn
+    first and the estimate fills its place last (a newcomer once watched a blank Start section for about 5 s)."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    from ui.train import setup as train_setup
+
+    drawn_before: list[bool] = []
+    real = train_setup.estimate_training
+
+    def watched(*args: object, **kwargs: object) -> object:
+        ctx = get_script_run_ctx()
+        assert ctx is not None
+        drawn_before.append("train_start" in ctx.shared.widget_user_keys_this_run)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(train_setup, "estimate_training", watched)
+    add_version(tmp_path)
+    at = open_page(PAGE)
+    assert drawn_before and all(drawn_before), "the Start button is drawn before the estimate is computed"
+    assert at.button(key="train_start").label == "Start training"
+    assert "Estimated time: about 20 s (10–30 s)" in all_text(at), "the estimate still shows, in the Start section"
+
+
+@pytest.mark.usefixtures("queued_only")
 def test_launch_queues_a_training_job_and_shows_it(tmp_path: Path) -> None:
     version_id = add_version(tmp_path)
     at = open_page(PAGE)
