@@ -119,7 +119,10 @@ def feature_table(report: DriftReport) -> pd.DataFrame:
 
 
 def class_share_over_time(*, freq: str = "h", limit: int = 20_000) -> pd.DataFrame:
-    """Share of each detected class among all boxes per time bucket (rows: bucket start; columns: classes)."""
+    """Share of each detected class among all boxes per time bucket (rows: bucket start; columns: classes).
+
+    The frame's `attrs` say what it rests on: `boxes` (detections counted) and `pictures` (logged predictions read,
+    at most `limit`, newest first)."""
     with session_scope() as session:
         log = drift_store.prediction_class_log(session=session, limit=limit)
     rows = [(created, str(d.get("class", ""))) for created, dets in log for d in dets]
@@ -128,7 +131,9 @@ def class_share_over_time(*, freq: str = "h", limit: int = 20_000) -> pd.DataFra
     frame = pd.DataFrame(rows, columns=["time", "class"])
     frame["time"] = pd.to_datetime(frame["time"]).dt.floor(freq)
     counts = frame.groupby(["time", "class"]).size().unstack(fill_value=0)
-    return counts.div(counts.sum(axis=1), axis=0).round(4)
+    shares = counts.div(counts.sum(axis=1), axis=0).round(4)
+    shares.attrs.update(boxes=len(rows), pictures=len(log))
+    return shares
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,37 @@ def test_stated_error_rates_are_charted_with_their_interval() -> None:
     assert row["rate"] == 0.25 and row["of"] == "3 of 12"
     assert (round(row["low"], 2), round(row["high"], 2)) == (0.09, 0.53)
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rule", "point"]
+
+
+def _log_boxes(when: datetime, classes: list[str]) -> None:
+    from backend.store import predictions as prediction_store
+
+    with session_scope() as session:
+        prediction_store.add_prediction(
+            session=session,
+            image_name="lunch.jpg",
+            detections=[{"class": name, "confidence": 0.9, "box": [0, 0, 10, 10]} for name in classes],
+            conf=0.25,
+            iou=0.7,
+            created_at=when,
+        )
+
+
+def test_class_share_with_one_hour_of_detections_is_drawn_with_its_basis(workspace: Settings, tmp_path: Path) -> None:
+    """Detections all in one hour once left the class-share area chart blank (an area needs two points)."""
+    add_monitored_model(tmp_path, reference_images=8)
+    hour = datetime(2026, 12, 8, 9, 0)
+    _log_boxes(hour + timedelta(minutes=5), ["apple", "apple", "banana"])
+    _log_boxes(hour + timedelta(minutes=20), ["apple"])
+    at = open_page(PAGE, timeout=SLOW_RUN_S)
+    text = all_text(at)
+    assert "Share of 4 detected boxes in the last 2 logged pictures." in text
+    assert "All of them fall in the hour from 2026-12-08 09:00" in text
+    bars = [c for c in at.get("vega_lite_chart") + at.get("arrow_vega_lite_chart") if '"bar"' in c.proto.spec]
+    assert bars, "the shares are drawn as bars, not as a blank area chart"
+
+    _log_boxes(hour + timedelta(hours=2), ["banana"])  # a second hour: the chart over time
+    at.run(timeout=SLOW_RUN_S)
+    text = all_text(at)
+    assert "Share of 5 detected boxes in the last 3 logged pictures. Per hour (UTC)." in text
+    assert "All of them fall" not in text

@@ -14,6 +14,7 @@ from backend.monitoring.views import (
     report_history,
 )
 from ui.widgets.charts import show_chart
+from ui.widgets.text import plural
 
 
 def history_ui() -> None:
@@ -46,7 +47,21 @@ def class_share_ui() -> None:
     if shares.empty:
         st.caption("No detections logged yet.")
         return
+    basis = (
+        f"Share of {plural(int(shares.attrs.get('boxes', 0)), 'detected box', 'detected boxes')} in the last "
+        f"{plural(int(shares.attrs.get('pictures', 0)), 'logged picture')}."
+    )
+    if len(shares.index) < 2:  # one bucket: an area over time would draw nothing, so the shares as bars
+        first = pd.Timestamp(shares.index[0])
+        latest = shares.iloc[0].sort_values(ascending=False).rename("share")
+        st.bar_chart(latest, horizontal=True, height=40 + 28 * len(latest))
+        st.caption(
+            f"{basis} All of them fall in the {freq} from {first:%Y-%m-%d %H:%M} (UTC); the chart over time starts "
+            f"when a second {freq} has detections."
+        )
+        return
     st.area_chart(shares, height=260)
+    st.caption(f"{basis} Per {freq} (UTC).")
 
 
 def error_rate_frame(rates: list[ClassErrorRate]) -> pd.DataFrame:
