@@ -90,6 +90,25 @@ def test_queue_item_edit_in_the_table_and_save_makes_a_new_version(demo: Dataset
     assert at.button(key="annot-scan") and at.button(key="annot-retrain")
 
 
+def test_a_box_is_deleted_by_choosing_it_and_one_click(demo: DatasetVersion) -> None:
+    """Deleting once needed a table cell selected and Space; now: choose the box, press "Delete box"."""
+    at = open_page(PAGE)
+    first = sorted(index_version(Path(demo.path)).images)[0]
+    chooser = at.selectbox(key=f"annot-doomed-{demo.id}-{first}-0")
+    assert at.button(key=f"annot-delete-{demo.id}-{first}-0").disabled, "nothing chosen: nothing to delete"
+    count = len(chooser.options)
+    assert count >= 1 and all(" at x1 " in option for option in chooser.options)
+    chooser.set_value(0)
+    run(at)
+    at.button(key=f"annot-delete-{demo.id}-{first}-0").click()
+    run(at)
+    assert not at.button(key="annot-save").disabled, "the deletion is an unsaved edit"
+    assert len(at.selectbox(key=f"annot-doomed-{demo.id}-{first}-1").options) == count - 1
+    at.button(key="annot-save").click()
+    run(at)
+    assert _versions()[1].changelog[0]["totals"]["removed"] == 1
+
+
 def test_refused_save_keeps_the_edits_on_screen(demo: DatasetVersion) -> None:
     at = open_page(PAGE)
     first = sorted(index_version(Path(demo.path)).images)[0]

@@ -115,6 +115,8 @@ def test_table_compare_promote_override_and_rollback(
     assert production_name() == "run-a", [e.value for e in at.error]
     assert "In production: run-a" in all_text(at)
     assert "The gate passed" in all_text(at)
+    compared = at.multiselect(key="models_compare_runs").options  # the list drawn above the form follows at once
+    assert f"#{run_a.id} run-a (production)" in compared and f"#{run_a.id} run-a (candidate)" not in compared
     assert re.search(r"Evaluation set: 'tiny-shapes v1 val' v1\*\*, 4 images, \d+ boxes", all_text(at))
 
     # a blocked promotion: the latency budget is tiny

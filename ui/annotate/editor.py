@@ -144,10 +144,26 @@ def box_table_ui(image: EditorImage, names: list[str], boxes: list[tuple[str, Pi
             "delete": st.column_config.CheckboxColumn("Delete"),
         },
     )
+    cols = st.columns([3, 1], vertical_alignment="bottom")
+    doomed = cols[0].selectbox(  # a plain way to delete: the table's checkbox wants a selected cell and Space
+        "Delete a box",
+        list(range(len(boxes))),
+        index=None,
+        placeholder="Choose the box to delete",
+        format_func=lambda i: f"{boxes[i][0]} at x1 {round(boxes[i][1][0])}, y1 {round(boxes[i][1][1])}",
+        key=f"annot-doomed-{image.version_id}-{image.file}-{gen}",
+    )
+    deleting = cols[1].button(
+        "Delete box",
+        icon=":material/delete:",
+        disabled=doomed is None,
+        key=f"annot-delete-{image.version_id}-{image.file}-{gen}",
+        width="stretch",
+    )
     new_boxes = [
         (str(row["class"]), box)
-        for row, (_, box) in zip(edited.to_dict("records"), boxes, strict=True)
-        if not row["delete"]
+        for index, (row, (_, box)) in enumerate(zip(edited.to_dict("records"), boxes, strict=True))
+        if not row["delete"] and not (deleting and index == doomed)
     ]
     if new_boxes != boxes:
         _store(image, new_boxes)
