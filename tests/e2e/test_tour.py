@@ -44,6 +44,7 @@ from tests.e2e.tour_gate import step_gate_refuses_useless_candidate
 pytestmark = pytest.mark.e2e
 TOUR_ENV = "PLATEOPS_TOUR_SCREENSHOTS"
 PAGES = ["", "datasets", "annotate", "train", "jobs", "models", "detect", "monitor"]
+DEMO_IMAGES = 40  # the demo set the first start makes: small, so the walk stays quick
 
 
 def tiny_params(path: Path) -> Path:
@@ -59,12 +60,17 @@ def tiny_params(path: Path) -> Path:
     return path
 
 
+def first_start_env(root: Path) -> dict[str, str]:
+    """The tour's first-start environment: a demo set of DEMO_IMAGES pictures, and `root/params.yaml` with the Quick
+    preset shrunk by `tiny_params` (also used by `bench/newcomer.py`)."""
+    return {"PLATEOPS_DEMO_IMAGES": str(DEMO_IMAGES), "PLATEOPS_PARAMS_FILE": str(tiny_params(root / "params.yaml"))}
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """A console on an empty workspace: its first start makes the small demo dataset."""
     root = tmp_path_factory.mktemp("tour")
-    env = {"PLATEOPS_DEMO_IMAGES": "40", "PLATEOPS_PARAMS_FILE": str(tiny_params(root / "params.yaml"))}
-    proc, info = start_console(root / "workspace", env)
+    proc, info = start_console(root / "workspace", first_start_env(root))
     yield info
     stop_console(proc)
 
@@ -143,47 +149,60 @@ def test_the_tour(console: Console, watched: tuple[Page, list[str]], screenshots
     assert outside == [], f"requests left this machine: {outside}"
 
 
-def _first_start(console: Console, page: Page, shot: Camera) -> None:
-    """A newcomer's first start: demo data → validate → Quick training → "Try it on Detect" → feedback."""
-    home = console.home
-    # 1. Home on the very first start: the demo job runs, and Home shows the dataset when it ends — no reload.
+def step_home(console: Console, page: Page) -> None:
+    """1. Home on the very first start: the demo job runs, and Home shows the dataset when it ends — no reload."""
     page.goto(console.url)
     wait_idle(page)
     page.get_by_text("Your food detector, from data to drift").wait_for()
     page.get_by_text("Next: train a model on it").wait_for(timeout=240_000)  # the card, after the job's end
     tiles = page.locator("[data-testid='stMetric']").first.inner_text()
     assert "1" in tiles, tiles  # the Datasets tile counts the new dataset
-    shot("home")
 
-    # 2. Validate on Datasets.
+
+def step_validate(page: Page) -> None:
+    """2. Validate on Datasets, from Home's card."""
     page.get_by_role("link", name="Go to Datasets").click()
     page.locator("h1", has_text="Datasets").wait_for()
     page.get_by_role("tab", name="Quality").click()
     page.get_by_role("button", name="Validate again").click()
     page.get_by_text("Validate v1").first.wait_for()
     page.get_by_text("Finished").first.wait_for(timeout=120_000)
-    shot("datasets")
 
-    # 3. Quick training (1 epoch at 64 px): the estimate says what it rests on; the run ends with a way to try it.
+
+def step_train(page: Page) -> None:
+    """3. Quick training (shrunk by `tiny_params`): the estimate says what it rests on; the run ends with a way to
+    try it."""
     _nav(page, "Train")
     page.get_by_text("Estimated time: about").wait_for(timeout=120_000)
     wait_idle(page)  # the caption under it is drawn (and the spinner "Timing one training step…" gone)
     assert "on this machine" in page.inner_text("body")
     page.get_by_role("button", name="Start training").click()
     page.get_by_role("link", name="Try it on Detect").wait_for(timeout=400_000)
-    shot("train")
 
-    # 4. Try it on Detect with a photo of the demo set, and see recipes. The page is tall enough to show the whole
-    # feedback form without scrolling: a select's menu closes on any scroll.
-    page.set_viewport_size({"width": 1400, "height": 3000})
+
+def step_try_on_detect(console: Console, page: Page) -> None:
+    """4. "Try it on Detect" with a photo of the demo set: the detections and the recipes are shown."""
     page.get_by_role("link", name="Try it on Detect").click()
     page.locator("h1", has_text="Detect").wait_for()
     wait_idle(page)
-    photo = next((home / "datasets").rglob("*.jpg"))
+    photo = next((console.home / "datasets").rglob("*.jpg"))
     page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(photo))
     page.get_by_text("Detected:").first.wait_for(timeout=120_000)
     page.get_by_text("What can I cook?").first.wait_for()
     wait_idle(page)
+
+
+def _first_start(console: Console, page: Page, shot: Camera) -> None:
+    """A newcomer's first start: demo data → validate → Quick training → "Try it on Detect" → feedback."""
+    step_home(console, page)
+    shot("home")
+    step_validate(page)
+    shot("datasets")
+    step_train(page)
+    shot("train")
+    # The page is tall enough to show the whole feedback form without scrolling: a select's menu closes on any scroll.
+    page.set_viewport_size({"width": 1400, "height": 3000})
+    step_try_on_detect(console, page)
 
     # 5. Feedback: no answer is chosen for the user (the missed-item menu starts empty, so its button waits); then
     # one item is chosen and reported. Each step waits for the page's own state and acts once.
