@@ -56,10 +56,25 @@ def pytest_configure(config: pytest.Config) -> None:
     del config
 
 
+# The longest modules, measured (BENCHMARKS.md "Test suite"), longest first. `./plateops test` runs `--dist
+# loadfile`: each module's tests on one xdist worker (its fixtures, a console or a trained run, built once), and
+# xdist hands modules out in collection order, so these go first: one collected last would run alone at the end.
+LONG_MODULES = (
+    "tests/slow/test_kill_anywhere.py",
+    "tests/e2e/test_tour.py",
+    "tests/slow/test_dvc_repro.py",
+    "tests/unit/test_monitoring.py",
+    "tests/unit/test_train_job.py",
+    "tests/unit/test_monitoring_service.py",
+    "tests/unit/test_crash_recovery.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test by cost (see COST_MARKS). (`./plateops test` runs `--dist loadfile`: each module's tests on
-    one xdist worker, so a module's fixtures, a console or a trained run, are built once.)"""
+    """Mark each test by cost (see COST_MARKS) and put the LONG_MODULES first (the order within a module kept)."""
     del config
+    rank = {module: index for index, module in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(Path(str(item.path)).relative_to(PROJECT_ROOT).as_posix(), len(rank)))
     for item in items:
         parts = Path(str(item.path)).relative_to(PROJECT_ROOT).parts
         folder = parts[1] if len(parts) > 2 else ""
