@@ -58,7 +58,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # The longest modules, measured (BENCHMARKS.md "Test suite"), longest first. `./plateops test` runs `--dist
 # loadfile`: each module's tests on one xdist worker (its fixtures, a console or a trained run, built once), and
-# xdist hands modules out in collection order, so these go first: one collected last would run alone at the end.
+# xdist hands modules out in collection order (`--no-loadscope-reorder`; its default order is by test count, which
+# put the one-test tour and DVC modules last), so these go first: one collected last would run alone at the end.
 LONG_MODULES = (
     "tests/slow/test_kill_anywhere.py",
     "tests/e2e/test_tour.py",
@@ -67,6 +68,12 @@ LONG_MODULES = (
     "tests/unit/test_train_job.py",
     "tests/unit/test_monitoring_service.py",
     "tests/unit/test_crash_recovery.py",
+    "tests/unit/test_training.py",
+    "tests/unit/test_runtimes.py",
+    "tests/unit/test_traffic_inbox.py",
+    "tests/unit/test_pretrained.py",
+    "tests/unit/test_safe_loading.py",
+    "tests/unit/test_annotation_edits.py",
 )
 
 
