@@ -39,7 +39,7 @@ from backend.store import datasets as dataset_store
 from backend.store import runs as run_store
 from backend.store.engine import session_scope
 from backend.training.confidence import ConfidenceCalibration, calibration_path, load_calibration
-from backend.training.held_out import HeldOutModel
+from backend.training.held_out import HeldOutModel, calibrate_weights
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +135,6 @@ def ensure_calibration(model: ServingModel, detector: Detector | None = None) ->
     runs_dir = get_settings().runs_dir.resolve()
     if data_yaml is None or not model.weights.resolve().is_relative_to(runs_dir):
         return None
-    from backend.training.held_out import calibrate_weights  # heavy (ultralytics); only when a fit is due
-
     try:
         runner = held_out_model(detector) if detector is not None else None
         calibrate_weights(model.weights, data_yaml, device="cpu", model=runner)
