@@ -1,7 +1,7 @@
 """What the Admin page reads: the configured users (never their hashes) and a read-only summary of the settings.
 
-Both are admin-only and checked with `require`, not `authorize`: a page reads them on every rerun, and reading
-changes nothing, so it writes no audit row.
+Both are admin-only and checked with `store.audit.authorize_read`, not `authorize`: a page reads them on every rerun
+and reading changes nothing, so an allowed read writes no audit row; a refused one does (a probe worth seeing).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from backend.auth.users import load_auth_config
-from backend.core.access import Actor, Permission, Role, require
+from backend.core.access import Actor, Permission, Role
 from backend.core.errors import BadInputError, cap_message
 from backend.core.settings import Settings, get_settings
+from backend.store.audit import authorize_read
 
 # The addresses only this machine reaches (the same set ui.launch serves an open console on).
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -95,7 +96,7 @@ def configured_users(*, actor: Actor) -> UserDirectory:
         AccessDeniedError: The actor is not an admin.
         BadInputError: The secrets file is not valid TOML or holds a bad user entry.
     """
-    require(actor, Permission.MANAGE_USERS)
+    authorize_read(actor, Permission.MANAGE_USERS, "read the configured users")
     path = get_settings().secrets_file
     config = load_auth_config(path)
     users = [
@@ -224,7 +225,7 @@ def console_settings(*, actor: Actor, bind_address: str | None = None) -> list[S
     Raises:
         AccessDeniedError: The actor is not an admin.
     """
-    require(actor, Permission.MANAGE_USERS)
+    authorize_read(actor, Permission.MANAGE_USERS, "read the console settings")
     settings = get_settings()
     fields = sorted(Settings.model_fields.items(), key=lambda item: _ORDER.get(item[0], len(_ORDER)))
     rows = _access_rows(settings, bind_address)

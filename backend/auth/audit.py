@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from backend.core.access import Actor, Permission, require
+from backend.core.access import Actor, Permission
 from backend.core.errors import BadInputError
 from backend.store import audit as audit_store
+from backend.store.audit import authorize_read
 from backend.store.engine import session_scope
 from backend.store.records import AuditEvent
 
@@ -16,8 +17,8 @@ def recent_actions(
 ) -> list[AuditEvent]:
     """The newest audit rows first.
 
-    Reading is checked with `require`, not `authorize`: a page that shows the trail on every rerun must not add a
-    row to it each time.
+    Reading is checked with `store.audit.authorize_read`, not `authorize`: a page that shows the trail on every
+    rerun must not add a row to it each time; only a refused read is recorded.
 
     Args:
         actor: The acting user; must be an admin.
@@ -32,7 +33,7 @@ def recent_actions(
         AccessDeniedError: The actor is not an admin.
         BadInputError: `limit` is below 1 or above `MAX_ROWS`.
     """
-    require(actor, Permission.MANAGE_USERS)
+    authorize_read(actor, Permission.MANAGE_USERS, "read the audit trail")
     if not 1 <= limit <= MAX_ROWS:
         raise BadInputError(f"Show between 1 and {MAX_ROWS} audit rows.")
     with session_scope() as session:

@@ -75,3 +75,21 @@ def authorize(actor: Actor, permission: Permission, target: object = "") -> None
         raise
     with session_scope() as session:
         record_event(session=session, actor=actor, action=permission, target=str(target), allowed=True)
+
+
+def authorize_read(actor: Actor, permission: Permission, target: object = "") -> None:
+    """Check that `actor` may read what `permission` guards; record only a refusal in the audit trail.
+
+    A read changes nothing, so an allowed one leaves no row (every admin page view would flood the trail); a refused
+    one is a probe worth seeing, as a refused write is.
+
+    Raises:
+        AccessDeniedError: The role does not allow the read (the refusal is recorded first).
+    """
+    try:
+        require(actor, permission)
+    except AccessDeniedError:
+        if isinstance(actor, Actor):
+            with session_scope() as session:
+                record_event(session=session, actor=actor, action=permission, target=str(target), allowed=False)
+        raise

@@ -216,7 +216,7 @@ def test_every_changing_function_found_in_the_code_authorizes_and_is_in_the_role
     assert set(NO_ACTOR) <= names, f"no longer changing (drop them): {set(NO_ACTOR) - names}"
 
 
-# What only admins may read. Reading changes nothing, so these check with `require` and write no audit row.
+# What only admins may read. An allowed read writes no audit row (a page reads on every rerun); a refused one does.
 ADMIN_READS: list[tuple[str, Callable[[Actor], Any], frozenset[Role]]] = [
     ("recent_actions", lambda a: recent_actions(actor=a, limit=5), ADMINS),
     ("configured_users", lambda a: configured_users(actor=a), ADMINS),
@@ -232,10 +232,13 @@ def test_admin_reads_role_matrix(
     actor = Actor(name=f"{role}-user", role=role)
     if role in allowed:
         read(actor)
-    else:
-        with pytest.raises(AccessDeniedError, match="may not manage users"):
-            read(actor)
-    assert recent_actions(actor=AUDITOR) == [], f"reading {name} wrote an audit row"
+        assert recent_actions(actor=AUDITOR) == [], f"an allowed read of {name} wrote an audit row"
+        return
+    with pytest.raises(AccessDeniedError, match="may not manage users"):
+        read(actor)
+    rows = recent_actions(actor=AUDITOR)
+    assert [(e.actor, e.action, e.allowed) for e in rows] == [(actor.name, "manage_users", False)], name
+    assert rows[0].target.startswith("read the "), "the refusal says what was read"
 
 
 def test_audit_trail_filters_by_user_and_refusals(store: Settings) -> None:
