@@ -18,7 +18,7 @@ from playwright.sync_api import Page
 
 from backend.core.settings import get_settings
 from backend.store.engine import dispose_all
-from tests.e2e.conftest import Console, wait_idle
+from tests.e2e.conftest import Console, wait_idle, wait_settled
 
 USELESS = "lunch-useless"
 
@@ -72,10 +72,12 @@ def step_gate_refuses_useless_candidate(page: Page, console: Console, shot: Any)
     page.reload()  # the tour may already be on Models: read the store again, with the new run in it
     page.locator("h1", has_text="Models").first.wait_for()
     wait_idle(page)
-    picker = page.locator("[data-testid='stSelectbox']").filter(has_text="Candidate").first
-    picker.locator("input").click()
-    page.get_by_role("option", name=USELESS, exact=False).first.click()
-    wait_idle(page)
+    # The Promote form's candidate is the newest run by default: the useless one. (Opening its menu would scroll
+    # the page, which closes a select's menu; the Shadow section's picker above also says "Candidate".)
+    wait_settled(page)
+    chosen = page.locator(".st-key-models_candidate")
+    shown = chosen.inner_text() + " " + chosen.locator("input").input_value()
+    assert USELESS in shown, f"the newest run is the form's default candidate, not: {shown}"
     shot("gate_candidate")
     page.get_by_role("button", name="Run the gate and promote").click()
     blocked = page.locator("[data-testid='stAlertContentError']").filter(has_text="Blocked:").first
