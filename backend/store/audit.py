@@ -55,6 +55,17 @@ def list_events(
     return [from_row(AuditEvent, row) for row in session.scalars(query)]
 
 
+def _require_or_record_refusal(actor: Actor, permission: Permission, target: object) -> None:
+    """`require`, with a refusal recorded in the audit trail before it is raised."""
+    try:
+        require(actor, permission)
+    except AccessDeniedError:
+        if isinstance(actor, Actor):
+            with session_scope() as session:
+                record_event(session=session, actor=actor, action=permission, target=str(target), allowed=False)
+        raise
+
+
 def authorize(actor: Actor, permission: Permission, target: object = "") -> None:
     """Check that `actor` may do `permission`, and record the attempt (allowed or refused) in the audit trail.
 
@@ -66,13 +77,7 @@ def authorize(actor: Actor, permission: Permission, target: object = "") -> None
     Raises:
         AccessDeniedError: The role does not allow the action (the refusal is recorded first).
     """
-    try:
-        require(actor, permission)
-    except AccessDeniedError:
-        if isinstance(actor, Actor):
-            with session_scope() as session:
-                record_event(session=session, actor=actor, action=permission, target=str(target), allowed=False)
-        raise
+    _require_or_record_refusal(actor, permission, target)
     with session_scope() as session:
         record_event(session=session, actor=actor, action=permission, target=str(target), allowed=True)
 
@@ -86,10 +91,4 @@ def authorize_read(actor: Actor, permission: Permission, target: object = "") ->
     Raises:
         AccessDeniedError: The role does not allow the read (the refusal is recorded first).
     """
-    try:
-        require(actor, permission)
-    except AccessDeniedError:
-        if isinstance(actor, Actor):
-            with session_scope() as session:
-                record_event(session=session, actor=actor, action=permission, target=str(target), allowed=False)
-        raise
+    _require_or_record_refusal(actor, permission, target)
