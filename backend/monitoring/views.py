@@ -327,15 +327,16 @@ def accuracy_estimate(report: DriftReport, *, alert_below: float | None = None) 
     threshold = get_params().monitor.estimate_alert if alert_below is None else alert_below
     embedding = report.details.get("embedding_drift") or {}
     promotion = report.details.get("promotion_map50")
+    calibrated = estimate.get("method") != "uncalibrated"
     return AccuracyEstimate(
         value=float(estimate["value"]),
         low=float(estimate["low"]),
         high=float(estimate["high"]),
         pictures=int(estimate["pictures"]),
         at_promotion=float(promotion) if promotion is not None else None,
-        calibrated=estimate.get("method") != "uncalibrated",
+        calibrated=calibrated,
         # an uncalibrated estimate (interval 0-1) cannot say the model got worse: no alert from it
-        alert=float(estimate["value"]) < threshold and estimate.get("method") != "uncalibrated",
+        alert=calibrated and float(estimate["value"]) < threshold,
         embedding_drift=bool(embedding["drifted"]) if embedding else None,
         embedding_p=float(embedding["p_value"]) if embedding else None,
     )

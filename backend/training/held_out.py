@@ -73,9 +73,8 @@ def ultralytics_model(weights: Path, *, imgsz: int | None = None, device: str = 
     except (TypeError, ValueError, RuntimeError) as exc:
         raise BadInputError(f"{Path(weights).name} is not a detection model this step can run: {exc}") from exc
     device = resolve_device(device)
-    iou_default = get_params().detect.iou
 
-    def rows(batch: list[Path], min_score: float, iou: float = iou_default) -> list[np.ndarray]:
+    def rows(batch: list[Path], min_score: float, iou: float) -> list[np.ndarray]:
         results = cast(  # without stream=True, predict returns a list of Results
             "list[Results]",
             model.predict([str(p) for p in batch], conf=min_score, iou=iou, imgsz=size, device=device, verbose=False),
